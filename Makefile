@@ -1,0 +1,127 @@
+# ntheap — one hand-written GNU Makefile.
+#
+#   make                 static + shared libraries, the ntheap CLI
+#   make check           build and run every test; ends with "N passed, N failed"
+#   make demo            build and run the heap demo
+#   make bench           build and run the benchmarks against glibc, mimalloc, jemalloc
+#   make install PREFIX=/usr/local
+#
+# Variants: CC=clang, SAN=asan (AddressSanitizer + UBSan), SAN=tsan. Each variant builds
+# into its own directory (build, build-clang, build-asan, ...), so they never mix objects.
+#
+# Sources are found by folder, so a new file joins the build by being created:
+#   src/heap/*.c src/win32/*.c   -> libntheap       (the heap engine and the Win32 layer)
+#   src/pst/*.c                  -> libntheap-pst   (MS-PST NDB / Heap-on-Node; independent)
+#   src/malloc/*.c               -> libntheap-malloc.so (LD_PRELOAD malloc replacement)
+#   tools/ntheap/*.c             -> the ntheap CLI
+#   tests/<area>/test_*.c        -> one test program each; tests/<area>/*.sh run by the runner
+#   bench/*.c                    -> benchmark programs (make bench)
+
+CC      ?= cc
+SAN     ?=
+PREFIX  ?= /usr/local
+OPT     ?= -O2
+
+ifeq ($(origin CC),default)
+CC := cc
+endif
+
+BUILD_NAME := build$(if $(filter-out cc gcc,$(notdir $(CC))),-$(notdir $(CC)))$(if $(SAN),-$(SAN))
+BUILD ?= $(BUILD_NAME)
+
+WARN    := -Wall -Wextra -Werror -Wundef -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+SAN_FLAGS_asan := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_FLAGS_tsan := -fsanitize=thread
+SAN_FLAGS  := $(SAN_FLAGS_$(SAN))
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(CFLAGS) $(SAN_FLAGS) \
+              -Iinclude -Isrc -MMD -MP
+LDFLAGS_ALL := -pthread $(SAN_FLAGS) $(LDFLAGS)
+ifneq ($(SAN),)
+ALL_CFLAGS += -DNTH_SANITIZER_BUILD=1
+endif
+
+LIB_SRCS    := $(sort $(wildcard src/heap/*.c src/win32/*.c))
+PST_SRCS    := $(sort $(wildcard src/pst/*.c))
+MALLOC_SRCS := $(sort $(wildcard src/malloc/*.c))
+TOOL_SRCS   := $(sort $(wildcard tools/ntheap/*.c))
+TEST_SRCS   := $(sort $(wildcard tests/*/test_*.c))
+BENCH_SRCS  := $(sort $(wildcard bench/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJS    := $(call obj,$(LIB_SRCS))
+PST_OBJS    := $(call obj,$(PST_SRCS))
+MALLOC_OBJS := $(call obj,$(MALLOC_SRCS))
+TOOL_OBJS   := $(call obj,$(TOOL_SRCS))
+TEST_BINS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+LIB_A      := $(BUILD)/libntheap.a
+LIB_SO     := $(BUILD)/libntheap.so
+PST_A      := $(BUILD)/libntheap-pst.a
+PST_SO     := $(BUILD)/libntheap-pst.so
+MALLOC_SO  := $(BUILD)/libntheap-malloc.so
+MALLOC_A   := $(BUILD)/libntheap-malloc.a
+TOOL       := $(BUILD)/ntheap
+
+LIBS := $(LIB_A) $(LIB_SO) $(if $(PST_SRCS),$(PST_A) $(PST_SO)) $(if $(MALLOC_SRCS),$(MALLOC_SO) $(MALLOC_A))
+
+.PHONY: all check demo bench install clean test-bins
+all: $(LIBS) $(if $(TOOL_SRCS),$(TOOL))
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(LIB_SO): $(LIB_OBJS)
+	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
+$(PST_A): $(PST_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(PST_SO): $(PST_OBJS)
+	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
+# The malloc replacement carries its own copy of the engine objects so that it is one file
+# to preload.
+$(MALLOC_SO): $(MALLOC_OBJS) $(LIB_OBJS)
+	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
+$(MALLOC_A): $(MALLOC_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+$(TOOL): $(TOOL_OBJS) $(LIB_A) $(if $(PST_SRCS),$(PST_A))
+	$(CC) -o $@ $(TOOL_OBJS) $(if $(PST_SRCS),$(PST_A)) $(LIB_A) $(LDFLAGS_ALL)
+
+# Every test program links both static libraries; unused archive members are not pulled in.
+$(BUILD)/tests/%: tests/%.c tests/harness/harness.h $(LIB_A) $(if $(PST_SRCS),$(PST_A))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(if $(PST_SRCS),$(PST_A)) $(LIB_A) $(LDFLAGS_ALL) -lm
+
+$(BUILD)/bench/%: bench/%.c $(LIB_A) $(wildcard bench/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -Ibench -o $@ $< $(LIB_A) $(LDFLAGS_ALL) -lm -ldl
+
+test-bins: $(TEST_BINS)
+
+check: all $(TEST_BINS)
+	@BUILD=$(BUILD) SAN=$(SAN) sh tests/harness/run.sh $(BUILD)
+
+demo: all
+	$(TOOL) demo
+
+bench: all $(BENCH_BINS)
+	@BUILD=$(BUILD) sh bench/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include/ntheap $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/ntheap.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(wildcard include/ntheap/*.h) $(DESTDIR)$(PREFIX)/include/ntheap/
+	install -m 644 $(LIBS) $(DESTDIR)$(PREFIX)/lib/
+	$(if $(TOOL_SRCS),install -m 755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' ntheap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ntheap.pc
+
+clean:
+	rm -rf build build-*
+
+-include $(LIB_OBJS:.o=.d) $(PST_OBJS:.o=.d) $(MALLOC_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)
+-include $(patsubst %,%.d,$(TEST_BINS))

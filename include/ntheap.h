@@ -1,0 +1,288 @@
+/*
+ * ntheap.h — the native ntheap API.
+ *
+ * ntheap is the Windows NT heap rebuilt for Linux: private growable heaps made of segments that
+ * reserve address space and commit it as they grow, back-end free lists that split and coalesce,
+ * big blocks mapped straight from virtual memory, the Low Fragmentation Heap front-end, encoded
+ * block headers and corruption detection. This header is the native interface; the Win32 names
+ * (HeapCreate, HeapWalk, ...) live in <ntheap/win32.h> and are implemented on top of it.
+ *
+ * Conventions
+ *   - Every function that can fail returns NULL, false or NTH_SIZE_ERROR and sets a thread-local
+ *     error code, read with nth_last_error(). Successful calls leave the error code untouched.
+ *   - Sizes are in bytes. A heap handle is the address of the heap's header, which is the first
+ *     block of its first segment, exactly as on Windows.
+ *   - A bad pointer (wild, interior, on the stack, from another heap, already freed) is never
+ *     followed: the call fails with an error and the misuse goes to the reporter (see
+ *     nth_set_report_handler), or terminates the process if the heap asks for that.
+ *   - Heaps are thread-safe unless created with NTH_NO_SERIALIZE.
+ *
+ * Flag values are Windows' HEAP_* values, so the Win32 layer passes them through unchanged.
+ */
+#ifndef NTHEAP_H
+#define NTHEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NTH_VERSION_MAJOR 0
+#define NTH_VERSION_MINOR 1
+#define NTH_VERSION_PATCH 0
+#define NTH_VERSION_NUMBER (NTH_VERSION_MAJOR * 10000 + NTH_VERSION_MINOR * 100 + NTH_VERSION_PATCH)
+
+#if defined(__GNUC__)
+#define NTH_API __attribute__((visibility("default")))
+#define NTH_NODISCARD __attribute__((warn_unused_result))
+#define NTH_ALLOC_SIZE(n) __attribute__((alloc_size(n)))
+#define NTH_MALLOC_LIKE __attribute__((malloc))
+#else
+#define NTH_API
+#define NTH_NODISCARD
+#define NTH_ALLOC_SIZE(n)
+#define NTH_MALLOC_LIKE
+#endif
+
+/* An opaque heap. Its address is the heap's base address. */
+typedef struct nth_heap nth_heap;
+
+/* ---------------------------------------------------------------- flags (Windows' HEAP_* bits) */
+
+#define NTH_NO_SERIALIZE           0x00000001u /* create/call: no lock; the caller serializes */
+#define NTH_GROWABLE               0x00000002u /* informational: set on heaps with maximum 0 */
+#define NTH_GENERATE_EXCEPTIONS    0x00000004u /* create/call: failures raise (see nth_set_exception_handler) */
+#define NTH_ZERO_MEMORY            0x00000008u /* alloc/realloc: zero new bytes */
+#define NTH_REALLOC_IN_PLACE_ONLY  0x00000010u /* realloc: fail rather than move */
+#define NTH_TAIL_CHECKING_ENABLED  0x00000020u /* create: fill past each block, check on free */
+#define NTH_FREE_CHECKING_ENABLED  0x00000040u /* create: fill free blocks, check on reuse */
+#define NTH_DISABLE_COALESCE_ON_FREE 0x00000080u /* create: free never merges neighbours */
+#define NTH_SETTABLE_USER_VALUE    0x00000100u /* alloc: reserve a per-block user value */
+#define NTH_SETTABLE_USER_FLAG1    0x00000200u /* alloc: per-block user flag bits ...      */
+#define NTH_SETTABLE_USER_FLAG2    0x00000400u
+#define NTH_SETTABLE_USER_FLAG3    0x00000800u
+#define NTH_SETTABLE_USER_FLAGS    0x00000E00u
+#define NTH_CREATE_ENABLE_EXECUTE  0x00040000u /* create: committed memory is executable */
+
+/* -------------------------------------------------------------------------------- errors */
+
+typedef enum nth_error {
+    NTH_OK = 0,
+    NTH_ERR_NO_MEMORY,          /* address space or commit exhausted, or a fixed heap is full */
+    NTH_ERR_INVALID_PARAMETER,  /* bad flags, size too large, NULL where not allowed */
+    NTH_ERR_INVALID_HANDLE,     /* not a live heap handle (or the process heap where forbidden) */
+    NTH_ERR_INVALID_POINTER,    /* not the start of a block of this heap */
+    NTH_ERR_DOUBLE_FREE,        /* the block is already free */
+    NTH_ERR_WRONG_HEAP,         /* the block belongs to another ntheap heap */
+    NTH_ERR_CORRUPT,            /* heap metadata is damaged (header, free list, fill pattern) */
+    NTH_ERR_CANNOT_MOVE,        /* realloc with NTH_REALLOC_IN_PLACE_ONLY could not grow in place */
+    NTH_ERR_NO_MORE_ITEMS,      /* walk: past the last entry */
+    NTH_ERR_NOT_LOCKED,         /* unlock without a matching lock by this thread */
+    NTH_ERR_NOT_SUPPORTED,      /* the operation does not apply to this heap */
+    NTH_ERR_COUNT
+} nth_error;
+
+/* The calling thread's last error; untouched by successful calls. */
+NTH_API nth_error nth_last_error(void);
+NTH_API void nth_set_last_error(nth_error error);
+/* A constant name such as "NTH_ERR_DOUBLE_FREE". */
+NTH_API const char *nth_error_name(nth_error error);
+
+/* -------------------------------------------------------------------------- create · destroy */
+
+/* Creates a private heap. maximum_size 0 makes it growable: it adds segments (each reserving
+ * twice the previous one) and maps big blocks directly. Otherwise the heap is fixed: one segment
+ * of maximum_size rounded up to pages, never larger. initial_size is committed up front.
+ * Returns NULL with NTH_ERR_NO_MEMORY when the reservation fails. */
+NTH_API NTH_NODISCARD nth_heap *nth_heap_create(uint32_t flags, size_t initial_size, size_t maximum_size);
+
+/* Releases every segment and big block of the heap, in O(segments + big blocks). Destroying the
+ * process heap fails with NTH_ERR_INVALID_HANDLE. */
+NTH_API bool nth_heap_destroy(nth_heap *heap);
+
+/* The process heap, created on first use. Never NULL unless the first reservation fails. */
+NTH_API nth_heap *nth_process_heap(void);
+
+/* Writes up to `capacity` live heaps (process heap first) to `out` and returns how many exist. */
+NTH_API size_t nth_heap_list(nth_heap **out, size_t capacity);
+
+/* True if `heap` is a live heap handle. Never touches memory that is not a registered heap. */
+NTH_API bool nth_heap_is_valid_handle(const nth_heap *heap);
+
+/* -------------------------------------------------------------------------------- allocate */
+
+#define NTH_SIZE_ERROR ((size_t)-1)
+
+/* Allocates `size` bytes aligned to 16. Size 0 gives a unique, freeable pointer. Flags: ZERO_MEMORY,
+ * NO_SERIALIZE, GENERATE_EXCEPTIONS, SETTABLE_USER_VALUE/FLAGs. NULL with NTH_ERR_NO_MEMORY. */
+NTH_API NTH_NODISCARD NTH_MALLOC_LIKE NTH_ALLOC_SIZE(3) void *
+nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size);
+
+/* Resizes a block, in place when the neighbour is free or the block shrinks, else by moving
+ * (unless NTH_REALLOC_IN_PLACE_ONLY: then NULL with NTH_ERR_CANNOT_MOVE and the block untouched).
+ * With ZERO_MEMORY, grown bytes are zeroed. ptr NULL is an error (NTH_ERR_INVALID_POINTER), as
+ * on Windows; on any failure the original block is unchanged. */
+NTH_API NTH_NODISCARD NTH_ALLOC_SIZE(4) void *
+nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size);
+
+/* Frees a block. NULL is a successful no-op. A bad pointer returns false and is reported. */
+NTH_API bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr);
+
+/* The size requested for the block, or NTH_SIZE_ERROR for a bad pointer. */
+NTH_API size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr);
+
+/* The bytes usable in the block (requested size rounded up to the block's granule), or
+ * NTH_SIZE_ERROR. This is what malloc_usable_size reports. */
+NTH_API size_t nth_heap_usable_size(nth_heap *heap, const void *ptr);
+
+/* The heap that owns `ptr` if it is a live block of any ntheap heap, else NULL. O(1); never
+ * touches memory that is not committed heap memory. */
+NTH_API nth_heap *nth_heap_from_pointer(const void *ptr);
+
+/* Per-block user value and user flags (for blocks allocated with NTH_SETTABLE_USER_VALUE /
+ * NTH_SETTABLE_USER_FLAGS): what RtlSetUserValueHeap / RtlSetUserFlagsHeap keep. */
+NTH_API bool nth_heap_set_user_value(nth_heap *heap, void *ptr, uintptr_t value);
+NTH_API bool nth_heap_get_user_info(nth_heap *heap, const void *ptr, uintptr_t *value, uint32_t *user_flags);
+NTH_API bool nth_heap_set_user_flags(nth_heap *heap, void *ptr, uint32_t clear, uint32_t set);
+
+/* ------------------------------------------------------------------- lock · validate · compact */
+
+/* Acquire / release the heap lock (recursive for the owning thread). While a thread holds it,
+ * every other thread's operation on the heap waits, including the LFH front-end. Unlock without
+ * lock fails with NTH_ERR_NOT_LOCKED. On a NO_SERIALIZE heap both fail with NTH_ERR_NOT_SUPPORTED. */
+NTH_API bool nth_heap_lock(nth_heap *heap);
+NTH_API bool nth_heap_unlock(nth_heap *heap);
+
+/* Validates one block (ptr != NULL) or the whole heap (ptr == NULL): headers, checksums, links,
+ * neighbours, free lists, fill patterns, counters. Problems go to the reporter; returns false. */
+NTH_API bool nth_heap_validate(nth_heap *heap, uint32_t flags, const void *ptr);
+
+/* Coalesces free blocks, decommits free pages, and returns the size of the largest free block
+ * in committed memory (0 with NTH_OK untouched when there is none). */
+NTH_API size_t nth_heap_compact(nth_heap *heap, uint32_t flags);
+
+/* ------------------------------------------------------------------------------------ walk */
+
+/* What a walk entry is. REGION, UNCOMMITTED and blocks are mutually exclusive; BUSY, BIG, LFH,
+ * INTERNAL and the user bits qualify blocks. A free block has none of REGION/UNCOMMITTED/BUSY. */
+#define NTH_ENTRY_REGION       0x0001u /* a segment: data = its base, size = header bytes */
+#define NTH_ENTRY_UNCOMMITTED  0x0002u /* an uncommitted range inside a segment */
+#define NTH_ENTRY_BUSY         0x0004u /* an allocated block */
+#define NTH_ENTRY_BIG          0x0008u /* a big block mapped on its own (region of its own) */
+#define NTH_ENTRY_LFH          0x0010u /* a block inside an LFH subsegment */
+#define NTH_ENTRY_INTERNAL     0x0020u /* a block the heap allocated for itself */
+#define NTH_ENTRY_USER_VALUE   0x0040u /* the block has a settable user value */
+#define NTH_ENTRY_USER_FLAG1   0x0200u /* user flag bits, same values as NTH_SETTABLE_USER_FLAG* */
+#define NTH_ENTRY_USER_FLAG2   0x0400u
+#define NTH_ENTRY_USER_FLAG3   0x0800u
+
+typedef struct nth_walk_entry {
+    void *data;            /* block data / region base / uncommitted start; NULL starts a walk */
+    size_t size;           /* bytes: requested size, region header size, uncommitted bytes */
+    uint32_t overhead;     /* bytes of heap metadata and padding around the data */
+    uint16_t region_index; /* the segment index (big blocks: 0) */
+    uint16_t flags;        /* NTH_ENTRY_* */
+    union {
+        struct {
+            size_t committed;   /* committed bytes of the segment */
+            size_t uncommitted; /* uncommitted bytes of the segment */
+            void *first_block;  /* first block header address */
+            void *last_block;   /* end of the segment's reservation */
+            size_t reserved;    /* bytes of address space reserved */
+        } region;
+        struct {
+            uintptr_t user_value; /* valid with NTH_ENTRY_USER_VALUE */
+            void *header;         /* address of the block's header */
+            size_t block_size;    /* bytes of the whole block, header included */
+        } block;
+    } u;
+} nth_walk_entry;
+
+/* Steps a walk. Start with entry->data == NULL; each call replaces *entry with the next entry
+ * after the one it describes (the position is taken from data and flags only, so a copy of an
+ * entry resumes a walk). Order: for each segment (newest first, as Windows does): its REGION
+ * entry, its blocks in address order (LFH blocks after the subsegment that holds them) and
+ * uncommitted ranges where they lie; then the big blocks. Returns false with
+ * NTH_ERR_NO_MORE_ITEMS past the end, NTH_ERR_INVALID_PARAMETER for an entry that is not a
+ * position of this heap. Hold nth_heap_lock() across a walk for a consistent picture. */
+NTH_API bool nth_heap_walk(nth_heap *heap, nth_walk_entry *entry);
+
+/* ------------------------------------------------------------------------------- statistics */
+
+typedef struct nth_heap_stats {
+    size_t reserved;          /* bytes of address space reserved (segments + big blocks) */
+    size_t committed;         /* bytes committed (segments + big blocks) */
+    size_t busy_bytes;        /* bytes requested by live blocks */
+    size_t busy_blocks;       /* live blocks (back-end, big and LFH) */
+    size_t free_bytes;        /* bytes in free back-end blocks (headers included) */
+    size_t free_blocks;       /* free back-end blocks */
+    size_t largest_free;      /* largest free back-end block, bytes */
+    size_t big_blocks;        /* live big blocks */
+    size_t big_bytes;         /* bytes mapped for big blocks */
+    size_t segments;          /* segments (regions) */
+    size_t uncommitted_ranges;/* uncommitted ranges over all segments */
+    size_t lfh_blocks;        /* live blocks served by the LFH */
+    size_t lfh_subsegments;   /* LFH subsegments in use */
+    uint64_t commit_ops;      /* commit calls made */
+    uint64_t decommit_ops;    /* decommit calls made */
+    uint64_t alloc_calls;     /* successful allocations since creation (back-end + big) */
+    uint64_t free_calls;      /* successful frees since creation (back-end + big) */
+} nth_heap_stats;
+
+NTH_API bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats);
+
+/* ------------------------------------------------------------------- options and reporting */
+
+typedef enum nth_heap_option {
+    NTH_OPTION_TERMINATE_ON_CORRUPTION = 1, /* value 0/1: abort with the report on corruption */
+    NTH_OPTION_LFH = 2,                     /* value 0/1: Low Fragmentation Heap front-end */
+    NTH_OPTION_DECOMMIT_FREE_BLOCK = 3,     /* bytes: free blocks at least this big are decommitted ... */
+    NTH_OPTION_DECOMMIT_TOTAL_FREE = 4,     /* bytes: ... once the heap holds more free bytes than this */
+} nth_heap_option;
+
+/* heap NULL sets the process-wide default for heaps created afterwards (and, for
+ * TERMINATE_ON_CORRUPTION, for every existing heap too, as HeapSetInformation(NULL) does). */
+NTH_API bool nth_heap_set_option(nth_heap *heap, nth_heap_option option, size_t value);
+NTH_API bool nth_heap_get_option(nth_heap *heap, nth_heap_option option, size_t *value);
+
+/* One report per detected misuse or corruption. */
+typedef struct nth_report {
+    const char *call;     /* the API call in progress, e.g. "nth_heap_free" or "HeapFree" */
+    nth_heap *heap;       /* the heap the call was given */
+    const void *address;  /* the pointer or metadata address concerned */
+    nth_error error;      /* the error the call returns */
+    const char *expected; /* what a sound heap would have had there */
+    const char *found;    /* what was found */
+    const char *message;  /* the whole formatted line */
+} nth_report;
+
+typedef void (*nth_report_handler)(const nth_report *report, void *context);
+
+/* Replaces the reporter's output (default: one line on stderr). NULL restores the default. The
+ * handler runs with the heap lock held: it must not call into the same heap. */
+NTH_API void nth_set_report_handler(nth_report_handler handler, void *context);
+
+/* Names the API call in progress for the reports of this thread (the Win32 layer says
+ * "HeapFree" instead of "nth_heap_free"). NULL restores the native names. */
+NTH_API void nth_set_call_name(const char *call);
+
+/* GENERATE_EXCEPTIONS: Linux has no structured exceptions. A failing call on a heap or call with
+ * NTH_GENERATE_EXCEPTIONS invokes this handler with the Windows status code (0xC0000017
+ * STATUS_NO_MEMORY, 0xC0000005 STATUS_ACCESS_VIOLATION, 0xC0000374 STATUS_HEAP_CORRUPTION); the
+ * default handler raises SIGSEGV for access violations and SIGABRT otherwise. If the handler
+ * returns, the call returns its failure value. */
+typedef void (*nth_exception_handler)(uint32_t status, const nth_report *report, void *context);
+NTH_API void nth_set_exception_handler(nth_exception_handler handler, void *context);
+
+#define NTH_STATUS_NO_MEMORY        0xC0000017u
+#define NTH_STATUS_ACCESS_VIOLATION 0xC0000005u
+#define NTH_STATUS_HEAP_CORRUPTION  0xC0000374u
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NTHEAP_H */
