@@ -121,6 +121,12 @@ NTH_API bool nth_heap_is_valid_handle(const nth_heap *heap);
 NTH_API NTH_NODISCARD NTH_MALLOC_LIKE NTH_ALLOC_SIZE(3) void *
 nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size);
 
+/* Allocates `size` bytes aligned to `alignment` (a power of two; values up to 16 behave as
+ * nth_heap_alloc). The block is freed, sized and reallocated like any other (realloc keeps only
+ * 16-byte alignment, as realloc does). NULL with NTH_ERR_INVALID_PARAMETER for a bad alignment. */
+NTH_API NTH_NODISCARD NTH_MALLOC_LIKE NTH_ALLOC_SIZE(4) void *
+nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t size);
+
 /* Resizes a block, in place when the neighbour is free or the block shrinks, else by moving
  * (unless NTH_REALLOC_IN_PLACE_ONLY: then NULL with NTH_ERR_CANNOT_MOVE and the block untouched).
  * With ZERO_MEMORY, grown bytes are zeroed. ptr NULL is an error (NTH_ERR_INVALID_POINTER), as
