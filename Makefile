@@ -93,9 +93,13 @@ $(TOOL): $(TOOL_OBJS) $(LIB_A) $(if $(PST_SRCS),$(PST_A))
 	$(CC) -o $@ $(TOOL_OBJS) $(if $(PST_SRCS),$(PST_A)) $(LIB_A) $(LDFLAGS_ALL)
 
 # Every test program links both static libraries; unused archive members are not pulled in.
+# Tests of ported Windows code (tests/win32) see the <windows.h>/<tchar.h> shims.
+TEST_CFLAGS_win32 := -Iinclude/ntheap/compat
+test_area = $(firstword $(subst /, ,$(patsubst $(BUILD)/tests/%,%,$(1))))
 $(BUILD)/tests/%: tests/%.c tests/harness/harness.h $(LIB_A) $(if $(PST_SRCS),$(PST_A))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(if $(PST_SRCS),$(PST_A)) $(LIB_A) $(LDFLAGS_ALL) -lm
+	$(CC) $(ALL_CFLAGS) -Itests $(TEST_CFLAGS_$(call test_area,$@)) -o $@ $< \
+	    $(if $(PST_SRCS),$(PST_A)) $(LIB_A) $(LDFLAGS_ALL) -lm
 
 $(BUILD)/bench/%: bench/%.c $(LIB_A) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
