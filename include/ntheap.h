@@ -209,7 +209,7 @@ typedef struct nth_walk_entry {
 
 /* Steps a walk. Start with entry->data == NULL; each call replaces *entry with the next entry
  * after the one it describes (the position is taken from data and flags only, so a copy of an
- * entry resumes a walk). Order: for each segment (newest first, as Windows does): its REGION
+ * entry resumes a walk). Order: for each segment in index order (oldest first): its REGION
  * entry, its blocks in address order (LFH blocks after the subsegment that holds them) and
  * uncommitted ranges where they lie; then the big blocks. Returns false with
  * NTH_ERR_NO_MORE_ITEMS past the end, NTH_ERR_INVALID_PARAMETER for an entry that is not a
