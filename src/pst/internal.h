@@ -1,0 +1,136 @@
+/*
+ * internal.h — what the files of src/pst share: little-endian byte access, error reporting,
+ * the open-file structure and the format constants that differ between ANSI and Unicode.
+ *
+ * Invariants
+ *   - Every multi-byte field is read with rd16/rd32/rd64 from a byte pointer, never by casting
+ *     to a wider type (files are packed and ANSI allocations sit at odd offsets).
+ *   - Every read from the file goes through pst_read(), which checks the range against the
+ *     file size and names the structure being read in its error.
+ */
+#ifndef NTH_PST_INTERNAL_H
+#define NTH_PST_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ntheap/pst.h"
+
+#if defined(__GNUC__)
+#define PST_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PST_PRINTF(f, a)
+#endif
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t rd64(const uint8_t *p) { return rd32(p) | ((uint64_t)rd32(p + 4) << 32); }
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+    wr16(p, (uint16_t)v);
+    wr16(p + 2, (uint16_t)(v >> 16));
+}
+
+/* Fills *err (if not NULL) and returns status. The message reads
+ * "<structure> at offset 0x<offset>: <what>" (or without the offset part). */
+nth_pst_status pst_fail(nth_pst_error *err, nth_pst_status status, const char *structure,
+                        uint64_t offset, const char *fmt, ...) PST_PRINTF(5, 6);
+
+/* Sizes that depend on the file format. */
+typedef struct pst_layout {
+    bool unicode;
+    unsigned id_size;        /* BID and IB: 4 or 8 */
+    unsigned block_trailer;  /* 12 or 16 */
+    unsigned page_data;      /* bytes covered by a page CRC: 500 or 496 */
+    unsigned bt_entries;     /* bytes of BTPAGE rgentries: 496 or 488 */
+    unsigned bt_entry_min;   /* intermediate BTENTRY: 12 or 24 */
+    unsigned bbt_entry_min;  /* BBTENTRY: 12 or 24 */
+    unsigned nbt_entry_min;  /* NBTENTRY: 16 or 32 */
+    unsigned block_data_max; /* 8180 or 8176 */
+} pst_layout;
+
+#define PST_PAGE_SIZE      512u
+#define PST_BLOCK_MAX      8192u
+#define PST_BLOCK_ALIGN    64u
+#define PST_PTYPE_BBT      0x80
+#define PST_PTYPE_NBT      0x81
+#define PST_BTREE_DEPTH_MAX 8u  /* cLevel of a BT root; real files use at most 2 or 3 */
+#define PST_NID_TYPE_LTP   0x1Fu
+#define PST_NID_TYPE_SUQ   0x06u  /* SEARCH_UPDATE_QUEUE */
+
+struct nth_pst_file {
+    uint8_t *mem;        /* whole file in memory (nth_pst_open_memory), or NULL */
+    int fd;              /* otherwise the descriptor, read with pread */
+    uint64_t size;
+    pst_layout lay;
+    nth_pst_info info;
+};
+
+/* Reads len bytes at off into buf; a range past the end fails naming `structure`. */
+nth_pst_status pst_read(nth_pst_file *f, uint64_t off, size_t len, void *buf,
+                        const char *structure, nth_pst_error *err);
+
+/* Sets up f->lay for the format. */
+void pst_layout_init(pst_layout *lay, bool unicode);
+
+/* Maximum block data of an HN's page for the format. */
+static inline size_t pst_page_max(bool unicode)
+{
+    return unicode ? NTH_PST_BLOCK_DATA_MAX_UNICODE : NTH_PST_BLOCK_DATA_MAX_ANSI;
+}
+
+/* Internal HN constructor used by nth_pst_hn_load: takes the blocks' file positions too. */
+nth_pst_status pst_hn_parse(const uint8_t *const *pages, const size_t *sizes, const uint64_t *ibs,
+                            const uint64_t *bids, size_t count, bool unicode, nth_pst_hn **out,
+                            nth_pst_error *err);
+
+/* HN page helpers shared by hn.c, hn_validate.c and hn_write.c. */
+size_t pst_hn_header_size(size_t page);
+/* Page that holds the fill-level nibble of `page`, and the byte/nibble in it. */
+void pst_hn_fill_slot(size_t page, size_t *holder, size_t *byte, unsigned *shift);
+
+/* The pages of an HN; hn.c owns the struct, hn_write.c mutates it. */
+typedef struct pst_hn_pagebuf {
+    uint8_t *data;
+    size_t size;
+    size_t cap;
+    uint64_t ib;
+    uint64_t bid;
+} pst_hn_pagebuf;
+
+struct nth_pst_hn {
+    pst_hn_pagebuf *pages;
+    size_t count;
+    size_t cap;
+    bool unicode;
+    size_t page_max;
+};
+
+/* Checks the structure of one page enough to read it safely (map in bounds, offsets
+ * ordered). `where` is the file offset for messages. */
+nth_pst_status pst_hn_check_page(const uint8_t *p, size_t size, size_t index, uint64_t where,
+                                 nth_pst_error *err);
+
+/* Offsets of a page map: rgibAlloc[k], k in 0..cAlloc. The page must have passed
+ * pst_hn_check_page. */
+static inline uint16_t pst_hn_map_count(const uint8_t *p) { return rd16(p + rd16(p)); }
+static inline uint16_t pst_hn_map_free(const uint8_t *p) { return rd16(p + rd16(p) + 2); }
+static inline uint16_t pst_hn_map_ib(const uint8_t *p, size_t k)
+{
+    return rd16(p + rd16(p) + 4 + 2 * k);
+}
+
+/* Fill level recorded for page `page` (its nibble in the HNHDR or HNBITMAPHDR). */
+uint8_t pst_hn_fill_get(const nth_pst_hn *hn, size_t page);
+
+#endif
