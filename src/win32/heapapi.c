@@ -1,0 +1,153 @@
+/*
+ * heapapi.c — HeapAlloc, HeapReAlloc, HeapFree, HeapSize, HeapValidate, HeapCompact, HeapLock,
+ * HeapUnlock over the native heap.
+ *
+ * Each function checks the heap handle first (a garbage handle fails with ERROR_INVALID_HANDLE
+ * instead of faulting, where Windows faults), passes through the flags Windows honours for the
+ * call, names itself to the native reporter, and on failure turns the native error into the
+ * Windows code (last_error.c). What each one adds to the native call:
+ *
+ *   HeapAlloc    fixed heap: requests above WIN32_FIXED_HEAP_MAX_REQUEST fail (8)
+ *   HeapReAlloc  lpMem NULL: NULL with NO_ERROR; same fixed-heap limit
+ *   HeapFree     lpMem NULL: TRUE without looking at the heap handle
+ *   HeapSize     failure (SIZE_T)-1 with 87, or 998 for an unmapped address
+ *   HeapValidate failure leaves the last error alone (998 for an unmapped address)
+ *   HeapCompact  0 with NO_ERROR when the heap has no free block
+ *   HeapLock/Unlock on a HEAP_NO_SERIALIZE heap: TRUE, and no exclusion
+ */
+#include "win32/win32_internal.h"
+
+/* Flags each call passes through; everything else (tag bits, debug bits, unknown bits) is
+ * ignored, as Windows ignores it. */
+#define WIN32_ALLOC_FLAGS                                                                     \
+    (HEAP_NO_SERIALIZE | HEAP_GENERATE_EXCEPTIONS | HEAP_ZERO_MEMORY | HEAP_SETTABLE_USER_VALUE | \
+     HEAP_SETTABLE_USER_FLAGS)
+#define WIN32_REALLOC_FLAGS                                                                   \
+    (HEAP_NO_SERIALIZE | HEAP_GENERATE_EXCEPTIONS | HEAP_ZERO_MEMORY | HEAP_REALLOC_IN_PLACE_ONLY | \
+     HEAP_SETTABLE_USER_VALUE | HEAP_SETTABLE_USER_FLAGS)
+#define WIN32_CALL_FLAGS (HEAP_NO_SERIALIZE)
+
+/* A fixed heap refuses a request above Windows' block limit even if it has the room. The
+ * refusal goes through the native allocator with an impossible size when exceptions are asked
+ * for, so that the registered exception handler sees STATUS_NO_MEMORY exactly as for any other
+ * failed allocation. */
+static bool over_fixed_limit(HANDLE heap, DWORD flags, SIZE_T bytes, const char *call)
+{
+    if (bytes <= WIN32_FIXED_HEAP_MAX_REQUEST) return false;
+    win32_heap_options options;
+    if (!win32_heap_options_get(heap, &options) || options.maximum == 0) return false;
+    if ((flags | options.flags) & HEAP_GENERATE_EXCEPTIONS) {
+        volatile size_t impossible = SIZE_MAX;
+        win32_enter(call);
+        void *never = nth_heap_alloc((nth_heap *)heap, HEAP_GENERATE_EXCEPTIONS, impossible);
+        win32_leave();
+        (void)never;
+    }
+    SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+    return true;
+}
+
+LPVOID WINAPI HeapAlloc(HANDLE hHeap, DWORD dwFlags, SIZE_T dwBytes)
+{
+    if (!win32_check_heap(hHeap)) return NULL;
+    if (over_fixed_limit(hHeap, dwFlags, dwBytes, "HeapAlloc")) return NULL;
+    win32_enter("HeapAlloc");
+    void *p = nth_heap_alloc((nth_heap *)hHeap, dwFlags & WIN32_ALLOC_FLAGS, dwBytes);
+    win32_leave();
+    if (!p) {
+        /* Every allocation failure reads as lack of memory on Windows. */
+        nth_error error = nth_last_error();
+        SetLastError(error == NTH_ERR_INVALID_HANDLE ? ERROR_INVALID_HANDLE : ERROR_NOT_ENOUGH_MEMORY);
+    }
+    return p;
+}
+
+LPVOID WINAPI HeapReAlloc(HANDLE hHeap, DWORD dwFlags, LPVOID lpMem, SIZE_T dwBytes)
+{
+    if (lpMem == NULL) {
+        SetLastError(NO_ERROR);
+        return NULL;
+    }
+    if (!win32_check_heap(hHeap)) return NULL;
+    if (over_fixed_limit(hHeap, dwFlags, dwBytes, "HeapReAlloc")) return NULL;
+    win32_enter("HeapReAlloc");
+    void *p = nth_heap_realloc((nth_heap *)hHeap, dwFlags & WIN32_REALLOC_FLAGS, lpMem, dwBytes);
+    win32_leave();
+    if (!p) {
+        nth_error error = nth_last_error();
+        if (error == NTH_ERR_INVALID_PARAMETER) error = NTH_ERR_NO_MEMORY; /* size too large */
+        win32_fail_from_native(error, lpMem);
+    }
+    return p;
+}
+
+BOOL WINAPI HeapFree(HANDLE hHeap, DWORD dwFlags, LPVOID lpMem)
+{
+    if (lpMem == NULL) return TRUE;
+    if (!win32_check_heap(hHeap)) return FALSE;
+    win32_enter("HeapFree");
+    bool ok = nth_heap_free((nth_heap *)hHeap, dwFlags & WIN32_CALL_FLAGS, lpMem);
+    win32_leave();
+    if (!ok) win32_fail_from_native(nth_last_error(), lpMem);
+    return ok ? TRUE : FALSE;
+}
+
+SIZE_T WINAPI HeapSize(HANDLE hHeap, DWORD dwFlags, LPCVOID lpMem)
+{
+    if (!win32_check_heap(hHeap)) return (SIZE_T)-1;
+    win32_enter("HeapSize");
+    size_t size = nth_heap_size((nth_heap *)hHeap, dwFlags & WIN32_CALL_FLAGS, lpMem);
+    win32_leave();
+    if (size == NTH_SIZE_ERROR) {
+        win32_fail_from_native(nth_last_error(), lpMem);
+        return (SIZE_T)-1;
+    }
+    return size;
+}
+
+BOOL WINAPI HeapValidate(HANDLE hHeap, DWORD dwFlags, LPCVOID lpMem)
+{
+    if (hHeap == NULL || !nth_heap_is_valid_handle((const nth_heap *)hHeap)) return FALSE;
+    win32_enter("HeapValidate");
+    bool ok = nth_heap_validate((nth_heap *)hHeap, dwFlags & WIN32_CALL_FLAGS, lpMem);
+    win32_leave();
+    /* Windows leaves the last error alone, except for an address it cannot read. */
+    if (!ok && lpMem != NULL && !win32_address_is_mapped(lpMem)) SetLastError(ERROR_NOACCESS);
+    return ok ? TRUE : FALSE;
+}
+
+SIZE_T WINAPI HeapCompact(HANDLE hHeap, DWORD dwFlags)
+{
+    if (!win32_check_heap(hHeap)) return 0;
+    nth_set_last_error(NTH_OK);
+    win32_enter("HeapCompact");
+    size_t largest = nth_heap_compact((nth_heap *)hHeap, dwFlags & WIN32_CALL_FLAGS);
+    win32_leave();
+    if (largest == 0) {
+        nth_error error = nth_last_error();
+        if (error == NTH_OK) SetLastError(NO_ERROR);
+        else win32_fail_from_native(error, NULL);
+    }
+    return largest;
+}
+
+/* Windows: HeapLock/HeapUnlock on a HEAP_NO_SERIALIZE heap succeed and exclude nothing. */
+BOOL WINAPI HeapLock(HANDLE hHeap)
+{
+    if (!win32_check_heap(hHeap)) return FALSE;
+    if (nth_heap_lock((nth_heap *)hHeap)) return TRUE;
+    nth_error error = nth_last_error();
+    if (error == NTH_ERR_NOT_SUPPORTED) return TRUE;
+    win32_fail_from_native(error, NULL);
+    return FALSE;
+}
+
+BOOL WINAPI HeapUnlock(HANDLE hHeap)
+{
+    if (!win32_check_heap(hHeap)) return FALSE;
+    if (nth_heap_unlock((nth_heap *)hHeap)) return TRUE;
+    nth_error error = nth_last_error();
+    if (error == NTH_ERR_NOT_SUPPORTED) return TRUE;
+    win32_fail_from_native(error, NULL);
+    return FALSE;
+}

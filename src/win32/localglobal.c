@@ -1,0 +1,492 @@
+/*
+ * localglobal.c — LocalAlloc ... LocalSize and the Global* twins, on the process heap.
+ *
+ * Local and Global are one implementation with one handle table (handles.c); the few places
+ * where Windows makes them differ take a `family` argument:
+ *
+ *   difference                              Local                     Global
+ *   discardable flag                        LMEM_DISCARDABLE 0x0F00   GMEM_DISCARDABLE 0x0100
+ *   DDESHARE kept on moveable objects       no                        yes (GMEM_DDESHARE)
+ *   fixed allocation of 0 bytes             size 0                    size 1
+ *   Unlock of a fixed object                FALSE, ERROR_NOT_LOCKED   TRUE
+ *   Unlock of a freed/bogus handle          FALSE, ERROR_INVALID_HANDLE  TRUE, ERROR_INVALID_HANDLE
+ *   Lock of a bogus pointer                 NULL, last error kept     NULL, ERROR_INVALID_HANDLE
+ *   Flags/Handle of an unmapped pointer     ERROR_NOACCESS            ERROR_INVALID_HANDLE
+ *   ReAlloc(fixed, MODIFY | MOVEABLE)       same pointer              converted to a moveable handle
+ *
+ * Every value passed in is first classified:
+ *
+ *   NULL          -> the NULL cases of each function
+ *   handle-shaped ((value & 15) == 8 on 64-bit): a live table entry -> moveable object,
+ *                 otherwise a freed or bogus handle (ERROR_INVALID_HANDLE)
+ *   16-aligned    a live block of the process heap -> fixed object, otherwise a bogus pointer
+ *                 (ERROR_NOACCESS when unmapped)
+ *   anything else -> bogus handle
+ *
+ * Heap calls are made without the table mutex held; each table update is one short critical
+ * section in handles.c.
+ */
+#include "win32/win32_internal.h"
+
+#include <string.h>
+
+typedef enum family { FAMILY_LOCAL, FAMILY_GLOBAL } family;
+
+typedef enum value_kind {
+    KIND_NULL,
+    KIND_HANDLE,      /* live moveable handle */
+    KIND_BAD_HANDLE,  /* handle-shaped but not live, or misaligned */
+    KIND_FIXED,       /* live block of the process heap */
+    KIND_BAD_POINTER, /* pointer-shaped but not a live process-heap block */
+} value_kind;
+
+#define MOVEABLE_DATA_FLAGS (HEAP_SETTABLE_USER_VALUE | WIN32_MOVEABLE_USER_FLAG)
+
+static nth_heap *process_heap(void)
+{
+    return nth_process_heap();
+}
+
+static value_kind classify(const void *value, win32_handle_state *state)
+{
+    if (value == NULL) return KIND_NULL;
+    if (win32_is_handle_shaped(value)) return win32_handle_get((HANDLE)value, state) ? KIND_HANDLE : KIND_BAD_HANDLE;
+    if (((uintptr_t)value & (2 * sizeof(void *) - 1)) != 0) return KIND_BAD_HANDLE;
+    nth_heap *process = process_heap();
+    return process && nth_heap_from_pointer(value) == process ? KIND_FIXED : KIND_BAD_POINTER;
+}
+
+static UINT discardable_flag(family f)
+{
+    return f == FAMILY_GLOBAL ? GMEM_DISCARDABLE : LMEM_DISCARDABLE;
+}
+
+static uintptr_t moveable_entry_flags(family f, UINT flags)
+{
+    uintptr_t entry = WIN32_HANDLE_IN_USE | WIN32_HANDLE_MOVEABLE;
+    if (flags & discardable_flag(f)) entry |= WIN32_HANDLE_DISCARDABLE;
+    if (f == FAMILY_GLOBAL && (flags & GMEM_DDESHARE)) entry |= WIN32_HANDLE_DDESHARE;
+    return entry;
+}
+
+/* The error for a pointer-shaped value that is not a block: Windows faults on an unmapped one
+ * (ERROR_NOACCESS) and reports a handle error for the rest. */
+static DWORD bad_pointer_error(const void *value)
+{
+    return win32_address_is_mapped(value) ? ERROR_INVALID_HANDLE : ERROR_NOACCESS;
+}
+
+/* A data block for moveable handle `handle`: a process-heap block whose user value is the
+ * handle and whose user flag 1 marks it moveable. */
+static void *data_block_new(HANDLE handle, SIZE_T bytes, bool zero, const char *call)
+{
+    nth_heap *process = process_heap();
+    win32_enter(call);
+    void *data = nth_heap_alloc(process, MOVEABLE_DATA_FLAGS | (zero ? HEAP_ZERO_MEMORY : 0), bytes);
+    if (data && !nth_heap_set_user_value(process, data, (uintptr_t)handle)) {
+        (void)nth_heap_free(process, 0, data);
+        data = NULL;
+    }
+    win32_leave();
+    return data;
+}
+
+static void data_block_free(void *data, const char *call)
+{
+    if (!data) return;
+    win32_enter(call);
+    (void)nth_heap_free(process_heap(), 0, data);
+    win32_leave();
+}
+
+/* True if the block carries the moveable mark and a user value, which is then in *handle. */
+static bool block_user_handle(const void *ptr, uintptr_t *handle)
+{
+    uint32_t user_flags = 0;
+    if (!nth_heap_get_user_info(process_heap(), ptr, handle, &user_flags)) return false;
+    return (user_flags & WIN32_MOVEABLE_USER_FLAG) != 0 && *handle != 0;
+}
+
+/* Resizes the data block of a moveable object, keeping its user value. `may_move` false allows
+ * only an in-place resize. NULL on failure, with the old block untouched. */
+static void *data_block_resize(HANDLE handle, void *data, SIZE_T bytes, bool zero, bool may_move,
+                               const char *call)
+{
+    nth_heap *process = process_heap();
+    uint32_t flags = (zero ? HEAP_ZERO_MEMORY : 0) | (may_move ? 0 : HEAP_REALLOC_IN_PLACE_ONLY);
+    win32_enter(call);
+    void *resized = nth_heap_realloc(process, flags, data, bytes);
+    win32_leave();
+    if (!resized) return NULL;
+    uintptr_t value = 0;
+    if (block_user_handle(resized, &value) && value == (uintptr_t)handle) return resized;
+    /* The heap moved the block without its user information: move it once more, by hand, into a
+     * block that has it. */
+    if (nth_heap_set_user_value(process, resized, (uintptr_t)handle) && block_user_handle(resized, &value))
+        return resized;
+    void *fresh = data_block_new(handle, bytes, false, call);
+    if (!fresh) {
+        data_block_free(resized, call);
+        return NULL;
+    }
+    memcpy(fresh, resized, bytes);
+    data_block_free(resized, call);
+    return fresh;
+}
+
+/* ------------------------------------------------------------------------------ allocate */
+
+static HANDLE mem_alloc(family f, UINT flags, SIZE_T bytes, const char *call)
+{
+    nth_heap *process = process_heap();
+    if (!process) {
+        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+        return NULL;
+    }
+    bool zero = (flags & GMEM_ZEROINIT) != 0;
+    if (!(flags & GMEM_MOVEABLE)) {
+        if (f == FAMILY_GLOBAL && bytes == 0) bytes = 1;
+        win32_enter(call);
+        void *p = nth_heap_alloc(process, zero ? HEAP_ZERO_MEMORY : 0, bytes);
+        win32_leave();
+        if (!p) SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+        return p;
+    }
+    uintptr_t entry_flags = moveable_entry_flags(f, flags);
+    HANDLE handle = win32_handle_new(entry_flags | (bytes == 0 ? WIN32_HANDLE_DISCARDED : 0));
+    if (!handle) {
+        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+        return NULL;
+    }
+    if (bytes == 0) return handle;
+    void *data = data_block_new(handle, bytes, zero, call);
+    if (!data) {
+        win32_handle_release(handle);
+        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+        return NULL;
+    }
+    (void)win32_handle_set(handle, entry_flags, data);
+    return handle;
+}
+
+/* ---------------------------------------------------------------------------------- free */
+
+static HANDLE mem_free(family f, HANDLE value, const char *call)
+{
+    (void)f;
+    win32_handle_state state;
+    void *data = NULL;
+    switch (classify(value, &state)) {
+    case KIND_NULL:
+        return NULL;
+    case KIND_HANDLE:
+        if (!win32_handle_take(value, &data)) break;
+        data_block_free(data, call);
+        return NULL;
+    case KIND_FIXED: {
+        /* The data pointer of a moveable object frees the whole object, handle included, so that
+         * no handle is left pointing at freed memory. */
+        uintptr_t handle = 0;
+        if (block_user_handle(value, &handle) && win32_handle_get((HANDLE)handle, &state) && state.ptr == value &&
+            win32_handle_take((HANDLE)handle, &data)) {
+            data_block_free(data, call);
+            return NULL;
+        }
+        win32_enter(call);
+        bool ok = nth_heap_free(process_heap(), 0, value);
+        win32_leave();
+        if (ok) return NULL;
+        SetLastError(ERROR_INVALID_HANDLE);
+        return value;
+    }
+    case KIND_BAD_POINTER:
+        SetLastError(bad_pointer_error(value));
+        return value;
+    case KIND_BAD_HANDLE:
+        break;
+    }
+    SetLastError(ERROR_INVALID_HANDLE);
+    return value;
+}
+
+/* ---------------------------------------------------------------------------- lock/unlock */
+
+static LPVOID mem_lock(family f, HANDLE value)
+{
+    win32_handle_state state;
+    switch (classify(value, &state)) {
+    case KIND_HANDLE: {
+        void *data = NULL;
+        if (!win32_handle_lock(value, &data)) break;
+        if (!data) SetLastError(ERROR_DISCARDED);
+        return data;
+    }
+    case KIND_FIXED:
+        return value;
+    case KIND_BAD_POINTER:
+        if (f == FAMILY_GLOBAL) SetLastError(ERROR_INVALID_HANDLE);
+        return NULL;
+    case KIND_NULL:
+    case KIND_BAD_HANDLE:
+        break;
+    }
+    SetLastError(ERROR_INVALID_HANDLE);
+    return NULL;
+}
+
+static BOOL mem_unlock(family f, HANDLE value)
+{
+    win32_handle_state state;
+    switch (classify(value, &state)) {
+    case KIND_HANDLE: {
+        int before = win32_handle_unlock(value);
+        if (before < 0) break;
+        if (before == 0) {
+            SetLastError(ERROR_NOT_LOCKED);
+            return FALSE;
+        }
+        if (before == 1) {
+            SetLastError(NO_ERROR);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    case KIND_FIXED:
+    case KIND_BAD_POINTER:
+        if (f == FAMILY_GLOBAL) return TRUE;
+        SetLastError(ERROR_NOT_LOCKED);
+        return FALSE;
+    case KIND_NULL:
+    case KIND_BAD_HANDLE:
+        break;
+    }
+    SetLastError(ERROR_INVALID_HANDLE);
+    return f == FAMILY_GLOBAL ? TRUE : FALSE;
+}
+
+/* ------------------------------------------------------------------------ flags/size/handle */
+
+static UINT mem_flags(family f, HANDLE value)
+{
+    win32_handle_state state;
+    switch (classify(value, &state)) {
+    case KIND_HANDLE: {
+        UINT flags = win32_handle_lock_count(state.flags);
+        if (state.flags & WIN32_HANDLE_DISCARDABLE) flags |= discardable_flag(f);
+        if (state.flags & WIN32_HANDLE_DDESHARE) flags |= GMEM_DDESHARE;
+        if (state.ptr == NULL) flags |= GMEM_DISCARDED;
+        return flags;
+    }
+    case KIND_FIXED:
+        return 0;
+    case KIND_BAD_POINTER:
+        SetLastError(f == FAMILY_GLOBAL ? ERROR_INVALID_HANDLE : bad_pointer_error(value));
+        return GMEM_INVALID_HANDLE;
+    case KIND_NULL:
+    case KIND_BAD_HANDLE:
+        break;
+    }
+    SetLastError(ERROR_INVALID_HANDLE);
+    return GMEM_INVALID_HANDLE;
+}
+
+static SIZE_T mem_size(family f, HANDLE value)
+{
+    (void)f;
+    win32_handle_state state;
+    const void *data = NULL;
+    switch (classify(value, &state)) {
+    case KIND_HANDLE:
+        if (state.ptr == NULL) return 0; /* discarded */
+        data = state.ptr;
+        break;
+    case KIND_FIXED:
+        data = value;
+        break;
+    case KIND_NULL:
+    case KIND_BAD_HANDLE:
+    case KIND_BAD_POINTER:
+        SetLastError(ERROR_INVALID_HANDLE);
+        return 0;
+    }
+    size_t size = nth_heap_size(process_heap(), 0, data);
+    if (size == NTH_SIZE_ERROR) {
+        SetLastError(ERROR_INVALID_HANDLE);
+        return 0;
+    }
+    return size;
+}
+
+static HANDLE mem_handle(family f, LPCVOID pointer)
+{
+    win32_handle_state state;
+    switch (classify(pointer, &state)) {
+    case KIND_HANDLE:
+        return (HANDLE)pointer;
+    case KIND_FIXED: {
+        /* As on Windows, the block's user value is the answer for a moveable data block. */
+        uintptr_t handle = 0;
+        if (block_user_handle(pointer, &handle)) return (HANDLE)handle;
+        return (HANDLE)pointer;
+    }
+    case KIND_BAD_POINTER:
+        SetLastError(f == FAMILY_GLOBAL ? ERROR_INVALID_HANDLE : bad_pointer_error(pointer));
+        return NULL;
+    case KIND_NULL:
+    case KIND_BAD_HANDLE:
+        break;
+    }
+    SetLastError(ERROR_INVALID_HANDLE);
+    return NULL;
+}
+
+/* -------------------------------------------------------------------------------- realloc */
+
+/* GMEM_MODIFY: change attributes only. A Global fixed block with MOVEABLE becomes a moveable
+ * object (its data moves into a block that can carry the handle); Local never converts. */
+static HANDLE mem_modify(family f, HANDLE value, value_kind kind, const win32_handle_state *state, UINT flags,
+                         const char *call)
+{
+    if (kind == KIND_HANDLE) {
+        uintptr_t entry = state->flags;
+        if (flags & discardable_flag(f)) entry |= WIN32_HANDLE_DISCARDABLE;
+        if (!win32_handle_set(value, entry, state->ptr)) {
+            SetLastError(ERROR_INVALID_HANDLE);
+            return NULL;
+        }
+        return value;
+    }
+    if (f == FAMILY_LOCAL || !(flags & GMEM_MOVEABLE)) return value;
+
+    nth_heap *process = process_heap();
+    size_t bytes = nth_heap_size(process, 0, value);
+    if (bytes == NTH_SIZE_ERROR) {
+        SetLastError(ERROR_INVALID_HANDLE);
+        return NULL;
+    }
+    uintptr_t entry = moveable_entry_flags(f, flags);
+    HANDLE handle = win32_handle_new(entry | (bytes == 0 ? WIN32_HANDLE_DISCARDED : 0));
+    if (!handle) {
+        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+        return NULL;
+    }
+    void *data = NULL;
+    if (bytes != 0) {
+        data = data_block_new(handle, bytes, false, call);
+        if (!data) {
+            win32_handle_release(handle);
+            SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+            return NULL;
+        }
+        memcpy(data, value, bytes);
+    }
+    (void)win32_handle_set(handle, entry | (bytes == 0 ? WIN32_HANDLE_DISCARDED : 0), data);
+    data_block_free(value, call);
+    return handle;
+}
+
+/* Resizing a moveable object. A locked object moves only with MOVEABLE; size 0 discards, which
+ * needs MOVEABLE and no lock; a discarded object gets a fresh data block. */
+static HANDLE mem_resize_moveable(HANDLE value, const win32_handle_state *state, SIZE_T bytes, UINT flags,
+                                  const char *call)
+{
+    bool zero = (flags & GMEM_ZEROINIT) != 0;
+    bool moveable = (flags & GMEM_MOVEABLE) != 0;
+    unsigned locks = win32_handle_lock_count(state->flags);
+    uintptr_t entry = state->flags;
+
+    if (bytes == 0) {
+        if (state->ptr == NULL) return value;
+        if (!moveable || locks > 0) {
+            SetLastError(ERROR_INVALID_PARAMETER);
+            return NULL;
+        }
+        void *old = NULL;
+        win32_handle_state now;
+        if (!win32_handle_get(value, &now)) {
+            SetLastError(ERROR_INVALID_HANDLE);
+            return NULL;
+        }
+        old = now.ptr;
+        (void)win32_handle_set(value, now.flags | WIN32_HANDLE_DISCARDED, NULL);
+        data_block_free(old, call);
+        return value;
+    }
+    if (state->ptr == NULL) {
+        void *data = data_block_new(value, bytes, zero, call);
+        if (!data) {
+            SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+            return NULL;
+        }
+        (void)win32_handle_set(value, entry & ~(uintptr_t)WIN32_HANDLE_DISCARDED, data);
+        return value;
+    }
+    void *data = data_block_resize(value, state->ptr, bytes, zero, moveable || locks == 0, call);
+    if (!data) {
+        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+        return NULL;
+    }
+    win32_handle_state now;
+    if (win32_handle_get(value, &now)) (void)win32_handle_set(value, now.flags, data);
+    return value;
+}
+
+static HANDLE mem_realloc(family f, HANDLE value, SIZE_T bytes, UINT flags, const char *call)
+{
+    win32_handle_state state = { 0, NULL };
+    value_kind kind = classify(value, &state);
+    switch (kind) {
+    case KIND_NULL:
+    case KIND_BAD_HANDLE:
+        SetLastError(ERROR_INVALID_HANDLE);
+        return NULL;
+    case KIND_BAD_POINTER:
+        SetLastError(bad_pointer_error(value));
+        return NULL;
+    case KIND_HANDLE:
+    case KIND_FIXED:
+        break;
+    }
+    if (flags & GMEM_MODIFY) return mem_modify(f, value, kind, &state, flags, call);
+    /* Making an object discardable is an attribute change: without MODIFY it is refused. */
+    if (flags & discardable_flag(f)) {
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return NULL;
+    }
+    if (kind == KIND_HANDLE) return mem_resize_moveable(value, &state, bytes, flags, call);
+
+    /* A fixed block keeps its address unless MOVEABLE allows it to move. */
+    uint32_t heap_flags = (flags & GMEM_ZEROINIT) ? HEAP_ZERO_MEMORY : 0;
+    if (!(flags & GMEM_MOVEABLE)) heap_flags |= HEAP_REALLOC_IN_PLACE_ONLY;
+    win32_enter(call);
+    void *p = nth_heap_realloc(process_heap(), heap_flags, value, bytes);
+    win32_leave();
+    if (!p) SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+    return p;
+}
+
+/* ------------------------------------------------------------------------- the Win32 names */
+
+HLOCAL WINAPI LocalAlloc(UINT uFlags, SIZE_T uBytes) { return mem_alloc(FAMILY_LOCAL, uFlags, uBytes, "LocalAlloc"); }
+HLOCAL WINAPI LocalReAlloc(HLOCAL hMem, SIZE_T uBytes, UINT uFlags)
+{
+    return mem_realloc(FAMILY_LOCAL, hMem, uBytes, uFlags, "LocalReAlloc");
+}
+HLOCAL WINAPI LocalFree(HLOCAL hMem) { return mem_free(FAMILY_LOCAL, hMem, "LocalFree"); }
+LPVOID WINAPI LocalLock(HLOCAL hMem) { return mem_lock(FAMILY_LOCAL, hMem); }
+BOOL WINAPI LocalUnlock(HLOCAL hMem) { return mem_unlock(FAMILY_LOCAL, hMem); }
+HLOCAL WINAPI LocalHandle(LPCVOID pMem) { return mem_handle(FAMILY_LOCAL, pMem); }
+UINT WINAPI LocalFlags(HLOCAL hMem) { return mem_flags(FAMILY_LOCAL, hMem); }
+SIZE_T WINAPI LocalSize(HLOCAL hMem) { return mem_size(FAMILY_LOCAL, hMem); }
+
+HGLOBAL WINAPI GlobalAlloc(UINT uFlags, SIZE_T dwBytes) { return mem_alloc(FAMILY_GLOBAL, uFlags, dwBytes, "GlobalAlloc"); }
+HGLOBAL WINAPI GlobalReAlloc(HGLOBAL hMem, SIZE_T dwBytes, UINT uFlags)
+{
+    return mem_realloc(FAMILY_GLOBAL, hMem, dwBytes, uFlags, "GlobalReAlloc");
+}
+HGLOBAL WINAPI GlobalFree(HGLOBAL hMem) { return mem_free(FAMILY_GLOBAL, hMem, "GlobalFree"); }
+LPVOID WINAPI GlobalLock(HGLOBAL hMem) { return mem_lock(FAMILY_GLOBAL, hMem); }
+BOOL WINAPI GlobalUnlock(HGLOBAL hMem) { return mem_unlock(FAMILY_GLOBAL, hMem); }
+HGLOBAL WINAPI GlobalHandle(LPCVOID pMem) { return mem_handle(FAMILY_GLOBAL, pMem); }
+UINT WINAPI GlobalFlags(HGLOBAL hMem) { return mem_flags(FAMILY_GLOBAL, hMem); }
+SIZE_T WINAPI GlobalSize(HGLOBAL hMem) { return mem_size(FAMILY_GLOBAL, hMem); }
