@@ -451,6 +451,23 @@ TEST(multi_page_heap_with_bitmap_pages)
     CHECK_EQ(pg8.size, 66 + 7160 + 10);
     verify(hn, &m, true, "150 pages");
 
+    /* give odd and even pages of both bitmap groups different levels (one 3580-byte slot
+     * left: level 0, against 7 for full pages), so each nibble's position is visible */
+    static const uint32_t thin[] = {9, 12, 13, 137, 140, 149};
+    for (size_t t = 0; t < sizeof thin / sizeof thin[0]; t++) {
+        uint32_t h2 = nth_pst_hid_make(thin[t], 2);
+        REQUIRE(nth_pst_hn_free(hn, h2, NULL) == NTH_PST_OK);
+        for (size_t i = 0; i < m.count; i++)
+            if (m.a[i].hid == h2) {
+                model_drop(&m, i);
+                break;
+            }
+        nth_pst_hn_page pg;
+        nth_pst_hn_page_info(hn, thin[t], &pg);
+        CHECK_EQ(pg.fill_level, 0);
+    }
+    verify(hn, &m, true, "thinned pages");
+
     /* freeing in the middle pages, then allocating: first fit goes back to page 3 */
     uint32_t victim = nth_pst_hid_make(3, 2);
     REQUIRE(nth_pst_hn_free(hn, victim, NULL) == NTH_PST_OK);
@@ -471,12 +488,12 @@ TEST(multi_page_heap_with_bitmap_pages)
     CHECK_EQ(hid, nth_pst_hid_make(3, 3));
     uint8_t zeros[1100] = {0};
     model_put(&m, hid, zeros, 1100);
-    /* growing the victim to 3580 no longer fits page 3, nor any other page: it moves to a
-     * new page 150 and its old slot is freed */
+    /* growing the victim to 3580 no longer fits page 3: it moves to the first page with
+     * room, thinned page 9, reusing its freed slot 2, and its old slot is freed */
     uint32_t moved;
     REQUIRE(nth_pst_hn_realloc(hn, victim, NULL, NTH_PST_HN_ALLOC_MAX, &moved, NULL) == NTH_PST_OK);
-    CHECK_EQ(moved, nth_pst_hid_make(150, 1));
-    CHECK_EQ(nth_pst_hn_page_count(hn), 151);
+    CHECK_EQ(moved, nth_pst_hid_make(9, 2));
+    CHECK_EQ(nth_pst_hn_page_count(hn), 150);
     for (size_t i = 0; i < m.count; i++)
         if (m.a[i].hid == victim) {
             uint8_t *grown = calloc(1, NTH_PST_HN_ALLOC_MAX);
@@ -487,6 +504,15 @@ TEST(multi_page_heap_with_bitmap_pages)
             break;
         }
     verify(hn, &m, true, "realloc that moves");
+    /* big allocations refill the other thinned pages in order, then append page 150 */
+    static const uint32_t refill[] = {12, 13, 137, 140, 149, 150};
+    for (size_t t = 0; t < sizeof refill / sizeof refill[0]; t++) {
+        REQUIRE(nth_pst_hn_alloc(hn, buf, NTH_PST_HN_ALLOC_MAX, &hid, NULL) == NTH_PST_OK);
+        CHECK_EQ(hid, nth_pst_hid_make(refill[t], refill[t] == 150 ? 1 : 2));
+        model_put(&m, hid, buf, NTH_PST_HN_ALLOC_MAX);
+    }
+    CHECK_EQ(nth_pst_hn_page_count(hn), 151);
+    verify(hn, &m, true, "page 150 appended");
     free(buf);
     model_free(&m);
     nth_pst_hn_close(hn);
