@@ -1,0 +1,110 @@
+#!/bin/sh
+# Cross-checks property values read by `ntheap pst props` with what libpff's pffexport and
+# pffinfo (Debian package pff-tools) decode from the same sample files: the message store,
+# every folder and one message in each file, compared property by property (tag, type and
+# value bytes). Skips (77) when pff-tools is not installed.
+set -u
+BUILD=${BUILD:-build}
+CLI=$BUILD/ntheap
+DATA=tests/data/pst
+command -v pffexport >/dev/null 2>&1 && command -v pffinfo >/dev/null 2>&1 || {
+    echo "pffexport/pffinfo not installed (apt-get install pff-tools)"
+    exit 77
+}
+[ -x "$CLI" ] || { echo "$CLI not built"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+checked=0
+
+# ItemValues.txt -> one "0xIIIITTTT 0xTTTT hexbytes" line per property of the first set, the
+# same shape as `ntheap pst FILE props NID --raw`.
+to_lines() {
+    awk '
+    function flush() { if (tag != "") print tag " " typ " " hex; tag = ""; hex = "" }
+    /^Set:/ { flush(); set = $2 }
+    /^Entry type:/ { if (set != 0) next; t = substr($3, 7, 4) }
+    /^Value type:/ { if (set != 0) next; y = substr($3, 7, 4); tag = "0x" t y; typ = "0x" y; hex = "" }
+    /^0x[0-9a-f]+: / { if (tag == "") next; h = substr($0, 13, 48); gsub(/ /, "", h); hex = hex h }
+    END { flush() }' "$1" | sort
+}
+
+# compare FILE NID PATH-SUFFIX: PATH-SUFFIX locates the item's ItemValues.txt in the export.
+compare() {
+    pst=$1 nid=$2 suffix=$3
+    values=$(find "$tmp/$(basename "$pst" .pst).export" -path "*/$suffix/ItemValues.txt" | sort | head -n 1)
+    if [ -z "$values" ]; then
+        echo "FAIL $pst $nid: pffexport wrote no $suffix/ItemValues.txt"
+        failed=$((failed + 1))
+        return
+    fi
+    to_lines "$values" >"$tmp/pff.txt"
+    "$CLI" pst "$pst" props "$nid" --raw | sort >"$tmp/ours.txt"
+    count=$(wc -l <"$tmp/pff.txt")
+    if [ "$count" -eq 0 ] || ! cmp -s "$tmp/pff.txt" "$tmp/ours.txt"; then
+        echo "FAIL $pst $nid ($suffix): $count properties from pffexport differ from ours:"
+        diff "$tmp/pff.txt" "$tmp/ours.txt" | cut -c1-160 | head -n 10
+        failed=$((failed + 1))
+    else
+        echo "ok   $pst $nid ($suffix): $count properties identical"
+        checked=$((checked + 1))
+    fi
+}
+
+# Message store summary of pffinfo against our PidTagValidFolderMask and PidTagPstPassword.
+store_summary() {
+    pst=$1
+    pffinfo "$pst" >"$tmp/info.txt" 2>&1
+    want_folders=$(sed -n 's/^[[:space:]]*Folders:[[:space:]]*//p' "$tmp/info.txt")
+    want_password=$(sed -n 's/^[[:space:]]*Password checksum:[[:space:]]*//p' "$tmp/info.txt")
+    mask=$("$CLI" pst "$pst" props 0x21 --raw | awk '$1 == "0x35df0003" { print $3 }')
+    password=$("$CLI" pst "$pst" props 0x21 --raw | awk '$1 == "0x67ff0003" { print $3 }')
+    # little-endian hex to numbers
+    m=$((0x$(echo "$mask" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')))
+    p=$(echo "$password" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
+    names=""
+    for bit in "1 Subtree" "2 Inbox" "4 Outbox" "8 Wastbox" "16 Sentmail" "32 Views" "64 Common views" "128 Finder"; do
+        v=${bit%% *} name=${bit#* }
+        if [ $((m & v)) -ne 0 ]; then names="${names:+$names, }$name"; fi
+    done
+    if [ "$p" = "00000000" ]; then got_password="N/A"; else got_password="0x$p"; fi
+    if [ "$names" = "$want_folders" ] && [ "$got_password" = "$want_password" ]; then
+        echo "ok   $pst store: folders \"$names\", password checksum $got_password (pffinfo agrees)"
+        checked=$((checked + 1))
+    else
+        echo "FAIL $pst store: ours \"$names\" / $got_password, pffinfo \"$want_folders\" / $want_password"
+        failed=$((failed + 1))
+    fi
+}
+
+for name in pstsdk-test_ansi pstsdk-sample1 pstsdk-sample2; do
+    pst=$DATA/$name.pst
+    # debug mode also exports the message store (as a folder named after the store) and the
+    # IPM.Post of test_ansi, which the items mode skips
+    pffexport -m debug -f all -d -q -t "$tmp/$name" "$pst" >"$tmp/$name.log" 2>&1
+    store_summary "$pst"
+done
+
+a=$DATA/pstsdk-test_ansi.pst
+compare "$a" 0x21 "Personal Folders"
+compare "$a" 0x8022 "Top of Personal Folders"
+compare "$a" 0x8062 "Top of Personal Folders/Deleted Items"
+compare "$a" 0x8082 "Top of Personal Folders/Folder"
+compare "$a" 0x200024 "Top of Personal Folders/Folder/Item00001"
+compare "$a" 0x8042 "Search Root"
+compare "$a" 0x2223 "SPAM Search Folder 2"
+
+for k in 1 2; do
+    s=$DATA/pstsdk-sample$k.pst
+    compare "$s" 0x21 "sample$k"
+    compare "$s" 0x8022 "Top of Outlook data file"
+    compare "$s" 0x8062 "Top of Outlook data file/Deleted Items"
+    compare "$s" 0x8082 "Top of Outlook data file/Sample$k"
+    compare "$s" 0x200024 "Top of Outlook data file/Sample$k/Message00001"
+    compare "$s" 0x8042 "Search Root"
+    compare "$s" 0x2223 "SPAM Search Folder 2"
+    compare "$s" 0x80023 "ItemProcSearch"
+done
+
+echo "$checked checks passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$checked" -eq 26 ]
