@@ -1,0 +1,81 @@
+/*
+ * addrmap.c — the address map: which owner (segment, big block, LFH subsegment) holds each
+ * 64 KiB chunk of the address space. It is how a pointer is traced to its heap in O(1) without
+ * touching the pointed-to memory: a wild or foreign pointer finds no owner and is rejected.
+ *
+ *   address bits   47 ........ 32 | 31 ........ 16 | 15 .... 0
+ *                  root index      leaf index        offset in chunk
+ *
+ *   root: 32768 pointers (static, zero pages until used) -> leaf: 65536 owner pointers,
+ *   mapped on first use and never freed (512 KiB of address space, touched only where used).
+ *
+ * Every reservation the engine makes is 64 KiB aligned and a multiple of 64 KiB, so a chunk has
+ * at most one owner. Readers are lock-free (acquire loads); writers serialize on map_lock.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+
+#include "heap/internal.h"
+
+#define ROOT_BITS 15
+#define LEAF_BITS 16
+#define ADDRESS_BITS (NTH_LG_CHUNK + LEAF_BITS + ROOT_BITS) /* 47 */
+
+typedef struct leaf {
+    _Atomic(const nth_owner *) owner[1u << LEAF_BITS];
+} leaf;
+
+static _Atomic(leaf *) root[1u << ROOT_BITS];
+static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const nth_owner *nth_addrmap_lookup(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    if (a >> ADDRESS_BITS) return NULL;
+    leaf *l = atomic_load_explicit(&root[a >> (NTH_LG_CHUNK + LEAF_BITS)], memory_order_acquire);
+    if (!l) return NULL;
+    return atomic_load_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << LEAF_BITS) - 1)],
+                                memory_order_acquire);
+}
+
+static leaf *leaf_for(uintptr_t a, bool create)
+{
+    size_t r = a >> (NTH_LG_CHUNK + LEAF_BITS);
+    leaf *l = atomic_load_explicit(&root[r], memory_order_acquire);
+    if (l || !create) return l;
+    void *mem = mmap(NULL, sizeof(leaf), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return NULL;
+    l = mem;
+    atomic_store_explicit(&root[r], l, memory_order_release);
+    return l;
+}
+
+static bool store_range(const void *base, size_t size, const nth_owner *owner)
+{
+    uintptr_t start = (uintptr_t)base, end = start + size;
+    if ((end - 1) >> ADDRESS_BITS) return false;
+    bool ok = true;
+    pthread_mutex_lock(&map_lock);
+    /* Create every leaf first, so a failure changes nothing. */
+    for (uintptr_t a = start; a < end && ok; a += NTH_CHUNK)
+        if (!leaf_for(a, owner != NULL) && owner) ok = false;
+    for (uintptr_t a = start; a < end && ok; a += NTH_CHUNK) {
+        leaf *l = leaf_for(a, false);
+        if (l)
+            atomic_store_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << LEAF_BITS) - 1)], owner,
+                                  memory_order_release);
+    }
+    pthread_mutex_unlock(&map_lock);
+    return ok;
+}
+
+bool nth_addrmap_set(const void *base, size_t size, const nth_owner *owner)
+{
+    return store_range(base, size, owner);
+}
+
+void nth_addrmap_clear(const void *base, size_t size)
+{
+    store_range(base, size, NULL);
+}

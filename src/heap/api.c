@@ -1,0 +1,344 @@
+/*
+ * api.c — the native allocation entry points: alloc, aligned alloc, realloc, free, size, usable
+ * size, owner lookup and per-block user values. Each checks the handle, applies the heap's forced
+ * flags, takes the heap lock (unless NO_SERIALIZE), sends the request to the LFH front-end, the
+ * back-end or the big-block allocator, and turns failures into an error code, a report and, when
+ * asked, an exception.
+ *
+ *   request ──► handle ok? ──► LFH (small, active bucket) ──► back-end (< 0xFE00 granules)
+ *                                                         └─► big block (growable heaps)
+ */
+#include "heap/internal.h"
+#include "heap/lfh.h"
+
+extern _Thread_local const char *nth_active_call;
+
+static inline void lock_for(nth_heap *heap, uint32_t flags)
+{
+    if (!(flags & NTH_NO_SERIALIZE)) nth_lock_acquire(&heap->lock);
+}
+
+static inline void unlock_for(nth_heap *heap, uint32_t flags)
+{
+    if (!(flags & NTH_NO_SERIALIZE)) nth_lock_release(&heap->lock);
+}
+
+static bool enter(nth_heap *heap, const char *call)
+{
+    nth_active_call = call;
+    if (NTH_LIKELY(nth_heap_handle_ok(heap))) return true;
+    nth_set_last_error(NTH_ERR_INVALID_HANDLE);
+    return false;
+}
+
+static void *fail_alloc(nth_heap *heap, uint32_t flags, nth_error error)
+{
+    nth_set_last_error(error);
+    nth_raise_if_asked(heap, flags, error);
+    return NULL;
+}
+
+static bool is_big_request(const nth_heap *heap, uint32_t flags, size_t size)
+{
+    uint32_t gr = nth_backend_block_gr(heap, flags, size);
+    return gr == 0 || gr >= NTH_BIG_THRESHOLD_GR;
+}
+
+/* Allocation with the lock held; alignment 16 means none beyond the default. */
+static void *alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
+{
+    if (is_big_request(heap, flags, size + (alignment > NTH_GRANULE ? alignment : 0))) {
+        if (heap->maximum != 0) return NULL; /* fixed heaps have no big blocks, as on Windows */
+        return nth_big_alloc_locked(heap, flags, size, alignment);
+    }
+    if (alignment > NTH_GRANULE) return nth_backend_alloc_aligned_locked(heap, flags, alignment, size);
+    if (size <= NTH_LFH_MAX_SIZE) nth_lfh_note_backend_alloc_locked(heap, size);
+    return nth_backend_alloc_locked(heap, flags, size);
+}
+
+static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
+{
+    flags |= heap->force_flags;
+    if (size > NTH_MAX_REQUEST) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
+    lock_for(heap, flags);
+    void *p = alloc_locked(heap, flags, size, alignment);
+    unlock_for(heap, flags);
+    if (NTH_UNLIKELY(!p)) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
+    return p;
+}
+
+void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
+{
+    if (size <= NTH_LFH_MAX_SIZE) {
+        void *p = nth_lfh_alloc(heap, flags, size);
+        if (NTH_LIKELY(p != NULL)) return p;
+    }
+    if (!enter(heap, "nth_heap_alloc")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    return alloc_common(heap, flags, size, NTH_GRANULE);
+}
+
+void *nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t size)
+{
+    if (!enter(heap, "nth_heap_alloc_aligned")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > NTH_CHUNK) {
+        nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
+        return NULL;
+    }
+    return alloc_common(heap, flags, size, alignment < NTH_GRANULE ? NTH_GRANULE : alignment);
+}
+
+/* Locates ptr with the lock held; on failure reports and returns false. */
+static bool locate_or_report(nth_heap *heap, const void *ptr, nth_located *where)
+{
+    const char *expected = NULL, *found = NULL;
+    nth_error error = nth_locate_block(heap, ptr, where, &expected, &found);
+    if (NTH_LIKELY(error == NTH_OK)) return true;
+    nth_report_problem(heap, error, ptr, expected, found);
+    return false;
+}
+
+/* Checks the tail fill of a busy block with BLOCK_FILL; reports the first modified byte. */
+static void check_tail_fill(nth_heap *heap, const nth_located *where)
+{
+    if (where->big || !(where->hdr.flags & BLOCK_FILL)) return;
+    const unsigned char *p = (const unsigned char *)where->header + nth_block_tail_fill_start(&where->hdr);
+    const unsigned char *end = (const unsigned char *)where->header + nth_block_fill_end(&where->hdr);
+    for (; p < end; p++)
+        if (*p != NTH_FILL_TAIL) {
+            nth_report_problem(heap, NTH_ERR_CORRUPT, p, "the tail fill 0xAB after the block",
+                               "a modified byte (buffer overrun)");
+            return;
+        }
+}
+
+static void free_located(nth_heap *heap, nth_located *where)
+{
+    if (where->lfh) {
+        nth_lfh_free_located_locked(heap, where);
+        return;
+    }
+    check_tail_fill(heap, where);
+    if (where->big) {
+        nth_big_free_locked(heap, where->big);
+        return;
+    }
+    size_t requested = nth_block_requested(&where->hdr);
+    if (requested <= NTH_LFH_MAX_SIZE) nth_lfh_note_backend_free_locked(heap, requested);
+    nth_backend_free_locked(heap, where->header, &where->hdr);
+}
+
+bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
+{
+    if (ptr && !(flags & NTH_NO_SERIALIZE)) {
+        const nth_owner *owner = nth_addrmap_lookup(ptr);
+        if (owner && owner->kind == OWNER_LFH && owner->heap == heap) {
+            nth_active_call = "nth_heap_free";
+            return nth_lfh_free(heap, (nth_lfh_subsegment *)owner, ptr);
+        }
+    }
+    if (!enter(heap, "nth_heap_free")) return false;
+    if (!ptr) return true;
+    flags |= heap->force_flags;
+    nth_located where;
+    lock_for(heap, flags);
+    bool ok = locate_or_report(heap, ptr, &where);
+    if (ok) free_located(heap, &where);
+    unlock_for(heap, flags);
+    return ok;
+}
+
+static uintptr_t user_value_of(const nth_located *where)
+{
+    uintptr_t value = 0;
+    if (where->big)
+        value = where->big->user_value;
+    else if (where->hdr.flags & BLOCK_EXTRA)
+        memcpy(&value, where->header + nth_block_fill_end(&where->hdr), sizeof value);
+    return value;
+}
+
+static void store_user_value_locked(nth_heap *heap, void *ptr, uintptr_t value)
+{
+    nth_located where;
+    const char *expected, *found;
+    if (nth_locate_block(heap, ptr, &where, &expected, &found) != NTH_OK) return;
+    if (where.big)
+        where.big->user_value = value;
+    else if (where.hdr.flags & BLOCK_EXTRA)
+        memcpy(where.header + nth_block_fill_end(&where.hdr), &value, sizeof value);
+}
+
+static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t size, nth_error *error)
+{
+    nth_located where;
+    if (!locate_or_report(heap, ptr, &where)) {
+        *error = nth_last_error();
+        return NULL;
+    }
+    check_tail_fill(heap, &where);
+    bool in_place_only = flags & NTH_REALLOC_IN_PLACE_ONLY;
+    if (where.lfh) {
+        size_t old_size = nth_block_requested(&where.hdr);
+        if (nth_lfh_resize(where.lfh, where.lfh_index, size)) {
+            if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)ptr + old_size, 0, size - old_size);
+            return ptr;
+        }
+        if (in_place_only) {
+            *error = NTH_ERR_CANNOT_MOVE;
+            return NULL;
+        }
+        void *p = alloc_locked(heap, flags & ~NTH_ZERO_MEMORY, size, NTH_GRANULE);
+        if (!p) {
+            *error = NTH_ERR_NO_MEMORY;
+            return NULL;
+        }
+        memcpy(p, ptr, old_size < size ? old_size : size);
+        if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)p + old_size, 0, size - old_size);
+        free_located(heap, &where);
+        return p;
+    }
+    uint32_t block_flags = (where.hdr.flags & BLOCK_USER_FLAGS) |
+                           ((where.big || (where.hdr.flags & BLOCK_EXTRA)) ? NTH_SETTABLE_USER_VALUE : 0);
+    bool want_big = is_big_request(heap, block_flags, size);
+
+    if (where.big && (want_big || in_place_only)) {
+        void *p = nth_big_realloc_locked(heap, where.big, flags, size);
+        if (!p) *error = in_place_only ? NTH_ERR_CANNOT_MOVE : NTH_ERR_NO_MEMORY;
+        return p;
+    }
+    if (!where.big && !want_big && nth_backend_resize_locked(heap, where.header, &where.hdr, flags, size))
+        return ptr;
+    if (in_place_only) {
+        *error = NTH_ERR_CANNOT_MOVE;
+        return NULL;
+    }
+    /* Move: allocate, copy, free. */
+    uintptr_t value = user_value_of(&where);
+    size_t old_size = nth_block_requested(&where.hdr);
+    void *p = alloc_locked(heap, (flags & ~NTH_ZERO_MEMORY) | block_flags, size, NTH_GRANULE);
+    if (!p) {
+        *error = NTH_ERR_NO_MEMORY;
+        return NULL;
+    }
+    memcpy(p, ptr, old_size < size ? old_size : size);
+    if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)p + old_size, 0, size - old_size);
+    free_located(heap, &where);
+    if (block_flags & NTH_SETTABLE_USER_VALUE) store_user_value_locked(heap, p, value);
+    return p;
+}
+
+void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
+{
+    if (!enter(heap, "nth_heap_realloc")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    flags |= heap->force_flags;
+    if (!ptr) {
+        nth_set_last_error(NTH_ERR_INVALID_POINTER);
+        return NULL;
+    }
+    if (size > NTH_MAX_REQUEST) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
+    nth_error error = NTH_OK;
+    lock_for(heap, flags);
+    void *p = realloc_locked(heap, flags, ptr, size, &error);
+    unlock_for(heap, flags);
+    if (!p) return fail_alloc(heap, flags, error);
+    return p;
+}
+
+size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr)
+{
+    if (!enter(heap, "nth_heap_size")) return NTH_SIZE_ERROR;
+    flags |= heap->force_flags;
+    nth_located where;
+    lock_for(heap, flags);
+    bool ok = ptr && locate_or_report(heap, ptr, &where);
+    unlock_for(heap, flags);
+    if (!ptr) nth_set_last_error(NTH_ERR_INVALID_POINTER);
+    return ok ? nth_block_requested(&where.hdr) : NTH_SIZE_ERROR;
+}
+
+size_t nth_heap_usable_size(nth_heap *heap, const void *ptr)
+{
+    if (!enter(heap, "nth_heap_usable_size")) return NTH_SIZE_ERROR;
+    nth_located where;
+    lock_for(heap, heap->force_flags);
+    bool ok = ptr && locate_or_report(heap, ptr, &where);
+    unlock_for(heap, heap->force_flags);
+    if (!ok) return NTH_SIZE_ERROR;
+    if (where.lfh) return where.lfh->block_size;
+    if (where.big) return (size_t)where.hdr.size_gr * NTH_GRANULE;
+    if (where.hdr.flags & BLOCK_FILL) return nth_block_requested(&where.hdr);
+    return nth_block_fill_end(&where.hdr) - sizeof(nth_block_header);
+}
+
+nth_heap *nth_heap_from_pointer(const void *ptr)
+{
+    const nth_owner *owner = nth_addrmap_lookup(ptr);
+    if (!owner || !nth_heap_handle_ok(owner->heap)) return NULL;
+    nth_heap *heap = owner->heap;
+    nth_located where;
+    const char *expected, *found;
+    lock_for(heap, heap->force_flags);
+    nth_error error = nth_locate_block(heap, ptr, &where, &expected, &found);
+    unlock_for(heap, heap->force_flags);
+    return error == NTH_OK ? heap : NULL;
+}
+
+bool nth_heap_set_user_value(nth_heap *heap, void *ptr, uintptr_t value)
+{
+    if (!enter(heap, "nth_heap_set_user_value")) return false;
+    nth_located where;
+    bool ok;
+    lock_for(heap, heap->force_flags);
+    ok = locate_or_report(heap, ptr, &where);
+    if (ok && where.lfh) {
+        nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
+        ok = false;
+    } else if (ok && where.big)
+        where.big->user_value = value;
+    else if (ok && (where.hdr.flags & BLOCK_EXTRA))
+        memcpy(where.header + nth_block_fill_end(&where.hdr), &value, sizeof value);
+    else if (ok) {
+        nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
+        ok = false;
+    }
+    unlock_for(heap, heap->force_flags);
+    return ok;
+}
+
+bool nth_heap_get_user_info(nth_heap *heap, const void *ptr, uintptr_t *value, uint32_t *user_flags)
+{
+    if (!enter(heap, "nth_heap_get_user_info")) return false;
+    nth_located where;
+    lock_for(heap, heap->force_flags);
+    bool ok = locate_or_report(heap, ptr, &where);
+    if (ok) {
+        if (value) *value = user_value_of(&where);
+        if (user_flags) *user_flags = where.hdr.flags & BLOCK_USER_FLAGS;
+    }
+    unlock_for(heap, heap->force_flags);
+    return ok;
+}
+
+bool nth_heap_set_user_flags(nth_heap *heap, void *ptr, uint32_t clear, uint32_t set)
+{
+    if (!enter(heap, "nth_heap_set_user_flags")) return false;
+    if (((clear | set) & ~(uint32_t)NTH_SETTABLE_USER_FLAGS) != 0) {
+        nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
+        return false;
+    }
+    nth_located where;
+    lock_for(heap, heap->force_flags);
+    bool ok = locate_or_report(heap, ptr, &where);
+    if (ok && where.lfh) {
+        nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
+        ok = false;
+    } else if (ok) {
+        where.hdr.flags = (uint16_t)((where.hdr.flags & ~clear) | set);
+        if (where.big)
+            nth_header_store(heap, where.header, where.hdr);
+        else
+            nth_block_store_locked(heap, where.header, where.hdr);
+    }
+    unlock_for(heap, heap->force_flags);
+    return ok;
+}

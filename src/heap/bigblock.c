@@ -1,0 +1,168 @@
+/*
+ * bigblock.c — big blocks: requests of NTH_BIG_THRESHOLD_GR granules or more in a growable heap
+ * get a mapping of their own, listed on the heap (Windows' VirtualAllocdBlocks), and grow or
+ * shrink with mremap (in place when the next pages are free, else by moving the pages, never by
+ * copying).
+ *
+ *   base (64 KiB aligned)                       +64             +80
+ *   | [lead] nth_big: owner, next, prev, value | block header  | data ...       | to 64 KiB |
+ *
+ *   lead       0, or the bytes that put data on a stronger alignment than 16
+ *   header     size_gr = data granules, unused = size_gr * 16 - requested (0..15), flags
+ *              BUSY | BIG | user flags; prev_size_gr 0
+ *
+ * Invariants: the mapping is committed in full; owner.base/owner.reserve are the mapping (a
+ * multiple of 64 KiB); the address map sends every chunk of it to the nth_big.
+ */
+#include "heap/internal.h"
+#include "heap/vm.h"
+
+static size_t mapping_bytes(size_t size)
+{
+    return nth_round_up(NTH_BIG_HEADER_BYTES + size, NTH_CHUNK);
+}
+
+static void store_big_header(nth_heap *heap, nth_big *big, size_t size, uint32_t user_flags)
+{
+    size_t data_gr = nth_round_up(size ? size : 1, NTH_GRANULE) / NTH_GRANULE;
+    nth_block_header hdr = {.size_gr = (uint32_t)data_gr, .prev_size_gr = 0,
+                            .flags = (uint16_t)(BLOCK_BUSY | BLOCK_BIG | (user_flags & BLOCK_USER_FLAGS)),
+                            .segment_index = 0, .unused = (uint8_t)(data_gr * NTH_GRANULE - size)};
+    nth_header_store(heap, nth_big_header(big), hdr);
+}
+
+static void link_big(nth_heap *heap, nth_big *big)
+{
+    big->prev = NULL;
+    big->next = heap->big_list;
+    if (heap->big_list) heap->big_list->prev = big;
+    heap->big_list = big;
+}
+
+static void unlink_big(nth_heap *heap, nth_big *big)
+{
+    if (big->prev)
+        big->prev->next = big->next;
+    else
+        heap->big_list = big->next;
+    if (big->next) big->next->prev = big->prev;
+}
+
+void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
+{
+    if (size > NTH_MAX_REQUEST) return NULL;
+    if (alignment > NTH_CHUNK) return NULL; /* the mapping itself is only 64 KiB aligned */
+    size_t lead = (alignment - NTH_BIG_HEADER_BYTES % alignment) % alignment;
+    size_t bytes = mapping_bytes(lead + size);
+    char *base = nth_vm_reserve(bytes, NTH_CHUNK);
+    if (!base) return NULL;
+    if (!nth_vm_commit(base, bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
+        nth_vm_release(base, bytes);
+        return NULL;
+    }
+    /* With an alignment above 64 the descriptor moves forward so that data lands aligned. */
+    nth_big *big = (nth_big *)(base + lead);
+    big->owner = (nth_owner){NTH_BIG_MAGIC, OWNER_BIG, 0, heap, base, bytes};
+    big->user_value = 0;
+    if (!nth_addrmap_set(base, bytes, &big->owner)) {
+        nth_vm_release(base, bytes);
+        return NULL;
+    }
+    store_big_header(heap, big, size, flags);
+    link_big(heap, big);
+    heap->big_blocks++;
+    heap->big_bytes += bytes;
+    heap->reserved_bytes += bytes;
+    heap->committed_bytes += bytes;
+    heap->busy_blocks++;
+    heap->busy_bytes += size;
+    heap->alloc_calls++;
+    heap->commit_ops++;
+    /* Fresh mappings are zero-filled: NTH_ZERO_MEMORY needs nothing more. */
+    return (char *)big + NTH_BIG_HEADER_BYTES;
+}
+
+static size_t big_requested(nth_heap *heap, nth_big *big)
+{
+    nth_block_header hdr;
+    if (!nth_header_load(heap, nth_big_header(big), &hdr)) return 0;
+    return nth_block_requested(&hdr);
+}
+
+void nth_big_free_locked(nth_heap *heap, nth_big *big)
+{
+    size_t requested = big_requested(heap, big);
+    char *base = big->owner.base;
+    size_t bytes = big->owner.reserve;
+    unlink_big(heap, big);
+    nth_addrmap_clear(base, bytes);
+    nth_vm_release(base, bytes);
+    heap->big_blocks--;
+    heap->big_bytes -= bytes;
+    heap->reserved_bytes -= bytes;
+    heap->committed_bytes -= bytes;
+    heap->busy_blocks--;
+    heap->busy_bytes -= requested;
+    heap->free_calls++;
+    heap->decommit_ops++;
+}
+
+void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_t size)
+{
+    if (size > NTH_MAX_REQUEST) return NULL;
+    nth_block_header hdr;
+    if (!nth_header_load(heap, nth_big_header(big), &hdr)) return NULL;
+    size_t old_size = nth_block_requested(&hdr);
+    char *base = big->owner.base;
+    size_t lead = (size_t)((char *)big - base);
+    size_t old_bytes = big->owner.reserve;
+    size_t new_bytes = mapping_bytes(lead + size);
+    nth_big *moved = big;
+    if (new_bytes != old_bytes) {
+        bool may_move = !(flags & NTH_REALLOC_IN_PLACE_ONLY);
+        nth_big *prev = big->prev, *next = big->next;
+        char *new_base = nth_vm_remap(base, old_bytes, new_bytes, NTH_CHUNK, may_move);
+        if (!new_base) return NULL;
+        moved = (nth_big *)(new_base + lead);
+        nth_addrmap_clear(base, old_bytes);
+        moved->owner.base = new_base;
+        moved->owner.reserve = new_bytes;
+        nth_addrmap_set(new_base, new_bytes, &moved->owner);
+        /* Relink: neighbours still point at the old address. */
+        moved->prev = prev;
+        moved->next = next;
+        if (prev)
+            prev->next = moved;
+        else
+            heap->big_list = moved;
+        if (next) next->prev = moved;
+        heap->big_bytes += new_bytes - old_bytes;
+        heap->reserved_bytes += new_bytes - old_bytes;
+        heap->committed_bytes += new_bytes - old_bytes;
+    }
+    /* The header check covers its address: rewrite it at the (possibly new) place. */
+    store_big_header(heap, moved, size, hdr.flags);
+    char *data = (char *)moved + NTH_BIG_HEADER_BYTES;
+    /* Bytes past the old size within the old mapping may hold old data; pages beyond are new
+     * and zero. */
+    if (size > old_size && (flags & NTH_ZERO_MEMORY)) {
+        size_t old_end = old_bytes - lead - NTH_BIG_HEADER_BYTES;
+        size_t zero_to = size < old_end ? size : old_end;
+        if (zero_to > old_size) memset(data + old_size, 0, zero_to - old_size);
+    }
+    heap->busy_bytes += size;
+    heap->busy_bytes -= old_size;
+    return data;
+}
+
+void nth_big_release_all(nth_heap *heap)
+{
+    nth_big *big = heap->big_list;
+    while (big) {
+        nth_big *next = big->next;
+        nth_addrmap_clear(big->owner.base, big->owner.reserve);
+        nth_vm_release(big->owner.base, big->owner.reserve);
+        big = next;
+    }
+    heap->big_list = NULL;
+}

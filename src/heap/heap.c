@@ -1,0 +1,181 @@
+/*
+ * heap.c — heap objects: create, destroy, the process heap, the registry of live heaps, handle
+ * checks and the heap lock.
+ *
+ * The registry (nth_heap_registry) is the one symbol from which every heap is found, by this
+ * process or by an outside reader: it leads to the process heap and to a list of all heaps
+ * through heap->next_heap. A handle is accepted only if it is on that list, so a stale or wild
+ * handle is refused without being dereferenced.
+ *
+ * Lock order: registry_lock before any heap lock.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "heap/internal.h"
+#include "heap/lfh.h"
+#include "heap/vm.h"
+
+nth_registry nth_heap_registry = {
+    .magic = NTH_REGISTRY_MAGIC,
+    .layout_version = NTH_LAYOUT_VERSION,
+    .heap_struct_size = sizeof(nth_heap),
+    .segment_struct_size = sizeof(nth_segment),
+};
+
+_Thread_local char nth_thread_anchor __attribute__((tls_model("initial-exec")));
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t process_heap_once = PTHREAD_ONCE_INIT;
+
+uint64_t nth_random64(void)
+{
+    uint64_t value;
+    if (getrandom(&value, sizeof value, GRND_NONBLOCK) == (ssize_t)sizeof value) return value;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    value = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32 ^
+            (uintptr_t)&value;
+    return value;
+}
+
+bool nth_heap_handle_ok(const nth_heap *heap)
+{
+    if (!heap || (uintptr_t)heap % NTH_CHUNK != 0) return false;
+    const nth_owner *owner = nth_addrmap_lookup(heap);
+    return owner && owner->kind == OWNER_SEGMENT && owner->index == 0 && owner->base == (const char *)heap &&
+           owner->heap == heap && heap->magic == NTH_HEAP_MAGIC;
+}
+
+bool nth_heap_is_valid_handle(const nth_heap *heap)
+{
+    return nth_heap_handle_ok(heap);
+}
+
+static void registry_add(nth_heap *heap)
+{
+    pthread_mutex_lock(&registry_lock);
+    heap->prev_heap = NULL;
+    heap->next_heap = NULL;
+    /* Append, so the list runs in creation order with the process heap first. */
+    nth_heap **link = &nth_heap_registry.first_heap;
+    nth_heap *prev = NULL;
+    while (*link) {
+        prev = *link;
+        link = &(*link)->next_heap;
+    }
+    heap->prev_heap = prev;
+    *link = heap;
+    nth_heap_registry.n_heaps++;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(nth_heap *heap)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (heap->prev_heap)
+        heap->prev_heap->next_heap = heap->next_heap;
+    else
+        nth_heap_registry.first_heap = heap->next_heap;
+    if (heap->next_heap) heap->next_heap->prev_heap = heap->prev_heap;
+    nth_heap_registry.n_heaps--;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+nth_heap *nth_heap_create(uint32_t flags, size_t initial_size, size_t maximum_size)
+{
+    nth_options_load();
+    nth_heap *heap = nth_segment_create_heap(flags, initial_size, maximum_size);
+    if (!heap) {
+        nth_set_last_error(NTH_ERR_NO_MEMORY);
+        return NULL;
+    }
+    registry_add(heap);
+    return heap;
+}
+
+static void create_process_heap(void)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    nth_heap_registry.process_heap = heap;
+}
+
+nth_heap *nth_process_heap(void)
+{
+    nth_heap *heap = nth_heap_registry.process_heap;
+    if (NTH_LIKELY(heap != NULL)) return heap;
+    pthread_once(&process_heap_once, create_process_heap);
+    return nth_heap_registry.process_heap;
+}
+
+bool nth_heap_destroy(nth_heap *heap)
+{
+    if (!nth_heap_handle_ok(heap) || heap == nth_heap_registry.process_heap) {
+        nth_set_last_error(NTH_ERR_INVALID_HANDLE);
+        return false;
+    }
+    registry_remove(heap);
+    nth_lfh_destroy(heap);
+    heap->magic = 0;
+    nth_big_release_all(heap);
+    nth_segment_release_all(heap);
+    return true;
+}
+
+size_t nth_heap_list(nth_heap **out, size_t capacity)
+{
+    nth_process_heap();
+    pthread_mutex_lock(&registry_lock);
+    size_t n = 0;
+    for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap, n++)
+        if (n < capacity) out[n] = heap;
+    pthread_mutex_unlock(&registry_lock);
+    return n;
+}
+
+void nth_heap_lock_internal(nth_heap *heap)
+{
+    if (!(heap->flags & NTH_NO_SERIALIZE)) nth_lock_acquire(&heap->lock);
+}
+
+void nth_heap_unlock_internal(nth_heap *heap)
+{
+    if (!(heap->flags & NTH_NO_SERIALIZE)) nth_lock_release(&heap->lock);
+}
+
+bool nth_heap_lock(nth_heap *heap)
+{
+    if (!nth_heap_handle_ok(heap)) {
+        nth_set_last_error(NTH_ERR_INVALID_HANDLE);
+        return false;
+    }
+    if (heap->flags & NTH_NO_SERIALIZE) {
+        nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
+        return false;
+    }
+    nth_lock_acquire(&heap->lock);
+    if (heap->lock.user_depth++ == 0) nth_lfh_pause(heap);
+    return true;
+}
+
+bool nth_heap_unlock(nth_heap *heap)
+{
+    if (!nth_heap_handle_ok(heap)) {
+        nth_set_last_error(NTH_ERR_INVALID_HANDLE);
+        return false;
+    }
+    if (heap->flags & NTH_NO_SERIALIZE) {
+        nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
+        return false;
+    }
+    if (!nth_lock_held_by_me(&heap->lock) || heap->lock.user_depth == 0) {
+        nth_set_last_error(NTH_ERR_NOT_LOCKED);
+        return false;
+    }
+    if (--heap->lock.user_depth == 0) nth_lfh_resume(heap);
+    nth_lock_release(&heap->lock);
+    return true;
+}

@@ -1,0 +1,202 @@
+/*
+ * internal.h — what the engine's files share: block-header encoding, the address map, and the
+ * prototypes of each file grouped under its name.
+ *
+ * Units are part of names: bytes (no suffix), _gr granules (16 B), _pg pages (4 KiB).
+ * Functions named *_locked run with the heap lock held (or on a NO_SERIALIZE heap).
+ */
+#ifndef NTH_INTERNAL_H
+#define NTH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "heap/layout.h"
+
+#define NTH_LIKELY(x) __builtin_expect(!!(x), 1)
+#define NTH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NTH_HIDDEN __attribute__((visibility("hidden")))
+
+static inline size_t nth_round_up(size_t value, size_t alignment)
+{
+    return (value + alignment - 1) & ~(alignment - 1);
+}
+
+static inline size_t nth_round_down(size_t value, size_t alignment)
+{
+    return value & ~(alignment - 1);
+}
+
+/* ------------------------------------------------------------------ block headers (block.c) */
+
+/* The check word: a hash of the decoded header's first 12 bytes, its address and the key. */
+static inline uint32_t nth_header_check(const nth_heap *heap, const void *where, uint64_t w0, uint32_t w1)
+{
+    uint64_t h = (w0 ^ heap->key[1]) * 0x9E3779B97F4A7C15ull;
+    h ^= ((uint64_t)w1 ^ (uintptr_t)where) * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 29;
+    return (uint32_t)(h >> 32) ^ (uint32_t)h;
+}
+
+/* Writes `hdr` (check computed here) encoded at `where`. */
+static inline void nth_header_store(const nth_heap *heap, void *where, nth_block_header hdr)
+{
+    uint64_t w[2];
+    memcpy(w, &hdr, sizeof w);
+    uint32_t w1 = (uint32_t)w[1];
+    uint64_t check = nth_header_check(heap, where, w[0], w1);
+    w[1] = (uint64_t)w1 | (check << 32);
+    w[0] ^= heap->key[0];
+    w[1] ^= heap->key[1];
+    memcpy(where, w, sizeof w);
+}
+
+/* Decodes the header at `where` into *out; false when the check fails (not a header, or a
+ * damaged one). The caller guarantees `where` is committed memory of the heap. */
+static inline bool nth_header_load(const nth_heap *heap, const void *where, nth_block_header *out)
+{
+    uint64_t w[2];
+    memcpy(w, where, sizeof w);
+    w[0] ^= heap->key[0];
+    w[1] ^= heap->key[1];
+    uint32_t w1 = (uint32_t)w[1];
+    if ((uint32_t)(w[1] >> 32) != nth_header_check(heap, where, w[0], w1)) return false;
+    memcpy(out, w, sizeof *out);
+    return true;
+}
+
+static inline size_t nth_block_requested(const nth_block_header *hdr)
+{
+    return (size_t)hdr->size_gr * NTH_GRANULE - hdr->unused;
+}
+
+/* ----------------------------------------------------------------------------- addrmap.c */
+
+/* The owner (segment, big block or LFH subsegment) of the 64 KiB chunk holding `addr`, or NULL.
+ * Lock-free; reads only the map itself. */
+const nth_owner *nth_addrmap_lookup(const void *addr);
+bool nth_addrmap_set(const void *base, size_t size, const nth_owner *owner);
+void nth_addrmap_clear(const void *base, size_t size);
+
+/* --------------------------------------------------------------------------- freelist.c */
+
+void nth_freelist_init(nth_heap *heap);
+void nth_freelist_insert_locked(nth_heap *heap, char *block, uint32_t size_gr);
+/* Removes a free block, checking its links first; false (nothing changed) when they are broken. */
+bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr);
+/* A free block of at least size_gr granules, still on its list, or NULL. */
+char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_size_gr);
+unsigned nth_freelist_index(uint32_t size_gr);
+/* Checks every list: links, sizes, bitmap, totals. Reports the first problem. */
+bool nth_freelist_check_locked(nth_heap *heap);
+
+/* ---------------------------------------------------------------------------- segment.c */
+
+/* Creates segment 0 with the heap object inside; returns the heap, or NULL. */
+nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t maximum_size);
+/* Makes room for a free block of at least size_gr granules by committing uncommitted pages or,
+ * in a growable heap, adding a segment. False when neither is possible. */
+bool nth_segment_extend_locked(nth_heap *heap, uint32_t size_gr);
+/* Decommits the whole pages inside the free block (not on a list), splitting it around a new
+ * uncommitted range; inserts the remaining free pieces. False if it declined (then the caller
+ * inserts the block). */
+bool nth_segment_decommit_free_locked(nth_heap *heap, char *block, nth_block_header *hdr);
+/* True when [addr, addr+size) is committed in the segment. */
+bool nth_segment_is_committed(const nth_segment *segment, const void *addr, size_t size);
+/* The uncommitted range starting exactly at `addr`, or NULL. */
+const nth_ucr *nth_segment_ucr_at(const nth_segment *segment, const void *addr);
+void nth_segment_release_all(nth_heap *heap);
+
+static inline char *nth_segment_base(const nth_segment *segment)
+{
+    return segment->owner.base;
+}
+
+/* ----------------------------------------------------------------------------- backend.c */
+
+/* Block size in granules for a request (header, extra and tail fill included); 0 on overflow. */
+uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size);
+void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size);
+void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t alignment, size_t size);
+void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr);
+/* Resizes in place; false when it cannot (the block is untouched). */
+bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hdr, uint32_t flags, size_t size);
+/* Writes a free block header and inserts it (or decommits it), coalescing with neighbours. */
+void nth_backend_release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, uint8_t segment_index,
+                                      uint32_t prev_size_gr, bool last);
+/* Updates the prev_size of the block following `block` (if any, in the same committed run). */
+void nth_backend_fix_next_prev_locked(nth_heap *heap, char *block, const nth_block_header *hdr);
+void nth_backend_set_prev_size_locked(nth_heap *heap, char *block, uint32_t prev_size_gr);
+/* Stores a header; a header with BLOCK_LAST also records itself in the following UCR. */
+void nth_block_store_locked(nth_heap *heap, char *block, nth_block_header hdr);
+
+/* Adds flags (BLOCK_INTERNAL, BLOCK_LFH) to a busy block's header. */
+void nth_backend_mark_locked(nth_heap *heap, void *data, uint16_t add_flags);
+
+/* Accessors for the per-block extras. */
+size_t nth_block_tail_fill_start(const nth_block_header *hdr);
+size_t nth_block_fill_end(const nth_block_header *hdr);
+
+/* ---------------------------------------------------------------------------- bigblock.c */
+
+void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment);
+void nth_big_free_locked(nth_heap *heap, nth_big *big);
+/* Resizes a big block, moving it unless in_place_only; NULL (untouched) on failure. */
+void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_t size);
+void nth_big_release_all(nth_heap *heap);
+static inline char *nth_big_header(const nth_big *big)
+{
+    return (char *)big + NTH_BIG_HEADER_BYTES - sizeof(nth_block_header);
+}
+
+/* ------------------------------------------------------------------------------ locate.c */
+
+/* Where a user pointer lives, found without touching memory that is not committed heap memory. */
+typedef struct nth_located {
+    nth_heap *heap;        /* the owning heap */
+    nth_segment *segment;  /* back-end block: its segment */
+    nth_big *big;          /* big block: its descriptor */
+    struct nth_lfh_subsegment *lfh; /* LFH block: its subsegment (header/hdr unused) */
+    uint32_t lfh_index;    /* LFH block: its index in the subsegment */
+    char *header;          /* address of the block header */
+    nth_block_header hdr;  /* the decoded header */
+} nth_located;
+
+/* Finds the block whose data starts at ptr in `heap`; on failure returns the error and, in
+ * expected and found, words for the report. Does not report. */
+nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, const char **expected,
+                           const char **found);
+
+/* ------------------------------------------------------------------------------- report.c */
+
+/* Reports a misuse or corruption (formatted through the one reporter), sets the thread's last
+ * error, and applies the heap's termination policy. `call` may be NULL (the current call). */
+void nth_report_problem(nth_heap *heap, nth_error error, const void *address, const char *expected,
+                        const char *found);
+/* Raises the GENERATE_EXCEPTIONS handler for a failed call, if the flags ask for it. */
+void nth_raise_if_asked(nth_heap *heap, uint32_t flags, nth_error error);
+const char *nth_current_call(const char *native_name);
+
+/* -------------------------------------------------------------------------------- heap.c */
+
+extern nth_registry nth_heap_registry;
+bool nth_heap_handle_ok(const nth_heap *heap);
+void nth_heap_lock_internal(nth_heap *heap);
+void nth_heap_unlock_internal(nth_heap *heap);
+uint64_t nth_random64(void);
+
+/* ------------------------------------------------------------------------------ options.c */
+
+typedef struct nth_defaults {
+    bool terminate_on_corruption;
+    bool lfh;
+    size_t decommit_free_block;
+    size_t decommit_total_free;
+    bool validate_at_exit;
+} nth_defaults;
+extern nth_defaults nth_process_defaults;
+void nth_options_load(void);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * layout.h — every in-memory structure of the heap engine, with its byte layout.
+ *
+ * Glossary (units are part of names):
+ *   bytes    no suffix            granules  _gr (16 bytes)        pages  _pg (4 KiB)
+ *   chunk    64 KiB, the unit of the address map and of every reservation's alignment
+ *   segment  one reservation of address space holding back-end blocks
+ *   big      a block above the virtual-memory threshold, mapped on its own
+ *   UCR      an uncommitted range inside a segment
+ *
+ * A segment (64 KiB aligned; segment 0 of a heap starts with the heap object itself):
+ *
+ *   base                                                               base + limit
+ *   | hdr | nth_segment (| nth_heap) | block | block | ... | LAST |  UCR ...      |
+ *   '----- header block (busy, internal) -'                        '- uncommitted -'
+ *
+ *   Blocks tile the committed part of a segment exactly. The block before an uncommitted range,
+ *   and the block that ends at the segment's limit, carry BLOCK_LAST; the first block after an
+ *   uncommitted range has prev_size_gr 0. Free blocks are never adjacent (they coalesce), unless
+ *   the heap was created with NTH_DISABLE_COALESCE_ON_FREE.
+ *
+ * A block (16-byte aligned; data = header + 16):
+ *
+ *   0        4             8       10   11     12        16
+ *   +--------+-------------+-------+----+------+---------+-------------------------+
+ *   | size_gr| prev_size_gr| flags |seg |unused| check   | data ... [fill] [extra] |
+ *   +--------+-------------+-------+----+------+---------+-------------------------+
+ *   '------------ stored XOR the heap's 16-byte key ------'
+ *
+ *   size_gr       the whole block in granules, header included
+ *   prev_size_gr  size of the physically previous block (0: first after a UCR / segment start)
+ *   flags         BLOCK_* below; user flag bits share NTH_SETTABLE_USER_FLAG* values
+ *   seg           segment index within the heap
+ *   unused        bytes of the block not given to the caller, header included, so the requested
+ *                 size is exact: requested = size_gr * 16 - unused
+ *   check         a 32-bit hash of the other 12 bytes and of the header's own address: a header
+ *                 copied elsewhere, overwritten, or read at an interior address fails it
+ *
+ *   fill   with NTH_TAIL_CHECKING_ENABLED: bytes from the end of the data up to the extra (or the
+ *          block end) hold NTH_FILL_TAIL (0xAB), at least one granule
+ *   extra  with BLOCK_EXTRA: the last granule holds the user value (uintptr_t) for
+ *          NTH_SETTABLE_USER_VALUE blocks
+ *
+ * A free block keeps its list links in the first data granule:
+ *
+ *   | header (flags: no BUSY) | next | prev | [0xFEEEFEEE fill with FREE_CHECKING] ... |
+ *
+ * A big block (its own 64 KiB aligned mapping):
+ *
+ *   base      +64            +80
+ *   | nth_big | block header | data ...                          | (to 64 KiB) |
+ */
+#ifndef NTH_LAYOUT_H
+#define NTH_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ntheap.h"
+#include "heap/lock.h"
+
+#define NTH_GRANULE 16u
+#define NTH_LG_GRANULE 4
+#define NTH_PAGE 4096u
+#define NTH_LG_CHUNK 16
+#define NTH_CHUNK ((size_t)1 << NTH_LG_CHUNK)
+
+/* Requests whose block would be at least this many granules are big blocks (growable heaps);
+ * fixed heaps refuse them, as Windows does. */
+#define NTH_BIG_THRESHOLD_GR 0xFE00u
+/* The largest request the API accepts (leaves room for rounding without overflow). */
+#define NTH_MAX_REQUEST ((size_t)1 << 35)
+
+#define NTH_MIN_FREE_GR 2u   /* header + links */
+#define NTH_MAX_SEGMENTS 64u
+#define NTH_MAX_UCR 32u      /* uncommitted ranges tracked per segment */
+
+#define NTH_HEAP_MAGIC 0xEEFFEEFFu    /* Windows' _HEAP.Signature */
+#define NTH_SEGMENT_MAGIC 0xFFEEFFEEu /* Windows' segment signature */
+#define NTH_BIG_MAGIC 0xB16B10C5u
+#define NTH_LAYOUT_VERSION 1u
+
+#define NTH_FILL_TAIL 0xABu
+#define NTH_FILL_FREE 0xFEEEFEEEu
+#define NTH_FILL_NEW 0xBAADF00Du
+
+/* Block flags (decoded header). */
+enum {
+    BLOCK_BUSY = 0x0001,
+    BLOCK_EXTRA = 0x0002,    /* last granule holds the user value */
+    BLOCK_FILL = 0x0004,     /* busy: tail fill present; free: body filled with NTH_FILL_FREE */
+    BLOCK_BIG = 0x0008,
+    BLOCK_LAST = 0x0010,     /* last block before a UCR or the segment's limit */
+    BLOCK_INTERNAL = 0x0020, /* allocated by the heap for itself */
+    BLOCK_LFH = 0x0040,      /* an LFH subsegment */
+    BLOCK_USER_FLAGS = NTH_SETTABLE_USER_FLAGS,
+};
+
+typedef struct nth_block_header {
+    uint32_t size_gr;
+    uint32_t prev_size_gr;
+    uint16_t flags;
+    uint8_t segment_index;
+    uint8_t unused;
+    uint32_t check;
+} nth_block_header;
+
+_Static_assert(sizeof(nth_block_header) == NTH_GRANULE, "a block header is one granule");
+_Static_assert(offsetof(nth_block_header, flags) == 8, "layout diagram");
+_Static_assert(offsetof(nth_block_header, check) == 12, "layout diagram");
+
+typedef struct nth_free_links {
+    struct nth_free_links *next;
+    struct nth_free_links *prev;
+} nth_free_links;
+
+/* Kinds of owner in the address map. */
+enum { OWNER_SEGMENT = 1, OWNER_BIG = 2, OWNER_LFH = 3 };
+
+/* The common prefix of everything the address map points at: a reader (this process, another
+ * process, a core file) identifies the owner of any address from it alone. */
+typedef struct nth_owner {
+    uint32_t magic;
+    uint16_t kind;
+    uint16_t index;         /* segment index; 0 for big blocks */
+    struct nth_heap *heap;
+    char *base;
+    size_t reserve;         /* bytes of address space from base */
+} nth_owner;
+
+typedef struct nth_ucr {
+    uint32_t offset_pg;     /* from the segment base */
+    uint32_t size_pg;
+    uint32_t last_block_gr; /* offset from the base of the block ending where the range starts */
+} nth_ucr;
+
+typedef struct nth_segment {
+    nth_owner owner;      /* kind OWNER_SEGMENT */
+    char *first_block;    /* header of the first block after the segment's header block */
+    char *limit;          /* end of the usable range (fixed heaps: maximum rounded to pages) */
+    size_t committed;     /* bytes committed in [base, limit) */
+    uint32_t n_ucr;       /* ranges in ucr[], sorted by offset, never adjacent */
+    uint32_t reserved0;
+    nth_ucr ucr[NTH_MAX_UCR];
+} nth_segment;
+
+typedef struct nth_big {
+    nth_owner owner;          /* kind OWNER_BIG; base/reserve: the whole mapping */
+    struct nth_big *next, *prev;
+    uintptr_t user_value;     /* NTH_SETTABLE_USER_VALUE */
+    /* followed by the block header; data at NTH_BIG_HEADER_BYTES from the descriptor */
+} nth_big;
+
+#define NTH_BIG_HEADER_BYTES 80u
+_Static_assert(sizeof(nth_big) <= NTH_BIG_HEADER_BYTES - sizeof(nth_block_header), "big block prefix");
+
+/* Free lists: sizes below NTH_EXACT_LISTS granules have one list each; larger sizes share
+ * classes of 8 per power of two. A bitmap marks the non-empty lists. */
+#define NTH_EXACT_LISTS 128u
+#define NTH_CLASS_SUBDIV_LG 3
+#define NTH_FREE_LISTS (NTH_EXACT_LISTS + (32u - 7u) * (1u << NTH_CLASS_SUBDIV_LG))
+#define NTH_BITMAP_WORDS ((NTH_FREE_LISTS + 63u) / 64u)
+
+struct nth_lfh;
+
+typedef struct nth_heap {
+    nth_block_header header_block; /* the heap object is the first busy block of segment 0 */
+    nth_segment segment0;
+    uint32_t magic;                /* NTH_HEAP_MAGIC */
+    uint32_t layout_version;
+    uint32_t flags;                /* creation flags */
+    uint32_t force_flags;          /* flags OR-ed into every call */
+    uint64_t key[2];               /* header encoding key */
+    size_t maximum;                /* 0: growable */
+    size_t segment_reserve;        /* reserve of the next segment; doubles after each */
+    size_t commit_step;            /* bytes committed at a time */
+    size_t decommit_free_block;    /* free blocks at least this big are decommitted ... */
+    size_t decommit_total_free;    /* ... once free bytes exceed this */
+    bool terminate_on_corruption;
+    bool lfh_enabled;
+    uint8_t reserved1[6];
+    nth_lock lock;
+    struct nth_heap *next_heap, *prev_heap; /* registry list */
+    nth_segment *segments[NTH_MAX_SEGMENTS];
+    uint32_t n_segments;
+    uint32_t reserved2;
+    nth_big *big_list;
+    /* counters kept exact under the lock */
+    size_t busy_blocks, busy_bytes, free_blocks, free_bytes;
+    size_t big_blocks, big_bytes, reserved_bytes, committed_bytes;
+    uint64_t commit_ops, decommit_ops, alloc_calls, free_calls;
+    struct nth_lfh *lfh;           /* NULL until the first bucket activates */
+    _Atomic uint32_t lfh_paused;   /* > 0: LFH fast paths must take the lock (lfh.c) */
+    bool lfh_create_pending;       /* a bucket crossed the threshold before the LFH existed */
+    uint8_t reserved3[3];
+    uint16_t lfh_usage[128];       /* per-bucket activation counters (Windows' UsageData) */
+    uint64_t freelist_bitmap[NTH_BITMAP_WORDS];
+    nth_free_links freelists[NTH_FREE_LISTS];
+} nth_heap;
+
+/* The process-wide registry: one symbol from which an outside reader finds every heap. */
+typedef struct nth_registry {
+    uint32_t magic;        /* NTH_REGISTRY_MAGIC */
+    uint32_t layout_version;
+    uint32_t heap_struct_size, segment_struct_size; /* so readers can check their layout */
+    nth_heap *process_heap;
+    nth_heap *first_heap;
+    size_t n_heaps;
+} nth_registry;
+
+#define NTH_REGISTRY_MAGIC 0x4E544850u /* "NTHP" */
+
+#endif

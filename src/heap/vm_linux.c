@@ -1,0 +1,81 @@
+/*
+ * vm_linux.c — the Linux implementation of the virtual-memory seam (vm.h).
+ *
+ *   reserve   mmap(PROT_NONE, MAP_NORESERVE), over-sized then trimmed to the alignment
+ *   commit    mprotect(READ|WRITE[|EXEC])
+ *   decommit  madvise(DONTNEED) then mprotect(NONE): the pages are freed and touching them faults,
+ *             as decommitted memory does on Windows
+ *   release   munmap
+ *   remap     mremap in place, else a fresh aligned reservation and mremap(MAYMOVE|FIXED) onto it
+ *             (pages move without copying)
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "heap/vm.h"
+
+static _Atomic unsigned fault_countdown[2];
+
+void nth_vm_inject_failure(enum nth_vm_fault kind, unsigned n)
+{
+    atomic_store(&fault_countdown[kind], n);
+}
+
+static bool injected_failure(enum nth_vm_fault kind)
+{
+    unsigned n = atomic_load_explicit(&fault_countdown[kind], memory_order_relaxed);
+    while (n != 0) {
+        if (atomic_compare_exchange_weak(&fault_countdown[kind], &n, n - 1)) return n == 1;
+    }
+    return false;
+}
+
+void *nth_vm_reserve(size_t size, size_t alignment)
+{
+    if (injected_failure(NTH_VM_FAULT_RESERVE)) return NULL;
+    size_t padded = size + alignment;
+    if (padded < size) return NULL;
+    char *raw = mmap(NULL, padded, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    char *aligned = (char *)(((uintptr_t)raw + alignment - 1) & ~(uintptr_t)(alignment - 1));
+    if (aligned > raw) munmap(raw, (size_t)(aligned - raw));
+    char *end = aligned + size;
+    if (raw + padded > end) munmap(end, (size_t)(raw + padded - end));
+    return aligned;
+}
+
+bool nth_vm_commit(void *addr, size_t size, bool executable)
+{
+    if (injected_failure(NTH_VM_FAULT_COMMIT)) return false;
+    int prot = PROT_READ | PROT_WRITE | (executable ? PROT_EXEC : 0);
+    return mprotect(addr, size, prot) == 0;
+}
+
+void nth_vm_decommit(void *addr, size_t size)
+{
+    madvise(addr, size, MADV_DONTNEED);
+    mprotect(addr, size, PROT_NONE);
+}
+
+void nth_vm_release(void *addr, size_t size)
+{
+    munmap(addr, size);
+}
+
+void *nth_vm_remap(void *addr, size_t old_size, size_t new_size, size_t alignment, bool may_move)
+{
+    void *in_place = mremap(addr, old_size, new_size, 0);
+    if (in_place != MAP_FAILED) return in_place;
+    if (!may_move) return NULL;
+    if (injected_failure(NTH_VM_FAULT_RESERVE)) return NULL;
+    char *target = nth_vm_reserve(new_size, alignment);
+    if (!target) return NULL;
+    void *moved = mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    if (moved == MAP_FAILED) {
+        munmap(target, new_size);
+        return NULL;
+    }
+    return moved;
+}
