@@ -222,6 +222,8 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     }
     memcpy(p, ptr, old_size < size ? old_size : size);
     if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)p + old_size, 0, size - old_size);
+    /* The allocation may have split the old block's neighbour: read its header again. */
+    if (where.header && !where.big) nth_header_load(heap, where.header, &where.hdr);
     free_located(heap, &where);
     if (block_flags & NTH_SETTABLE_USER_VALUE) store_user_value_locked(heap, p, value);
     return p;

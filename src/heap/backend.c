@@ -92,7 +92,7 @@ static char *check_free_fill(char *block, char *from, char *to)
 }
 
 void nth_backend_release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, uint8_t segment_index,
-                                      uint32_t prev_size_gr, bool last)
+                                      uint32_t prev_size_gr, bool last, bool may_decommit)
 {
     bool coalesce = !(heap->flags & NTH_DISABLE_COALESCE_ON_FREE);
     bool fill = heap->flags & NTH_FREE_CHECKING_ENABLED;
@@ -130,7 +130,7 @@ void nth_backend_release_range_locked(nth_heap *heap, char *block, uint32_t size
     nth_backend_fix_next_prev_locked(heap, block, &hdr);
 
     size_t bytes = (size_t)size_gr * NTH_GRANULE;
-    if (bytes >= heap->decommit_free_block && heap->free_bytes + bytes > heap->decommit_total_free &&
+    if (may_decommit && bytes >= heap->decommit_free_block && heap->free_bytes + bytes > heap->decommit_total_free &&
         nth_segment_decommit_free_locked(heap, block, &hdr))
         return;
     nth_freelist_insert_locked(heap, block, size_gr);
@@ -233,7 +233,7 @@ void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t al
         nth_block_store_locked(heap, aligned_block, ah);
         nth_backend_fix_next_prev_locked(heap, aligned_block, &ah);
         nth_backend_release_range_locked(heap, block, (uint32_t)(lead / NTH_GRANULE), hdr.segment_index,
-                                         hdr.prev_size_gr, false);
+                                         hdr.prev_size_gr, false, false);
         if (!nth_header_load(heap, aligned_block, &hdr)) return NULL;
         block = aligned_block;
     }
@@ -245,7 +245,8 @@ void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t al
         hdr.flags = BLOCK_BUSY;
         hdr.unused = 0;
         nth_block_store_locked(heap, block, hdr);
-        nth_backend_release_range_locked(heap, block_end(block, size_gr), rest_gr, hdr.segment_index, size_gr, last);
+        nth_backend_release_range_locked(heap, block_end(block, size_gr), rest_gr, hdr.segment_index, size_gr, last,
+                                         true);
     }
     return finish_busy_locked(heap, block, hdr, flags, size);
 }
@@ -259,7 +260,7 @@ void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr)
     freed.flags &= (uint16_t)BLOCK_LAST;
     nth_block_store_locked(heap, block, freed); /* a stale pointer to it now reads "free" */
     nth_backend_release_range_locked(heap, block, hdr->size_gr, hdr->segment_index, hdr->prev_size_gr,
-                                     hdr->flags & BLOCK_LAST);
+                                     hdr->flags & BLOCK_LAST, true);
 }
 
 bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hdr, uint32_t flags, size_t size)
@@ -307,7 +308,8 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
         h.unused = (uint8_t)((size_t)h.size_gr * NTH_GRANULE - size);
         nth_block_store_locked(heap, block, h);
         if (rest_gr >= NTH_MIN_FREE_GR)
-            nth_backend_release_range_locked(heap, block_end(block, new_gr), rest_gr, h.segment_index, new_gr, last);
+            nth_backend_release_range_locked(heap, block_end(block, new_gr), rest_gr, h.segment_index, new_gr, last,
+                                             true);
     }
     char *data = block_data(block);
     if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset(data + old_size, 0, size - old_size);

@@ -123,9 +123,10 @@ void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t al
 void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr);
 /* Resizes in place; false when it cannot (the block is untouched). */
 bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hdr, uint32_t flags, size_t size);
-/* Writes a free block header and inserts it (or decommits it), coalescing with neighbours. */
+/* Writes a free block header and inserts it, coalescing with neighbours; a large result is
+ * decommitted instead when may_decommit (not for memory just committed to be used). */
 void nth_backend_release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, uint8_t segment_index,
-                                      uint32_t prev_size_gr, bool last);
+                                      uint32_t prev_size_gr, bool last, bool may_decommit);
 /* Updates the prev_size of the block following `block` (if any, in the same committed run). */
 void nth_backend_fix_next_prev_locked(nth_heap *heap, char *block, const nth_block_header *hdr);
 void nth_backend_set_prev_size_locked(nth_heap *heap, char *block, uint32_t prev_size_gr);

@@ -642,7 +642,9 @@ bool nth_lfh_free_located_locked(nth_heap *heap, nth_located *where)
 
 bool nth_lfh_resize(nth_lfh_subsegment *sub, uint32_t index, size_t size)
 {
-    if (size > sub->block_size) return false;
+    /* In place while the block still fits and the slack is recordable (else it moves to a
+     * better-fitting bucket). */
+    if (size > sub->block_size || sub->block_size - size > (sub->unused_width == 1 ? 0xFFu : 0xFFFFu)) return false;
     set_unused(sub, index, size);
     return true;
 }

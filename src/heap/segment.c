@@ -110,7 +110,7 @@ static void lay_out_segment(nth_heap *heap, nth_segment *segment, size_t header_
     nth_block_store_locked(heap, base, hdr);
     size_t rest_gr = (committed - header_bytes) / NTH_GRANULE;
     /* The rest ends at an uncommitted range or at the limit: either way it is the LAST block. */
-    nth_backend_release_range_locked(heap, base + header_bytes, (uint32_t)rest_gr, index, hdr.size_gr, true);
+    nth_backend_release_range_locked(heap, base + header_bytes, (uint32_t)rest_gr, index, hdr.size_gr, true, false);
 }
 
 nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t maximum_size)
@@ -249,7 +249,7 @@ static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t 
     prev_hdr.flags &= (uint16_t)~BLOCK_LAST;
     nth_block_store_locked(heap, prev, prev_hdr);
     nth_backend_release_range_locked(heap, start, (uint32_t)(commit / NTH_GRANULE), (uint8_t)segment->owner.index,
-                                     prev_hdr.size_gr, !consumed || at_limit);
+                                     prev_hdr.size_gr, !consumed || at_limit, false);
     return true;
 }
 
