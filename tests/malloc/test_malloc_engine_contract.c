@@ -162,6 +162,54 @@ TEST(from_pointer_recognises_only_live_blocks)
 
 /* ----------------------------------------------------------------------- threads and fork */
 
+enum { THREADS = 8, OPS_PER_THREAD = 40000, SLOTS = 256 };
+
+/* The size mix of malloc in a typical program: mostly small, one in 16 up to 70 000 bytes
+ * (past the LFH, below the big-block threshold), half of them zeroed as calloc does. */
+static void *mixed_churn(void *arg)
+{
+    harness_rng rng = {(uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1};
+    nth_heap *heap = nth_process_heap();
+    unsigned char *slot[SLOTS] = {0};
+    size_t size[SLOTS] = {0};
+    for (int op = 0; op < OPS_PER_THREAD; op++) {
+        size_t i = harness_rand(&rng) % SLOTS;
+        if (slot[i]) {
+            if (slot[i][0] != (unsigned char)i || slot[i][size[i] - 1] != (unsigned char)i)
+                return (void *)"block contents changed while it was live";
+            if (!nth_heap_free(heap, 0, slot[i])) return (void *)"nth_heap_free failed";
+            slot[i] = NULL;
+            continue;
+        }
+        uint64_t r = harness_rand(&rng);
+        size[i] = (r & 15) == 0 ? 1 + r % 70000 : 1 + r % 512;
+        slot[i] = nth_heap_alloc(heap, (r & 2) ? 0 : NTH_ZERO_MEMORY, size[i]);
+        if (!slot[i]) {
+            static _Thread_local char what[96];
+            snprintf(what, sizeof what, "nth_heap_alloc(%zu) failed with %s", size[i],
+                     nth_error_name(nth_last_error()));
+            return what;
+        }
+        slot[i][0] = slot[i][size[i] - 1] = (unsigned char)i;
+    }
+    for (size_t i = 0; i < SLOTS; i++)
+        if (slot[i] && !nth_heap_free(heap, 0, slot[i])) return (void *)"nth_heap_free failed";
+    return NULL;
+}
+
+TEST(many_threads_share_the_process_heap)
+{
+    pthread_t threads[THREADS];
+    for (uintptr_t t = 0; t < THREADS; t++)
+        REQUIRE(pthread_create(&threads[t], NULL, mixed_churn, (void *)(t + 1)) == 0);
+    for (int t = 0; t < THREADS; t++) {
+        void *result = NULL;
+        pthread_join(threads[t], &result);
+        if (result) harness_fail(__FILE__, __LINE__, result);
+    }
+    CHECK(nth_heap_validate(nth_process_heap(), 0, NULL));
+}
+
 static atomic_bool stop;
 
 static void *churn(void *arg)
@@ -248,6 +296,7 @@ int main(int argc, char **argv)
     RUN(zero_memory_zeroes_reused_blocks);
     RUN(impossible_sizes_fail_cleanly);
     RUN(from_pointer_recognises_only_live_blocks);
+    RUN(many_threads_share_the_process_heap);
     RUN(lock_is_recursive_for_the_forking_thread);
     RUN(lock_across_fork_leaves_a_usable_heap_in_both_processes);
     return harness_finish(argv[0]);
