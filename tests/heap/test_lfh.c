@@ -1,0 +1,190 @@
+/*
+ * test_lfh.c — the Low Fragmentation Heap: the seed lecture's scenario (on a fresh heap the 18th
+ * allocation of 0x100 bytes creates the LFH and is served by the back-end; the 19th is the first
+ * LFH block), last-free-first-use inside a subsegment, bucket sizes, walk and validate of LFH
+ * blocks, the HeapSetInformation-style switch, and exact sizes through realloc.
+ */
+#include "harness/harness.h"
+#include "ntheap.h"
+
+static bool entry_for(nth_heap *heap, const void *p, nth_walk_entry *out)
+{
+    nth_walk_entry e = {0};
+    while (nth_heap_walk(heap, &e))
+        if (e.data == p) {
+            *out = e;
+            return true;
+        }
+    return false;
+}
+
+static size_t count_entries(nth_heap *heap, uint16_t all_of)
+{
+    size_t n = 0;
+    nth_walk_entry e = {0};
+    while (nth_heap_walk(heap, &e))
+        if ((e.flags & all_of) == all_of) n++;
+    return n;
+}
+
+TEST(seed_activation_point)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap);
+    char *p[19];
+    for (int i = 0; i < 17; i++) p[i] = nth_heap_alloc(heap, 0, 0x100);
+    size_t internal_before = count_entries(heap, NTH_ENTRY_BUSY | NTH_ENTRY_INTERNAL);
+    p[17] = nth_heap_alloc(heap, 0, 0x100);
+    size_t internal_after = count_entries(heap, NTH_ENTRY_BUSY | NTH_ENTRY_INTERNAL);
+    p[18] = nth_heap_alloc(heap, 0, 0x100);
+    /* 1..18 are back-end blocks, contiguous. */
+    nth_walk_entry e;
+    for (int i = 0; i < 18; i++) {
+        REQUIRE(entry_for(heap, p[i], &e));
+        CHECK(!(e.flags & NTH_ENTRY_LFH));
+        CHECK_EQ(e.size, 0x100);
+    }
+    for (int i = 1; i < 17; i++) CHECK(p[i] - p[i - 1] == 0x110);
+    /* The 18th created the LFH object: one more internal block. */
+    CHECK_EQ(internal_after, internal_before + 1);
+    /* The 19th is the first LFH block, inside a new subsegment (another internal block). */
+    REQUIRE(entry_for(heap, p[18], &e));
+    CHECK(e.flags & NTH_ENTRY_LFH);
+    CHECK_EQ(e.size, 0x100);
+    CHECK_EQ(count_entries(heap, NTH_ENTRY_BUSY | NTH_ENTRY_INTERNAL), internal_after + 1);
+    nth_heap_stats st;
+    nth_heap_query_stats(heap, &st);
+    CHECK_EQ(st.lfh_blocks, 1);
+    CHECK_EQ(st.lfh_subsegments, 1);
+    CHECK_EQ(st.busy_blocks, 19);
+    CHECK_EQ(st.busy_bytes, 19 * 0x100);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
+TEST(other_sizes_switch_on_their_18th)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    for (int i = 0; i < 19; i++) (void)!nth_heap_alloc(heap, 0, 0x100); /* LFH exists now */
+    char *q[18];
+    nth_walk_entry e;
+    for (int i = 0; i < 18; i++) q[i] = nth_heap_alloc(heap, 0, 0x40);
+    for (int i = 0; i < 17; i++) {
+        REQUIRE(entry_for(heap, q[i], &e));
+        CHECK(!(e.flags & NTH_ENTRY_LFH));
+    }
+    REQUIRE(entry_for(heap, q[17], &e));
+    CHECK(e.flags & NTH_ENTRY_LFH);
+    nth_heap_destroy(heap);
+}
+
+TEST(last_free_first_use)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    char *p[40];
+    for (int i = 0; i < 40; i++) p[i] = nth_heap_alloc(heap, 0, 0x100);
+    /* p[18..39] are LFH blocks in one subsegment. */
+    CHECK(nth_heap_free(heap, 0, p[20]));
+    CHECK(nth_heap_alloc(heap, 0, 0x100) == p[20]);
+    CHECK(nth_heap_free(heap, 0, p[25]));
+    CHECK(nth_heap_free(heap, 0, p[30]));
+    CHECK(nth_heap_alloc(heap, 0, 0x100) == p[30]);
+    CHECK(nth_heap_alloc(heap, 0, 0x100) == p[25]);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
+TEST(bucket_table)
+{
+    /* Every size up to 16 KiB gets an LFH block large enough, and sizes are exact. */
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    for (size_t size = 1; size <= 16384; size += (size < 1024 ? 1 : 37)) {
+        void *blocks[20];
+        for (int i = 0; i < 20; i++) {
+            blocks[i] = nth_heap_alloc(heap, 0, size);
+            REQUIRE(blocks[i]);
+            memset(blocks[i], 0xC3, size);
+        }
+        nth_walk_entry e;
+        REQUIRE(entry_for(heap, blocks[19], &e));
+        CHECK(e.flags & NTH_ENTRY_LFH);
+        CHECK_EQ(nth_heap_size(heap, 0, blocks[19]), size);
+        CHECK(nth_heap_usable_size(heap, blocks[19]) >= size);
+        CHECK(nth_heap_usable_size(heap, blocks[19]) - size < (size <= 1024 ? 16 : size / 8 + 1));
+        for (int i = 0; i < 20; i++) CHECK(nth_heap_free(heap, 0, blocks[i]));
+    }
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
+TEST(realloc_inside_and_out_of_the_lfh)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    char *p[20];
+    for (int i = 0; i < 20; i++) p[i] = nth_heap_alloc(heap, 0, 100);
+    char *x = p[19];
+    memset(x, 0x42, 100);
+    char *y = nth_heap_realloc(heap, 0, x, 110); /* same 112-byte bucket */
+    CHECK(y == x);
+    CHECK_EQ(nth_heap_size(heap, 0, y), 110);
+    char *z = nth_heap_realloc(heap, NTH_ZERO_MEMORY, y, 5000);
+    REQUIRE(z);
+    for (int i = 0; i < 100; i++) CHECK(z[i] == 0x42);
+    for (int i = 110; i < 5000; i++) CHECK(z[i] == 0);
+    CHECK(nth_heap_realloc(heap, NTH_REALLOC_IN_PLACE_ONLY, p[18], 4000) == NULL);
+    CHECK_EQ(nth_last_error(), NTH_ERR_CANNOT_MOVE);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
+TEST(switch_off_and_on)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    size_t value = 9;
+    CHECK(nth_heap_get_option(heap, NTH_OPTION_LFH, &value));
+    CHECK_EQ(value, 1);
+    char *p[30];
+    for (int i = 0; i < 30; i++) p[i] = nth_heap_alloc(heap, 0, 64);
+    nth_walk_entry e;
+    REQUIRE(entry_for(heap, p[29], &e));
+    CHECK(e.flags & NTH_ENTRY_LFH);
+    CHECK(nth_heap_set_option(heap, NTH_OPTION_LFH, 0));
+    char *q = nth_heap_alloc(heap, 0, 64);
+    REQUIRE(entry_for(heap, q, &e));
+    CHECK(!(e.flags & NTH_ENTRY_LFH));
+    CHECK(nth_heap_free(heap, 0, p[29])); /* LFH blocks stay freeable */
+    CHECK(nth_heap_set_option(heap, NTH_OPTION_LFH, 1));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap *noser = nth_heap_create(NTH_NO_SERIALIZE, 0, 0);
+    CHECK(!nth_heap_set_option(noser, NTH_OPTION_LFH, 1));
+    nth_heap_get_option(noser, NTH_OPTION_LFH, &value);
+    CHECK_EQ(value, 0);
+    nth_heap_destroy(noser);
+    nth_heap_destroy(heap);
+}
+
+TEST(lock_pauses_the_front_end)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    for (int i = 0; i < 40; i++) (void)!nth_heap_alloc(heap, 0, 48);
+    CHECK(nth_heap_lock(heap));
+    void *p = nth_heap_alloc(heap, 0, 48); /* the owner may still allocate */
+    CHECK(p != NULL);
+    CHECK(nth_heap_free(heap, 0, p));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    CHECK(nth_heap_unlock(heap));
+    nth_heap_destroy(heap);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    RUN(seed_activation_point);
+    RUN(other_sizes_switch_on_their_18th);
+    RUN(last_free_first_use);
+    RUN(bucket_table);
+    RUN(realloc_inside_and_out_of_the_lfh);
+    RUN(switch_off_and_on);
+    RUN(lock_pauses_the_front_end);
+    return harness_finish(argv[0]);
+}
