@@ -58,11 +58,30 @@ void nth_freelist_insert_locked(nth_heap *heap, char *block, uint32_t size_gr)
     heap->free_bytes += (size_t)size_gr * NTH_GRANULE;
 }
 
+/* True when a link points at a list head of this heap or into its committed segment memory:
+ * only then may it be followed. */
+static bool is_list_head(const nth_heap *heap, const nth_free_links *target)
+{
+    return target >= &heap->freelists[0] && target < &heap->freelists[NTH_FREE_LISTS];
+}
+
+/* True when `target` may be followed: a list head of this heap, or the links of a block whose
+ * header and links lie in committed segment memory of this heap. */
+static bool link_target_ok(const nth_heap *heap, const nth_free_links *target)
+{
+    if (is_list_head(heap, target)) return true;
+    if ((uintptr_t)target % NTH_GRANULE != 0) return false;
+    const char *block = (const char *)target - sizeof(nth_block_header);
+    const nth_owner *owner = nth_addrmap_lookup(block);
+    return owner && owner->heap == heap && owner->kind == OWNER_SEGMENT &&
+           nth_segment_is_committed((const nth_segment *)owner, block, NTH_MIN_FREE_GR * NTH_GRANULE);
+}
+
 bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr)
 {
     nth_free_links *links = links_of(block);
     nth_free_links *next = links->next, *prev = links->prev;
-    if (!next || !prev || next->prev != links || prev->next != links) {
+    if (!link_target_ok(heap, next) || !link_target_ok(heap, prev) || next->prev != links || prev->next != links) {
         nth_report_problem(heap, NTH_ERR_CORRUPT, block, "free-list links pointing back at the block",
                            "broken free-list links");
         return false;
@@ -82,7 +101,8 @@ static uint32_t listed_size(nth_heap *heap, nth_free_links *links)
 {
     nth_block_header hdr;
     char *block = block_of(links);
-    if (!nth_header_load(heap, block, &hdr) || (hdr.flags & BLOCK_BUSY)) {
+    if (is_list_head(heap, links) || !link_target_ok(heap, links) || !nth_header_load(heap, block, &hdr) ||
+        (hdr.flags & BLOCK_BUSY)) {
         nth_report_problem(heap, NTH_ERR_CORRUPT, block, "a free block header on the free list",
                            "a damaged or busy header");
         return 0;
@@ -139,16 +159,9 @@ bool nth_freelist_check_locked(nth_heap *heap)
         }
         nth_free_links *prev = head;
         for (nth_free_links *l = head->next; l != head; prev = l, l = l->next) {
-            if (l->prev != prev || blocks > heap->free_blocks) {
+            if (!link_target_ok(heap, l) || l->prev != prev || blocks > heap->free_blocks) {
                 nth_report_problem(heap, NTH_ERR_CORRUPT, block_of(l), "consistent free-list links",
                                    "a broken or cyclic free list");
-                return false;
-            }
-            const nth_owner *owner = nth_addrmap_lookup(l);
-            if (!owner || owner->heap != heap || owner->kind != OWNER_SEGMENT ||
-                !nth_segment_is_committed((const nth_segment *)owner, block_of(l), 2 * NTH_GRANULE)) {
-                nth_report_problem(heap, NTH_ERR_CORRUPT, l, "a free-list link into this heap",
-                                   "a link to memory outside the heap");
                 return false;
             }
             uint32_t s = listed_size(heap, l);
