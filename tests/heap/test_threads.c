@@ -1,0 +1,159 @@
+/*
+ * test_threads.c — four threads share one heap: random allocations and frees of their own
+ * blocks, frees of blocks handed over by other threads (cross-thread frees into LFH
+ * subsegments), reallocs, and a fifth thread that locks the heap, walks and validates it while
+ * the others run. Every block carries its owner's pattern; nothing may be lost or overwritten.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "harness/harness.h"
+#include "ntheap.h"
+
+#define WORKERS 4
+#ifdef NTH_SANITIZER_BUILD
+#define ROUNDS 40000
+#else
+#define ROUNDS 200000
+#endif
+#define MAILBOX 256
+
+static nth_heap *shared_heap;
+static _Atomic(unsigned char *) mailbox[MAILBOX];
+static _Atomic int errors;
+static _Atomic int running;
+
+static void stamp(unsigned char *p, size_t size, unsigned char tag)
+{
+    memset(p, tag, size < 64 ? size : 64);
+}
+
+static bool stamped(const unsigned char *p, size_t size, unsigned char tag)
+{
+    for (size_t i = 0; i < (size < 64 ? size : 64); i++)
+        if (p[i] != tag) return false;
+    return true;
+}
+
+static void *worker(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    harness_rng rng = {0x1000 + id};
+    unsigned char *mine[128] = {0};
+    size_t sizes[128] = {0};
+    for (int round = 0; round < ROUNDS; round++) {
+        int i = (int)(harness_rand(&rng) % 128);
+        uint64_t op = harness_rand(&rng) % 8;
+        if (!mine[i]) {
+            sizes[i] = harness_rand(&rng) % 8 == 0 ? harness_rand_range(&rng, 1, 40000) : harness_rand_range(&rng, 1, 300);
+            mine[i] = nth_heap_alloc(shared_heap, 0, sizes[i]);
+            if (!mine[i]) {
+                errors++;
+                continue;
+            }
+            stamp(mine[i], sizes[i], (unsigned char)(id * 16 + (unsigned)i % 16));
+        } else if (op == 0) {
+            /* Hand it to whoever picks it up; free what was there. */
+            if (!stamped(mine[i], sizes[i], (unsigned char)(id * 16 + (unsigned)i % 16))) errors++;
+            unsigned char *old = atomic_exchange(&mailbox[harness_rand(&rng) % MAILBOX], mine[i]);
+            if (old && !nth_heap_free(shared_heap, 0, old)) errors++;
+            mine[i] = NULL;
+        } else if (op == 1) {
+            size_t new_size = harness_rand_range(&rng, 1, 500);
+            unsigned char *q = nth_heap_realloc(shared_heap, 0, mine[i], new_size);
+            if (!q) {
+                errors++;
+                continue;
+            }
+            size_t keep = sizes[i] < new_size ? sizes[i] : new_size;
+            if (!stamped(q, keep, (unsigned char)(id * 16 + (unsigned)i % 16))) errors++;
+            mine[i] = q;
+            sizes[i] = new_size;
+            stamp(q, new_size, (unsigned char)(id * 16 + (unsigned)i % 16));
+        } else {
+            if (!stamped(mine[i], sizes[i], (unsigned char)(id * 16 + (unsigned)i % 16))) errors++;
+            if (!nth_heap_free(shared_heap, 0, mine[i])) errors++;
+            mine[i] = NULL;
+        }
+    }
+    for (int i = 0; i < 128; i++)
+        if (mine[i] && !nth_heap_free(shared_heap, 0, mine[i])) errors++;
+    return NULL;
+}
+
+static void *inspector(void *arg)
+{
+    (void)arg;
+    int passes = 0;
+    while (atomic_load(&running) || passes == 0) {
+        if (!nth_heap_lock(shared_heap)) errors++;
+        if (!nth_heap_validate(shared_heap, 0, NULL)) errors++;
+        size_t busy = 0;
+        nth_walk_entry e = {0};
+        while (nth_heap_walk(shared_heap, &e))
+            if (e.flags & NTH_ENTRY_BUSY) busy++;
+        if (nth_last_error() != NTH_ERR_NO_MORE_ITEMS) errors++;
+        if (!nth_heap_unlock(shared_heap)) errors++;
+        passes++;
+        struct timespec pause = {0, 2000000};
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
+TEST(four_threads_share_a_heap)
+{
+    shared_heap = nth_heap_create(0, 0, 0);
+    REQUIRE(shared_heap);
+    pthread_t threads[WORKERS], watcher;
+    running = 1;
+    pthread_create(&watcher, NULL, inspector, NULL);
+    for (uintptr_t t = 0; t < WORKERS; t++) pthread_create(&threads[t], NULL, worker, (void *)t);
+    for (int t = 0; t < WORKERS; t++) pthread_join(threads[t], NULL);
+    running = 0;
+    pthread_join(watcher, NULL);
+    for (int i = 0; i < MAILBOX; i++) {
+        unsigned char *p = atomic_exchange(&mailbox[i], NULL);
+        if (p && !nth_heap_free(shared_heap, 0, p)) errors++;
+    }
+    CHECK_EQ(errors, 0);
+    CHECK(nth_heap_validate(shared_heap, 0, NULL));
+    nth_heap_stats st;
+    nth_heap_query_stats(shared_heap, &st);
+    CHECK_EQ(st.busy_blocks, 0);
+    CHECK_EQ(st.busy_bytes, 0);
+    /* Threads have exited: their subsegments went back, and compaction returns the empty ones. */
+    nth_heap_compact(shared_heap, 0);
+    nth_heap_query_stats(shared_heap, &st);
+    CHECK_EQ(st.lfh_subsegments, 0);
+    CHECK(nth_heap_destroy(shared_heap));
+}
+
+static void *alloc_and_exit(void *arg)
+{
+    nth_heap *heap = arg;
+    for (int i = 0; i < 100; i++) (void)!nth_heap_alloc(heap, 0, 24);
+    return NULL;
+}
+
+TEST(thread_exit_after_heap_destroy)
+{
+    /* A thread's cache outlives its heap: the exit path must not touch the destroyed heap. */
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_and_exit, heap);
+    pthread_join(t, NULL);
+    CHECK(nth_heap_destroy(heap));
+    nth_heap *again = nth_heap_create(0, 0, 0);
+    for (int i = 0; i < 100; i++) CHECK(nth_heap_alloc(again, 0, 24) != NULL);
+    CHECK(nth_heap_validate(again, 0, NULL));
+    nth_heap_destroy(again);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    RUN(four_threads_share_a_heap);
+    RUN(thread_exit_after_heap_destroy);
+    return harness_finish(argv[0]);
+}
