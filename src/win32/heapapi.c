@@ -2,13 +2,14 @@
  * heapapi.c — HeapAlloc, HeapReAlloc, HeapFree, HeapSize, HeapValidate, HeapCompact, HeapLock,
  * HeapUnlock over the native heap.
  *
- * Each function checks the heap handle first (a garbage handle fails with ERROR_INVALID_HANDLE
- * instead of faulting, where Windows faults), passes through the flags Windows honours for the
- * call, names itself to the native reporter, and on failure turns the native error into the
- * Windows code (last_error.c). What each one adds to the native call:
+ * Each function passes through the flags Windows honours for the call, names itself to the native
+ * reporter, and on failure turns the native error into the Windows code (last_error.c). A garbage
+ * heap handle fails with ERROR_INVALID_HANDLE (the native layer checks every handle against its
+ * address map), where Windows would fault. What each one adds to the native call:
  *
- *   HeapAlloc    fixed heap: requests above WIN32_FIXED_HEAP_MAX_REQUEST fail (8)
- *   HeapReAlloc  lpMem NULL: NULL with NO_ERROR; same fixed-heap limit
+ *   HeapAlloc    any failure reads as ERROR_NOT_ENOUGH_MEMORY; a fixed heap refuses blocks of
+ *                0xFE00 granules and more (the native heap does, as Windows)
+ *   HeapReAlloc  lpMem NULL: NULL with NO_ERROR
  *   HeapFree     lpMem NULL: TRUE without looking at the heap handle
  *   HeapSize     failure (SIZE_T)-1 with 87, or 998 for an unmapped address
  *   HeapValidate failure leaves the last error alone (998 for an unmapped address)
@@ -27,30 +28,8 @@
      HEAP_SETTABLE_USER_VALUE | HEAP_SETTABLE_USER_FLAGS)
 #define WIN32_CALL_FLAGS (HEAP_NO_SERIALIZE)
 
-/* A fixed heap refuses a request above Windows' block limit even if it has the room. The
- * refusal goes through the native allocator with an impossible size when exceptions are asked
- * for, so that the registered exception handler sees STATUS_NO_MEMORY exactly as for any other
- * failed allocation. */
-static bool over_fixed_limit(HANDLE heap, DWORD flags, SIZE_T bytes, const char *call)
-{
-    if (bytes <= WIN32_FIXED_HEAP_MAX_REQUEST) return false;
-    win32_heap_options options;
-    if (!win32_heap_options_get(heap, &options) || options.maximum == 0) return false;
-    if ((flags | options.flags) & HEAP_GENERATE_EXCEPTIONS) {
-        volatile size_t impossible = SIZE_MAX;
-        win32_enter(call);
-        void *never = nth_heap_alloc((nth_heap *)heap, HEAP_GENERATE_EXCEPTIONS, impossible);
-        win32_leave();
-        (void)never;
-    }
-    SetLastError(ERROR_NOT_ENOUGH_MEMORY);
-    return true;
-}
-
 LPVOID WINAPI HeapAlloc(HANDLE hHeap, DWORD dwFlags, SIZE_T dwBytes)
 {
-    if (!win32_check_heap(hHeap)) return NULL;
-    if (over_fixed_limit(hHeap, dwFlags, dwBytes, "HeapAlloc")) return NULL;
     win32_enter("HeapAlloc");
     void *p = nth_heap_alloc((nth_heap *)hHeap, dwFlags & WIN32_ALLOC_FLAGS, dwBytes);
     win32_leave();
@@ -68,8 +47,6 @@ LPVOID WINAPI HeapReAlloc(HANDLE hHeap, DWORD dwFlags, LPVOID lpMem, SIZE_T dwBy
         SetLastError(NO_ERROR);
         return NULL;
     }
-    if (!win32_check_heap(hHeap)) return NULL;
-    if (over_fixed_limit(hHeap, dwFlags, dwBytes, "HeapReAlloc")) return NULL;
     win32_enter("HeapReAlloc");
     void *p = nth_heap_realloc((nth_heap *)hHeap, dwFlags & WIN32_REALLOC_FLAGS, lpMem, dwBytes);
     win32_leave();
@@ -84,7 +61,6 @@ LPVOID WINAPI HeapReAlloc(HANDLE hHeap, DWORD dwFlags, LPVOID lpMem, SIZE_T dwBy
 BOOL WINAPI HeapFree(HANDLE hHeap, DWORD dwFlags, LPVOID lpMem)
 {
     if (lpMem == NULL) return TRUE;
-    if (!win32_check_heap(hHeap)) return FALSE;
     win32_enter("HeapFree");
     bool ok = nth_heap_free((nth_heap *)hHeap, dwFlags & WIN32_CALL_FLAGS, lpMem);
     win32_leave();
@@ -94,7 +70,6 @@ BOOL WINAPI HeapFree(HANDLE hHeap, DWORD dwFlags, LPVOID lpMem)
 
 SIZE_T WINAPI HeapSize(HANDLE hHeap, DWORD dwFlags, LPCVOID lpMem)
 {
-    if (!win32_check_heap(hHeap)) return (SIZE_T)-1;
     win32_enter("HeapSize");
     size_t size = nth_heap_size((nth_heap *)hHeap, dwFlags & WIN32_CALL_FLAGS, lpMem);
     win32_leave();

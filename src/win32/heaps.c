@@ -3,13 +3,12 @@
  * each HeapCreate asked for.
  *
  * The native heap knows its own options, but the native API does not hand all of them back, and
- * the Win32 contracts need three: whether the heap is fixed (Windows refuses blocks above its
- * virtual-memory threshold in a fixed heap, and refuses the LFH there), whether it was created
- * HEAP_NO_SERIALIZE (the LFH is refused there too) and whether HeapSetInformation switched the
- * LFH on (HeapQueryInformation then reads 2 at once). One record per heap created here, in a
- * list under a mutex; records are looked up only on rare paths (requests above the threshold,
- * Set/QueryInformation, HeapSummary), never on an ordinary HeapAlloc. A heap created with the
- * native API has no record and reads as growable and serialized.
+ * the Win32 contracts need three: whether the heap is fixed (Windows refuses the LFH there),
+ * whether it was created HEAP_NO_SERIALIZE (refused there too) and whether HeapSetInformation
+ * switched the LFH on (HeapQueryInformation then reads 2 at once, before the heap engages it).
+ * One record per heap created here, in a list under a mutex; records are looked up only by
+ * Set/QueryInformation, never on an allocation path. A heap created with the native API has no
+ * record and reads as growable and serialized.
  *
  * Invariant: a record exists for a live heap handle only; HeapDestroy drops it, and HeapCreate
  * replaces a stale record left at the same address by a heap destroyed natively.

@@ -20,8 +20,11 @@
  *           committed, uncommitted,      Region.dwCommittedSize, dwUnCommittedSize,
  *           first_block, last_block      lpFirstBlock, lpLastBlock
  *   UNCOMMITTED: data, size              wFlags UNCOMMITTED_RANGE, cbOverhead 0
- *   BUSY (+INTERNAL, +LFH): data, size,  wFlags BUSY, cbData = requested size, cbOverhead
- *           overhead
+ *   BUSY (+INTERNAL): data, size,        wFlags BUSY, cbData = requested size, cbOverhead =
+ *           overhead (header included)   overhead without the 2P-byte header, so that, as on
+ *                                        Windows, the next entry's lpData is
+ *                                        lpData + cbData + cbOverhead + 2P
+ *   BUSY | LFH                           wFlags BUSY, cbOverhead as the native entry
  *   BUSY + USER_VALUE + USER_FLAG1 in    wFlags BUSY|MOVEABLE (|DDESHARE), Block.hMem
  *           the process heap, value is
  *           the live handle of this block
@@ -41,6 +44,9 @@ _Static_assert(sizeof(void *) != 8 || offsetof(PROCESS_HEAP_ENTRY, wFlags) == 14
 _Static_assert(sizeof(void *) != 8 || sizeof(HEAP_SUMMARY) == 40, "HEAP_SUMMARY is 40 bytes on 64-bit Windows");
 
 #define WIN32_WALK_TAG 0x6E746877u /* "nthw" */
+
+/* The block header in front of every back-end block's data (2 pointers, as on Windows). */
+#define WIN32_BLOCK_HEADER_BYTES (2 * sizeof(void *))
 
 static DWORD saturate_dword(size_t value)
 {
@@ -122,6 +128,8 @@ static void entry_from_native(HANDLE heap, const nth_walk_entry *n, PROCESS_HEAP
         WORD extra = 0;
         entry->Block.hMem = moveable_handle(heap, n, &extra);
         entry->wFlags = (WORD)(PROCESS_HEAP_ENTRY_BUSY | extra);
+        if (!(n->flags & (NTH_ENTRY_BIG | NTH_ENTRY_LFH)) && n->overhead >= WIN32_BLOCK_HEADER_BYTES)
+            entry->cbOverhead = saturate_byte(n->overhead - WIN32_BLOCK_HEADER_BYTES);
         if (n->flags & NTH_ENTRY_BIG) {
             entry->cbOverhead = 0;
             entry->iRegionIndex = NTH_WIN32_BIG_BLOCK_REGION_INDEX;

@@ -61,11 +61,6 @@ void win32_heap_options_set_lfh(HANDLE heap);
 /* True if `heap` is a live heap handle; sets ERROR_INVALID_HANDLE if not. */
 bool win32_check_heap(HANDLE heap);
 
-/* Largest request a fixed (non-growable) heap accepts: a block of 0xFE00 granules, Windows'
- * virtual-memory threshold, minus the header. Larger requests fail with ERROR_NOT_ENOUGH_MEMORY
- * even when the heap has room, as on Windows. */
-#define WIN32_FIXED_HEAP_MAX_REQUEST ((size_t)0xFE00 * 2 * sizeof(void *) - sizeof(void *))
-
 /* ---------------------------------------------------------------------------- handles.c */
 
 /* One moveable object: see the diagram at the top of handles.c. */

@@ -29,6 +29,15 @@
 #define VOID void
 #endif
 
+/* The memory macros of winnt.h/minwinbase.h. */
+#include <string.h>
+#ifndef ZeroMemory
+#define ZeroMemory(destination, length) memset((destination), 0, (length))
+#define FillMemory(destination, length, fill) memset((destination), (fill), (length))
+#define CopyMemory(destination, source, length) memcpy((destination), (source), (length))
+#define MoveMemory(destination, source, length) memmove((destination), (source), (length))
+#endif
+
 #if !defined(NOMINMAX) && !defined(__cplusplus)
 #ifndef min
 #define min(a, b) (((a) < (b)) ? (a) : (b))
