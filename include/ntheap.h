@@ -121,9 +121,11 @@ NTH_API bool nth_heap_is_valid_handle(const nth_heap *heap);
 NTH_API NTH_NODISCARD NTH_MALLOC_LIKE NTH_ALLOC_SIZE(3) void *
 nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size);
 
-/* Allocates `size` bytes aligned to `alignment` (a power of two; values up to 16 behave as
- * nth_heap_alloc). The block is freed, sized and reallocated like any other (realloc keeps only
- * 16-byte alignment, as realloc does). NULL with NTH_ERR_INVALID_PARAMETER for a bad alignment. */
+/* Allocates `size` bytes aligned to `alignment` (a power of two up to 1 GiB; values up to 16
+ * behave as nth_heap_alloc; above 64 KiB the block gets a mapping of its own, so only growable
+ * heaps serve them). The block is freed, sized and reallocated like any other (realloc keeps
+ * only 16-byte alignment, as realloc does). NULL with NTH_ERR_INVALID_PARAMETER for a bad
+ * alignment. */
 NTH_API NTH_NODISCARD NTH_MALLOC_LIKE NTH_ALLOC_SIZE(4) void *
 nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t size);
 

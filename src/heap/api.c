@@ -47,7 +47,7 @@ static bool is_big_request(const nth_heap *heap, uint32_t flags, size_t size)
 /* Allocation with the lock held; alignment 16 means none beyond the default. */
 static void *alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
-    if (is_big_request(heap, flags, size + (alignment > NTH_GRANULE ? alignment : 0))) {
+    if (alignment > NTH_CHUNK || is_big_request(heap, flags, size + (alignment > NTH_GRANULE ? alignment : 0))) {
         if (heap->maximum != 0) return NULL; /* fixed heaps have no big blocks, as on Windows */
         return nth_big_alloc_locked(heap, flags, size, alignment);
     }
@@ -80,7 +80,7 @@ void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
 void *nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t size)
 {
     if (!enter(heap, "nth_heap_alloc_aligned")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
-    if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > NTH_CHUNK) {
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > ((size_t)1 << 30)) {
         nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
         return NULL;
     }

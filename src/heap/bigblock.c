@@ -31,12 +31,16 @@ static void store_big_header(nth_heap *heap, nth_big *big, size_t size, uint32_t
     nth_header_store(heap, nth_big_header(big), hdr);
 }
 
+/* The list runs in allocation order (appended at the tail), as a walk shows it. */
 static void link_big(nth_heap *heap, nth_big *big)
 {
-    big->prev = NULL;
-    big->next = heap->big_list;
-    if (heap->big_list) heap->big_list->prev = big;
-    heap->big_list = big;
+    big->next = NULL;
+    big->prev = heap->big_tail;
+    if (heap->big_tail)
+        heap->big_tail->next = big;
+    else
+        heap->big_list = big;
+    heap->big_tail = big;
 }
 
 static void unlink_big(nth_heap *heap, nth_big *big)
@@ -45,16 +49,19 @@ static void unlink_big(nth_heap *heap, nth_big *big)
         big->prev->next = big->next;
     else
         heap->big_list = big->next;
-    if (big->next) big->next->prev = big->prev;
+    if (big->next)
+        big->next->prev = big->prev;
+    else
+        heap->big_tail = big->prev;
 }
 
 void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
     if (size > NTH_MAX_REQUEST) return NULL;
-    if (alignment > NTH_CHUNK) return NULL; /* the mapping itself is only 64 KiB aligned */
+    /* The mapping is aligned to max(alignment, 64 KiB); `lead` puts the data on the alignment. */
     size_t lead = (alignment - NTH_BIG_HEADER_BYTES % alignment) % alignment;
     size_t bytes = mapping_bytes(lead + size);
-    char *base = nth_vm_reserve(bytes, NTH_CHUNK);
+    char *base = nth_vm_reserve(bytes, alignment > NTH_CHUNK ? alignment : NTH_CHUNK);
     if (!base) return NULL;
     if (!nth_vm_commit(base, bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
         nth_vm_release(base, bytes);
@@ -135,7 +142,10 @@ void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_
             prev->next = moved;
         else
             heap->big_list = moved;
-        if (next) next->prev = moved;
+        if (next)
+            next->prev = moved;
+        else
+            heap->big_tail = moved;
         heap->big_bytes += new_bytes - old_bytes;
         heap->reserved_bytes += new_bytes - old_bytes;
         heap->committed_bytes += new_bytes - old_bytes;
@@ -165,4 +175,5 @@ void nth_big_release_all(nth_heap *heap)
         big = next;
     }
     heap->big_list = NULL;
+    heap->big_tail = NULL;
 }

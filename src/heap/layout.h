@@ -185,7 +185,7 @@ typedef struct nth_heap {
     nth_segment *segments[NTH_MAX_SEGMENTS];
     uint32_t n_segments;
     uint32_t reserved2;
-    nth_big *big_list;
+    nth_big *big_list, *big_tail; /* big blocks in allocation order */
     /* counters kept exact under the lock */
     size_t busy_blocks, busy_bytes, free_blocks, free_bytes;
     size_t big_blocks, big_bytes, reserved_bytes, committed_bytes;
