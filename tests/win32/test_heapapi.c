@@ -110,6 +110,17 @@ TEST(create_initial_above_maximum_makes_fixed_heap_of_initial_size) /* oracle cr
     CHECK(HeapDestroy(h));
 }
 
+TEST(create_commits_the_initial_size_up_front) /* spec §4.1 dwInitialSize, oracle create.init1M */
+{
+    HANDLE h = HeapCreate(0, 0x100000, 0);
+    REQUIRE(h != NULL);
+    PROCESS_HEAP_ENTRY e = { .lpData = NULL };
+    REQUIRE(HeapWalk(h, &e));
+    CHECK(e.wFlags & PROCESS_HEAP_REGION);
+    CHECK(e.Region.dwCommittedSize >= 0x100000);
+    CHECK(HeapDestroy(h));
+}
+
 TEST(create_fixed_heap_refuses_blocks_above_the_vm_threshold) /* spec §2 max block in a non-growable heap */
 {
     HANDLE h = HeapCreate(0, 0, 0x200000);
@@ -438,6 +449,29 @@ TEST(realloc_in_place_only_grows_into_a_free_neighbour) /* oracle inplace.grow_n
     CHECK(HeapReAlloc(h, HEAP_REALLOC_IN_PLACE_ONLY, p, 0x1000) == NULL); /* the hole is too small */
     CHECK_EQ(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
     CHECK_EQ(HeapSize(h, 0, p), 0x280);
+    CHECK(HeapValidate(h, 0, NULL));
+    CHECK(HeapDestroy(h));
+}
+
+TEST(realloc_in_place_only_grows_the_last_block_into_uncommitted_space) /* oracle inplace.grow_last_block_* */
+{
+    HANDLE h = HeapCreate(0, 0, 0);
+    REQUIRE(h != NULL);
+    unsigned char *p = HeapAlloc(h, 0, 0x100);
+    REQUIRE(p != NULL);
+    memset(p, 0x21, 0x100);
+    CHECK(HeapReAlloc(h, HEAP_REALLOC_IN_PLACE_ONLY, p, 0x8000) == p);
+    CHECK_EQ(HeapSize(h, 0, p), 0x8000);
+    /* Past what is committed: Wine commits more and grows in place; ntheap may refuse. Either
+     * way the pointer never changes and a refusal leaves the block as it was. */
+    unsigned char *q = HeapReAlloc(h, HEAP_REALLOC_IN_PLACE_ONLY, p, 0x20000);
+    if (q) CHECK(q == p);
+    else CHECK_EQ(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
+    CHECK_EQ(HeapSize(h, 0, p), q ? 0x20000 : 0x8000);
+    CHECK(all_bytes(p, 0x21, 0x100));
+    prime();
+    CHECK(HeapReAlloc(h, HEAP_REALLOC_IN_PLACE_ONLY, p, 0x100000) == NULL); /* would have to become a big block */
+    CHECK_EQ(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
     CHECK(HeapValidate(h, 0, NULL));
     CHECK(HeapDestroy(h));
 }
@@ -779,6 +813,17 @@ TEST(lock_excludes_other_threads_but_not_their_no_serialize_calls) /* spec §4.9
     CHECK(HeapDestroy(h));
 }
 
+TEST(lock_excludes_lfh_allocations_too) /* spec §4.9 differs on purpose: a walk under HeapLock sees a still heap */
+{
+    HANDLE h = HeapCreate(0, 0, 0);
+    REQUIRE(h != NULL);
+    ULONG lfh = 2;
+    CHECK(HeapSetInformation(h, HeapCompatibilityInformation, &lfh, sizeof lfh));
+    for (int i = 0; i < 64; i++) REQUIRE(HeapAlloc(h, 0, 0x2000) != NULL);
+    CHECK(!alloc_proceeds_while_locked(h, 0));
+    CHECK(HeapDestroy(h));
+}
+
 TEST(lock_on_a_no_serialize_heap_succeeds_without_exclusion) /* oracle lock.noserialize_heap, spec §4.9 */
 {
     HANDLE h = HeapCreate(HEAP_NO_SERIALIZE, 0, 0);
@@ -814,6 +859,7 @@ int main(int argc, char **argv)
     RUN(create_default_is_64k_aligned_last_error_untouched);
     RUN(create_accepts_noserialize_execute_and_unknown_flags);
     RUN(create_initial_above_maximum_makes_fixed_heap_of_initial_size);
+    RUN(create_commits_the_initial_size_up_front);
     RUN(create_fixed_heap_refuses_blocks_above_the_vm_threshold);
     RUN(create_fixed_heap_fills_up_with_not_enough_memory);
     RUN(destroy_null_is_true);
@@ -834,6 +880,7 @@ int main(int argc, char **argv)
     RUN(realloc_zero_memory_after_shrink_zeroes_from_the_current_size);
     RUN(realloc_in_place_only_fails_cleanly_when_the_neighbour_is_busy);
     RUN(realloc_in_place_only_grows_into_a_free_neighbour);
+    RUN(realloc_in_place_only_grows_the_last_block_into_uncommitted_space);
     RUN(realloc_in_place_only_shrinks_and_regrows_within_the_block);
     RUN(realloc_in_place_only_on_big_blocks_returns_same_pointer_or_null);
     RUN(realloc_huge_fails_and_keeps_the_block);
@@ -850,6 +897,7 @@ int main(int argc, char **argv)
     RUN(compact_returns_the_largest_free_block);
     RUN(compact_of_a_full_heap_is_0_with_no_error);
     RUN(lock_excludes_other_threads_but_not_their_no_serialize_calls);
+    RUN(lock_excludes_lfh_allocations_too);
     RUN(lock_on_a_no_serialize_heap_succeeds_without_exclusion);
     RUN(lock_is_recursive_and_an_unbalanced_unlock_fails);
     return harness_finish(argv[0]);

@@ -6,8 +6,22 @@
  */
 #include "win32_test.h"
 
-#define BOGUS_POINTER ((HGLOBAL)(uintptr_t)0xDEADBEE0u)                       /* unmapped, 16-aligned */
-#define BOGUS_HANDLE ((HGLOBAL)((uintptr_t)0xDEADBEE0u + sizeof(void *))) /* handle-shaped */
+#include <sys/mman.h>
+
+/* Windows' tests use 0xDEADBEE0 (an unmapped, 16-aligned pointer) and 0xDEADBEE0 + P (the shape
+ * of a handle). Under a sanitizer that address may be mapped, so the pointer is a page that was
+ * mapped and unmapped again. */
+static HGLOBAL unmapped_page(void)
+{
+    static void *page;
+    if (!page) {
+        page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        munmap(page, 4096);
+    }
+    return page;
+}
+#define BOGUS_POINTER (unmapped_page())
+#define BOGUS_HANDLE ((HGLOBAL)((uintptr_t)0xDEADBEE0u + sizeof(void *)))
 
 /* The flags word of a moveable handle's slot: the pointer-sized word before the handle. */
 static uintptr_t slot_flags(HGLOBAL h)
