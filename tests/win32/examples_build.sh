@@ -7,11 +7,16 @@ build=${BUILD:-build}
 lib="$build/libntheap.a"
 [ -f "$lib" ] || { echo "no $lib"; exit 77; }
 san=
+compilers="gcc clang"
 case "$build" in *asan*) san="-fsanitize=address,undefined" ;; *tsan*) san="-fsanitize=thread" ;; esac
+# A sanitizer runtime must match the compiler that built the library.
+if [ -n "$san" ]; then
+    case "$build" in *clang*) compilers=clang ;; *) compilers=gcc ;; esac
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 status=0
-for cc in gcc clang; do
+for cc in $compilers; do
     command -v "$cc" >/dev/null 2>&1 || continue
     for example in enumerate_heap port_leak_report; do
         if ! "$cc" -std=c11 -Wall -Wextra -Werror $san -Iinclude -Iinclude/ntheap/compat \
