@@ -178,7 +178,7 @@ typedef struct nth_heap {
     size_t decommit_free_block;    /* free blocks at least this big are decommitted ... */
     size_t decommit_total_free;    /* ... once free bytes exceed this */
     bool terminate_on_corruption;
-    bool lfh_enabled;
+    _Atomic bool lfh_enabled;      /* read by LFH fast paths without the lock */
     uint8_t reserved1[6];
     nth_lock lock;
     struct nth_heap *next_heap, *prev_heap; /* registry list */
@@ -190,7 +190,7 @@ typedef struct nth_heap {
     size_t busy_blocks, busy_bytes, free_blocks, free_bytes;
     size_t big_blocks, big_bytes, reserved_bytes, committed_bytes;
     uint64_t commit_ops, decommit_ops, alloc_calls, free_calls;
-    struct nth_lfh *lfh;           /* NULL until the first bucket activates */
+    _Atomic(struct nth_lfh *) lfh; /* NULL until the first bucket activates; read without the lock */
     _Atomic uint32_t lfh_paused;   /* > 0: LFH fast paths must take the lock (lfh.c) */
     bool lfh_create_pending;       /* a bucket crossed the threshold before the LFH existed */
     uint8_t reserved3[3];

@@ -448,7 +448,8 @@ static inline bool begin_fast(nth_heap *heap, nth_lfh_tcache *tc)
         atomic_thread_fence(memory_order_seq_cst);
     else
         atomic_signal_fence(memory_order_seq_cst);
-    if (NTH_LIKELY(atomic_load_explicit(&heap->lfh_paused, memory_order_relaxed) == 0)) return true;
+    /* Acquire: whatever a pauser did before resuming happens before this operation. */
+    if (NTH_LIKELY(atomic_load_explicit(&heap->lfh_paused, memory_order_acquire) == 0)) return true;
     atomic_store_explicit(&tc->in_op, 0, memory_order_release);
     return false;
 }
