@@ -44,7 +44,6 @@ static pthread_mutex_t table_mutex = PTHREAD_MUTEX_INITIALIZER;
 static win32_handle_entry *table;     /* NULL until the first moveable allocation */
 static size_t high_water;             /* entries handed out at least once */
 static win32_handle_entry *free_head; /* NULL: no freed entry to reuse */
-static size_t live_count;
 
 #define TABLE_BYTES ((size_t)WIN32_HANDLE_CAPACITY * sizeof(win32_handle_entry))
 
@@ -99,7 +98,6 @@ HANDLE win32_handle_new(uintptr_t flags)
     if (entry) {
         entry->flags = flags | WIN32_HANDLE_IN_USE;
         entry->ptr = NULL;
-        live_count++;
     }
     pthread_mutex_unlock(&table_mutex);
     return entry ? (HANDLE)&entry->ptr : NULL;
@@ -110,7 +108,6 @@ static void release_locked(win32_handle_entry *entry)
     entry->ptr = NULL;
     entry->flags = free_head ? (uintptr_t)free_head : free_list_end();
     free_head = entry;
-    live_count--;
 }
 
 void win32_handle_release(HANDLE handle)
@@ -208,12 +205,4 @@ HANDLE win32_handle_for_block(const void *ptr, uintptr_t value, uintptr_t *flags
     if (match) *flags = entry->flags;
     pthread_mutex_unlock(&table_mutex);
     return match ? (HANDLE)value : NULL;
-}
-
-size_t win32_handle_count(void)
-{
-    pthread_mutex_lock(&table_mutex);
-    size_t count = live_count;
-    pthread_mutex_unlock(&table_mutex);
-    return count;
 }

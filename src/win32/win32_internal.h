@@ -116,7 +116,5 @@ unsigned win32_handle_lock_count(uintptr_t flags);
 /* The live handle whose data block is `ptr` and whose value is `value` (a block's user value),
  * or NULL. Used by HeapWalk to report PROCESS_HEAP_ENTRY_MOVEABLE. */
 HANDLE win32_handle_for_block(const void *ptr, uintptr_t value, uintptr_t *flags);
-/* How many handles are in use (tests and docs). */
-size_t win32_handle_count(void);
 
 #endif /* NTH_WIN32_INTERNAL_H */
