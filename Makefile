@@ -78,20 +78,24 @@ $(BUILD)/obj/%.o: %.c
 $(LIB_A): $(LIB_OBJS)
 	@rm -f $@; ar rcs $@ $^
 $(LIB_SO): $(LIB_OBJS)
-	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
+	@echo "  LD $@"
+	@$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
 $(PST_A): $(PST_OBJS)
 	@rm -f $@; ar rcs $@ $^
 $(PST_SO): $(PST_OBJS)
-	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
+	@echo "  LD $@"
+	@$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
 # The malloc replacement carries its own copy of the engine objects so that it is one file
 # to preload.
 $(MALLOC_SO): $(MALLOC_OBJS) $(LIB_OBJS)
-	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
+	@echo "  LD $@"
+	@$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
 $(MALLOC_A): $(MALLOC_OBJS)
 	@rm -f $@; ar rcs $@ $^
 
 $(TOOL): $(TOOL_OBJS) $(LIB_A) $(if $(PST_SRCS),$(PST_A))
-	$(CC) -o $@ $(TOOL_OBJS) $(if $(PST_SRCS),$(PST_A)) $(LIB_A) $(LDFLAGS_ALL)
+	@echo "  LD $@"
+	@$(CC) -o $@ $(TOOL_OBJS) $(if $(PST_SRCS),$(PST_A)) $(LIB_A) $(LDFLAGS_ALL)
 
 # Every test program links both static libraries; unused archive members are not pulled in.
 # Tests of ported Windows code (tests/win32) see the <windows.h>/<tchar.h> shims.
@@ -99,7 +103,8 @@ TEST_CFLAGS_win32 := -Iinclude/ntheap/compat
 test_area = $(firstword $(subst /, ,$(patsubst $(BUILD)/tests/%,%,$(1))))
 $(BUILD)/tests/%: tests/%.c tests/harness/harness.h $(LIB_A) $(if $(PST_SRCS),$(PST_A))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests $(TEST_CFLAGS_$(call test_area,$@)) -o $@ $< \
+	@echo "  CC $@"
+	@$(CC) $(ALL_CFLAGS) -Itests $(TEST_CFLAGS_$(call test_area,$@)) -o $@ $< \
 	    $(if $(PST_SRCS),$(PST_A)) $(LIB_A) $(LDFLAGS_ALL) -lm
 
 $(BUILD)/bench/%: bench/%.c $(LIB_A) $(wildcard bench/*.h)

@@ -213,7 +213,7 @@ typedef struct nth_walk_entry {
  * after the one it describes (the position is taken from data and flags only, so a copy of an
  * entry resumes a walk). Order: for each segment in index order (oldest first): its REGION
  * entry, its blocks in address order (LFH blocks after the subsegment that holds them) and
- * uncommitted ranges where they lie; then the big blocks. Returns false with
+ * uncommitted ranges where they lie; then the big blocks in allocation order. Returns false with
  * NTH_ERR_NO_MORE_ITEMS past the end, NTH_ERR_INVALID_PARAMETER for an entry that is not a
  * position of this heap. Hold nth_heap_lock() across a walk for a consistent picture. */
 NTH_API bool nth_heap_walk(nth_heap *heap, nth_walk_entry *entry);

@@ -4,7 +4,7 @@
  * shrink with mremap (in place when the next pages are free, else by moving the pages, never by
  * copying).
  *
- *   base (64 KiB aligned)                       +64             +80
+ *   base (64 KiB aligned)                       +112            +128
  *   | [lead] nth_big: owner, next, prev, value | block header  | data ...       | to 64 KiB |
  *
  *   lead       0, or the bytes that put data on a stronger alignment than 16
@@ -17,9 +17,11 @@
 #include "heap/internal.h"
 #include "heap/vm.h"
 
-static size_t mapping_bytes(size_t size)
+/* Bytes to map for `size` data bytes placed `lead` bytes into the mapping (at least one byte of
+ * data, so that the data address lies inside the mapping). */
+static size_t mapping_bytes(size_t lead, size_t size)
 {
-    return nth_round_up(NTH_BIG_HEADER_BYTES + size, NTH_CHUNK);
+    return nth_round_up(lead + NTH_BIG_HEADER_BYTES + (size ? size : 1), NTH_CHUNK);
 }
 
 static void store_big_header(nth_heap *heap, nth_big *big, size_t size, uint32_t user_flags)
@@ -60,7 +62,7 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
     if (size > NTH_MAX_REQUEST) return NULL;
     /* The mapping is aligned to max(alignment, 64 KiB); `lead` puts the data on the alignment. */
     size_t lead = (alignment - NTH_BIG_HEADER_BYTES % alignment) % alignment;
-    size_t bytes = mapping_bytes(lead + size);
+    size_t bytes = mapping_bytes(lead, size);
     char *base = nth_vm_reserve(bytes, alignment > NTH_CHUNK ? alignment : NTH_CHUNK);
     if (!base) return NULL;
     if (!nth_vm_commit(base, bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
@@ -123,7 +125,7 @@ void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_
     char *base = big->owner.base;
     size_t lead = (size_t)((char *)big - base);
     size_t old_bytes = big->owner.reserve;
-    size_t new_bytes = mapping_bytes(lead + size);
+    size_t new_bytes = mapping_bytes(lead, size);
     nth_big *moved = big;
     if (new_bytes != old_bytes) {
         bool may_move = !(flags & NTH_REALLOC_IN_PLACE_ONLY);

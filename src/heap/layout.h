@@ -47,7 +47,7 @@
  *
  * A big block (its own 64 KiB aligned mapping):
  *
- *   base      +64            +80
+ *   base      +112           +128
  *   | nth_big | block header | data ...                          | (to 64 KiB) |
  */
 #ifndef NTH_LAYOUT_H
@@ -152,7 +152,7 @@ typedef struct nth_big {
     /* followed by the block header; data at NTH_BIG_HEADER_BYTES from the descriptor */
 } nth_big;
 
-#define NTH_BIG_HEADER_BYTES 80u
+#define NTH_BIG_HEADER_BYTES 128u /* data 128-byte aligned, like a cache-line pair */
 _Static_assert(sizeof(nth_big) <= NTH_BIG_HEADER_BYTES - sizeof(nth_block_header), "big block prefix");
 
 /* Free lists: sizes below NTH_EXACT_LISTS granules have one list each; larger sizes share

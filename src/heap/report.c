@@ -85,7 +85,7 @@ void nth_raise_if_asked(nth_heap *heap, uint32_t flags, nth_error error)
 {
     if (heap && nth_heap_handle_ok(heap)) flags |= heap->force_flags;
     if (!(flags & NTH_GENERATE_EXCEPTIONS)) return;
-    uint32_t status = error == NTH_ERR_NO_MEMORY ? NTH_STATUS_NO_MEMORY
+    uint32_t status = (error == NTH_ERR_NO_MEMORY || error == NTH_ERR_CANNOT_MOVE) ? NTH_STATUS_NO_MEMORY
                       : error == NTH_ERR_CORRUPT ? NTH_STATUS_HEAP_CORRUPTION
                                                  : NTH_STATUS_ACCESS_VIOLATION;
     char message[160];
