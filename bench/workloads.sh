@@ -60,7 +60,7 @@ nodes = sum(check(tree(14)) for _ in range(max(1, 10 // $scale)))
 print(len(text), len(by_tag), counts.most_common(1)[0][1], nodes)
 PY
 
-awk -v rows=$((60000 / scale)) 'BEGIN {
+awk -v rows=$((30000 / scale)) 'BEGIN {
     print "CREATE TABLE item(id INTEGER PRIMARY KEY, grp INTEGER, name TEXT, body BLOB);";
     print "BEGIN;";
     x = 7;
