@@ -150,6 +150,11 @@ NTH_API size_t nth_heap_usable_size(nth_heap *heap, const void *ptr);
  * touches memory that is not committed heap memory. */
 NTH_API nth_heap *nth_heap_from_pointer(const void *ptr);
 
+/* The heap whose memory `ptr` points into (a segment, big block or LFH subsegment), else NULL,
+ * without checking that ptr starts a live block: lock-free, two loads. Pass the result to
+ * nth_heap_free / nth_heap_realloc, which do check. This is how a malloc replacement frees. */
+NTH_API nth_heap *nth_heap_owner(const void *ptr);
+
 /* Per-block user value and user flags (for blocks allocated with NTH_SETTABLE_USER_VALUE /
  * NTH_SETTABLE_USER_FLAGS): what RtlSetUserValueHeap / RtlSetUserFlagsHeap keep. */
 NTH_API bool nth_heap_set_user_value(nth_heap *heap, void *ptr, uintptr_t value);

@@ -11,7 +11,6 @@
 #include "heap/internal.h"
 #include "heap/lfh.h"
 
-extern _Thread_local const char *nth_active_call;
 
 static inline void lock_for(nth_heap *heap, uint32_t flags)
 {
@@ -87,6 +86,14 @@ void *nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, s
     return alloc_common(heap, flags, size, alignment < NTH_GRANULE ? NTH_GRANULE : alignment);
 }
 
+/* The LFH subsegment holding ptr when ptr lies in an LFH subsegment of `heap`, else NULL. LFH
+ * blocks are located, sized and resized without the heap lock. */
+static inline nth_lfh_subsegment *lfh_owner(nth_heap *heap, const void *ptr)
+{
+    const nth_owner *owner = nth_addrmap_lookup(ptr);
+    return owner && owner->kind == OWNER_LFH && owner->heap == heap ? (nth_lfh_subsegment *)owner : NULL;
+}
+
 /* Locates ptr with the lock held; on failure reports and returns false. */
 static bool locate_or_report(nth_heap *heap, const void *ptr, nth_located *where)
 {
@@ -130,10 +137,10 @@ static void free_located(nth_heap *heap, nth_located *where)
 bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
 {
     if (ptr && !(flags & NTH_NO_SERIALIZE)) {
-        const nth_owner *owner = nth_addrmap_lookup(ptr);
-        if (owner && owner->kind == OWNER_LFH && owner->heap == heap) {
+        nth_lfh_subsegment *sub = lfh_owner(heap, ptr);
+        if (sub) {
             nth_active_call = "nth_heap_free";
-            return nth_lfh_free(heap, (nth_lfh_subsegment *)owner, ptr);
+            return nth_lfh_free(heap, sub, ptr);
         }
     }
     if (!enter(heap, "nth_heap_free")) return false;
@@ -229,6 +236,31 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     return p;
 }
 
+/* Realloc of an LFH block without the heap lock: in place within its bucket, else allocate, copy
+ * and free through the fast paths. */
+static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags, void *ptr, size_t size)
+{
+    nth_located where;
+    const char *expected, *found;
+    nth_error error = nth_lfh_locate(heap, sub, ptr, &where, &expected, &found);
+    if (error != NTH_OK) {
+        nth_report_problem(heap, error, ptr, expected, found);
+        return fail_alloc(heap, flags, error);
+    }
+    size_t old_size = nth_block_requested(&where.hdr);
+    if (nth_lfh_resize(sub, where.lfh_index, size)) {
+        if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)ptr + old_size, 0, size - old_size);
+        return ptr;
+    }
+    if (flags & NTH_REALLOC_IN_PLACE_ONLY) return fail_alloc(heap, flags, NTH_ERR_CANNOT_MOVE);
+    void *p = nth_heap_alloc(heap, flags & ~NTH_ZERO_MEMORY, size);
+    if (!p) return NULL; /* nth_heap_alloc set the error and raised if asked */
+    memcpy(p, ptr, old_size < size ? old_size : size);
+    if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)p + old_size, 0, size - old_size);
+    nth_lfh_free(heap, sub, ptr);
+    return p;
+}
+
 void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
 {
     if (!enter(heap, "nth_heap_realloc")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
@@ -238,6 +270,10 @@ void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
         return NULL;
     }
     if (size > NTH_MAX_REQUEST) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
+    if (!(flags & NTH_NO_SERIALIZE)) {
+        nth_lfh_subsegment *sub = lfh_owner(heap, ptr);
+        if (sub) return lfh_realloc(heap, sub, flags, ptr, size);
+    }
     nth_error error = NTH_OK;
     lock_for(heap, flags);
     void *p = realloc_locked(heap, flags, ptr, size, &error);
@@ -251,6 +287,14 @@ size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr)
     if (!enter(heap, "nth_heap_size")) return NTH_SIZE_ERROR;
     flags |= heap->force_flags;
     nth_located where;
+    nth_lfh_subsegment *sub = ptr && !(flags & NTH_NO_SERIALIZE) ? lfh_owner(heap, ptr) : NULL;
+    if (sub) {
+        const char *expected, *found;
+        nth_error error = nth_lfh_locate(heap, sub, ptr, &where, &expected, &found);
+        if (error == NTH_OK) return nth_block_requested(&where.hdr);
+        nth_report_problem(heap, error, ptr, expected, found);
+        return NTH_SIZE_ERROR;
+    }
     lock_for(heap, flags);
     bool ok = ptr && locate_or_report(heap, ptr, &where);
     unlock_for(heap, flags);
@@ -262,6 +306,14 @@ size_t nth_heap_usable_size(nth_heap *heap, const void *ptr)
 {
     if (!enter(heap, "nth_heap_usable_size")) return NTH_SIZE_ERROR;
     nth_located where;
+    nth_lfh_subsegment *sub = ptr && !(heap->force_flags & NTH_NO_SERIALIZE) ? lfh_owner(heap, ptr) : NULL;
+    if (sub) {
+        const char *expected, *found;
+        nth_error error = nth_lfh_locate(heap, sub, ptr, &where, &expected, &found);
+        if (error == NTH_OK) return sub->block_size;
+        nth_report_problem(heap, error, ptr, expected, found);
+        return NTH_SIZE_ERROR;
+    }
     lock_for(heap, heap->force_flags);
     bool ok = ptr && locate_or_report(heap, ptr, &where);
     unlock_for(heap, heap->force_flags);
@@ -270,6 +322,12 @@ size_t nth_heap_usable_size(nth_heap *heap, const void *ptr)
     if (where.big) return (size_t)where.hdr.size_gr * NTH_GRANULE;
     if (where.hdr.flags & BLOCK_FILL) return nth_block_requested(&where.hdr);
     return nth_block_fill_end(&where.hdr) - sizeof(nth_block_header);
+}
+
+nth_heap *nth_heap_owner(const void *ptr)
+{
+    const nth_owner *owner = nth_addrmap_lookup(ptr);
+    return owner ? owner->heap : NULL;
 }
 
 nth_heap *nth_heap_from_pointer(const void *ptr)

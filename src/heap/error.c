@@ -4,7 +4,7 @@
  */
 #include "heap/internal.h"
 
-static _Thread_local nth_error last_error;
+static NTH_TLS nth_error last_error;
 
 nth_error nth_last_error(void)
 {

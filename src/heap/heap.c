@@ -27,7 +27,7 @@ nth_registry nth_heap_registry = {
     .segment_struct_size = sizeof(nth_segment),
 };
 
-_Thread_local char nth_thread_anchor __attribute__((tls_model("initial-exec")));
+NTH_TLS char nth_thread_anchor;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t process_heap_once = PTHREAD_ONCE_INIT;
 

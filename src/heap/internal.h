@@ -18,6 +18,11 @@
 #define NTH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NTH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NTH_HIDDEN __attribute__((visibility("hidden")))
+/* Thread-locals use the initial-exec model: one instruction to reach, in the preloaded malloc too. */
+#define NTH_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
+/* The native call in progress, for reports (report.c). */
+extern NTH_TLS const char *nth_active_call;
 
 static inline size_t nth_round_up(size_t value, size_t alignment)
 {

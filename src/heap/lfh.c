@@ -37,16 +37,13 @@
 
 #include "heap/lfh.h"
 
-#define TLS_IE __attribute__((tls_model("initial-exec")))
-
-static _Thread_local nth_lfh_tcache *tls_recent TLS_IE;
-static _Thread_local nth_lfh_tcache *tls_caches TLS_IE;
+static NTH_TLS nth_lfh_tcache *tls_recent;
+static NTH_TLS nth_lfh_tcache *tls_caches;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static bool fast_path_needs_fence = true;
 
-extern _Thread_local const char *nth_active_call;
 
 /* ------------------------------------------------------------------------------ helpers */
 

@@ -17,8 +17,8 @@ static nth_report_handler report_handler;
 static void *report_context;
 static nth_exception_handler exception_handler;
 static void *exception_context;
-static _Thread_local const char *call_name_override;
-_Thread_local const char *nth_active_call;
+static NTH_TLS const char *call_name_override;
+NTH_TLS const char *nth_active_call;
 
 void nth_set_report_handler(nth_report_handler handler, void *context)
 {

@@ -9,7 +9,6 @@
 #include "heap/internal.h"
 #include "heap/lfh.h"
 
-extern _Thread_local const char *nth_active_call;
 
 static size_t largest_free_locked(nth_heap *heap)
 {

@@ -15,7 +15,6 @@
 #include "heap/internal.h"
 #include "heap/lfh.h"
 
-extern _Thread_local const char *nth_active_call;
 
 typedef struct totals {
     size_t busy_blocks, busy_bytes, free_blocks, free_bytes, committed;

@@ -14,7 +14,6 @@
 #include "heap/internal.h"
 #include "heap/lfh.h"
 
-extern _Thread_local const char *nth_active_call;
 
 static bool emit_region(nth_heap *heap, uint32_t index, nth_walk_entry *entry)
 {

@@ -260,9 +260,11 @@ NTH_EXPORT void *malloc(size_t size)
 NTH_EXPORT void free(void *ptr)
 {
     if (!ptr) return;
-    nth_heap *owner = nth_heap_from_pointer(ptr);
+    nth_heap *owner = nth_heap_owner(ptr); /* lock-free; nth_heap_free checks the block */
     if (NTH_LIKELY(owner)) {
+        nth_set_call_name("free"); /* a bad pointer is reported as free's */
         (void)nth_heap_free(owner, 0, ptr);
+        nth_set_call_name(NULL);
         return;
     }
     free_unowned(ptr);
@@ -288,9 +290,11 @@ NTH_EXPORT void *realloc(void *ptr, size_t size)
         return NULL;
     }
     if (NTH_UNLIKELY(size > PTRDIFF_MAX)) return fail_nomem();
-    nth_heap *owner = nth_heap_from_pointer(ptr);
+    nth_heap *owner = nth_heap_owner(ptr); /* lock-free; nth_heap_realloc checks the block */
     if (NTH_UNLIKELY(!owner)) return realloc_unowned(ptr, size);
+    nth_set_call_name("realloc");
     void *moved = nth_heap_realloc(owner, 0, ptr, size);
+    nth_set_call_name(NULL);
     if (NTH_UNLIKELY(!moved)) errno = ENOMEM;
     return moved;
 }
@@ -354,9 +358,11 @@ static __attribute__((noinline)) size_t usable_size_unowned(void *ptr)
 NTH_EXPORT size_t malloc_usable_size(void *ptr)
 {
     if (!ptr) return 0;
-    nth_heap *owner = nth_heap_from_pointer(ptr);
+    nth_heap *owner = nth_heap_owner(ptr); /* lock-free; nth_heap_usable_size checks the block */
     if (NTH_UNLIKELY(!owner)) return usable_size_unowned(ptr);
+    nth_set_call_name("malloc_usable_size");
     size_t usable = nth_heap_usable_size(owner, ptr);
+    nth_set_call_name(NULL);
     return usable == NTH_SIZE_ERROR ? 0 : usable;
 }
 
