@@ -42,7 +42,8 @@ ifneq ($(SAN),)
 ALL_CFLAGS += -DNTH_SANITIZER_BUILD=1
 endif
 
-LIB_SRCS    := $(sort $(wildcard src/heap/*.c src/win32/*.c))
+HEAP_SRCS   := $(sort $(wildcard src/heap/*.c))
+LIB_SRCS    := $(HEAP_SRCS) $(sort $(wildcard src/win32/*.c))
 PST_SRCS    := $(sort $(wildcard src/pst/*.c))
 MALLOC_SRCS := $(sort $(wildcard src/malloc/*.c))
 TOOL_SRCS   := $(sort $(wildcard tools/ntheap/*.c))
@@ -51,6 +52,7 @@ BENCH_SRCS  := $(sort $(wildcard bench/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJS    := $(call obj,$(LIB_SRCS))
+HEAP_OBJS   := $(call obj,$(HEAP_SRCS))
 PST_OBJS    := $(call obj,$(PST_SRCS))
 MALLOC_OBJS := $(call obj,$(MALLOC_SRCS))
 TOOL_OBJS   := $(call obj,$(TOOL_SRCS))
@@ -70,10 +72,13 @@ LIBS := $(LIB_A) $(LIB_SO) $(if $(PST_SRCS),$(PST_A) $(PST_SO)) $(if $(MALLOC_SR
 .PHONY: all check demo bench install clean test-bins
 all: $(LIBS) $(if $(TOOL_SRCS),$(TOOL))
 
+# The engine and the malloc layer export only what their headers mark (NTH_API, libc names).
+$(BUILD)/obj/src/heap/%.o $(BUILD)/obj/src/malloc/%.o: EXTRA_CFLAGS := -fvisibility=hidden
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
-	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@$(CC) $(ALL_CFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
 
 $(LIB_A): $(LIB_OBJS)
 	@rm -f $@; ar rcs $@ $^
@@ -85,9 +90,9 @@ $(PST_A): $(PST_OBJS)
 $(PST_SO): $(PST_OBJS)
 	@echo "  LD $@"
 	@$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
-# The malloc replacement carries its own copy of the engine objects so that it is one file
-# to preload.
-$(MALLOC_SO): $(MALLOC_OBJS) $(LIB_OBJS)
+# The malloc replacement carries its own copy of the engine objects (not the Win32 layer) so
+# that it is one file to preload.
+$(MALLOC_SO): $(MALLOC_OBJS) $(HEAP_OBJS)
 	@echo "  LD $@"
 	@$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
 $(MALLOC_A): $(MALLOC_OBJS)

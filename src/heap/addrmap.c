@@ -70,6 +70,16 @@ static bool store_range(const void *base, size_t size, const nth_owner *owner)
     return ok;
 }
 
+void nth_addrmap_fork_prepare(void)
+{
+    pthread_mutex_lock(&map_lock);
+}
+
+void nth_addrmap_fork_release(void)
+{
+    pthread_mutex_unlock(&map_lock);
+}
+
 bool nth_addrmap_set(const void *base, size_t size, const nth_owner *owner)
 {
     return store_range(base, size, owner);

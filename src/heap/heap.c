@@ -7,7 +7,8 @@
  * through heap->next_heap. A handle is accepted only if it is on that list, so a stale or wild
  * handle is refused without being dereferenced.
  *
- * Lock order: registry_lock before any heap lock.
+ * Lock order: registry_lock before any heap lock (see docs/design.md). fork() is made safe here:
+ * pthread_atfork handlers take every engine lock in that order and release them on both sides.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -30,6 +31,39 @@ nth_registry nth_heap_registry = {
 NTH_TLS char nth_thread_anchor;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t process_heap_once = PTHREAD_ONCE_INIT;
+static pthread_once_t fork_hooks_once = PTHREAD_ONCE_INIT;
+
+/* fork(): every engine lock is taken, in the documented order, before the fork and released in
+ * both processes after it, so the child inherits no lock held by a thread it does not have.
+ * (The child's single thread is the forking thread, so it may release what it took.) */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    nth_lfh_fork_prepare();
+    for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap) {
+        if (heap->flags & NTH_NO_SERIALIZE) continue;
+        nth_lock_acquire(&heap->lock);
+        nth_lfh_pause(heap); /* no fast path is half-way through a subsegment at the fork */
+    }
+    nth_addrmap_fork_prepare();
+}
+
+static void fork_release(void)
+{
+    nth_addrmap_fork_release();
+    for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap) {
+        if (heap->flags & NTH_NO_SERIALIZE) continue;
+        nth_lfh_resume(heap);
+        nth_lock_release(&heap->lock);
+    }
+    nth_lfh_fork_release();
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void register_fork_hooks(void)
+{
+    pthread_atfork(fork_prepare, fork_release, fork_release);
+}
 
 uint64_t nth_random64(void)
 {
@@ -88,6 +122,7 @@ static void registry_remove(nth_heap *heap)
 nth_heap *nth_heap_create(uint32_t flags, size_t initial_size, size_t maximum_size)
 {
     nth_options_load();
+    pthread_once(&fork_hooks_once, register_fork_hooks);
     nth_heap *heap = nth_segment_create_heap(flags, initial_size, maximum_size);
     if (!heap) {
         nth_set_last_error(NTH_ERR_NO_MEMORY);

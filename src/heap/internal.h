@@ -84,6 +84,8 @@ static inline size_t nth_block_requested(const nth_block_header *hdr)
 const nth_owner *nth_addrmap_lookup(const void *addr);
 bool nth_addrmap_set(const void *base, size_t size, const nth_owner *owner);
 void nth_addrmap_clear(const void *base, size_t size);
+void nth_addrmap_fork_prepare(void);
+void nth_addrmap_fork_release(void);
 
 /* --------------------------------------------------------------------------- freelist.c */
 

@@ -413,6 +413,16 @@ static void thread_exit(void *unused)
     }
 }
 
+void nth_lfh_fork_prepare(void)
+{
+    pthread_mutex_lock(&cache_lock);
+}
+
+void nth_lfh_fork_release(void)
+{
+    pthread_mutex_unlock(&cache_lock);
+}
+
 void nth_lfh_destroy(nth_heap *heap)
 {
     if (!heap->lfh) return;

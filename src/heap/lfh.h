@@ -129,5 +129,8 @@ bool nth_lfh_check_heap(nth_heap *heap);
 void nth_lfh_add_stats(nth_heap *heap, nth_heap_stats *stats);
 void nth_lfh_trim_locked(nth_heap *heap);
 void nth_lfh_destroy(nth_heap *heap);
+/* fork(): the cache lock is held across it (heap.c takes every engine lock in order). */
+void nth_lfh_fork_prepare(void);
+void nth_lfh_fork_release(void);
 
 #endif

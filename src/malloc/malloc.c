@@ -23,8 +23,8 @@
  * small static bootstrap arena; its blocks are never reused and free() of them is a silent no-op.
  * Other threads that arrive during initialisation wait for it.
  *
- * Fork: pthread_atfork handlers, registered once the heap exists, hold the process heap's lock
- * across fork(), so the child never inherits it half-updated.
+ * Fork: the engine's own pthread_atfork handlers hold every heap lock and every global lock of
+ * the engine across fork(), so the child never inherits one half-updated.
  *
  * Invariants: this layer keeps no per-thread state (thread caches belong to the engine), takes no
  * lock of its own on any fast path, and exports only the replaced C library names; everything
@@ -58,24 +58,6 @@ static nth_heap *_Atomic process_heap;      /* set once, then read on every call
 static atomic_int init_state;              /* enum init_state */
 static pthread_t init_thread;              /* valid while init_state == INIT_RUNNING */
 
-static void fork_prepare(void)
-{
-    nth_heap *heap = atomic_load_explicit(&process_heap, memory_order_acquire);
-    if (heap) nth_heap_lock(heap);
-}
-
-static void fork_parent(void)
-{
-    nth_heap *heap = atomic_load_explicit(&process_heap, memory_order_acquire);
-    if (heap) nth_heap_unlock(heap);
-}
-
-static void fork_child(void)
-{
-    nth_heap *heap = atomic_load_explicit(&process_heap, memory_order_acquire);
-    if (heap) nth_heap_unlock(heap);
-}
-
 /* Creates the process heap, or returns NULL when the caller is the thread creating it (a nested
  * call: serve it from the bootstrap arena) or when the heap cannot be created. */
 static __attribute__((noinline)) nth_heap *heap_init_slow(void)
@@ -93,8 +75,6 @@ static __attribute__((noinline)) nth_heap *heap_init_slow(void)
             }
             atomic_store_explicit(&process_heap, heap, memory_order_release);
             atomic_store(&init_state, INIT_DONE);
-            /* After the heap is published: glibc may allocate while registering. */
-            pthread_atfork(fork_prepare, fork_parent, fork_child);
             return heap;
         }
         if (expected == INIT_RUNNING && pthread_equal(init_thread, pthread_self())) return NULL;

@@ -3,6 +3,7 @@
  * blocks, frees of blocks handed over by other threads (cross-thread frees into LFH
  * subsegments), reallocs, and a fifth thread that locks the heap, walks and validates it while
  * the others run. Every block carries its owner's pattern; nothing may be lost or overwritten.
+ * fork() while threads allocate must leave the child with no lock held.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -150,10 +151,59 @@ TEST(thread_exit_after_heap_destroy)
     nth_heap_destroy(again);
 }
 
+static _Atomic int churning;
+
+static void *churn(void *arg)
+{
+    nth_heap *heap = arg;
+    while (atomic_load(&churning)) {
+        void *p[16];
+        for (int i = 0; i < 16; i++) p[i] = nth_heap_alloc(heap, 0, (size_t)(i * 97 % 3000) + 1);
+        for (int i = 0; i < 16; i++) nth_heap_free(heap, 0, p[i]);
+        /* A new thread cache now and then: the cache lock is in play too. */
+        pthread_t t;
+        if (pthread_create(&t, NULL, alloc_and_exit, heap) == 0) pthread_join(t, NULL);
+    }
+    return NULL;
+}
+
+TEST(fork_while_other_threads_allocate)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    pthread_t threads[2];
+    churning = 1;
+    for (int t = 0; t < 2; t++) pthread_create(&threads[t], NULL, churn, heap);
+    for (int round = 0; round < 40; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            /* The child uses every heap and creates a new one; a lock left held would hang it. */
+            void *p = nth_heap_alloc(heap, 0, 100), *q = nth_heap_alloc(nth_process_heap(), 0, 5000);
+            nth_heap *fresh = nth_heap_create(0, 0, 0);
+            bool ok = p && q && fresh && nth_heap_free(heap, 0, p) && nth_heap_validate(heap, 0, NULL);
+            _exit(ok ? 0 : 1);
+        }
+        int status = -1;
+        for (int waited = 0; waited < 500 && waitpid(pid, &status, WNOHANG) == 0; waited++) {
+            struct timespec pause = {0, 10000000};
+            nanosleep(&pause, NULL);
+        }
+        if (status == -1) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+        }
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    churning = 0;
+    for (int t = 0; t < 2; t++) pthread_join(threads[t], NULL);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
     RUN(four_threads_share_a_heap);
     RUN(thread_exit_after_heap_destroy);
+    RUN(fork_while_other_threads_allocate);
     return harness_finish(argv[0]);
 }
