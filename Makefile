@@ -73,7 +73,8 @@ LIBS := $(LIB_A) $(LIB_SO) $(if $(PST_SRCS),$(PST_A) $(PST_SO)) $(if $(MALLOC_SR
 all: $(LIBS) $(if $(TOOL_SRCS),$(TOOL))
 
 # The engine and the malloc layer export only what their headers mark (NTH_API, libc names).
-$(BUILD)/obj/src/heap/%.o $(BUILD)/obj/src/malloc/%.o: EXTRA_CFLAGS := -fvisibility=hidden
+# Calls between the library's own exported functions bind directly (no PLT).
+$(BUILD)/obj/src/heap/%.o $(BUILD)/obj/src/malloc/%.o: EXTRA_CFLAGS := -fvisibility=hidden -fno-semantic-interposition
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

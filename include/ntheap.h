@@ -139,6 +139,13 @@ nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size);
 /* Frees a block. NULL is a successful no-op. A bad pointer returns false and is reported. */
 NTH_API bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr);
 
+/* Frees a block of whichever heap owns it (one address-map lookup finds the heap): what free()
+ * is for a malloc replacement. NULL is a no-op; a pointer no heap owns is reported, false. */
+NTH_API bool nth_free(void *ptr);
+/* nth_free whose reports name `call` (a layer's own name, e.g. "free"); costs nothing unless a
+ * report is made. */
+NTH_API bool nth_free_as(void *ptr, const char *call);
+
 /* The size requested for the block, or NTH_SIZE_ERROR for a bad pointer. */
 NTH_API size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr);
 

@@ -18,26 +18,14 @@
 
 #include "heap/internal.h"
 
-#define ROOT_BITS 15
-#define LEAF_BITS 16
-#define ADDRESS_BITS (NTH_LG_CHUNK + LEAF_BITS + ROOT_BITS) /* 47 */
+#define ROOT_BITS NTH_ADDRMAP_ROOT_BITS
+#define LEAF_BITS NTH_ADDRMAP_LEAF_BITS
+#define ADDRESS_BITS NTH_ADDRMAP_ADDRESS_BITS
+typedef nth_addrmap_leaf leaf;
+#define root nth_addrmap_root
 
-typedef struct leaf {
-    _Atomic(const nth_owner *) owner[1u << LEAF_BITS];
-} leaf;
-
-static _Atomic(leaf *) root[1u << ROOT_BITS];
+_Atomic(nth_addrmap_leaf *) nth_addrmap_root[1u << NTH_ADDRMAP_ROOT_BITS];
 static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
-
-const nth_owner *nth_addrmap_lookup(const void *addr)
-{
-    uintptr_t a = (uintptr_t)addr;
-    if (a >> ADDRESS_BITS) return NULL;
-    leaf *l = atomic_load_explicit(&root[a >> (NTH_LG_CHUNK + LEAF_BITS)], memory_order_acquire);
-    if (!l) return NULL;
-    return atomic_load_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << LEAF_BITS) - 1)],
-                                memory_order_acquire);
-}
 
 static leaf *leaf_for(uintptr_t a, bool create)
 {

@@ -9,7 +9,7 @@
  *                                                         └─► big block (growable heaps)
  */
 #include "heap/internal.h"
-#include "heap/lfh.h"
+#include "heap/lfh_fast.h"
 
 
 static inline void lock_for(nth_heap *heap, uint32_t flags)
@@ -69,7 +69,9 @@ static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t al
 void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
 {
     if (size <= NTH_LFH_MAX_SIZE) {
-        void *p = nth_lfh_alloc(heap, flags, size);
+        void *p = flags == 0 ? nth_lfh_alloc_fast(heap, size) : NULL;
+        if (NTH_LIKELY(p != NULL)) return p;
+        p = nth_lfh_alloc(heap, flags, size);
         if (NTH_LIKELY(p != NULL)) return p;
     }
     if (!enter(heap, "nth_heap_alloc")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
@@ -139,6 +141,7 @@ bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
     if (ptr && !(flags & NTH_NO_SERIALIZE)) {
         nth_lfh_subsegment *sub = lfh_owner(heap, ptr);
         if (sub) {
+            if (NTH_LIKELY(nth_lfh_free_fast(heap, sub, ptr))) return true;
             nth_active_call = "nth_heap_free";
             return nth_lfh_free(heap, sub, ptr);
         }
@@ -152,6 +155,34 @@ bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
     if (ok) free_located(heap, &where);
     unlock_for(heap, flags);
     return ok;
+}
+
+bool nth_free_as(void *ptr, const char *call)
+{
+    if (!ptr) return true;
+    const nth_owner *owner = nth_addrmap_lookup(ptr);
+    if (NTH_LIKELY(owner && owner->kind == OWNER_LFH) &&
+        NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr)))
+        return true;
+    /* Everything else, and every report, goes the long way under the caller's name. */
+    nth_set_call_name(call);
+    bool ok;
+    if (!owner) {
+        nth_report_problem(NULL, NTH_ERR_INVALID_POINTER, ptr, "a block of an ntheap heap",
+                           "an address no ntheap heap owns (wild or stack pointer)");
+        ok = false;
+    } else if (owner->kind == OWNER_LFH) {
+        ok = nth_lfh_free(owner->heap, (nth_lfh_subsegment *)owner, ptr);
+    } else {
+        ok = nth_heap_free(owner->heap, 0, ptr);
+    }
+    nth_set_call_name(NULL);
+    return ok;
+}
+
+bool nth_free(void *ptr)
+{
+    return nth_free_as(ptr, "nth_free");
 }
 
 static uintptr_t user_value_of(const nth_located *where)

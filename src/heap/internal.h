@@ -79,9 +79,27 @@ static inline size_t nth_block_requested(const nth_block_header *hdr)
 
 /* ----------------------------------------------------------------------------- addrmap.c */
 
+/* The map's two levels (addrmap.c): 15 + 16 bits of chunk number cover a 47-bit space. */
+#define NTH_ADDRMAP_ROOT_BITS 15
+#define NTH_ADDRMAP_LEAF_BITS 16
+#define NTH_ADDRMAP_ADDRESS_BITS (NTH_LG_CHUNK + NTH_ADDRMAP_LEAF_BITS + NTH_ADDRMAP_ROOT_BITS)
+typedef struct nth_addrmap_leaf {
+    _Atomic(const nth_owner *) owner[1u << NTH_ADDRMAP_LEAF_BITS];
+} nth_addrmap_leaf;
+extern _Atomic(nth_addrmap_leaf *) nth_addrmap_root[1u << NTH_ADDRMAP_ROOT_BITS];
+
 /* The owner (segment, big block or LFH subsegment) of the 64 KiB chunk holding `addr`, or NULL.
  * Lock-free; reads only the map itself. */
-const nth_owner *nth_addrmap_lookup(const void *addr);
+static inline const nth_owner *nth_addrmap_lookup(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    if (NTH_UNLIKELY(a >> NTH_ADDRMAP_ADDRESS_BITS)) return NULL;
+    nth_addrmap_leaf *l = atomic_load_explicit(&nth_addrmap_root[a >> (NTH_LG_CHUNK + NTH_ADDRMAP_LEAF_BITS)],
+                                               memory_order_acquire);
+    if (NTH_UNLIKELY(!l)) return NULL;
+    return atomic_load_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << NTH_ADDRMAP_LEAF_BITS) - 1)],
+                                memory_order_acquire);
+}
 bool nth_addrmap_set(const void *base, size_t size, const nth_owner *owner);
 void nth_addrmap_clear(const void *base, size_t size);
 void nth_addrmap_fork_prepare(void);

@@ -21,10 +21,11 @@
  * back-end. Thread exit retires the thread's subsegments.
  *
  * Heap lock: nth_heap_lock, whole-heap validation and compaction pause the fast paths
- * (nth_lfh_pause): each fast operation marks its cache `in_op` before it reads heap->lfh_paused;
- * the pauser raises lfh_paused, issues an expedited membarrier (or, where that is unavailable,
- * fast paths use a full fence), then waits for every cache's in_op to drop. Paused fast paths
- * take the heap lock.
+ * (nth_lfh_pause): each fast operation marks its cache `in_op` before it reads the cache's
+ * `paused` flag; the pauser raises heap->lfh_paused and every cache's flag, issues an expedited
+ * membarrier (or, where that is unavailable, fast paths use a full fence), then waits for every
+ * cache's in_op to drop. Paused fast paths take the heap lock. The owner-thread fast paths
+ * themselves are inline, in lfh_fast.h.
  *
  * Lock order: cache_lock (thread caches' heap pointers) < heap lock.
  */
@@ -35,14 +36,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "heap/lfh.h"
+#include "heap/lfh_fast.h"
 
-static NTH_TLS nth_lfh_tcache *tls_recent;
+NTH_TLS nth_lfh_tcache *nth_lfh_tls_recent;
 static NTH_TLS nth_lfh_tcache *tls_caches;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
-static bool fast_path_needs_fence = true;
+bool nth_lfh_fast_path_needs_fence = true;
 
 
 /* ------------------------------------------------------------------------------ helpers */
@@ -69,27 +70,12 @@ static inline void store_u32(uint32_t *p, uint32_t v)
 
 static inline char *block_at(const nth_lfh_subsegment *sub, uint32_t index)
 {
-    return sub->owner.base + sub->first_offset + (size_t)index * sub->block_size;
+    return sub->first_block + (size_t)index * sub->block_size;
 }
 
 bool nth_lfh_index_of(const nth_lfh_subsegment *sub, const void *ptr, uint32_t *index)
 {
-    size_t offset = (size_t)((const char *)ptr - sub->owner.base);
-    if ((const char *)ptr < sub->owner.base + sub->first_offset || offset >= sub->owner.reserve) return false;
-    offset -= sub->first_offset;
-    uint32_t i = (uint32_t)(((uint64_t)offset * sub->reciprocal) >> 32);
-    if ((size_t)i * sub->block_size != offset || i >= load_u32(&sub->bump)) return false;
-    *index = i;
-    return true;
-}
-
-static inline void set_unused(nth_lfh_subsegment *sub, uint32_t index, size_t size)
-{
-    uint32_t unused = sub->block_size - (uint32_t)size;
-    if (sub->unused_width == 1)
-        sub->unused[index] = (unsigned char)unused;
-    else
-        memcpy(sub->unused + 2 * (size_t)index, &(uint16_t){(uint16_t)unused}, 2);
+    return nth_lfh_block_index(sub, ptr, index);
 }
 
 static inline uint32_t get_unused(const nth_lfh_subsegment *sub, uint32_t index)
@@ -103,13 +89,6 @@ static inline uint32_t get_unused(const nth_lfh_subsegment *sub, uint32_t index)
 static inline bool is_busy(const nth_lfh_subsegment *sub, uint32_t index)
 {
     return (load_bits(&sub->busy_bits[index / 64]) >> (index % 64)) & 1;
-}
-
-static inline void set_busy(nth_lfh_subsegment *sub, uint32_t index, bool busy)
-{
-    uint64_t *word = &sub->busy_bits[index / 64];
-    uint64_t bit = 1ull << (index % 64);
-    store_bits(word, busy ? load_bits(word) | bit : load_bits(word) & ~bit);
 }
 
 nth_lfh_subsegment *nth_lfh_in_block(char *block)
@@ -194,6 +173,8 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     sub->block_size = block_size;
     sub->n_blocks = n;
     sub->first_offset = (uint32_t)first;
+    sub->first_block = area + first;
+    sub->span = (size_t)n * block_size;
     sub->reciprocal = (uint32_t)((((uint64_t)1 << 32) + block_size - 1) / block_size);
     sub->n_words = (uint32_t)words;
     sub->busy_bits = (uint64_t *)(area + head);
@@ -315,20 +296,20 @@ static void thread_exit(void *unused);
 static void make_exit_key(void)
 {
     pthread_key_create(&exit_key, thread_exit);
-    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) fast_path_needs_fence = false;
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) nth_lfh_fast_path_needs_fence = false;
 #ifdef NTH_SANITIZER_BUILD
-    fast_path_needs_fence = true; /* sanitizers do not see membarrier's ordering */
+    nth_lfh_fast_path_needs_fence = true; /* sanitizers do not see membarrier's ordering */
 #endif
 }
 
 static inline nth_lfh_tcache *cache_for(const nth_heap *heap)
 {
     if (NTH_UNLIKELY(heap == NULL)) return NULL; /* dead caches have a NULL heap */
-    nth_lfh_tcache *tc = tls_recent;
+    nth_lfh_tcache *tc = nth_lfh_tls_recent;
     if (NTH_LIKELY(tc && atomic_load_explicit(&tc->heap, memory_order_relaxed) == heap)) return tc;
     for (tc = tls_caches; tc; tc = tc->thread_next)
         if (atomic_load_explicit(&tc->heap, memory_order_relaxed) == heap) {
-            tls_recent = tc;
+            nth_lfh_tls_recent = tc;
             return tc;
         }
     return NULL;
@@ -342,7 +323,7 @@ static void drop_dead_caches(void)
         nth_lfh_tcache *tc = *link;
         if (atomic_load_explicit(&tc->heap, memory_order_relaxed) == NULL) {
             *link = tc->thread_next;
-            if (tls_recent == tc) tls_recent = NULL;
+            if (nth_lfh_tls_recent == tc) nth_lfh_tls_recent = NULL;
             munmap(tc, sizeof *tc);
         } else {
             link = &tc->thread_next;
@@ -361,6 +342,7 @@ static nth_lfh_tcache *create_cache(nth_heap *heap)
     atomic_init(&tc->heap, heap);
     pthread_mutex_lock(&cache_lock);
     nth_lock_acquire(&heap->lock);
+    atomic_store_explicit(&tc->paused, atomic_load(&heap->lfh_paused) > 0, memory_order_relaxed);
     nth_lfh *lfh = heap->lfh;
     tc->heap_prev = NULL;
     tc->heap_next = lfh->caches;
@@ -370,7 +352,7 @@ static nth_lfh_tcache *create_cache(nth_heap *heap)
     pthread_mutex_unlock(&cache_lock);
     tc->thread_next = tls_caches;
     tls_caches = tc;
-    tls_recent = tc;
+    nth_lfh_tls_recent = tc;
     pthread_setspecific(exit_key, tc);
     return tc;
 }
@@ -396,7 +378,7 @@ static void thread_exit(void *unused)
     (void)unused;
     nth_lfh_tcache *tc = tls_caches;
     tls_caches = NULL;
-    tls_recent = NULL;
+    nth_lfh_tls_recent = NULL;
     while (tc) {
         nth_lfh_tcache *next = tc->thread_next;
         pthread_mutex_lock(&cache_lock);
@@ -437,33 +419,29 @@ void nth_lfh_destroy(nth_heap *heap)
 void nth_lfh_pause(nth_heap *heap)
 {
     if (atomic_fetch_add_explicit(&heap->lfh_paused, 1, memory_order_seq_cst) != 0 || !heap->lfh) return;
-    if (!fast_path_needs_fence) syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
+        atomic_store_explicit(&tc->paused, 1, memory_order_seq_cst);
+    if (!nth_lfh_fast_path_needs_fence) syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
     for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
         while (atomic_load_explicit(&tc->in_op, memory_order_acquire)) sched_yield();
 }
 
 void nth_lfh_resume(nth_heap *heap)
 {
-    atomic_fetch_sub_explicit(&heap->lfh_paused, 1, memory_order_release);
+    if (atomic_fetch_sub_explicit(&heap->lfh_paused, 1, memory_order_release) != 1 || !heap->lfh) return;
+    for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
+        atomic_store_explicit(&tc->paused, 0, memory_order_release);
 }
 
-/* Marks the start of a fast operation; false (and unmarked) when the heap is paused. */
 static inline bool begin_fast(nth_heap *heap, nth_lfh_tcache *tc)
 {
-    atomic_store_explicit(&tc->in_op, 1, memory_order_relaxed);
-    if (fast_path_needs_fence)
-        atomic_thread_fence(memory_order_seq_cst);
-    else
-        atomic_signal_fence(memory_order_seq_cst);
-    /* Acquire: whatever a pauser did before resuming happens before this operation. */
-    if (NTH_LIKELY(atomic_load_explicit(&heap->lfh_paused, memory_order_acquire) == 0)) return true;
-    atomic_store_explicit(&tc->in_op, 0, memory_order_release);
-    return false;
+    (void)heap;
+    return nth_lfh_begin_fast(tc);
 }
 
 static inline void end_fast(nth_lfh_tcache *tc)
 {
-    atomic_store_explicit(&tc->in_op, 0, memory_order_release);
+    nth_lfh_end_fast(tc);
 }
 
 /* ---------------------------------------------------------------------------- allocation */
@@ -475,15 +453,15 @@ static inline void *take_block(nth_lfh_subsegment *sub, size_t size)
     uint32_t index;
     if (NTH_LIKELY(p != NULL)) {
         sub->local_free = *(void **)p;
-        index = (uint32_t)(((uint64_t)(size_t)(p - sub->owner.base - sub->first_offset) * sub->reciprocal) >> 32);
+        index = (uint32_t)(((uint64_t)(size_t)(p - sub->first_block) * sub->reciprocal) >> 32);
     } else {
         index = sub->bump;
         if (NTH_UNLIKELY(index >= sub->n_blocks)) return NULL;
         store_u32(&sub->bump, index + 1);
         p = block_at(sub, index);
     }
-    set_busy(sub, index, true);
-    set_unused(sub, index, size);
+    nth_lfh_set_busy_bit(sub, index, true);
+    nth_lfh_set_unused(sub, index, size);
     store_u32(&sub->n_used, sub->n_used + 1);
     return p;
 }
@@ -515,7 +493,8 @@ static void *alloc_locked_path(nth_heap *heap, nth_lfh_tcache *tc, unsigned buck
 
 static nth_lfh_tcache *slow_cache_for(nth_heap *heap, unsigned bucket)
 {
-    if (!nth_heap_handle_ok(heap) || !heap->lfh_enabled || !heap->lfh ||
+    /* Heaps that zero every block keep to the locked path, which applies their forced flags. */
+    if (!nth_heap_handle_ok(heap) || !heap->lfh_enabled || !heap->lfh || (heap->force_flags & NTH_ZERO_MEMORY) ||
         !atomic_load_explicit(&heap->lfh->active[bucket], memory_order_relaxed))
         return NULL;
     return create_cache(heap);
@@ -599,7 +578,7 @@ static free_result free_index(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t 
             report_bad(heap, p, NTH_ERR_DOUBLE_FREE, "a busy LFH block", "a free LFH block (already freed)");
             return REFUSED;
         }
-        set_busy(sub, index, false);
+        nth_lfh_set_busy_bit(sub, index, false);
         *(void **)p = sub->local_free;
         sub->local_free = p;
         store_u32(&sub->n_used, sub->n_used - 1);
@@ -653,7 +632,7 @@ bool nth_lfh_resize(nth_lfh_subsegment *sub, uint32_t index, size_t size)
     /* In place while the block still fits and the slack is recordable (else it moves to a
      * better-fitting bucket). */
     if (size > sub->block_size || sub->block_size - size > (sub->unused_width == 1 ? 0xFFu : 0xFFFFu)) return false;
-    set_unused(sub, index, size);
+    nth_lfh_set_unused(sub, index, size);
     return true;
 }
 

@@ -31,27 +31,31 @@
 
 typedef struct nth_lfh_subsegment {
     nth_owner owner;                 /* kind OWNER_LFH; base = A, reserve = chunks * 64 KiB */
+    /* -- the fast paths' fields, in the first two cache lines -- */
+    _Atomic(struct nth_lfh_tcache *) owner_cache; /* NULL: retired, in the bucket's pool */
+    void *local_free;                /* owner's LIFO of free blocks (next pointer in the block) */
+    char *first_block;               /* A + first_offset */
+    size_t span;                     /* n_blocks * block_size */
+    uint32_t block_size;             /* bytes, the stride */
+    uint32_t reciprocal;             /* ceil(2^32 / block_size), for index = offset / size */
+    uint32_t bump;                   /* blocks [0, bump) have been handed out before */
+    uint32_t n_used;                 /* busy blocks as the owner counts them (retired: frozen) */
+    uint64_t *busy_bits;
+    _Atomic uint64_t *remote_bits;
+    unsigned char *unused;
+    uint16_t unused_width;           /* 1 or 2 bytes per unused[] entry */
+    uint16_t bucket;
+    uint32_t magic;
+    /* -- the rest -- */
+    _Atomic uint32_t remote_count;   /* remote bits set and not yet collected */
+    uint32_t n_words;                /* bitmap words in use */
+    uint32_t n_blocks;
+    uint32_t first_offset;           /* from A to block 0 */
     nth_segment *segment;            /* the segment holding the back-end block */
     struct nth_lfh_subsegment *next; /* all-subsegments list of the heap (under the heap lock) */
     struct nth_lfh_subsegment *prev;
     struct nth_lfh_subsegment *pool_next; /* bucket pool of retired subsegments */
     struct nth_lfh_subsegment *pool_prev;
-    _Atomic(struct nth_lfh_tcache *) owner_cache; /* NULL: retired, in the bucket's pool */
-    uint32_t magic;
-    uint16_t bucket;
-    uint16_t unused_width;           /* 1 or 2 bytes per unused[] entry */
-    uint32_t block_size;             /* bytes, the stride */
-    uint32_t n_blocks;
-    uint32_t first_offset;           /* from A to block 0 */
-    uint32_t reciprocal;             /* ceil(2^32 / block_size), for index = offset / size */
-    uint32_t bump;                   /* blocks [0, bump) have been handed out before */
-    uint32_t n_used;                 /* busy blocks as the owner counts them (retired: frozen) */
-    _Atomic uint32_t remote_count;   /* remote bits set and not yet collected */
-    uint32_t n_words;                /* bitmap words in use */
-    void *local_free;                /* owner's LIFO of free blocks (next pointer in the block) */
-    uint64_t *busy_bits;
-    _Atomic uint64_t *remote_bits;
-    unsigned char *unused;
 } nth_lfh_subsegment;
 
 typedef struct nth_lfh_bucket_pool {
@@ -67,7 +71,7 @@ typedef struct nth_lfh_tcache {
     struct nth_lfh_tcache *heap_next;    /* the heap's caches (under the heap lock) */
     struct nth_lfh_tcache *heap_prev;
     _Atomic uint32_t in_op;          /* 1 while a fast-path operation runs (see lfh_pause) */
-    uint32_t reserved;
+    _Atomic uint32_t paused;         /* mirrors heap->lfh_paused > 0, read by the owner's fast path */
     nth_lfh_subsegment *current[NTH_LFH_BUCKETS];
 } nth_lfh_tcache;
 
@@ -132,5 +136,9 @@ void nth_lfh_destroy(nth_heap *heap);
 /* fork(): the cache lock is held across it (heap.c takes every engine lock in order). */
 void nth_lfh_fork_prepare(void);
 void nth_lfh_fork_release(void);
+
+/* The fast paths' shared state (lfh.c), for lfh_fast.h. */
+extern NTH_TLS nth_lfh_tcache *nth_lfh_tls_recent;
+extern bool nth_lfh_fast_path_needs_fence;
 
 #endif

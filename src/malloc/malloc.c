@@ -189,21 +189,6 @@ static void *aligned_lenient(size_t alignment, size_t size)
     return aligned_checked(alignment, size);
 }
 
-/* free() of a pointer that is no live block of any ntheap heap: a bootstrap block (ignored),
- * or a misuse the engine reports without touching anything. */
-static __attribute__((noinline)) void free_unowned(void *ptr)
-{
-    if (boot_owns(ptr)) return;
-    int saved_errno = errno;
-    nth_heap *heap = heap_get();
-    if (heap) {
-        nth_set_call_name("free");
-        (void)nth_heap_free(heap, 0, ptr);
-        nth_set_call_name(NULL);
-    }
-    errno = saved_errno;
-}
-
 static __attribute__((noinline)) void *realloc_unowned(void *ptr, size_t size)
 {
     if (boot_owns(ptr)) {
@@ -239,15 +224,8 @@ NTH_EXPORT void *malloc(size_t size)
 
 NTH_EXPORT void free(void *ptr)
 {
-    if (!ptr) return;
-    nth_heap *owner = nth_heap_owner(ptr); /* lock-free; nth_heap_free checks the block */
-    if (NTH_LIKELY(owner)) {
-        nth_set_call_name("free"); /* a bad pointer is reported as free's */
-        (void)nth_heap_free(owner, 0, ptr);
-        nth_set_call_name(NULL);
-        return;
-    }
-    free_unowned(ptr);
+    if (NTH_UNLIKELY(!ptr || boot_owns(ptr))) return; /* bootstrap blocks are never freed */
+    (void)nth_free_as(ptr, "free"); /* finds the owning heap, checks the block, reports misuse */
 }
 
 NTH_EXPORT void *calloc(size_t count, size_t size)
