@@ -13,6 +13,12 @@
  *
  * Invariants: the mapping is committed in full; owner.base/owner.reserve are the mapping (a
  * multiple of 64 KiB); the address map sends every chunk of it to the nth_big.
+ *
+ * Freed mappings of up to 16 MiB are kept in a small per-heap cache (8 slots, 64 MiB) and handed
+ * to the next big block that fits them within a quarter: a page fault costs about 11 us here, so
+ * a program that frees and reallocates large buffers must not fault every page in again. Cached
+ * mappings belong to no block (the address map does not know them, so a stale pointer into one
+ * is refused), count as committed, and go back to the system on compaction and destroy.
  */
 #include "heap/internal.h"
 #include "heap/vm.h"
@@ -57,23 +63,77 @@ static void unlink_big(nth_heap *heap, nth_big *big)
         heap->big_tail = big->prev;
 }
 
+#define CACHEABLE_BYTES ((size_t)16 << 20)
+
+/* A cached mapping of at least `bytes` (and at most a quarter more), taken out of the cache. */
+static char *cache_take(nth_heap *heap, size_t bytes, size_t *got)
+{
+    for (uint32_t i = 0; i < heap->big_cache_n; i++) {
+        size_t have = heap->big_cache[i].bytes;
+        if (have < bytes || have > bytes + bytes / 4) continue;
+        char *base = heap->big_cache[i].base;
+        heap->big_cache[i] = heap->big_cache[--heap->big_cache_n];
+        heap->big_cache_bytes -= have;
+        *got = have;
+        return base;
+    }
+    return NULL;
+}
+
+/* Keeps a freed mapping for reuse, evicting the oldest when full; false: release it. */
+static bool cache_put(nth_heap *heap, char *base, size_t bytes)
+{
+    if (bytes > CACHEABLE_BYTES) return false;
+    while (heap->big_cache_n > 0 &&
+           (heap->big_cache_n == NTH_BIG_CACHE_SLOTS || heap->big_cache_bytes + bytes > NTH_BIG_CACHE_MAX_BYTES)) {
+        nth_vm_release(heap->big_cache[0].base, heap->big_cache[0].bytes);
+        heap->big_cache_bytes -= heap->big_cache[0].bytes;
+        heap->reserved_bytes -= heap->big_cache[0].bytes;
+        heap->committed_bytes -= heap->big_cache[0].bytes;
+        heap->decommit_ops++;
+        memmove(&heap->big_cache[0], &heap->big_cache[1], --heap->big_cache_n * sizeof heap->big_cache[0]);
+    }
+    heap->big_cache[heap->big_cache_n].base = base;
+    heap->big_cache[heap->big_cache_n].bytes = bytes;
+    heap->big_cache_n++;
+    heap->big_cache_bytes += bytes;
+    return true;
+}
+
+void nth_big_cache_release_locked(nth_heap *heap)
+{
+    while (heap->big_cache_n > 0) {
+        uint32_t i = --heap->big_cache_n;
+        nth_vm_release(heap->big_cache[i].base, heap->big_cache[i].bytes);
+        heap->reserved_bytes -= heap->big_cache[i].bytes;
+        heap->committed_bytes -= heap->big_cache[i].bytes;
+        heap->decommit_ops++;
+    }
+    heap->big_cache_bytes = 0;
+}
+
 void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
     if (size > NTH_MAX_REQUEST) return NULL;
     /* The mapping is aligned to max(alignment, 64 KiB); `lead` puts the data on the alignment. */
     size_t lead = (alignment - NTH_BIG_HEADER_BYTES % alignment) % alignment;
     size_t bytes = mapping_bytes(lead, size);
-    char *base = nth_vm_reserve(bytes, alignment > NTH_CHUNK ? alignment : NTH_CHUNK);
-    if (!base) return NULL;
-    if (!nth_vm_commit(base, bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
-        nth_vm_release(base, bytes);
-        return NULL;
+    char *base = alignment <= NTH_CHUNK ? cache_take(heap, bytes, &bytes) : NULL;
+    bool reused = base != NULL;
+    if (!reused) {
+        base = nth_vm_reserve(bytes, alignment > NTH_CHUNK ? alignment : NTH_CHUNK);
+        if (!base) return NULL;
+        if (!nth_vm_commit(base, bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
+            nth_vm_release(base, bytes);
+            return NULL;
+        }
     }
     /* With an alignment above 64 the descriptor moves forward so that data lands aligned. */
     nth_big *big = (nth_big *)(base + lead);
     big->owner = (nth_owner){NTH_BIG_MAGIC, OWNER_BIG, 0, heap, base, bytes};
     big->user_value = 0;
     if (!nth_addrmap_set(base, bytes, &big->owner)) {
+        if (reused) heap->reserved_bytes -= bytes, heap->committed_bytes -= bytes;
         nth_vm_release(base, bytes);
         return NULL;
     }
@@ -81,14 +141,18 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
     link_big(heap, big);
     heap->big_blocks++;
     heap->big_bytes += bytes;
-    heap->reserved_bytes += bytes;
-    heap->committed_bytes += bytes;
+    if (!reused) {
+        heap->reserved_bytes += bytes;
+        heap->committed_bytes += bytes;
+        heap->commit_ops++;
+    }
     heap->busy_blocks++;
     heap->busy_bytes += size;
     heap->alloc_calls++;
-    heap->commit_ops++;
-    /* Fresh mappings are zero-filled: NTH_ZERO_MEMORY needs nothing more. */
-    return (char *)big + NTH_BIG_HEADER_BYTES;
+    char *data = (char *)big + NTH_BIG_HEADER_BYTES;
+    /* Fresh mappings are zero-filled; a reused one is not. */
+    if (reused && (flags & NTH_ZERO_MEMORY)) memset(data, 0, size);
+    return data;
 }
 
 static size_t big_requested(nth_heap *heap, nth_big *big)
@@ -105,15 +169,18 @@ void nth_big_free_locked(nth_heap *heap, nth_big *big)
     size_t bytes = big->owner.reserve;
     unlink_big(heap, big);
     nth_addrmap_clear(base, bytes);
-    nth_vm_release(base, bytes);
+    big->owner.magic = 0;
     heap->big_blocks--;
     heap->big_bytes -= bytes;
-    heap->reserved_bytes -= bytes;
-    heap->committed_bytes -= bytes;
     heap->busy_blocks--;
     heap->busy_bytes -= requested;
     heap->free_calls++;
-    heap->decommit_ops++;
+    if (!cache_put(heap, base, bytes)) {
+        nth_vm_release(base, bytes);
+        heap->reserved_bytes -= bytes;
+        heap->committed_bytes -= bytes;
+        heap->decommit_ops++;
+    }
 }
 
 void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_t size)
@@ -178,4 +245,5 @@ void nth_big_release_all(nth_heap *heap)
     }
     heap->big_list = NULL;
     heap->big_tail = NULL;
+    nth_big_cache_release_locked(heap);
 }

@@ -172,6 +172,8 @@ void nth_big_free_locked(nth_heap *heap, nth_big *big);
 /* Resizes a big block, moving it unless in_place_only; NULL (untouched) on failure. */
 void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_t size);
 void nth_big_release_all(nth_heap *heap);
+/* Gives the cached mappings of freed big blocks back to the system. */
+void nth_big_cache_release_locked(nth_heap *heap);
 static inline char *nth_big_header(const nth_big *big)
 {
     return (char *)big + NTH_BIG_HEADER_BYTES - sizeof(nth_block_header);

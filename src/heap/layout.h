@@ -152,6 +152,8 @@ typedef struct nth_big {
     /* followed by the block header; data at NTH_BIG_HEADER_BYTES from the descriptor */
 } nth_big;
 
+#define NTH_BIG_CACHE_SLOTS 8u
+#define NTH_BIG_CACHE_MAX_BYTES ((size_t)64 << 20)
 #define NTH_BIG_HEADER_BYTES 128u /* data 128-byte aligned, like a cache-line pair */
 _Static_assert(sizeof(nth_big) <= NTH_BIG_HEADER_BYTES - sizeof(nth_block_header), "big block prefix");
 
@@ -186,6 +188,11 @@ typedef struct nth_heap {
     uint32_t n_segments;
     uint32_t reserved2;
     nth_big *big_list, *big_tail; /* big blocks in allocation order */
+    /* Mappings of freed big blocks kept for reuse (bigblock.c): committed, owned by no one. */
+    struct { char *base; size_t bytes; } big_cache[NTH_BIG_CACHE_SLOTS];
+    uint32_t big_cache_n;
+    uint32_t reserved4;
+    size_t big_cache_bytes;
     /* counters kept exact under the lock */
     size_t busy_blocks, busy_bytes, free_blocks, free_bytes;
     size_t big_blocks, big_bytes, reserved_bytes, committed_bytes;

@@ -8,8 +8,8 @@
  * |--------------------------|-----------|------------------------------------------------------|
  * | terminate_on_corruption  | 0         | abort with the report on any detected corruption     |
  * | lfh                      | 1         | Low Fragmentation Heap front-end on new heaps        |
- * | decommit_free_block      | 131072    | free blocks at least this big are decommitted ...    |
- * | decommit_total_free      | 2097152   | ... once the heap holds more free bytes than this    |
+ * | decommit_free_block      | 262144    | free blocks at least this big are decommitted ...    |
+ * | decommit_total_free      | 8388608   | ... once the heap holds more free bytes than this    |
  * | validate_at_exit         | 0         | validate every heap at exit; report problems         |
  *
  * Unknown names and malformed values are reported once on stderr and ignored. The variable is
@@ -25,8 +25,8 @@
 nth_defaults nth_process_defaults = {
     .terminate_on_corruption = false,
     .lfh = true,
-    .decommit_free_block = (size_t)128 << 10,
-    .decommit_total_free = (size_t)2 << 20,
+    .decommit_free_block = (size_t)256 << 10,
+    .decommit_total_free = (size_t)8 << 20,
     .validate_at_exit = false,
 };
 

@@ -66,6 +66,7 @@ size_t nth_heap_compact(nth_heap *heap, uint32_t flags)
     if (locked) nth_lock_acquire(&heap->lock);
     nth_lfh_pause(heap);
     nth_lfh_trim_locked(heap);
+    nth_big_cache_release_locked(heap);
     for (int index = (int)NTH_FREE_LISTS - 1; index >= 0; index--) {
         nth_free_links *head = &heap->freelists[index];
         for (nth_free_links *l = head->next, *next; l != head; l = next) {

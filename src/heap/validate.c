@@ -112,6 +112,7 @@ static bool check_segment(nth_heap *heap, nth_segment *segment, totals *t)
 
 static bool check_big(nth_heap *heap, totals *t)
 {
+    t->committed += heap->big_cache_bytes; /* freed mappings kept for reuse */
     nth_big *prev = NULL;
     for (nth_big *big = heap->big_list; big; prev = big, big = big->next) {
         nth_block_header hdr;
