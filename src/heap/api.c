@@ -217,7 +217,7 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     bool in_place_only = flags & NTH_REALLOC_IN_PLACE_ONLY;
     if (where.lfh) {
         size_t old_size = nth_block_requested(&where.hdr);
-        if (nth_lfh_resize(where.lfh, where.lfh_index, size)) {
+        if (nth_lfh_resize(heap, where.lfh, where.lfh_index, size)) {
             if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)ptr + old_size, 0, size - old_size);
             return ptr;
         }
@@ -279,7 +279,7 @@ static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags
         return fail_alloc(heap, flags, error);
     }
     size_t old_size = nth_block_requested(&where.hdr);
-    if (nth_lfh_resize(sub, where.lfh_index, size)) {
+    if (nth_lfh_resize(heap, sub, where.lfh_index, size)) {
         if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)ptr + old_size, 0, size - old_size);
         return ptr;
     }

@@ -43,7 +43,7 @@ static NTH_TLS nth_lfh_tcache *tls_caches;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
-bool nth_lfh_fast_path_needs_fence = true;
+_Atomic bool nth_lfh_fast_path_needs_fence = true;
 
 
 /* ------------------------------------------------------------------------------ helpers */
@@ -296,9 +296,9 @@ static void thread_exit(void *unused);
 static void make_exit_key(void)
 {
     pthread_key_create(&exit_key, thread_exit);
-    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) nth_lfh_fast_path_needs_fence = false;
-#ifdef NTH_SANITIZER_BUILD
-    nth_lfh_fast_path_needs_fence = true; /* sanitizers do not see membarrier's ordering */
+#ifndef NTH_SANITIZER_BUILD /* sanitizers do not see membarrier's ordering: they keep the fence */
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        atomic_store_explicit(&nth_lfh_fast_path_needs_fence, false, memory_order_relaxed);
 #endif
 }
 
@@ -421,9 +421,10 @@ void nth_lfh_pause(nth_heap *heap)
     if (atomic_fetch_add_explicit(&heap->lfh_paused, 1, memory_order_seq_cst) != 0 || !heap->lfh) return;
     for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
         atomic_store_explicit(&tc->paused, 1, memory_order_seq_cst);
-    if (!nth_lfh_fast_path_needs_fence) syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    if (!atomic_load_explicit(&nth_lfh_fast_path_needs_fence, memory_order_relaxed))
+        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
     for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
-        while (atomic_load_explicit(&tc->in_op, memory_order_acquire)) sched_yield();
+        while (nth_lfh_read_in_op(tc)) sched_yield();
 }
 
 void nth_lfh_resume(nth_heap *heap)
@@ -627,12 +628,22 @@ bool nth_lfh_free_located_locked(nth_heap *heap, nth_located *where)
     return free_index(heap, where->lfh, where->lfh_index, cache_for(heap), false) == FREED;
 }
 
-bool nth_lfh_resize(nth_lfh_subsegment *sub, uint32_t index, size_t size)
+bool nth_lfh_resize(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index, size_t size)
 {
     /* In place while the block still fits and the slack is recordable (else it moves to a
      * better-fitting bucket). */
     if (size > sub->block_size || sub->block_size - size > (sub->unused_width == 1 ? 0xFFu : 0xFFFFu)) return false;
+    /* The size byte is read by walks: write it as a fast operation, or under the lock while
+     * the heap is paused (or the caller holds it already). */
+    nth_lfh_tcache *tc = nth_lock_held_by_me(&heap->lock) ? NULL : cache_for(heap);
+    if (tc && begin_fast(heap, tc)) {
+        nth_lfh_set_unused(sub, index, size);
+        end_fast(tc);
+        return true;
+    }
+    nth_lock_acquire(&heap->lock);
     nth_lfh_set_unused(sub, index, size);
+    nth_lock_release(&heap->lock);
     return true;
 }
 

@@ -116,7 +116,7 @@ void nth_lfh_note_backend_free_locked(nth_heap *heap, size_t size);
 nth_error nth_lfh_locate(nth_heap *heap, nth_lfh_subsegment *sub, const void *ptr, nth_located *out,
                          const char **expected, const char **found);
 /* Resizes an LFH block in place when the new size fits its bucket. */
-bool nth_lfh_resize(nth_lfh_subsegment *sub, uint32_t index, size_t size);
+bool nth_lfh_resize(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index, size_t size);
 bool nth_lfh_free_located_locked(nth_heap *heap, nth_located *where);
 
 /* Walk support: the subsegment inside a back-end block, and its busy blocks from an index on. */
@@ -139,6 +139,6 @@ void nth_lfh_fork_release(void);
 
 /* The fast paths' shared state (lfh.c), for lfh_fast.h. */
 extern NTH_TLS nth_lfh_tcache *nth_lfh_tls_recent;
-extern bool nth_lfh_fast_path_needs_fence;
+extern _Atomic bool nth_lfh_fast_path_needs_fence;
 
 #endif

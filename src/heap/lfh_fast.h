@@ -21,18 +21,34 @@ static inline bool nth_lfh_block_index(const nth_lfh_subsegment *sub, const void
     return true;
 }
 
-/* Marks the start of an owner operation; false (and unmarked) while the heap is paused. */
+/* Marks the start of an owner operation; false (and unmarked) while the heap is paused.
+ * Sanitizer builds use read-modify-writes on in_op on both sides instead of the store + fence
+ * (or membarrier) pairing, which ThreadSanitizer cannot follow; the ordering is the same. */
 static inline bool nth_lfh_begin_fast(nth_lfh_tcache *tc)
 {
+#ifdef NTH_SANITIZER_BUILD
+    atomic_exchange_explicit(&tc->in_op, 1, memory_order_seq_cst);
+#else
     atomic_store_explicit(&tc->in_op, 1, memory_order_relaxed);
-    if (nth_lfh_fast_path_needs_fence)
+    if (atomic_load_explicit(&nth_lfh_fast_path_needs_fence, memory_order_relaxed))
         atomic_thread_fence(memory_order_seq_cst);
     else
         atomic_signal_fence(memory_order_seq_cst); /* membarrier orders it for the pauser */
+#endif
     /* Acquire: whatever a pauser did before resuming happens before this operation. */
     if (NTH_LIKELY(atomic_load_explicit(&tc->paused, memory_order_acquire) == 0)) return true;
     atomic_store_explicit(&tc->in_op, 0, memory_order_release);
     return false;
+}
+
+/* The pauser's view of a cache's in_op (see nth_lfh_begin_fast). */
+static inline uint32_t nth_lfh_read_in_op(nth_lfh_tcache *tc)
+{
+#ifdef NTH_SANITIZER_BUILD
+    return atomic_fetch_add_explicit(&tc->in_op, 0, memory_order_seq_cst);
+#else
+    return atomic_load_explicit(&tc->in_op, memory_order_acquire);
+#endif
 }
 
 static inline void nth_lfh_end_fast(nth_lfh_tcache *tc)
