@@ -15,8 +15,8 @@
  * multiple of 64 KiB); the address map sends every chunk of it to the nth_big.
  *
  * Freed mappings of up to 16 MiB are kept in a small per-heap cache (8 slots, 64 MiB) and handed
- * to the next big block that fits them within a quarter: a page fault costs about 11 us here, so
- * a program that frees and reallocates large buffers must not fault every page in again. Cached
+ * to the next big block, resized with mremap: a page fault costs about 11 us here, so a program
+ * that frees and reallocates large buffers must not fault every page in again. Cached
  * mappings belong to no block (the address map does not know them, so a stale pointer into one
  * is refused), count as committed, and go back to the system on compaction and destroy.
  */
@@ -65,19 +65,42 @@ static void unlink_big(nth_heap *heap, nth_big *big)
 
 #define CACHEABLE_BYTES ((size_t)16 << 20)
 
-/* A cached mapping of at least `bytes` (and at most a quarter more), taken out of the cache. */
+/* A cached mapping resized to `bytes`, taken out of the cache: the smallest that is large enough
+ * (its tail unmapped when it is much larger), else the largest, grown with mremap (its pages
+ * that were touched before stay resident). NULL when the cache is empty or a remap fails. */
 static char *cache_take(nth_heap *heap, size_t bytes, size_t *got)
 {
+    int best = -1;
     for (uint32_t i = 0; i < heap->big_cache_n; i++) {
         size_t have = heap->big_cache[i].bytes;
-        if (have < bytes || have > bytes + bytes / 4) continue;
-        char *base = heap->big_cache[i].base;
-        heap->big_cache[i] = heap->big_cache[--heap->big_cache_n];
-        heap->big_cache_bytes -= have;
-        *got = have;
-        return base;
+        if (best < 0) {
+            best = (int)i;
+            continue;
+        }
+        size_t best_have = heap->big_cache[best].bytes;
+        bool fits = have >= bytes, best_fits = best_have >= bytes;
+        if ((fits && (!best_fits || have < best_have)) || (!fits && !best_fits && have > best_have)) best = (int)i;
     }
-    return NULL;
+    if (best < 0) return NULL;
+    char *base = heap->big_cache[best].base;
+    size_t have = heap->big_cache[best].bytes;
+    heap->big_cache[best] = heap->big_cache[--heap->big_cache_n];
+    heap->big_cache_bytes -= have;
+    *got = have;
+    if (have < bytes || have > bytes + bytes / 4) {
+        char *resized = nth_vm_remap(base, have, bytes, NTH_CHUNK, true);
+        if (!resized) {
+            nth_vm_release(base, have);
+            heap->reserved_bytes -= have;
+            heap->committed_bytes -= have;
+            return NULL;
+        }
+        heap->reserved_bytes += bytes - have;
+        heap->committed_bytes += bytes - have;
+        base = resized;
+        *got = bytes;
+    }
+    return base;
 }
 
 /* Keeps a freed mapping for reuse, evicting the oldest when full; false: release it. */

@@ -39,24 +39,24 @@ static pthread_once_t fork_hooks_once = PTHREAD_ONCE_INIT;
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&registry_lock);
-    nth_lfh_fork_prepare();
     for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap) {
         if (heap->flags & NTH_NO_SERIALIZE) continue;
         nth_lock_acquire(&heap->lock);
         nth_lfh_pause(heap); /* no fast path is half-way through a subsegment at the fork */
     }
+    nth_lfh_fork_prepare();
     nth_addrmap_fork_prepare();
 }
 
 static void fork_release(void)
 {
     nth_addrmap_fork_release();
+    nth_lfh_fork_release();
     for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap) {
         if (heap->flags & NTH_NO_SERIALIZE) continue;
         nth_lfh_resume(heap);
         nth_lock_release(&heap->lock);
     }
-    nth_lfh_fork_release();
     pthread_mutex_unlock(&registry_lock);
 }
 

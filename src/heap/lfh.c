@@ -27,7 +27,8 @@
  * cache's in_op to drop. Paused fast paths take the heap lock. The owner-thread fast paths
  * themselves are inline, in lfh_fast.h.
  *
- * Lock order: cache_lock (thread caches' heap pointers) < heap lock.
+ * Lock order: heap lock < cache_lock (thread caches' heap pointers); thread exit, which needs
+ * the cache lock first, only tries the heap lock.
  */
 #include <linux/membarrier.h>
 #include <pthread.h>
@@ -352,16 +353,16 @@ static nth_lfh_tcache *create_cache(nth_heap *heap)
     if (mem == MAP_FAILED) return NULL;
     nth_lfh_tcache *tc = mem;
     atomic_init(&tc->heap, heap);
-    pthread_mutex_lock(&cache_lock);
     nth_lock_acquire(&heap->lock);
+    pthread_mutex_lock(&cache_lock);
     atomic_store_explicit(&tc->paused, atomic_load(&heap->lfh_paused) > 0, memory_order_relaxed);
     nth_lfh *lfh = heap->lfh;
     tc->heap_prev = NULL;
     tc->heap_next = lfh->caches;
     if (lfh->caches) lfh->caches->heap_prev = tc;
     lfh->caches = tc;
-    nth_lock_release(&heap->lock);
     pthread_mutex_unlock(&cache_lock);
+    nth_lock_release(&heap->lock);
     tc->thread_next = tls_caches;
     tls_caches = tc;
     nth_lfh_tls_recent = tc;
@@ -393,13 +394,20 @@ static void thread_exit(void *unused)
     nth_lfh_tls_recent = NULL;
     while (tc) {
         nth_lfh_tcache *next = tc->thread_next;
-        pthread_mutex_lock(&cache_lock);
-        nth_heap *heap = atomic_load_explicit(&tc->heap, memory_order_relaxed);
-        if (heap) {
-            nth_lock_acquire(&heap->lock);
-            detach_cache_locked(heap, tc);
-            atomic_store_explicit(&tc->heap, NULL, memory_order_relaxed);
-            nth_lock_release(&heap->lock);
+        /* The cache lock keeps the heap from being destroyed under us; the heap lock comes
+         * after it in the lock order, so only try it, and back off while it is busy. */
+        for (;;) {
+            pthread_mutex_lock(&cache_lock);
+            nth_heap *heap = atomic_load_explicit(&tc->heap, memory_order_relaxed);
+            if (!heap) break;
+            if (nth_lock_try_acquire(&heap->lock)) {
+                detach_cache_locked(heap, tc);
+                atomic_store_explicit(&tc->heap, NULL, memory_order_relaxed);
+                nth_lock_release(&heap->lock);
+                break;
+            }
+            pthread_mutex_unlock(&cache_lock);
+            sched_yield();
         }
         pthread_mutex_unlock(&cache_lock);
         munmap(tc, sizeof *tc);

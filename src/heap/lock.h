@@ -3,7 +3,8 @@
  * by nth_heap_alloc on the same thread works, as with a Windows critical section).
  *
  * Lock order (acquire left to right, never the reverse):
- *   registry lock (heap.c)  <  heap lock  <  address-map lock (addrmap.c)
+ *   registry lock (heap.c)  <  heap lock  <  cache lock (lfh.c)  <  address-map lock (addrmap.c)
+ * (Thread exit holds the cache lock and only *tries* a heap lock, backing off when it is busy.)
  * Functions named *_locked expect the heap lock to be held by the caller (or the heap to be
  * NO_SERIALIZE).
  */
@@ -53,6 +54,20 @@ static inline void nth_lock_acquire(nth_lock *lock)
     pthread_mutex_lock(&lock->mutex);
     atomic_store_explicit(&lock->owner, me, memory_order_relaxed);
     lock->depth = 1;
+}
+
+/* Acquires the lock only if that needs no waiting. */
+static inline bool nth_lock_try_acquire(nth_lock *lock)
+{
+    uintptr_t me = nth_thread_id();
+    if (atomic_load_explicit(&lock->owner, memory_order_relaxed) == me) {
+        lock->depth++;
+        return true;
+    }
+    if (pthread_mutex_trylock(&lock->mutex) != 0) return false;
+    atomic_store_explicit(&lock->owner, me, memory_order_relaxed);
+    lock->depth = 1;
+    return true;
 }
 
 static inline void nth_lock_release(nth_lock *lock)
