@@ -129,9 +129,10 @@ bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) sh bench/run.sh $(BUILD)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include/ntheap $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/include/ntheap/compat $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/ntheap.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(wildcard include/ntheap/*.h) $(DESTDIR)$(PREFIX)/include/ntheap/
+	install -m 644 $(wildcard include/ntheap/compat/*.h) $(DESTDIR)$(PREFIX)/include/ntheap/compat/
 	install -m 644 $(LIBS) $(DESTDIR)$(PREFIX)/lib/
 	$(if $(TOOL_SRCS),install -m 755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' ntheap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ntheap.pc
