@@ -454,16 +454,6 @@ void nth_lfh_resume(nth_heap *heap)
         atomic_store_explicit(&tc->paused, 0, memory_order_release);
 }
 
-static inline bool begin_fast(nth_heap *heap, nth_lfh_tcache *tc)
-{
-    (void)heap;
-    return nth_lfh_begin_fast(tc);
-}
-
-static inline void end_fast(nth_lfh_tcache *tc)
-{
-    nth_lfh_end_fast(tc);
-}
 
 /* ---------------------------------------------------------------------------- allocation */
 
@@ -534,9 +524,9 @@ void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size)
     flags |= heap->force_flags;
     nth_lfh_subsegment *sub = tc->current[bucket];
     if (NTH_LIKELY(sub != NULL)) {
-        if (NTH_LIKELY(begin_fast(heap, tc))) {
+        if (NTH_LIKELY(nth_lfh_begin_fast(tc))) {
             p = take_block(sub, size);
-            end_fast(tc);
+            nth_lfh_end_fast(tc);
         }
     } else if (!heap->lfh_enabled || !atomic_load_explicit(&heap->lfh->active[bucket], memory_order_relaxed)) {
         return NULL;
@@ -592,10 +582,10 @@ static free_result free_index(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t 
     char *p = block_at(sub, index);
     uint64_t bit = 1ull << (index % 64);
     if (mine && atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == mine) {
-        if (fast && !begin_fast(heap, mine)) return RETRY_LOCKED;
+        if (fast && !nth_lfh_begin_fast(mine)) return RETRY_LOCKED;
         if (NTH_UNLIKELY(!is_busy(sub, index) ||
                          (atomic_load_explicit(&sub->remote_bits[index / 64], memory_order_relaxed) & bit))) {
-            if (fast) end_fast(mine);
+            if (fast) nth_lfh_end_fast(mine);
             report_bad(heap, p, NTH_ERR_DOUBLE_FREE, "a busy LFH block", "a free LFH block (already freed)");
             return REFUSED;
         }
@@ -603,7 +593,7 @@ static free_result free_index(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t 
         *(void **)p = sub->local_free;
         sub->local_free = p;
         store_u32(&sub->n_used, sub->n_used - 1);
-        if (fast) end_fast(mine);
+        if (fast) nth_lfh_end_fast(mine);
         return FREED;
     }
     uint64_t before = atomic_fetch_or_explicit(&sub->remote_bits[index / 64], bit, memory_order_release);
@@ -656,9 +646,9 @@ bool nth_lfh_resize(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index, siz
     /* The size byte is read by walks: write it as a fast operation, or under the lock while
      * the heap is paused (or the caller holds it already). */
     nth_lfh_tcache *tc = nth_lock_held_by_me(&heap->lock) ? NULL : cache_for(heap);
-    if (tc && begin_fast(heap, tc)) {
+    if (tc && nth_lfh_begin_fast(tc)) {
         nth_lfh_set_unused(sub, index, size);
-        end_fast(tc);
+        nth_lfh_end_fast(tc);
         return true;
     }
     nth_lock_acquire(&heap->lock);
