@@ -596,24 +596,43 @@ static free_result free_index(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t 
         if (fast) nth_lfh_end_fast(mine);
         return FREED;
     }
-    uint64_t before = atomic_fetch_or_explicit(&sub->remote_bits[index / 64], bit, memory_order_release);
-    if ((before & bit) || !is_busy(sub, index)) {
-        if (!(before & bit)) atomic_fetch_and_explicit(&sub->remote_bits[index / 64], ~bit, memory_order_relaxed);
+    /* A free from another thread. Every access to the subsegment comes before the block's bit is
+     * published: from then on an owner or adopter may collect the block and the subsegment may
+     * go back to the back-end at any moment. */
+    _Atomic uint64_t *word = &sub->remote_bits[index / 64];
+    if (!is_busy(sub, index) || (atomic_load_explicit(word, memory_order_relaxed) & bit)) {
         report_bad(heap, p, NTH_ERR_DOUBLE_FREE, "a busy LFH block", "a free LFH block (already freed)");
         return REFUSED;
     }
-    uint32_t pending = atomic_fetch_add_explicit(&sub->remote_count, 1, memory_order_release) + 1;
-    if (atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL && pending == load_u32(&sub->n_used)) {
-        /* A retired subsegment just became entirely free: give it back to the back-end. */
-        nth_lock_acquire(&heap->lock);
-        if (sub->magic == NTH_LFH_MAGIC && atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL &&
-            atomic_load_explicit(&sub->remote_count, memory_order_acquire) == load_u32(&sub->n_used)) {
-            collect_remote(sub);
+    uint32_t pending = atomic_fetch_add_explicit(&sub->remote_count, 1, memory_order_relaxed) + 1;
+    bool last = atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL &&
+                pending == load_u32(&sub->n_used);
+    if (!last) {
+        if (atomic_fetch_or_explicit(word, bit, memory_order_release) & bit) {
+            /* Two threads freed it at once; remote_count stays one high, which only delays an
+             * early return of the subsegment. */
+            report_bad(heap, p, NTH_ERR_DOUBLE_FREE, "a busy LFH block", "a free LFH block (already freed)");
+            return REFUSED;
+        }
+        return FREED;
+    }
+    /* The last busy block of a retired subsegment: free it and give the subsegment back, under
+     * the lock (no one releases a subsegment without it, and ours cannot be released before our
+     * bit is published). */
+    nth_lock_acquire(&heap->lock);
+    if (atomic_fetch_or_explicit(word, bit, memory_order_release) & bit) {
+        nth_lock_release(&heap->lock);
+        report_bad(heap, p, NTH_ERR_DOUBLE_FREE, "a busy LFH block", "a free LFH block (already freed)");
+        return REFUSED;
+    }
+    if (sub->magic == NTH_LFH_MAGIC && atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL) {
+        collect_remote(sub);
+        if (load_u32(&sub->n_used) == 0) {
             pool_remove(heap->lfh, sub);
             release_subsegment_locked(heap, sub);
         }
-        nth_lock_release(&heap->lock);
     }
+    nth_lock_release(&heap->lock);
     return FREED;
 }
 

@@ -210,10 +210,65 @@ TEST(fork_while_other_threads_allocate)
     nth_heap_destroy(heap);
 }
 
+/* Larson-style hand-over: each generation of threads frees (from other threads) the blocks the
+ * previous generation allocated, in subsegments whose owners have exited, while allocating its
+ * own. Every free is legitimate, so the reporter must stay silent. */
+#define HANDOVER_BLOCKS 4000
+static nth_heap *handover_heap;
+static _Atomic int handover_reports;
+
+static void count_report(const nth_report *report, void *context)
+{
+    (void)report;
+    (void)context;
+    handover_reports++;
+}
+
+static void *handover_generation(void *arg)
+{
+    void **blocks = arg;
+    harness_rng rng = {(uintptr_t)blocks};
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < HANDOVER_BLOCKS; i++) {
+            int j = (int)(harness_rand(&rng) % HANDOVER_BLOCKS);
+            if (blocks[j] && !nth_heap_free(handover_heap, 0, blocks[j])) errors++;
+            blocks[j] = nth_heap_alloc(handover_heap, 0, 8 + harness_rand(&rng) % 200);
+            if (!blocks[j]) errors++;
+        }
+    return NULL;
+}
+
+TEST(blocks_handed_over_between_thread_generations)
+{
+    handover_heap = nth_heap_create(0, 0, 0);
+    static void *arrays[2][HANDOVER_BLOCKS];
+    errors = 0;
+    handover_reports = 0;
+    nth_set_report_handler(count_report, NULL);
+    for (int generation = 0; generation < 12; generation++) {
+        pthread_t t[2];
+        /* Swap the arrays: each thread frees what another thread allocated. */
+        for (int k = 0; k < 2; k++) pthread_create(&t[k], NULL, handover_generation, arrays[(k + generation) % 2]);
+        for (int k = 0; k < 2; k++) pthread_join(t[k], NULL);
+    }
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < HANDOVER_BLOCKS; i++)
+            if (arrays[k][i] && !nth_heap_free(handover_heap, 0, arrays[k][i])) errors++;
+    nth_set_report_handler(NULL, NULL);
+    CHECK_EQ(handover_reports, 0);
+    CHECK_EQ(errors, 0);
+    CHECK(nth_heap_validate(handover_heap, 0, NULL));
+    nth_heap_stats st;
+    nth_heap_query_stats(handover_heap, &st);
+    CHECK_EQ(st.busy_blocks, 0);
+    nth_heap_destroy(handover_heap);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
     RUN(four_threads_share_a_heap);
+    RUN(blocks_handed_over_between_thread_generations);
     RUN(thread_exit_after_heap_destroy);
     RUN(fork_while_other_threads_allocate);
     return harness_finish(argv[0]);
