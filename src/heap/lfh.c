@@ -13,11 +13,13 @@
  *
  * Threads: each (thread, heap) pair has a cache holding one current subsegment per bucket. The
  * owning thread allocates and frees in its current subsegments without the heap lock and
- * without atomic read-modify-writes. A free from another thread sets the block's bit in the
- * subsegment's remote bitmap (one fetch_or, nothing written into the block); the owner collects
- * remote bits when it runs out of free blocks. A full subsegment is retired to the bucket's pool
- * (no owner); a thread that needs a subsegment adopts a pooled one with remote frees before
- * creating a new one; a retired subsegment whose blocks are all freed goes back to the
+ * without atomic read-modify-writes. A free from another thread counts itself in remote_count
+ * and then sets the block's bit in the subsegment's remote bitmap (nothing is written into the
+ * block, and nothing of the subsegment is touched after the bit is set, since the block may be
+ * collected and the subsegment released from then on); the owner collects remote bits when it
+ * runs out of free blocks. A full subsegment is retired to the bucket's pool (no owner, a FIFO
+ * probed oldest first); a thread that needs a subsegment adopts a pooled one with free blocks
+ * before creating a new one; a retired subsegment whose last block is freed goes back to the
  * back-end. Thread exit retires the thread's subsegments.
  *
  * Heap lock: nth_heap_lock, whole-heap validation and compaction pause the fast paths
