@@ -7,8 +7,8 @@
 #   workloads       bench/workloads.sh: work_*.c programs and real programs per allocator
 #
 # Allocators: glibc (no preload), ntheap (BUILD/libntheap-malloc.so), and mimalloc, jemalloc,
-# tcmalloc from Debian's packages (see bench/allocators.sh); missing ones are named and left
-# out, never installed here. Every ratio is computed from figures measured in this run.
+# tcmalloc from Debian's packages (see bench/allocators.sh); missing ones are installed with
+# apt-get when run as root, else named and left out. Every ratio is computed from figures measured in this run.
 # BENCH_QUICK=1 shortens everything (about a minute); the default takes a few minutes.
 # BENCH_ONLY="micro workloads" runs a subset.
 set -u
@@ -35,6 +35,19 @@ echo "== machine: $(nproc 2>/dev/null || echo '?') CPUs (${cpu:-unknown}), $(una
 [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ] && echo "== BENCH_QUICK: short runs, rougher figures"
 
 list_allocators "$build" >"$tmp/allocators" 2>"$tmp/missing"
+# The peers come from Debian's packages: install the missing ones when we can (root, apt-get).
+peer_packages="libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 time"
+if [ -s "$tmp/missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    absent=""
+    for p in $peer_packages; do dpkg -s "$p" >/dev/null 2>&1 || absent="$absent $p"; done
+    if [ -n "$absent" ]; then
+        echo "== installing:$absent"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $absent >/dev/null 2>&1 ||
+            { apt-get update -qq >/dev/null 2>&1 &&
+              DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $absent >/dev/null 2>&1; }
+        list_allocators "$build" >"$tmp/allocators" 2>"$tmp/missing"
+    fi
+fi
 if [ -s "$tmp/missing" ]; then
     echo "== not compared (missing):"
     sed 's/^missing: /   /' "$tmp/missing"
