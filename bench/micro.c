@@ -66,32 +66,20 @@ static size_t run_live(void *arg, size_t ops)
     return rounds * LIVE;
 }
 
-static size_t run_realloc_double(void *arg, size_t ops)
-{
-    (void)arg;
-    size_t calls = 0;
-    while (calls < ops) {
-        char *p = malloc(16);
-        p[0] = 1;
-        for (size_t size = 32; size <= ((size_t)1 << 20); size *= 2) {
-            p = realloc(p, size);
-            p[size - 1] = (char)size;
-            bench_sink(p);
-            calls++;
-        }
-        free(p);
-    }
-    return calls;
-}
+/* A realloc chain: 16 B, then grown step by step up to `limit`, touching the last byte. */
+typedef struct realloc_chain {
+    size_t limit;
+    bool doubling; /* double each step, else add 16 bytes */
+} realloc_chain;
 
-static size_t run_realloc_append(void *arg, size_t ops)
+static size_t run_realloc_chain(void *arg, size_t ops)
 {
-    (void)arg;
+    const realloc_chain *chain = arg;
     size_t calls = 0;
     while (calls < ops) {
         char *p = malloc(16);
         p[0] = 1;
-        for (size_t size = 32; size <= 8192; size += 16) {
+        for (size_t size = 32; size <= chain->limit; size = chain->doubling ? size * 2 : size + 16) {
             p = realloc(p, size);
             p[size - 1] = (char)size;
             bench_sink(p);
@@ -196,10 +184,11 @@ int main(int argc, char **argv)
         report("live_10000", bench_measure(run_live, NULL, pairs / 2, reps),
                "10 000 mallocs then 10 000 frees, per pair");
     if (!only || strcmp(only, "realloc_double") == 0)
-        report("realloc_double", bench_measure(run_realloc_double, NULL, bench_scale(200000), reps),
+        report("realloc_double",
+               bench_measure(run_realloc_chain, &(realloc_chain){(size_t)1 << 20, true}, bench_scale(200000), reps),
                "realloc chain 16 B to 1 MiB doubling, per call");
     if (!only || strcmp(only, "realloc_append") == 0)
-        report("realloc_append", bench_measure(run_realloc_append, NULL, pairs / 2, reps),
+        report("realloc_append", bench_measure(run_realloc_chain, &(realloc_chain){8192, false}, pairs / 2, reps),
                "realloc chain +16 B to 8 KiB, per call");
     if (!only || strcmp(only, "threads2_random") == 0)
         report("threads2_random", bench_measure(run_threads2, NULL, pairs / 2, reps),

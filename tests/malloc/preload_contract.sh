@@ -5,14 +5,7 @@
 # as a control. Here NTH_TEST_EXPECT_NTHEAP=1 makes the program fail unless ntheap serves every
 # malloc call, and the ntheap-only checks (bad pointers, private-heap blocks, ...) run too.
 # Exit 77 (skip) in sanitizer builds: their runtime intercepts malloc before any preload.
-build=${BUILD:-build}
-case "$build" in /*) ;; *) build=$PWD/$build ;; esac
-case "${SAN:-}$(basename "$build")" in
-*asan* | *tsan* | *msan*)
-    echo "sanitizer build: its runtime replaces malloc itself, so LD_PRELOAD of ours cannot apply"
-    exit 77
-    ;;
-esac
+. tests/harness/no_preload_under_sanitizers.sh
 so=$build/libntheap-malloc.so
 prog=$build/tests/malloc/test_malloc_contract
 for file in "$so" "$prog"; do

@@ -9,14 +9,7 @@
 # validate_at_exit option, the preloaded runs are repeated with
 # NTHEAP_OPTIONS=validate_at_exit=1. A program that is not installed is reported and left out;
 # if none is installed the test is skipped (77). Sanitizer builds skip: their runtime owns malloc.
-build=${BUILD:-build}
-case "$build" in /*) ;; *) build=$PWD/$build ;; esac
-case "${SAN:-}$(basename "$build")" in
-*asan* | *tsan* | *msan*)
-    echo "sanitizer build: its runtime replaces malloc itself, so LD_PRELOAD of ours cannot apply"
-    exit 77
-    ;;
-esac
+. tests/harness/no_preload_under_sanitizers.sh
 so=$build/libntheap-malloc.so
 [ -e "$so" ] || { echo "missing $so: run make first"; exit 1; }
 

@@ -6,13 +6,7 @@
 # -rdynamic exports the nth_ symbols so that the program finds them with dlsym, as it does when
 # the shared library is preloaded. Exit 77 (skip) in sanitizer builds (their runtime owns malloc)
 # and when no C compiler is installed.
-build=${BUILD:-build}
-case "${SAN:-}$(basename "$build")" in
-*asan* | *tsan* | *msan*)
-    echo "sanitizer build: its runtime replaces malloc itself, so ours cannot be linked in"
-    exit 77
-    ;;
-esac
+. tests/harness/no_preload_under_sanitizers.sh
 cc=${CC:-cc}
 command -v "$cc" >/dev/null 2>&1 || { echo "no C compiler ($cc) to link the test"; exit 77; }
 for file in "$build/libntheap-malloc.a" "$build/libntheap.a"; do
