@@ -66,16 +66,25 @@ static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t al
     return p;
 }
 
-void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
+/* Everything but the owner-thread fast path, out of line so that the fast path saves no
+ * registers. */
+static __attribute__((noinline)) void *heap_alloc_slow(nth_heap *heap, uint32_t flags, size_t size)
 {
     if (size <= NTH_LFH_MAX_SIZE) {
-        void *p = flags == 0 ? nth_lfh_alloc_fast(heap, size) : NULL;
-        if (NTH_LIKELY(p != NULL)) return p;
-        p = nth_lfh_alloc(heap, flags, size);
+        void *p = nth_lfh_alloc(heap, flags, size);
         if (NTH_LIKELY(p != NULL)) return p;
     }
     if (!enter(heap, "nth_heap_alloc")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
     return alloc_common(heap, flags, size, NTH_GRANULE);
+}
+
+void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
+{
+    if (NTH_LIKELY(flags == 0 && size <= NTH_LFH_MAX_SIZE)) {
+        void *p = nth_lfh_alloc_fast(heap, size);
+        if (NTH_LIKELY(p != NULL)) return p;
+    }
+    return heap_alloc_slow(heap, flags, size);
 }
 
 void *nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t size)
@@ -157,14 +166,9 @@ bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
     return ok;
 }
 
-bool nth_free_as(void *ptr, const char *call)
+/* Everything but the owner-thread fast path, and every report, under the caller's name. */
+static __attribute__((noinline)) bool free_slow(void *ptr, const nth_owner *owner, const char *call)
 {
-    if (!ptr) return true;
-    const nth_owner *owner = nth_addrmap_lookup(ptr);
-    if (NTH_LIKELY(owner && owner->kind == OWNER_LFH) &&
-        NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr)))
-        return true;
-    /* Everything else, and every report, goes the long way under the caller's name. */
     nth_set_call_name(call);
     bool ok;
     if (!owner) {
@@ -178,6 +182,16 @@ bool nth_free_as(void *ptr, const char *call)
     }
     nth_set_call_name(NULL);
     return ok;
+}
+
+bool nth_free_as(void *ptr, const char *call)
+{
+    if (!ptr) return true;
+    const nth_owner *owner = nth_addrmap_lookup(ptr);
+    if (NTH_LIKELY(owner && owner->kind == OWNER_LFH) &&
+        NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr)))
+        return true;
+    return free_slow(ptr, owner, call);
 }
 
 bool nth_free(void *ptr)

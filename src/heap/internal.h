@@ -15,6 +15,11 @@
 
 #include "heap/layout.h"
 
+/* Always-defined 0/1 build switches. */
+#ifndef NTH_SANITIZER_BUILD
+#define NTH_SANITIZER_BUILD 0
+#endif
+
 #define NTH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NTH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NTH_HIDDEN __attribute__((visibility("hidden")))

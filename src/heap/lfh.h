@@ -1,22 +1,39 @@
 /*
- * lfh.h — the Low Fragmentation Heap front-end: structures and the interface the rest of the
- * engine uses. See lfh.c for the algorithm.
+ * lfh.h — the Low Fragmentation Heap front-end: its structures and the interface the rest of the
+ * engine uses. The files behind it, one job each:
  *
- * A subsegment is a back-end block (busy, internal, BLOCK_LFH) whose data starts on a 64 KiB
- * boundary and spans whole chunks; the address map sends those chunks to the subsegment, so a
- * pointer leads to its subsegment in O(1) and LFH blocks need no header of their own:
+ *   lfh_fast.h    the one pop and the one push of a subsegment's free list, and the owner-thread
+ *                 fast paths built on them (inline)
+ *   lfh.c         activation, allocation, free (local and remote), locate, resize
+ *   lfh_subseg.c  subsegments: carving from the back-end, metadata, the bucket pools, remote
+ *                 collection, retirement, repair of a damaged free list
+ *   lfh_tcache.c  thread caches: creation, thread exit, fork, heap destroy, the pause protocol
+ *   lfh_check.c   walk support, validation, statistics, trimming
  *
- *   A (64 KiB aligned)                                                     A + chunks * 64 KiB
- *   | nth_lfh_subsegment | busy bits | remote bits | unused[] | block 0 | block 1 | ... |     |
- *                                                            ^ A + first_offset, stride block_size
+ * The trust boundary. User code may write any byte of an LFH block it was given or freed and of
+ * the blocks around it, so the LFH keeps everything it trusts out of that reach:
  *
- *   busy bits    1 = the block is allocated; written by the owning thread only
+ *   user area (a back-end block, busy|internal|LFH; 64 KiB aligned, whole chunks)
+ *   A                                                                     A + chunks * 64 KiB
+ *   | block 0 | block 1 | block 2 | ...                          | block n-1 |  (tail slack)  |
+ *     ^ free blocks hold one encoded link word (below); nothing else of the LFH lives here
+ *
+ *   metadata (its own private mapping, reached from the address map; never adjacent to blocks)
+ *   | nth_lfh_subsegment | busy bits | remote bits | unused[] |
+ *
+ *   busy bits    1 = allocated; written by the owning thread (or under the heap lock when unowned)
  *   remote bits  1 = freed by another thread, not yet collected by the owner (atomic)
- *   unused[]     per block: block_size - requested (u8, or u16 for buckets above 8 KiB), so
- *                nth_heap_size stays exact
+ *   unused[]     per block: block_size - requested (u8, or u16 above 8 KiB), so sizes are exact
  *
- * Blocks below `bump` have been handed out at least once; blocks at or above it are untouched
- * (their pages are not faulted in until needed).
+ * The local free list is a LIFO (the last block freed is the first reused, as in the seed
+ * lecture) threaded through the free blocks. Its head index lives in the descriptor; each free
+ * block's first 8 bytes hold the next index twice (in both halves), XOR a per-subsegment
+ * secret and the block's own address. A pop believes a link only when the two halves agree, the
+ * index is below `bump`, and the block it names is neither busy nor remotely freed; anything else
+ * is a damaged link (a write after free, an overrun into a free block, a racing double free),
+ * reported once with the holder's address, after which the list is rebuilt from the bitmaps.
+ *
+ * Blocks below `bump` have been handed out at least once; blocks at or above it are untouched.
  */
 #ifndef NTH_LFH_H
 #define NTH_LFH_H
@@ -28,33 +45,35 @@
 #define NTH_LFH_MAGIC 0xF0E0D0C0u /* Windows' UserBlocks signature */
 #define NTH_LFH_MAX_BLOCKS 4096u  /* 64 KiB of 16-byte blocks */
 #define NTH_LFH_BITMAP_WORDS (NTH_LFH_MAX_BLOCKS / 64u)
+#define NTH_LFH_NO_BLOCK 0xFFFFFFFFu /* end of a free list */
 
 typedef struct nth_lfh_subsegment {
     nth_owner owner;                 /* kind OWNER_LFH; base = A, reserve = chunks * 64 KiB */
     /* -- the fast paths' fields, in the first two cache lines -- */
     _Atomic(struct nth_lfh_tcache *) owner_cache; /* NULL: retired, in the bucket's pool */
-    void *local_free;                /* owner's LIFO of free blocks (next pointer in the block) */
-    char *first_block;               /* A + first_offset */
+    char *first_block;               /* A: block 0 */
     size_t span;                     /* n_blocks * block_size */
     uint32_t block_size;             /* bytes, the stride */
     uint32_t reciprocal;             /* ceil(2^32 / block_size), for index = offset / size */
     uint32_t bump;                   /* blocks [0, bump) have been handed out before */
-    uint32_t n_used;                 /* busy blocks as the owner counts them (retired: frozen) */
+    uint32_t n_used;                 /* busy blocks while unowned (set at retirement); owned: stale */
+    uint32_t free_head;              /* first block of the local free list, or NTH_LFH_NO_BLOCK */
+    uint16_t unused_width;           /* 1 or 2 bytes per unused[] entry */
+    uint16_t bucket;
+    uint64_t link_key;               /* secret mixed into every encoded link */
     uint64_t *busy_bits;
     _Atomic uint64_t *remote_bits;
     unsigned char *unused;
-    uint16_t unused_width;           /* 1 or 2 bytes per unused[] entry */
-    uint16_t bucket;
-    uint32_t magic;
     /* -- the rest -- */
+    uint32_t magic;
     _Atomic uint32_t remote_count;   /* remote bits set and not yet collected */
     uint32_t n_words;                /* bitmap words in use */
     uint32_t n_blocks;
-    uint32_t first_offset;           /* from A to block 0 */
-    nth_segment *segment;            /* the segment holding the back-end block */
+    size_t meta_bytes;               /* bytes of this metadata mapping */
+    nth_segment *segment;            /* the segment holding the user area */
     struct nth_lfh_subsegment *next; /* all-subsegments list of the heap (under the heap lock) */
     struct nth_lfh_subsegment *prev;
-    struct nth_lfh_subsegment *pool_next; /* bucket pool of retired subsegments */
+    struct nth_lfh_subsegment *pool_next; /* bucket pool of retired subsegments; idle list */
     struct nth_lfh_subsegment *pool_prev;
 } nth_lfh_subsegment;
 
@@ -71,20 +90,23 @@ typedef struct nth_lfh_tcache {
     struct nth_lfh_tcache *thread_next;  /* this thread's caches */
     struct nth_lfh_tcache *heap_next;    /* the heap's caches (under the heap lock) */
     struct nth_lfh_tcache *heap_prev;
-    _Atomic uint32_t in_op;          /* 1 while a fast-path operation runs (see lfh_pause) */
+    struct nth_lfh_tcache *orphan_next;  /* on the heap's orphan stack (its thread has exited) */
+    _Atomic uint32_t in_op;          /* 1 while a fast-path operation runs (see lfh_tcache.c) */
     _Atomic uint32_t paused;         /* mirrors heap->lfh_paused > 0, read by the owner's fast path */
     nth_lfh_subsegment *current[NTH_LFH_BUCKETS];
 } nth_lfh_tcache;
 
-/* The per-heap LFH object: a back-end internal block, created at the first activation. */
+/* The per-heap LFH object, created at the first activation in a private mapping of its own. */
 typedef struct nth_lfh {
     uint32_t magic;
     uint32_t n_subsegments;
-    _Atomic uint32_t paused;         /* > 0: fast paths take the heap lock */
-    uint32_t reserved;
     nth_lfh_subsegment *all;         /* every subsegment of the heap */
+    nth_lfh_subsegment *idle;        /* metadata mappings of released subsegments, for reuse */
     nth_lfh_tcache *caches;          /* every thread cache of the heap */
-    size_t subsegment_bytes;         /* bytes of subsegment areas (their headers excluded) */
+    _Atomic(nth_lfh_tcache *) orphans; /* caches of exited threads, awaiting the heap lock */
+    size_t subsegment_bytes;         /* bytes of subsegment user areas */
+    uint64_t damaged_links;          /* free-list links found damaged (and repaired) */
+    uint64_t racing_double_frees;    /* blocks freed by two threads at once (second refused late) */
     nth_lfh_bucket_pool pools[NTH_LFH_BUCKETS];
     _Atomic uint8_t active[NTH_LFH_BUCKETS]; /* bucket served by the LFH */
 } nth_lfh;
@@ -105,41 +127,67 @@ static inline uint32_t nth_lfh_bucket_size(unsigned bucket)
     return (1u << k) + (j + 1u) * (1u << (k - 4u));
 }
 
+/* ------------------------------------------------------------------------------ lfh.c */
+
 /* The full LFH paths behind lfh_fast.h's inline ones: NULL when the LFH does not take the
  * request (the caller goes on to the back-end). */
 void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size);
 /* Frees an LFH block found in `sub`; reports a bad pointer. */
 bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr);
-
-/* Called by the locked back-end path for every small request, to count toward activation. */
-void nth_lfh_note_backend_alloc_locked(nth_heap *heap, size_t size);
-void nth_lfh_note_backend_free_locked(nth_heap *heap, size_t size);
-
+bool nth_lfh_free_located_locked(nth_heap *heap, nth_located *where);
 nth_error nth_lfh_locate(nth_heap *heap, nth_lfh_subsegment *sub, const void *ptr, nth_located *out,
                          const char **expected, const char **found);
 /* Resizes an LFH block in place when the new size fits its bucket. */
 bool nth_lfh_resize(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index, size_t size);
-bool nth_lfh_free_located_locked(nth_heap *heap, nth_located *where);
+/* Called by the locked back-end path for every small request, to count toward activation. */
+void nth_lfh_note_backend_alloc_locked(nth_heap *heap, size_t size);
+void nth_lfh_note_backend_free_locked(nth_heap *heap, size_t size);
 
-/* Walk support: the subsegment inside a back-end block, and its busy blocks from an index on. */
-nth_lfh_subsegment *nth_lfh_in_block(char *block);
-bool nth_lfh_next_busy(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t from, nth_walk_entry *entry);
-bool nth_lfh_index_of(const nth_lfh_subsegment *sub, const void *ptr, uint32_t *index);
+/* ------------------------------------------------------------------------ lfh_subseg.c */
 
+/* A subsegment with a free block for `tc` (a pooled one with free blocks, else a new one). */
+nth_lfh_subsegment *nth_lfh_acquire_subsegment_locked(nth_heap *heap, struct nth_lfh_tcache *tc, unsigned bucket);
+/* Retires a cache's current subsegment to its bucket pool, or to the back-end when empty. */
+void nth_lfh_retire_locked(nth_heap *heap, nth_lfh_subsegment *sub);
+/* Gives an unowned, entirely free subsegment back to the back-end. */
+void nth_lfh_release_subsegment_locked(nth_heap *heap, nth_lfh_subsegment *sub);
+void nth_lfh_pool_remove(nth_lfh *lfh, nth_lfh_subsegment *sub);
+/* Moves remote frees onto the local free list (owner, or heap lock on an unowned subsegment);
+ * returns how many. A remote bit on a block that is not busy is a racing double free: reported. */
+uint32_t nth_lfh_collect_remote(nth_heap *heap, nth_lfh_subsegment *sub);
+/* Reports the damaged link held by block `index` and rebuilds the local free list. */
+void nth_lfh_repair_free_list(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index);
+/* The subsegment whose user area is the back-end block `block` of `heap`, or NULL. */
+nth_lfh_subsegment *nth_lfh_in_block(const nth_heap *heap, const char *block);
+/* Unmaps every subsegment's metadata and the LFH object (heap destroy). */
+void nth_lfh_release_metadata(nth_heap *heap);
+
+/* ------------------------------------------------------------------------ lfh_tcache.c */
+
+/* This thread's cache for `heap`, or NULL. */
+struct nth_lfh_tcache *nth_lfh_cache_for(const nth_heap *heap);
+/* Creates this thread's cache for `heap`; called without the heap lock. */
+struct nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap);
+/* Retires the subsegments of caches whose threads exited while the heap was busy. */
+void nth_lfh_adopt_orphans_locked(nth_heap *heap);
 /* Keep every fast path out while the heap is locked by a user, validated or compacted. */
 void nth_lfh_pause(nth_heap *heap);
 void nth_lfh_resume(nth_heap *heap);
-
-bool nth_lfh_check_subsegment(nth_heap *heap, char *block);
-bool nth_lfh_check_heap(nth_heap *heap);
-void nth_lfh_add_stats(nth_heap *heap, nth_heap_stats *stats);
-void nth_lfh_trim_locked(nth_heap *heap);
 void nth_lfh_destroy(nth_heap *heap);
 /* fork(): the cache lock is held across it (heap.c takes every engine lock in order). */
 void nth_lfh_fork_prepare(void);
 void nth_lfh_fork_release(void);
 
-/* The fast paths' shared state (lfh.c), for lfh_fast.h. */
+/* ------------------------------------------------------------------------- lfh_check.c */
+
+/* Walk support: the busy blocks of a subsegment from an index on. */
+bool nth_lfh_next_busy(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t from, nth_walk_entry *entry);
+bool nth_lfh_check_subsegment(nth_heap *heap, char *block);
+bool nth_lfh_check_heap(nth_heap *heap);
+void nth_lfh_add_stats(nth_heap *heap, nth_heap_stats *stats);
+void nth_lfh_trim_locked(nth_heap *heap);
+
+/* The fast paths' shared state (lfh_tcache.c), for lfh_fast.h. */
 extern NTH_TLS nth_lfh_tcache *nth_lfh_tls_recent;
 extern _Atomic bool nth_lfh_fast_path_needs_fence;
 

@@ -1,14 +1,82 @@
 /*
- * lfh_fast.h — the LFH's owner-thread fast paths, inline so that nth_heap_alloc and
- * nth_heap_free cost a handful of loads and stores. They serve only the common case — this
- * thread's cache for this heap, its current subsegment, a block on its local free list, the
- * heap not paused — and return NULL / false for everything else, which lfh.c handles (and
- * reports, when a pointer is bad). See lfh.c for the protocol with nth_lfh_pause.
+ * lfh_fast.h — the LFH's primitives and its owner-thread fast paths, inline so that
+ * nth_heap_alloc and nth_heap_free cost a handful of loads and stores.
+ *
+ * The one pop (nth_lfh_pop, which also hands the block out) and the one push (nth_lfh_push,
+ * behind nth_lfh_give_back) of a subsegment's local free list live here and nowhere else; every
+ * path — fast, locked, remote collection, repair — goes through them. The encoded link format and the checks a pop makes are described in lfh.h.
+ *
+ * The fast paths serve only the common case — this thread's cache for this heap, its current
+ * subsegment, a believable head on its local free list, the heap not paused — and return NULL /
+ * false for everything else, which lfh.c handles (and reports, when a pointer or a link is bad).
+ * The pause protocol is described in lfh_tcache.c.
  */
 #ifndef NTH_LFH_FAST_H
 #define NTH_LFH_FAST_H
 
 #include "heap/lfh.h"
+
+static inline uint64_t nth_lfh_load_bits(const uint64_t *word)
+{
+    return __atomic_load_n(word, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t nth_lfh_load_u32(const uint32_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline void nth_lfh_store_u32(uint32_t *p, uint32_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static inline char *nth_lfh_block_at(const nth_lfh_subsegment *sub, uint32_t index)
+{
+    return sub->first_block + (size_t)index * sub->block_size;
+}
+
+static inline bool nth_lfh_is_busy(const nth_lfh_subsegment *sub, uint32_t index)
+{
+    return (nth_lfh_load_bits(&sub->busy_bits[index / 64]) >> (index % 64)) & 1;
+}
+
+static inline bool nth_lfh_is_remote(const nth_lfh_subsegment *sub, uint32_t index)
+{
+    return (atomic_load_explicit(&sub->remote_bits[index / 64], memory_order_relaxed) >> (index % 64)) & 1;
+}
+
+static inline void nth_lfh_set_busy_bit(nth_lfh_subsegment *sub, uint32_t index, bool busy)
+{
+    uint64_t *word = &sub->busy_bits[index / 64];
+    uint64_t bit = 1ull << (index % 64), value = __atomic_load_n(word, __ATOMIC_RELAXED);
+    __atomic_store_n(word, busy ? value | bit : value & ~bit, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t nth_lfh_unused_of(const nth_lfh_subsegment *sub, uint32_t index)
+{
+    if (sub->unused_width == 1) return sub->unused[index];
+    uint16_t v;
+    memcpy(&v, sub->unused + 2 * (size_t)index, 2);
+    return v;
+}
+
+static inline void nth_lfh_set_unused(nth_lfh_subsegment *sub, uint32_t index, size_t size)
+{
+    uint32_t unused = sub->block_size - (uint32_t)size;
+    if (sub->unused_width == 1)
+        sub->unused[index] = (unsigned char)unused;
+    else
+        memcpy(sub->unused + 2 * (size_t)index, &(uint16_t){(uint16_t)unused}, 2);
+}
+
+/* Busy blocks, counted from the bitmap (n_used is kept only while a subsegment is unowned). */
+static inline uint32_t nth_lfh_count_busy(const nth_lfh_subsegment *sub)
+{
+    uint32_t n = 0;
+    for (uint32_t w = 0; w < sub->n_words; w++) n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(&sub->busy_bits[w]));
+    return n;
+}
 
 /* The index of the block starting at ptr, if ptr starts a block that has been handed out. */
 static inline bool nth_lfh_block_index(const nth_lfh_subsegment *sub, const void *ptr, uint32_t *index)
@@ -16,9 +84,67 @@ static inline bool nth_lfh_block_index(const nth_lfh_subsegment *sub, const void
     size_t offset = (size_t)((const char *)ptr - sub->first_block);
     if (offset >= sub->span) return false; /* below first_block wraps around to a huge offset */
     uint32_t i = (uint32_t)(((uint64_t)offset * sub->reciprocal) >> 32);
-    if ((size_t)i * sub->block_size != offset || i >= __atomic_load_n(&sub->bump, __ATOMIC_RELAXED)) return false;
+    if ((size_t)i * sub->block_size != offset || i >= nth_lfh_load_u32(&sub->bump)) return false;
     *index = i;
     return true;
+}
+
+/* The link word a free block `holder` stores to name `next`. */
+static inline uint64_t nth_lfh_link(const nth_lfh_subsegment *sub, const char *holder, uint32_t next)
+{
+    return (uint64_t)next * 0x100000001ull ^ sub->link_key ^ (uintptr_t)holder;
+}
+
+/* The one push: block `index` at `p` (its busy bit already clear) becomes the head of the local
+ * free list. */
+static inline void nth_lfh_push(nth_lfh_subsegment *sub, uint32_t index, char *p)
+{
+    uint64_t link = nth_lfh_link(sub, p, sub->free_head);
+    memcpy(p, &link, sizeof link);
+    sub->free_head = index;
+}
+
+/* The one pop, which also hands the block out for a request of `size` bytes: unlinks the head
+ * of the local free list, marks it busy and records its exact size. NULL when the list is empty
+ * or its head is not believable — its link does not decode to a block handed out before, or
+ * the head is busy or remotely freed — in which case nothing changed (the caller tells the two
+ * apart by free_head and repairs a damaged list). */
+static inline char *nth_lfh_pop(nth_lfh_subsegment *sub, size_t size)
+{
+    uint32_t i = sub->free_head;
+    if (i == NTH_LFH_NO_BLOCK) return NULL;
+    char *p = nth_lfh_block_at(sub, i);
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    w ^= sub->link_key ^ (uintptr_t)p;
+    uint32_t next = (uint32_t)w;
+    uint64_t *busy_word = &sub->busy_bits[i / 64];
+    uint64_t bit = 1ull << (i % 64), busy = nth_lfh_load_bits(busy_word);
+    uint64_t taken = busy | atomic_load_explicit(&sub->remote_bits[i / 64], memory_order_relaxed);
+    /* next + 1 wraps to 0 for NO_BLOCK, so one comparison accepts "end" and "below bump". */
+    if (NTH_UNLIKELY((uint32_t)(w >> 32) != next || next + 1u > nth_lfh_load_u32(&sub->bump) ||
+                     (taken & bit)))
+        return NULL;
+    sub->free_head = next;
+    __atomic_store_n(busy_word, busy | bit, __ATOMIC_RELAXED);
+    nth_lfh_set_unused(sub, i, size);
+    return p;
+}
+
+/* Hands out the never-used block `index` (== bump, which the caller advanced). */
+static inline char *nth_lfh_hand_out_fresh(nth_lfh_subsegment *sub, uint32_t index, size_t size)
+{
+    nth_lfh_set_busy_bit(sub, index, true);
+    nth_lfh_set_unused(sub, index, size);
+    return nth_lfh_block_at(sub, index);
+}
+
+/* Takes back busy block `index` at `p` onto the local free list (owner, or heap lock when the
+ * subsegment is unowned). */
+static inline void nth_lfh_give_back(nth_lfh_subsegment *sub, uint32_t index, char *p)
+{
+    nth_lfh_set_busy_bit(sub, index, false);
+    nth_lfh_push(sub, index, p);
 }
 
 /* Marks the start of an owner operation; false (and unmarked) while the heap is paused.
@@ -26,7 +152,7 @@ static inline bool nth_lfh_block_index(const nth_lfh_subsegment *sub, const void
  * (or membarrier) pairing, which ThreadSanitizer cannot follow; the ordering is the same. */
 static inline bool nth_lfh_begin_fast(nth_lfh_tcache *tc)
 {
-#ifdef NTH_SANITIZER_BUILD
+#if NTH_SANITIZER_BUILD
     atomic_exchange_explicit(&tc->in_op, 1, memory_order_seq_cst);
 #else
     atomic_store_explicit(&tc->in_op, 1, memory_order_relaxed);
@@ -44,7 +170,7 @@ static inline bool nth_lfh_begin_fast(nth_lfh_tcache *tc)
 /* The pauser's view of a cache's in_op (see nth_lfh_begin_fast). */
 static inline uint32_t nth_lfh_read_in_op(nth_lfh_tcache *tc)
 {
-#ifdef NTH_SANITIZER_BUILD
+#if NTH_SANITIZER_BUILD
     return atomic_fetch_add_explicit(&tc->in_op, 0, memory_order_seq_cst);
 #else
     return atomic_load_explicit(&tc->in_op, memory_order_acquire);
@@ -56,63 +182,40 @@ static inline void nth_lfh_end_fast(nth_lfh_tcache *tc)
     atomic_store_explicit(&tc->in_op, 0, memory_order_release);
 }
 
-static inline void nth_lfh_set_busy_bit(nth_lfh_subsegment *sub, uint32_t index, bool busy)
-{
-    uint64_t *word = &sub->busy_bits[index / 64];
-    uint64_t bit = 1ull << (index % 64), value = __atomic_load_n(word, __ATOMIC_RELAXED);
-    __atomic_store_n(word, busy ? value | bit : value & ~bit, __ATOMIC_RELAXED);
-}
-
-static inline void nth_lfh_set_unused(nth_lfh_subsegment *sub, uint32_t index, size_t size)
-{
-    uint32_t unused = sub->block_size - (uint32_t)size;
-    if (sub->unused_width == 1)
-        sub->unused[index] = (unsigned char)unused;
-    else
-        memcpy(sub->unused + 2 * (size_t)index, &(uint16_t){(uint16_t)unused}, 2);
-}
-
-static inline void *nth_lfh_alloc_fast(nth_heap *heap, size_t size)
+static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *heap, size_t size)
 {
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
     if (NTH_UNLIKELY(!tc || atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return NULL;
     nth_lfh_subsegment *sub = tc->current[nth_lfh_bucket(size)];
     if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_begin_fast(tc))) return NULL;
-    char *p = sub->local_free;
-    if (NTH_UNLIKELY(!p)) {
-        nth_lfh_end_fast(tc);
-        return NULL;
-    }
-    sub->local_free = *(void **)p;
-    uint32_t index = (uint32_t)(((uint64_t)(size_t)(p - sub->first_block) * sub->reciprocal) >> 32);
-    nth_lfh_set_busy_bit(sub, index, true);
-    nth_lfh_set_unused(sub, index, size);
-    __atomic_store_n(&sub->n_used, sub->n_used + 1, __ATOMIC_RELAXED);
+    char *p = nth_lfh_pop(sub, size);
     nth_lfh_end_fast(tc);
     return p;
 }
 
 /* Frees ptr when this thread owns its subsegment and everything is in order; false otherwise
  * (including every bad pointer: the caller's slow path tells which and reports it). */
-static inline bool nth_lfh_free_fast(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
+static inline __attribute__((always_inline)) bool nth_lfh_free_fast(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
 {
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
     uint32_t index;
+    /* A subsegment owned by this thread's cache is of the cache's heap: the address map, which
+     * led the caller from ptr to sub and to heap, says the rest. */
+    (void)heap;
     if (NTH_UNLIKELY(!tc || atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) != tc ||
-                     atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap ||
                      !nth_lfh_block_index(sub, ptr, &index)))
         return false;
-    uint64_t bit = 1ull << (index % 64);
-    uint64_t busy = __atomic_load_n(&sub->busy_bits[index / 64], __ATOMIC_RELAXED);
-    uint64_t remote = atomic_load_explicit(&sub->remote_bits[index / 64], memory_order_relaxed);
-    if (NTH_UNLIKELY(!(busy & bit) || (remote & bit))) return false; /* a double free */
     if (NTH_UNLIKELY(!nth_lfh_begin_fast(tc))) return false;
-    nth_lfh_set_busy_bit(sub, index, false);
-    *(void **)ptr = sub->local_free;
-    sub->local_free = ptr;
-    __atomic_store_n(&sub->n_used, sub->n_used - 1, __ATOMIC_RELAXED);
+    uint64_t *busy_word = &sub->busy_bits[index / 64];
+    uint64_t bit = 1ull << (index % 64), busy = nth_lfh_load_bits(busy_word);
+    uint64_t remote = atomic_load_explicit(&sub->remote_bits[index / 64], memory_order_relaxed);
+    bool live = (busy & bit) && !(remote & bit);
+    if (NTH_LIKELY(live)) { /* else a double free, reported by the slow path */
+        __atomic_store_n(busy_word, busy & ~bit, __ATOMIC_RELAXED);
+        nth_lfh_push(sub, index, ptr);
+    }
     nth_lfh_end_fast(tc);
-    return true;
+    return live;
 }
 
 #endif

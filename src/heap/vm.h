@@ -33,7 +33,13 @@ void nth_vm_release(void *addr, size_t size);
  * when the mapping moves. NULL when it can do neither (the old mapping is untouched). */
 void *nth_vm_remap(void *addr, size_t old_size, size_t new_size, size_t alignment, bool may_move);
 
-enum nth_vm_fault { NTH_VM_FAULT_RESERVE, NTH_VM_FAULT_COMMIT };
+/* Engine metadata that user memory must not reach (LFH descriptors, thread caches): a private,
+ * committed, zero-filled mapping of its own, never part of a heap's reservations. NULL on
+ * failure. */
+void *nth_vm_map_private(size_t size);
+void nth_vm_unmap_private(void *addr, size_t size);
+
+enum nth_vm_fault { NTH_VM_FAULT_RESERVE, NTH_VM_FAULT_COMMIT, NTH_VM_FAULT_PRIVATE };
 /* Makes the n-th next call of that kind fail (n = 1: the next one); 0 disables. For tests. */
 void nth_vm_inject_failure(enum nth_vm_fault kind, unsigned n);
 

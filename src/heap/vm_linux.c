@@ -16,7 +16,7 @@
 
 #include "heap/vm.h"
 
-static _Atomic unsigned fault_countdown[2];
+static _Atomic unsigned fault_countdown[3];
 
 void nth_vm_inject_failure(enum nth_vm_fault kind, unsigned n)
 {
@@ -78,4 +78,16 @@ void *nth_vm_remap(void *addr, size_t old_size, size_t new_size, size_t alignmen
         return NULL;
     }
     return moved;
+}
+
+void *nth_vm_map_private(size_t size)
+{
+    if (injected_failure(NTH_VM_FAULT_PRIVATE)) return NULL;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void nth_vm_unmap_private(void *addr, size_t size)
+{
+    munmap(addr, size);
 }

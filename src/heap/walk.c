@@ -12,7 +12,7 @@
  * followed, so a stale or forged entry ends the walk with NTH_ERR_INVALID_PARAMETER.
  */
 #include "heap/internal.h"
-#include "heap/lfh.h"
+#include "heap/lfh_fast.h"
 
 
 static bool emit_region(nth_heap *heap, uint32_t index, nth_walk_entry *entry)
@@ -131,7 +131,7 @@ static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
     if (entry->flags & NTH_ENTRY_LFH) {
         nth_lfh_subsegment *sub = (nth_lfh_subsegment *)owner;
         uint32_t index;
-        if (owner->kind != OWNER_LFH || !nth_lfh_index_of(sub, addr, &index)) return bad_position();
+        if (owner->kind != OWNER_LFH || !nth_lfh_block_index(sub, addr, &index)) return bad_position();
         if (nth_lfh_next_busy(heap, sub, index + 1, entry)) return true;
         block = sub->owner.base - sizeof(nth_block_header);
         if (!nth_header_load(heap, block, &hdr)) return bad_position();
@@ -154,7 +154,8 @@ static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
         return bad_position();
     if ((hdr.flags & BLOCK_LFH) && (hdr.flags & BLOCK_BUSY)) {
         /* An LFH subsegment: its busy blocks come next. */
-        if (nth_lfh_next_busy(heap, nth_lfh_in_block(block), 0, entry)) return true;
+        nth_lfh_subsegment *sub = nth_lfh_in_block(heap, block);
+        if (sub && nth_lfh_next_busy(heap, sub, 0, entry)) return true;
     }
     return emit_at(heap, segment, block + (size_t)hdr.size_gr * NTH_GRANULE, entry);
 }

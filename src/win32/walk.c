@@ -152,7 +152,11 @@ BOOL WINAPI HeapWalk(HANDLE hHeap, LPPROCESS_HEAP_ENTRY lpEntry)
     nth_walk_entry n;
     position_from_entry(lpEntry, &n);
     win32_enter("HeapWalk");
-    bool ok = nth_heap_walk((nth_heap *)hHeap, &n);
+    /* The heap's own blocks (LFH subsegment areas) are not the program's: a HeapWalk lists only
+     * what the program allocated, as on Windows. Their LFH blocks follow them. */
+    bool ok;
+    do ok = nth_heap_walk((nth_heap *)hHeap, &n);
+    while (ok && (n.flags & NTH_ENTRY_INTERNAL));
     win32_leave();
     if (!ok) {
         nth_error error = nth_last_error();

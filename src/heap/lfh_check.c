@@ -1,0 +1,161 @@
+/*
+ * lfh_check.c — what reads the LFH as a whole: the walk's view of a subsegment's busy blocks,
+ * validation of every subsegment (descriptor, bitmaps, counts, the encoded free list),
+ * statistics, and trimming of empty retired subsegments. Callers hold the heap lock with the
+ * fast paths paused (validate, compact), or only need a snapshot (walk, stats).
+ *
+ * Validation believes nothing read from the user area: the free list is followed with the same
+ * decoding as a pop, each index checked against `bump`, the busy bits and a bitmap of indices
+ * already seen (so a cycle ends it), for at most n_blocks steps. A damaged link is reported
+ * once and the list rebuilt from the bitmaps (lfh_subseg.c), as an allocation would.
+ */
+#include "heap/lfh_fast.h"
+
+bool nth_lfh_next_busy(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t from, nth_walk_entry *entry)
+{
+    (void)heap;
+    uint32_t bump = nth_lfh_load_u32(&sub->bump);
+    for (uint32_t i = from; i < bump; i++) {
+        uint64_t word = nth_lfh_load_bits(&sub->busy_bits[i / 64]) >> (i % 64);
+        if (word == 0) {
+            i |= 63u; /* skip the rest of an empty word */
+            continue;
+        }
+        i += (uint32_t)__builtin_ctzll(word);
+        if (i >= bump) break;
+        uint32_t unused = nth_lfh_unused_of(sub, i);
+        if (unused > sub->block_size) unused = sub->block_size; /* damaged: checked by validate */
+        memset(entry, 0, sizeof *entry);
+        entry->data = nth_lfh_block_at(sub, i);
+        entry->size = sub->block_size - unused;
+        entry->overhead = unused;
+        entry->region_index = (uint16_t)sub->segment->owner.index;
+        entry->flags = NTH_ENTRY_BUSY | NTH_ENTRY_LFH;
+        entry->u.block.block_size = sub->block_size;
+        return true;
+    }
+    nth_set_last_error(NTH_ERR_NO_MORE_ITEMS);
+    return false;
+}
+
+static bool lfh_problem(nth_heap *heap, const void *where, const char *expected, const char *found)
+{
+    nth_report_problem(heap, NTH_ERR_CORRUPT, where, expected, found);
+    return false;
+}
+
+/* Follows the local free list; false (after repairing it) when a link is damaged. */
+static bool check_free_list(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t *listed)
+{
+    uint64_t seen[NTH_LFH_BITMAP_WORDS] = {0};
+    *listed = 0;
+    for (uint32_t i = sub->free_head, holder = NTH_LFH_NO_BLOCK; i != NTH_LFH_NO_BLOCK; holder = i) {
+        bool known = i < sub->bump && !((seen[i / 64] >> (i % 64)) & 1);
+        if (!known || nth_lfh_is_busy(sub, i) || nth_lfh_is_remote(sub, i)) {
+            /* A free block with a remote bit is a racing double free (its own report); else
+             * the bad index came from the holder's link (at the head: from the block's state). */
+            bool racing = i < sub->bump && nth_lfh_is_remote(sub, i) && !nth_lfh_is_busy(sub, i);
+            nth_lfh_repair_free_list(heap, sub, racing || holder == NTH_LFH_NO_BLOCK ? i : holder);
+            return false;
+        }
+        seen[i / 64] |= 1ull << (i % 64);
+        ++*listed;
+        const char *p = nth_lfh_block_at(sub, i);
+        uint64_t w;
+        memcpy(&w, p, sizeof w);
+        w ^= sub->link_key ^ (uintptr_t)p;
+        uint32_t next = (uint32_t)w;
+        if ((uint32_t)(w >> 32) != next) {
+            nth_lfh_repair_free_list(heap, sub, i);
+            return false;
+        }
+        i = next;
+    }
+    return true;
+}
+
+bool nth_lfh_check_subsegment(nth_heap *heap, char *block)
+{
+    nth_lfh_subsegment *sub = nth_lfh_in_block(heap, block);
+    if (!sub || sub->magic != NTH_LFH_MAGIC)
+        return lfh_problem(heap, block, "an LFH subsegment registered for this block", "no subsegment owns it");
+    if (sub->bump > sub->n_blocks || sub->block_size != nth_lfh_bucket_size(sub->bucket))
+        return lfh_problem(heap, sub, "consistent LFH subsegment counters", "a bump or size out of range");
+    uint32_t busy = 0;
+    for (uint32_t w = 0; w < sub->n_words; w++) {
+        uint64_t bits = nth_lfh_load_bits(&sub->busy_bits[w]);
+        uint64_t remote = atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed);
+        if (remote & ~bits) {
+            /* Freed by its owner and by another thread at once: the repair reports it. */
+            nth_lfh_repair_free_list(heap, sub, w * 64 + (uint32_t)__builtin_ctzll(remote & ~bits));
+            return false;
+        }
+        for (uint32_t i = w * 64; bits; i++, bits >>= 1)
+            if ((bits & 1) && i >= sub->bump)
+                return lfh_problem(heap, sub, "busy bits below the bump index", "a busy bit past it");
+        busy += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(&sub->busy_bits[w]));
+    }
+    if (!atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) && busy != sub->n_used)
+        return lfh_problem(heap, sub, "a retired subsegment's count equal to its busy bits", "a different count");
+    for (uint32_t i = 0; i < sub->bump; i++)
+        if (nth_lfh_is_busy(sub, i) && nth_lfh_unused_of(sub, i) > sub->block_size)
+            return lfh_problem(heap, nth_lfh_block_at(sub, i), "a block's unused bytes within its size",
+                               "more unused bytes than the block has");
+    uint32_t listed;
+    if (!check_free_list(heap, sub, &listed)) return false;
+    /* Every block below bump is busy (remote frees included) or on the local free list. */
+    if (listed + busy != sub->bump) {
+        nth_lfh_repair_free_list(heap, sub, sub->free_head == NTH_LFH_NO_BLOCK ? 0 : sub->free_head);
+        return false;
+    }
+    return true;
+}
+
+bool nth_lfh_check_heap(nth_heap *heap)
+{
+    nth_lfh *lfh = heap->lfh;
+    if (!lfh) return true;
+    if (lfh->magic != NTH_LFH_MAGIC) return lfh_problem(heap, lfh, "the LFH object", "a damaged signature");
+    uint32_t n = 0;
+    for (nth_lfh_subsegment *sub = lfh->all; sub; sub = sub->next)
+        if (++n > lfh->n_subsegments) break;
+    if (n != lfh->n_subsegments)
+        return lfh_problem(heap, lfh, "the LFH's subsegment list and count agree", "a different length");
+    return true;
+}
+
+void nth_lfh_add_stats(nth_heap *heap, nth_heap_stats *stats)
+{
+    nth_lfh *lfh = heap->lfh;
+    if (!lfh) return;
+    size_t blocks = 0, bytes = 0;
+    for (nth_lfh_subsegment *sub = lfh->all; sub; sub = sub->next) {
+        uint32_t used = atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) ? nth_lfh_count_busy(sub)
+                                                                                      : nth_lfh_load_u32(&sub->n_used);
+        blocks += used - atomic_load_explicit(&sub->remote_count, memory_order_relaxed);
+        bytes += (size_t)used * sub->block_size;
+    }
+    stats->lfh_blocks = blocks;
+    stats->lfh_subsegments = lfh->n_subsegments;
+    /* Busy counts are of user blocks: subsegment areas are the heap's own. */
+    stats->busy_blocks = stats->busy_blocks - lfh->n_subsegments + blocks;
+    stats->busy_bytes = stats->busy_bytes - lfh->subsegment_bytes + bytes;
+}
+
+void nth_lfh_trim_locked(nth_heap *heap)
+{
+    nth_lfh *lfh = heap->lfh;
+    if (!lfh) return;
+    for (unsigned b = 0; b < NTH_LFH_BUCKETS; b++) {
+        nth_lfh_subsegment *sub = lfh->pools[b].head;
+        while (sub) {
+            nth_lfh_subsegment *next = sub->pool_next;
+            nth_lfh_collect_remote(heap, sub);
+            if (nth_lfh_load_u32(&sub->n_used) == 0) {
+                nth_lfh_pool_remove(lfh, sub);
+                nth_lfh_release_subsegment_locked(heap, sub);
+            }
+            sub = next;
+        }
+    }
+}

@@ -1,0 +1,278 @@
+/*
+ * lfh_subseg.c — LFH subsegments: carving a user area from the back-end, the metadata mapping
+ * beside it, the per-bucket pools of retired subsegments, collection of remote frees,
+ * retirement, release, and repair of a damaged free list. Everything here runs with the heap
+ * lock held, or on the owning thread for the subsegment's own free list.
+ *
+ *   back-end block (busy | internal | LFH)          metadata mapping (private, reused)
+ *   | hdr | A: block 0 | block 1 | ... |            | descriptor | busy | remote | unused[] |
+ *           ^ address map: these chunks -> descriptor ---^
+ *
+ * A released subsegment's metadata is not unmapped: it goes to the LFH's idle list (magic 0, an
+ * empty span) and is reused by the next subsegment that fits, so a thread still holding a stale
+ * descriptor pointer from a lock-free lookup reads a harmless, empty descriptor, never unmapped
+ * memory. The idle list is unmapped when the heap is destroyed.
+ */
+#include "heap/lfh_fast.h"
+#include "heap/vm.h"
+
+static unsigned chunks_for(uint32_t block_size)
+{
+    return block_size <= 1024 ? 1u : block_size <= 4096 ? 2u : 4u;
+}
+
+/* A metadata mapping of at least `bytes`: an idle one that fits, else a new one. */
+static nth_lfh_subsegment *metadata_alloc_locked(nth_lfh *lfh, size_t bytes)
+{
+    for (nth_lfh_subsegment **link = &lfh->idle; *link; link = &(*link)->pool_next) {
+        nth_lfh_subsegment *sub = *link;
+        if (sub->meta_bytes >= bytes) {
+            *link = sub->pool_next;
+            size_t keep = sub->meta_bytes;
+            memset(sub, 0, keep);
+            sub->meta_bytes = keep;
+            return sub;
+        }
+    }
+    bytes = nth_round_up(bytes, NTH_PAGE);
+    nth_lfh_subsegment *sub = nth_vm_map_private(bytes);
+    if (sub) sub->meta_bytes = bytes;
+    return sub;
+}
+
+static void metadata_idle(nth_lfh *lfh, nth_lfh_subsegment *sub)
+{
+    sub->magic = 0;
+    sub->span = 0; /* a stale lookup finds no block in it */
+    sub->bump = 0;
+    atomic_store_explicit(&sub->owner_cache, NULL, memory_order_relaxed);
+    sub->pool_next = lfh->idle;
+    lfh->idle = sub;
+}
+
+static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned bucket)
+{
+    nth_lfh *lfh = heap->lfh;
+    uint32_t block_size = nth_lfh_bucket_size(bucket);
+    size_t bytes = chunks_for(block_size) * NTH_CHUNK;
+    uint32_t n = (uint32_t)(bytes / block_size);
+    if (n > NTH_LFH_MAX_BLOCKS) n = NTH_LFH_MAX_BLOCKS;
+    uint16_t width = block_size > 8192 ? 2 : 1;
+    uint32_t words = (n + 63) / 64;
+    size_t head = nth_round_up(sizeof(nth_lfh_subsegment), 64);
+    nth_lfh_subsegment *sub = metadata_alloc_locked(lfh, head + 16 * (size_t)words + (size_t)n * width);
+    if (!sub) return NULL;
+    char *area = nth_backend_alloc_aligned_locked(heap, 0, NTH_CHUNK, bytes);
+    if (!area) {
+        metadata_idle(lfh, sub);
+        return NULL;
+    }
+    nth_backend_mark_locked(heap, area, BLOCK_INTERNAL | BLOCK_LFH);
+    char *meta = (char *)sub;
+    nth_segment *segment = (nth_segment *)nth_addrmap_lookup(area - sizeof(nth_block_header));
+    sub->owner = (nth_owner){NTH_LFH_MAGIC, OWNER_LFH, segment->owner.index, heap, area, bytes};
+    sub->segment = segment;
+    sub->magic = NTH_LFH_MAGIC;
+    sub->bucket = (uint16_t)bucket;
+    sub->unused_width = width;
+    sub->block_size = block_size;
+    sub->n_blocks = n;
+    sub->first_block = area;
+    sub->span = (size_t)n * block_size;
+    sub->reciprocal = (uint32_t)((((uint64_t)1 << 32) + block_size - 1) / block_size);
+    sub->n_words = words;
+    sub->free_head = NTH_LFH_NO_BLOCK;
+    sub->link_key = heap->key[0] ^ ((uintptr_t)sub * 0x9E3779B97F4A7C15ull) ^ ((uintptr_t)area >> 16);
+    sub->busy_bits = (uint64_t *)(meta + head);
+    sub->remote_bits = (_Atomic uint64_t *)(meta + head + 8 * (size_t)words);
+    sub->unused = (unsigned char *)(meta + head + 16 * (size_t)words);
+    if (!nth_addrmap_set(area, bytes, &sub->owner)) {
+        char *block = area - sizeof(nth_block_header);
+        nth_block_header hdr;
+        if (nth_header_load(heap, block, &hdr)) nth_backend_free_locked(heap, block, &hdr);
+        metadata_idle(lfh, sub);
+        return NULL;
+    }
+    sub->next = lfh->all;
+    if (lfh->all) lfh->all->prev = sub;
+    lfh->all = sub;
+    lfh->n_subsegments++;
+    lfh->subsegment_bytes += bytes;
+    return sub;
+}
+
+void nth_lfh_pool_remove(nth_lfh *lfh, nth_lfh_subsegment *sub)
+{
+    nth_lfh_bucket_pool *pool = &lfh->pools[sub->bucket];
+    if (sub->pool_prev)
+        sub->pool_prev->pool_next = sub->pool_next;
+    else
+        pool->head = sub->pool_next;
+    if (sub->pool_next)
+        sub->pool_next->pool_prev = sub->pool_prev;
+    else
+        pool->tail = sub->pool_prev;
+    sub->pool_next = sub->pool_prev = NULL;
+    pool->count--;
+}
+
+static void pool_push(nth_lfh *lfh, nth_lfh_subsegment *sub)
+{
+    nth_lfh_bucket_pool *pool = &lfh->pools[sub->bucket];
+    sub->pool_next = NULL;
+    sub->pool_prev = pool->tail;
+    if (pool->tail)
+        pool->tail->pool_next = sub;
+    else
+        pool->head = sub;
+    pool->tail = sub;
+    pool->count++;
+}
+
+void nth_lfh_release_subsegment_locked(nth_heap *heap, nth_lfh_subsegment *sub)
+{
+    nth_lfh *lfh = heap->lfh;
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        lfh->all = sub->next;
+    if (sub->next) sub->next->prev = sub->prev;
+    lfh->n_subsegments--;
+    lfh->subsegment_bytes -= sub->owner.reserve;
+    char *area = sub->owner.base;
+    size_t bytes = sub->owner.reserve;
+    nth_segment *segment = sub->segment;
+    nth_addrmap_set(area, bytes, &segment->owner);
+    metadata_idle(lfh, sub);
+    char *block = area - sizeof(nth_block_header);
+    nth_block_header hdr;
+    if (nth_header_load(heap, block, &hdr))
+        nth_backend_free_locked(heap, block, &hdr);
+    else
+        nth_report_problem(heap, NTH_ERR_CORRUPT, block, "the header of an LFH subsegment's block",
+                           "a damaged header (overrun from the block before)");
+}
+
+static void report_racing_free(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index)
+{
+    heap->lfh->racing_double_frees++;
+    nth_report_problem(heap, NTH_ERR_DOUBLE_FREE, nth_lfh_block_at(sub, index), "a block freed once",
+                       "a block freed by two threads at once (the second free is void)");
+}
+
+/* Clears the remote bits `stale` of word w (blocks already back on the free list). */
+static uint32_t drop_stale_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t w, uint64_t stale,
+                                  uint32_t reported)
+{
+    uint32_t dropped = 0;
+    atomic_fetch_and_explicit(&sub->remote_bits[w], ~stale, memory_order_relaxed);
+    for (; stale; stale &= stale - 1, dropped++) {
+        uint32_t index = w * 64 + (uint32_t)__builtin_ctzll(stale);
+        if (index != reported) report_racing_free(heap, sub, index);
+    }
+    return dropped;
+}
+
+uint32_t nth_lfh_collect_remote(nth_heap *heap, nth_lfh_subsegment *sub)
+{
+    if (atomic_load_explicit(&sub->remote_count, memory_order_relaxed) == 0) return 0;
+    uint32_t collected = 0, stale_total = 0;
+    for (uint32_t w = 0; w < sub->n_words; w++) {
+        if (atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed) == 0) continue;
+        uint64_t bits = atomic_exchange_explicit(&sub->remote_bits[w], 0, memory_order_acquire);
+        uint64_t busy = nth_lfh_load_bits(&sub->busy_bits[w]);
+        uint64_t stale = bits & ~busy; /* also freed by the owner: already on the free list */
+        bits &= busy;
+        for (; bits; bits &= bits - 1, collected++) {
+            uint32_t index = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            nth_lfh_give_back(sub, index, nth_lfh_block_at(sub, index));
+        }
+        for (; stale; stale &= stale - 1, stale_total++)
+            report_racing_free(heap, sub, w * 64 + (uint32_t)__builtin_ctzll(stale));
+    }
+    atomic_fetch_sub_explicit(&sub->remote_count, collected + stale_total, memory_order_relaxed);
+    nth_lfh_store_u32(&sub->n_used, sub->n_used - collected);
+    return collected;
+}
+
+void nth_lfh_repair_free_list(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index)
+{
+    char *p = nth_lfh_block_at(sub, index);
+    bool racing = nth_lfh_is_remote(sub, index) && !nth_lfh_is_busy(sub, index);
+    if (racing) {
+        report_racing_free(heap, sub, index);
+    } else {
+        heap->lfh->damaged_links++;
+        nth_report_problem(heap, NTH_ERR_CORRUPT, p, "an intact free-list link in a free LFH block",
+                           "a damaged link (write after free, or an overrun into a free block)");
+    }
+    /* Rebuild from the bitmaps, the only state believed: every block below bump that is not
+     * busy is free. Remote bits on such blocks are racing double frees, already free. */
+    uint32_t dropped = 0;
+    for (uint32_t w = 0; w < sub->n_words; w++) {
+        uint64_t stale = atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed) &
+                         ~nth_lfh_load_bits(&sub->busy_bits[w]);
+        if (stale) dropped += drop_stale_remote(heap, sub, w, stale, racing ? index : NTH_LFH_NO_BLOCK);
+    }
+    if (dropped) atomic_fetch_sub_explicit(&sub->remote_count, dropped, memory_order_relaxed);
+    sub->free_head = NTH_LFH_NO_BLOCK;
+    for (uint32_t i = sub->bump; i-- > 0;)
+        if (!nth_lfh_is_busy(sub, i)) nth_lfh_push(sub, i, nth_lfh_block_at(sub, i));
+}
+
+void nth_lfh_retire_locked(nth_heap *heap, nth_lfh_subsegment *sub)
+{
+    nth_lfh_collect_remote(heap, sub);
+    nth_lfh_store_u32(&sub->n_used, nth_lfh_count_busy(sub)); /* the owner did not count */
+    atomic_store_explicit(&sub->owner_cache, NULL, memory_order_release);
+    if (nth_lfh_load_u32(&sub->n_used) == 0)
+        nth_lfh_release_subsegment_locked(heap, sub);
+    else
+        pool_push(heap->lfh, sub);
+}
+
+nth_lfh_subsegment *nth_lfh_acquire_subsegment_locked(nth_heap *heap, nth_lfh_tcache *tc, unsigned bucket)
+{
+    nth_lfh *lfh = heap->lfh;
+    /* Oldest first (the likeliest to have had blocks freed); a probed subsegment with nothing
+     * free goes to the back, so that successive probes visit the whole pool in turn. */
+    for (unsigned probes = 0; probes < 8 && lfh->pools[bucket].head; probes++) {
+        nth_lfh_subsegment *sub = lfh->pools[bucket].head;
+        nth_lfh_pool_remove(lfh, sub);
+        if (sub->free_head == NTH_LFH_NO_BLOCK &&
+            atomic_load_explicit(&sub->remote_count, memory_order_acquire) == 0 && sub->bump == sub->n_blocks) {
+            pool_push(lfh, sub);
+            continue;
+        }
+        atomic_store_explicit(&sub->owner_cache, tc, memory_order_release);
+        nth_lfh_collect_remote(heap, sub);
+        return sub;
+    }
+    nth_lfh_subsegment *sub = create_subsegment_locked(heap, bucket);
+    if (sub) atomic_store_explicit(&sub->owner_cache, tc, memory_order_release);
+    return sub;
+}
+
+nth_lfh_subsegment *nth_lfh_in_block(const nth_heap *heap, const char *block)
+{
+    const char *area = block + sizeof(nth_block_header);
+    const nth_owner *owner = nth_addrmap_lookup(area);
+    if (!owner || owner->kind != OWNER_LFH || owner->heap != heap || owner->base != area) return NULL;
+    return (nth_lfh_subsegment *)owner;
+}
+
+void nth_lfh_release_metadata(nth_heap *heap)
+{
+    nth_lfh *lfh = heap->lfh;
+    if (!lfh) return;
+    for (nth_lfh_subsegment *sub = lfh->all, *next; sub; sub = next) {
+        next = sub->next;
+        nth_vm_unmap_private(sub, sub->meta_bytes);
+    }
+    for (nth_lfh_subsegment *sub = lfh->idle, *next; sub; sub = next) {
+        next = sub->pool_next;
+        nth_vm_unmap_private(sub, sub->meta_bytes);
+    }
+    atomic_store_explicit(&heap->lfh, NULL, memory_order_relaxed);
+    nth_vm_unmap_private(lfh, nth_round_up(sizeof *lfh, NTH_PAGE));
+}

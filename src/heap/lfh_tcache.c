@@ -1,0 +1,212 @@
+/*
+ * lfh_tcache.c — the LFH's thread caches and the protocol that keeps their lock-free fast paths
+ * out of a heap that is being locked, validated, compacted, forked or destroyed.
+ *
+ * A cache belongs to one (thread, heap) pair and holds the thread's current subsegment per
+ * bucket. It lives in a private mapping of its own (vm.h), outside every heap, so a thread can
+ * tidy up after its heap was destroyed; the thread finds it through two thread-locals (the most
+ * recent cache, then the thread's list).
+ *
+ * Pausing: nth_heap_lock, whole-heap validation and compaction call nth_lfh_pause. Each fast
+ * operation marks its cache `in_op` before it reads the cache's `paused` flag; the pauser raises
+ * heap->lfh_paused and every cache's flag, issues an expedited membarrier (or, where that is
+ * unavailable, fast paths use a full fence), then waits for every cache's in_op to drop. Paused
+ * fast paths take the heap lock.
+ *
+ * Thread exit retires the thread's subsegments under the heap lock. It holds the cache lock
+ * (which keeps the heap from being destroyed under it), and the heap lock comes before the cache
+ * lock in the lock order, so it only *tries* the heap lock; when the heap is busy — perhaps
+ * locked by a thread that is joining this one — the cache is pushed on the heap's orphan stack
+ * and the next holder of the heap lock retires it (nth_lfh_adopt_orphans_locked). Thread exit
+ * never waits for a heap.
+ *
+ * Lock order: heap lock < cache_lock (thread caches' heap pointers and the heaps' cache lists).
+ */
+#include <pthread.h>
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "heap/lfh_fast.h"
+#include "heap/vm.h"
+
+NTH_TLS nth_lfh_tcache *nth_lfh_tls_recent;
+static NTH_TLS nth_lfh_tcache *tls_caches;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+_Atomic bool nth_lfh_fast_path_needs_fence = true;
+
+static void thread_exit(void *unused);
+
+static void make_exit_key(void)
+{
+    pthread_key_create(&exit_key, thread_exit);
+#if !NTH_SANITIZER_BUILD /* sanitizers do not see membarrier's ordering: they keep the fence */
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        atomic_store_explicit(&nth_lfh_fast_path_needs_fence, false, memory_order_relaxed);
+#endif
+}
+
+nth_lfh_tcache *nth_lfh_cache_for(const nth_heap *heap)
+{
+    if (NTH_UNLIKELY(heap == NULL)) return NULL; /* dead caches have a NULL heap */
+    nth_lfh_tcache *tc = nth_lfh_tls_recent;
+    if (NTH_LIKELY(tc && atomic_load_explicit(&tc->heap, memory_order_relaxed) == heap)) return tc;
+    for (tc = tls_caches; tc; tc = tc->thread_next)
+        if (atomic_load_explicit(&tc->heap, memory_order_relaxed) == heap) {
+            nth_lfh_tls_recent = tc;
+            return tc;
+        }
+    return NULL;
+}
+
+/* Frees this thread's caches whose heap is gone. */
+static void drop_dead_caches(void)
+{
+    nth_lfh_tcache **link = &tls_caches;
+    while (*link) {
+        nth_lfh_tcache *tc = *link;
+        if (atomic_load_explicit(&tc->heap, memory_order_relaxed) == NULL) {
+            *link = tc->thread_next;
+            if (nth_lfh_tls_recent == tc) nth_lfh_tls_recent = NULL;
+            nth_vm_unmap_private(tc, sizeof *tc);
+        } else {
+            link = &tc->thread_next;
+        }
+    }
+}
+
+nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap)
+{
+    pthread_once(&exit_key_once, make_exit_key);
+    drop_dead_caches();
+    nth_lfh_tcache *tc = nth_vm_map_private(sizeof(nth_lfh_tcache));
+    if (!tc) return NULL;
+    atomic_init(&tc->heap, heap);
+    nth_lock_acquire(&heap->lock);
+    nth_lfh_adopt_orphans_locked(heap);
+    pthread_mutex_lock(&cache_lock);
+    atomic_store_explicit(&tc->paused, atomic_load(&heap->lfh_paused) > 0, memory_order_relaxed);
+    nth_lfh *lfh = heap->lfh;
+    tc->heap_prev = NULL;
+    tc->heap_next = lfh->caches;
+    if (lfh->caches) lfh->caches->heap_prev = tc;
+    lfh->caches = tc;
+    pthread_mutex_unlock(&cache_lock);
+    nth_lock_release(&heap->lock);
+    tc->thread_next = tls_caches;
+    tls_caches = tc;
+    nth_lfh_tls_recent = tc;
+    pthread_setspecific(exit_key, tc);
+    return tc;
+}
+
+/* Retires every subsegment of a cache and unlinks it from its heap; heap and cache locks held. */
+static void detach_cache_locked(nth_heap *heap, nth_lfh_tcache *tc)
+{
+    for (unsigned b = 0; b < NTH_LFH_BUCKETS; b++)
+        if (tc->current[b]) {
+            nth_lfh_retire_locked(heap, tc->current[b]);
+            tc->current[b] = NULL;
+        }
+    nth_lfh *lfh = heap->lfh;
+    if (tc->heap_prev)
+        tc->heap_prev->heap_next = tc->heap_next;
+    else
+        lfh->caches = tc->heap_next;
+    if (tc->heap_next) tc->heap_next->heap_prev = tc->heap_prev;
+    atomic_store_explicit(&tc->heap, NULL, memory_order_relaxed);
+}
+
+void nth_lfh_adopt_orphans_locked(nth_heap *heap)
+{
+    nth_lfh *lfh = heap->lfh;
+    if (!lfh || !atomic_load_explicit(&lfh->orphans, memory_order_relaxed)) return;
+    nth_lfh_tcache *tc = atomic_exchange_explicit(&lfh->orphans, NULL, memory_order_acquire);
+    while (tc) {
+        nth_lfh_tcache *next = tc->orphan_next;
+        pthread_mutex_lock(&cache_lock);
+        detach_cache_locked(heap, tc);
+        pthread_mutex_unlock(&cache_lock);
+        nth_vm_unmap_private(tc, sizeof *tc);
+        tc = next;
+    }
+}
+
+static void thread_exit(void *unused)
+{
+    (void)unused;
+    nth_lfh_tcache *tc = tls_caches;
+    tls_caches = NULL;
+    nth_lfh_tls_recent = NULL;
+    while (tc) {
+        nth_lfh_tcache *next = tc->thread_next;
+        bool handed_over = false;
+        pthread_mutex_lock(&cache_lock);
+        nth_heap *heap = atomic_load_explicit(&tc->heap, memory_order_relaxed);
+        if (heap && nth_lock_try_acquire(&heap->lock)) {
+            detach_cache_locked(heap, tc);
+            nth_lock_release(&heap->lock);
+        } else if (heap) {
+            nth_lfh *lfh = heap->lfh;
+            tc->orphan_next = atomic_load_explicit(&lfh->orphans, memory_order_relaxed);
+            while (!atomic_compare_exchange_weak_explicit(&lfh->orphans, &tc->orphan_next, tc,
+                                                          memory_order_release, memory_order_relaxed)) {
+            }
+            handed_over = true;
+        }
+        pthread_mutex_unlock(&cache_lock);
+        if (!handed_over) nth_vm_unmap_private(tc, sizeof *tc);
+        tc = next;
+    }
+}
+
+void nth_lfh_fork_prepare(void)
+{
+    pthread_mutex_lock(&cache_lock);
+}
+
+void nth_lfh_fork_release(void)
+{
+    pthread_mutex_unlock(&cache_lock);
+}
+
+void nth_lfh_destroy(nth_heap *heap)
+{
+    nth_lfh *lfh = heap->lfh;
+    if (!lfh) return;
+    pthread_mutex_lock(&cache_lock);
+    for (nth_lfh_tcache *tc = lfh->caches; tc; tc = tc->heap_next)
+        atomic_store_explicit(&tc->heap, NULL, memory_order_relaxed);
+    /* Caches of exited threads have no thread left to free them. */
+    nth_lfh_tcache *orphan = atomic_exchange_explicit(&lfh->orphans, NULL, memory_order_acquire);
+    pthread_mutex_unlock(&cache_lock);
+    while (orphan) {
+        nth_lfh_tcache *next = orphan->orphan_next;
+        nth_vm_unmap_private(orphan, sizeof *orphan);
+        orphan = next;
+    }
+    nth_lfh_release_metadata(heap);
+}
+
+void nth_lfh_pause(nth_heap *heap)
+{
+    if (atomic_fetch_add_explicit(&heap->lfh_paused, 1, memory_order_seq_cst) != 0 || !heap->lfh) return;
+    for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
+        atomic_store_explicit(&tc->paused, 1, memory_order_seq_cst);
+    if (!atomic_load_explicit(&nth_lfh_fast_path_needs_fence, memory_order_relaxed))
+        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
+        while (nth_lfh_read_in_op(tc)) sched_yield();
+}
+
+/* Called with the heap lock held (by every pauser). */
+void nth_lfh_resume(nth_heap *heap)
+{
+    if (atomic_fetch_sub_explicit(&heap->lfh_paused, 1, memory_order_release) != 1 || !heap->lfh) return;
+    nth_lfh_adopt_orphans_locked(heap);
+    for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
+        atomic_store_explicit(&tc->paused, 0, memory_order_release);
+}
