@@ -442,7 +442,13 @@ static inline void mis_run_table(const mis_row *rows, size_t n, int first_number
         } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
             ok = true;
         } else {
-            snprintf(what, sizeof what, "%s", mis_page->failure[0] ? mis_page->failure : "exit status");
+            if (mis_page->failure[0])
+                snprintf(what, sizeof what, "%s", mis_page->failure);
+            else
+                snprintf(what, sizeof what,
+                         "exit status %d with no verdict during %s (a sanitizer report? "
+                         "NTH_TEST_VERBOSE=1 shows it)",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : -1, mis_page->stage);
         }
         if (ok) {
             printf("row %d  %s %s: ok\n", number, row->surface, row->kind);
