@@ -23,11 +23,10 @@
  * (no owner, a FIFO probed oldest first); a retired subsegment whose last block is freed goes
  * back to the back-end.
  *
- * Double frees are refused in O(1) by the busy and remote bits. An owner's free and another
- * thread's free of the same block at the same instant can both pass that check (the owner's
- * path has no atomic read-modify-write); the block is then on the free list with its remote bit
- * set, which the next pop or collection sees: it is reported as a double free there, and the
- * block is handed out once.
+ * Double frees are refused in O(1): every free claims its block by clearing the block's busy
+ * bit with one atomic read-modify-write (nth_lfh_claim), so of two frees of one block — the
+ * owner's and another thread's at the same instant included — exactly one wins; the other is
+ * refused and reported on the spot.
  */
 #include "heap/lfh_fast.h"
 #include "heap/vm.h"
@@ -144,7 +143,9 @@ void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size)
         return NULL;
     }
     if (NTH_UNLIKELY(!p)) p = alloc_locked_path(heap, tc, bucket, size);
-    if (p && (flags & NTH_ZERO_MEMORY)) memset(p, 0, size);
+    /* Zeroed to the end of the block, as Windows does: what a program reads past its request
+     * (up to nth_heap_usable_size) is zero too. */
+    if (p && (flags & NTH_ZERO_MEMORY)) memset(p, 0, nth_lfh_bucket_size(bucket));
     return p;
 }
 
@@ -191,35 +192,28 @@ nth_error nth_lfh_locate(nth_heap *heap, nth_lfh_subsegment *sub, const void *pt
     return NTH_OK;
 }
 
-/* A free from a thread that does not own the subsegment. Every access to the subsegment comes
- * before the block's bit is published: from then on an owner or adopter may collect the block
- * and the subsegment may go back to the back-end at any moment. */
+/* A free from a thread that does not own the subsegment: claim the block (the busy bit), count
+ * it, then publish its remote bit for the owner to collect. Every access to the subsegment comes
+ * before the bit is published: from then on an owner or adopter may collect the block and the
+ * subsegment may go back to the back-end at any moment. */
 static free_result free_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index)
 {
     char *p = nth_lfh_block_at(sub, index);
     uint64_t bit = 1ull << (index % 64);
     _Atomic uint64_t *word = &sub->remote_bits[index / 64];
-    if (!is_live(sub, index)) return refuse_double_free(heap, p);
+    if (nth_lfh_is_remote(sub, index) || !nth_lfh_claim(sub, index)) return refuse_double_free(heap, p);
     uint32_t pending = atomic_fetch_add_explicit(&sub->remote_count, 1, memory_order_relaxed) + 1;
     bool last = atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL &&
                 pending == nth_lfh_load_u32(&sub->n_used);
     if (!last) {
-        if (atomic_fetch_or_explicit(word, bit, memory_order_release) & bit) {
-            /* Two other threads freed it at once; the bit was counted once. */
-            atomic_fetch_sub_explicit(&sub->remote_count, 1, memory_order_relaxed);
-            return refuse_double_free(heap, p);
-        }
+        atomic_fetch_or_explicit(word, bit, memory_order_release);
         return FREED;
     }
     /* The last busy block of a retired subsegment: free it and give the subsegment back, under
      * the lock (no one releases a subsegment without it, and ours cannot be released before our
      * bit is published). */
     nth_lock_acquire(&heap->lock);
-    if (atomic_fetch_or_explicit(word, bit, memory_order_release) & bit) {
-        atomic_fetch_sub_explicit(&sub->remote_count, 1, memory_order_relaxed);
-        nth_lock_release(&heap->lock);
-        return refuse_double_free(heap, p);
-    }
+    atomic_fetch_or_explicit(word, bit, memory_order_release);
     if (sub->magic == NTH_LFH_MAGIC && atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL) {
         nth_lfh_collect_remote(heap, sub);
         if (nth_lfh_load_u32(&sub->n_used) == 0) {
@@ -237,8 +231,8 @@ static free_result free_index(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t 
     if (!mine || atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) != mine)
         return free_remote(heap, sub, index);
     if (fast && !nth_lfh_begin_fast(mine)) return RETRY_LOCKED;
-    bool live = is_live(sub, index);
-    if (live) nth_lfh_give_back(sub, index, nth_lfh_block_at(sub, index));
+    bool live = !nth_lfh_is_remote(sub, index) && nth_lfh_claim(sub, index);
+    if (live) nth_lfh_push(sub, index, nth_lfh_block_at(sub, index));
     if (fast) nth_lfh_end_fast(mine);
     if (!live) return refuse_double_free(heap, nth_lfh_block_at(sub, index));
     return FREED;

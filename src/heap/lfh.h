@@ -21,8 +21,10 @@
  *   metadata (its own private mapping, reached from the address map; never adjacent to blocks)
  *   | nth_lfh_subsegment | busy bits | remote bits | unused[] |
  *
- *   busy bits    1 = allocated; written by the owning thread (or under the heap lock when unowned)
+ *   busy bits    1 = allocated; set by the owner (or under the heap lock when unowned), cleared
+ *                by every free with one atomic claim, so that one of two racing frees wins
  *   remote bits  1 = freed by another thread, not yet collected by the owner (atomic)
+ *   a block below bump is busy, or waiting for collection (remote), or on the free list
  *   unused[]     per block: block_size - requested (u8, or u16 above 8 KiB), so sizes are exact
  *
  * The local free list is a LIFO (the last block freed is the first reused, as in the seed
@@ -30,8 +32,8 @@
  * block's first 8 bytes hold the next index twice (in both halves), XOR a per-subsegment
  * secret and the block's own address. A pop believes a link only when the two halves agree, the
  * index is below `bump`, and the block it names is neither busy nor remotely freed; anything else
- * is a damaged link (a write after free, an overrun into a free block, a racing double free),
- * reported once with the holder's address, after which the list is rebuilt from the bitmaps.
+ * is a damaged link (a write after free, an overrun into a free block), reported once with the
+ * holder's address, after which the list is rebuilt from the bitmaps.
  *
  * Blocks below `bump` have been handed out at least once; blocks at or above it are untouched.
  */
@@ -106,7 +108,6 @@ typedef struct nth_lfh {
     _Atomic(nth_lfh_tcache *) orphans; /* caches of exited threads, awaiting the heap lock */
     size_t subsegment_bytes;         /* bytes of subsegment user areas */
     uint64_t damaged_links;          /* free-list links found damaged (and repaired) */
-    uint64_t racing_double_frees;    /* blocks freed by two threads at once (second refused late) */
     nth_lfh_bucket_pool pools[NTH_LFH_BUCKETS];
     _Atomic uint8_t active[NTH_LFH_BUCKETS]; /* bucket served by the LFH */
 } nth_lfh;
@@ -153,7 +154,7 @@ void nth_lfh_retire_locked(nth_heap *heap, nth_lfh_subsegment *sub);
 void nth_lfh_release_subsegment_locked(nth_heap *heap, nth_lfh_subsegment *sub);
 void nth_lfh_pool_remove(nth_lfh *lfh, nth_lfh_subsegment *sub);
 /* Moves remote frees onto the local free list (owner, or heap lock on an unowned subsegment);
- * returns how many. A remote bit on a block that is not busy is a racing double free: reported. */
+ * returns how many. */
 uint32_t nth_lfh_collect_remote(nth_heap *heap, nth_lfh_subsegment *sub);
 /* Reports the damaged link held by block `index` and rebuilds the local free list. */
 void nth_lfh_repair_free_list(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index);

@@ -52,10 +52,8 @@ static bool check_free_list(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t *l
     for (uint32_t i = sub->free_head, holder = NTH_LFH_NO_BLOCK; i != NTH_LFH_NO_BLOCK; holder = i) {
         bool known = i < sub->bump && !((seen[i / 64] >> (i % 64)) & 1);
         if (!known || nth_lfh_is_busy(sub, i) || nth_lfh_is_remote(sub, i)) {
-            /* A free block with a remote bit is a racing double free (its own report); else
-             * the bad index came from the holder's link (at the head: from the block's state). */
-            bool racing = i < sub->bump && nth_lfh_is_remote(sub, i) && !nth_lfh_is_busy(sub, i);
-            nth_lfh_repair_free_list(heap, sub, racing || holder == NTH_LFH_NO_BLOCK ? i : holder);
+            /* The bad index came from the holder's link (at the head: from the block's state). */
+            nth_lfh_repair_free_list(heap, sub, holder == NTH_LFH_NO_BLOCK ? i : holder);
             return false;
         }
         seen[i / 64] |= 1ull << (i % 64);
@@ -81,30 +79,27 @@ bool nth_lfh_check_subsegment(nth_heap *heap, char *block)
         return lfh_problem(heap, block, "an LFH subsegment registered for this block", "no subsegment owns it");
     if (sub->bump > sub->n_blocks || sub->block_size != nth_lfh_bucket_size(sub->bucket))
         return lfh_problem(heap, sub, "consistent LFH subsegment counters", "a bump or size out of range");
-    uint32_t busy = 0;
+    uint32_t busy = 0, pending = 0;
     for (uint32_t w = 0; w < sub->n_words; w++) {
         uint64_t bits = nth_lfh_load_bits(&sub->busy_bits[w]);
         uint64_t remote = atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed);
-        if (remote & ~bits) {
-            /* Freed by its owner and by another thread at once: the repair reports it. */
-            nth_lfh_repair_free_list(heap, sub, w * 64 + (uint32_t)__builtin_ctzll(remote & ~bits));
-            return false;
-        }
-        for (uint32_t i = w * 64; bits; i++, bits >>= 1)
-            if ((bits & 1) && i >= sub->bump)
-                return lfh_problem(heap, sub, "busy bits below the bump index", "a busy bit past it");
-        busy += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(&sub->busy_bits[w]));
+        for (uint32_t i = w * 64; (bits | remote) && i < w * 64 + 64; i++)
+            if ((((bits | remote) >> (i % 64)) & 1) && i >= sub->bump)
+                return lfh_problem(heap, sub, "busy and remote bits below the bump index", "a bit past it");
+        busy += (uint32_t)__builtin_popcountll(bits);
+        pending += (uint32_t)__builtin_popcountll(remote & ~bits);
     }
-    if (!atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) && busy != sub->n_used)
-        return lfh_problem(heap, sub, "a retired subsegment's count equal to its busy bits", "a different count");
+    if (!atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) &&
+        busy + pending != sub->n_used)
+        return lfh_problem(heap, sub, "a retired subsegment's count equal to its busy blocks", "a different count");
     for (uint32_t i = 0; i < sub->bump; i++)
         if (nth_lfh_is_busy(sub, i) && nth_lfh_unused_of(sub, i) > sub->block_size)
             return lfh_problem(heap, nth_lfh_block_at(sub, i), "a block's unused bytes within its size",
                                "more unused bytes than the block has");
     uint32_t listed;
     if (!check_free_list(heap, sub, &listed)) return false;
-    /* Every block below bump is busy (remote frees included) or on the local free list. */
-    if (listed + busy != sub->bump) {
+    /* Every block below bump is busy, waiting for collection, or on the local free list. */
+    if (listed + busy + pending != sub->bump) {
         nth_lfh_repair_free_list(heap, sub, sub->free_head == NTH_LFH_NO_BLOCK ? 0 : sub->free_head);
         return false;
     }
@@ -130,10 +125,13 @@ void nth_lfh_add_stats(nth_heap *heap, nth_heap_stats *stats)
     if (!lfh) return;
     size_t blocks = 0, bytes = 0;
     for (nth_lfh_subsegment *sub = lfh->all; sub; sub = sub->next) {
-        uint32_t used = atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) ? nth_lfh_count_busy(sub)
-                                                                                      : nth_lfh_load_u32(&sub->n_used);
-        blocks += used - atomic_load_explicit(&sub->remote_count, memory_order_relaxed);
-        bytes += (size_t)used * sub->block_size;
+        /* Owned: a free clears the busy bit at once. Retired: n_used counts what the last
+         * collection left, of which remote_count blocks have been freed since. */
+        uint32_t live = atomic_load_explicit(&sub->owner_cache, memory_order_relaxed)
+                            ? nth_lfh_count_busy(sub)
+                            : nth_lfh_load_u32(&sub->n_used) - atomic_load_explicit(&sub->remote_count, memory_order_relaxed);
+        blocks += live;
+        bytes += (size_t)live * sub->block_size;
     }
     stats->lfh_blocks = blocks;
     stats->lfh_subsegments = lfh->n_subsegments;

@@ -139,8 +139,20 @@ static inline char *nth_lfh_hand_out_fresh(nth_lfh_subsegment *sub, uint32_t ind
     return nth_lfh_block_at(sub, index);
 }
 
-/* Takes back busy block `index` at `p` onto the local free list (owner, or heap lock when the
- * subsegment is unowned). */
+/* Claims busy block `index` for a free: clears its busy bit atomically and tells whether it was
+ * set. Every free — the owner's and other threads' — claims its block this way, so of two frees
+ * of one block at the same moment exactly one wins and the other is refused on the spot. (The
+ * owner's allocations set busy bits with a plain store: one may bring back a bit another thread
+ * has just claimed, which is harmless, since the claimer then publishes the block's remote bit
+ * and collection puts it on the free list whatever its busy bit says.) */
+static inline bool nth_lfh_claim(nth_lfh_subsegment *sub, uint32_t index)
+{
+    uint64_t bit = 1ull << (index % 64);
+    return (__atomic_fetch_and(&sub->busy_bits[index / 64], ~bit, __ATOMIC_ACQ_REL) & bit) != 0;
+}
+
+/* Puts block `index` at `p`, already claimed or collected, on the local free list (owner, or
+ * heap lock when the subsegment is unowned). */
 static inline void nth_lfh_give_back(nth_lfh_subsegment *sub, uint32_t index, char *p)
 {
     nth_lfh_set_busy_bit(sub, index, false);
@@ -206,14 +218,9 @@ static inline __attribute__((always_inline)) bool nth_lfh_free_fast(nth_heap *he
                      !nth_lfh_block_index(sub, ptr, &index)))
         return false;
     if (NTH_UNLIKELY(!nth_lfh_begin_fast(tc))) return false;
-    uint64_t *busy_word = &sub->busy_bits[index / 64];
-    uint64_t bit = 1ull << (index % 64), busy = nth_lfh_load_bits(busy_word);
-    uint64_t remote = atomic_load_explicit(&sub->remote_bits[index / 64], memory_order_relaxed);
-    bool live = (busy & bit) && !(remote & bit);
-    if (NTH_LIKELY(live)) { /* else a double free, reported by the slow path */
-        __atomic_store_n(busy_word, busy & ~bit, __ATOMIC_RELAXED);
-        nth_lfh_push(sub, index, ptr);
-    }
+    /* Not live: a double free, refused (and reported) by the slow path; nothing changed. */
+    bool live = !nth_lfh_is_remote(sub, index) && nth_lfh_claim(sub, index);
+    if (NTH_LIKELY(live)) nth_lfh_push(sub, index, ptr);
     nth_lfh_end_fast(tc);
     return live;
 }

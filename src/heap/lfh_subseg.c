@@ -153,71 +153,35 @@ void nth_lfh_release_subsegment_locked(nth_heap *heap, nth_lfh_subsegment *sub)
                            "a damaged header (overrun from the block before)");
 }
 
-static void report_racing_free(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index)
-{
-    heap->lfh->racing_double_frees++;
-    nth_report_problem(heap, NTH_ERR_DOUBLE_FREE, nth_lfh_block_at(sub, index), "a block freed once",
-                       "a block freed by two threads at once (the second free is void)");
-}
-
-/* Clears the remote bits `stale` of word w (blocks already back on the free list). */
-static uint32_t drop_stale_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t w, uint64_t stale,
-                                  uint32_t reported)
-{
-    uint32_t dropped = 0;
-    atomic_fetch_and_explicit(&sub->remote_bits[w], ~stale, memory_order_relaxed);
-    for (; stale; stale &= stale - 1, dropped++) {
-        uint32_t index = w * 64 + (uint32_t)__builtin_ctzll(stale);
-        if (index != reported) report_racing_free(heap, sub, index);
-    }
-    return dropped;
-}
-
 uint32_t nth_lfh_collect_remote(nth_heap *heap, nth_lfh_subsegment *sub)
 {
+    (void)heap;
     if (atomic_load_explicit(&sub->remote_count, memory_order_relaxed) == 0) return 0;
-    uint32_t collected = 0, stale_total = 0;
+    uint32_t collected = 0;
     for (uint32_t w = 0; w < sub->n_words; w++) {
         if (atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed) == 0) continue;
         uint64_t bits = atomic_exchange_explicit(&sub->remote_bits[w], 0, memory_order_acquire);
-        uint64_t busy = nth_lfh_load_bits(&sub->busy_bits[w]);
-        uint64_t stale = bits & ~busy; /* also freed by the owner: already on the free list */
-        bits &= busy;
         for (; bits; bits &= bits - 1, collected++) {
             uint32_t index = w * 64 + (uint32_t)__builtin_ctzll(bits);
             nth_lfh_give_back(sub, index, nth_lfh_block_at(sub, index));
         }
-        for (; stale; stale &= stale - 1, stale_total++)
-            report_racing_free(heap, sub, w * 64 + (uint32_t)__builtin_ctzll(stale));
     }
-    atomic_fetch_sub_explicit(&sub->remote_count, collected + stale_total, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&sub->remote_count, collected, memory_order_relaxed);
     nth_lfh_store_u32(&sub->n_used, sub->n_used - collected);
     return collected;
 }
 
 void nth_lfh_repair_free_list(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index)
 {
-    char *p = nth_lfh_block_at(sub, index);
-    bool racing = nth_lfh_is_remote(sub, index) && !nth_lfh_is_busy(sub, index);
-    if (racing) {
-        report_racing_free(heap, sub, index);
-    } else {
-        heap->lfh->damaged_links++;
-        nth_report_problem(heap, NTH_ERR_CORRUPT, p, "an intact free-list link in a free LFH block",
-                           "a damaged link (write after free, or an overrun into a free block)");
-    }
-    /* Rebuild from the bitmaps, the only state believed: every block below bump that is not
-     * busy is free. Remote bits on such blocks are racing double frees, already free. */
-    uint32_t dropped = 0;
-    for (uint32_t w = 0; w < sub->n_words; w++) {
-        uint64_t stale = atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed) &
-                         ~nth_lfh_load_bits(&sub->busy_bits[w]);
-        if (stale) dropped += drop_stale_remote(heap, sub, w, stale, racing ? index : NTH_LFH_NO_BLOCK);
-    }
-    if (dropped) atomic_fetch_sub_explicit(&sub->remote_count, dropped, memory_order_relaxed);
+    heap->lfh->damaged_links++;
+    nth_report_problem(heap, NTH_ERR_CORRUPT, nth_lfh_block_at(sub, index),
+                       "an intact free-list link in a free LFH block",
+                       "a damaged link (write after free, or an overrun into a free block)");
+    /* Rebuild from the bitmaps, the only state believed: a block below bump that is neither
+     * busy nor waiting for collection (remote bit) is free. */
     sub->free_head = NTH_LFH_NO_BLOCK;
     for (uint32_t i = sub->bump; i-- > 0;)
-        if (!nth_lfh_is_busy(sub, i)) nth_lfh_push(sub, i, nth_lfh_block_at(sub, i));
+        if (!nth_lfh_is_busy(sub, i) && !nth_lfh_is_remote(sub, i)) nth_lfh_push(sub, i, nth_lfh_block_at(sub, i));
 }
 
 void nth_lfh_retire_locked(nth_heap *heap, nth_lfh_subsegment *sub)
