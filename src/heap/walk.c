@@ -9,7 +9,8 @@
  *
  * LFH subsegments appear as busy internal blocks followed by their busy LFH blocks.
  * Every position is re-validated through the address map and the header check before it is
- * followed, so a stale or forged entry ends the walk with NTH_ERR_INVALID_PARAMETER.
+ * followed, so a stale or forged entry ends the walk with NTH_ERR_INVALID_PARAMETER. Big blocks
+ * are listed from their records (out of band, bigblock.c); their in-band bytes are only checked.
  */
 #include "heap/internal.h"
 #include "heap/lfh.h"
