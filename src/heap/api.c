@@ -129,20 +129,19 @@ static void check_tail_fill(nth_heap *heap, const nth_located *where)
         }
 }
 
-static void free_located(nth_heap *heap, nth_located *where)
+/* False only for a big block whose in-band prefix was damaged (reported; released anyway). */
+static bool free_located(nth_heap *heap, nth_located *where)
 {
     if (where->lfh) {
         nth_lfh_free_located_locked(heap, where);
-        return;
+        return true;
     }
     check_tail_fill(heap, where);
-    if (where->big) {
-        nth_big_free_locked(heap, where->big);
-        return;
-    }
+    if (where->big) return nth_big_free_locked(heap, where->big);
     size_t requested = nth_block_requested(&where->hdr);
     if (requested <= NTH_LFH_MAX_SIZE) nth_lfh_note_backend_free_locked(heap, requested);
     nth_backend_free_locked(heap, where->header, &where->hdr);
+    return true;
 }
 
 bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
@@ -160,8 +159,7 @@ bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
     flags |= heap->force_flags;
     nth_located where;
     lock_for(heap, flags);
-    bool ok = locate_or_report(heap, ptr, &where);
-    if (ok) free_located(heap, &where);
+    bool ok = locate_or_report(heap, ptr, &where) && free_located(heap, &where);
     unlock_for(heap, flags);
     return ok;
 }
@@ -246,7 +244,7 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
         }
         memcpy(p, ptr, old_size < size ? old_size : size);
         if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)p + old_size, 0, size - old_size);
-        free_located(heap, &where);
+        (void)free_located(heap, &where);
         return p;
     }
     uint32_t block_flags = (where.hdr.flags & BLOCK_USER_FLAGS) |
@@ -276,7 +274,7 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)p + old_size, 0, size - old_size);
     /* The allocation may have split the old block's neighbour: read its header again. */
     if (where.header && !where.big) nth_header_load(heap, where.header, &where.hdr);
-    free_located(heap, &where);
+    (void)free_located(heap, &where);
     if (block_flags & NTH_SETTABLE_USER_VALUE) store_user_value_locked(heap, p, value);
     return p;
 }
@@ -440,7 +438,7 @@ bool nth_heap_set_user_flags(nth_heap *heap, void *ptr, uint32_t clear, uint32_t
     } else if (ok) {
         where.hdr.flags = (uint16_t)((where.hdr.flags & ~clear) | set);
         if (where.big)
-            nth_header_store(heap, where.header, where.hdr);
+            nth_big_set_flags_locked(heap, where.big, where.hdr.flags);
         else
             nth_block_store_locked(heap, where.header, where.hdr);
     }

@@ -4,40 +4,157 @@
  * shrink with mremap (in place when the next pages are free, else by moving the pages, never by
  * copying).
  *
- *   base (64 KiB aligned)                       +112            +128
- *   | [lead] nth_big: owner, next, prev, value | block header  | data ...       | to 64 KiB |
+ * Trust boundary. Everything the engine believes about a big block — owner, mapping, list links,
+ * size, flags, user value — lives in its record (nth_big), kept in a record page: a 64 KiB
+ * reservation of the engine's own, with an inaccessible guard page at each end, that no user
+ * block is adjacent to. The address map sends every chunk of the block's mapping to the record,
+ * so a pointer reaches the record without reading the mapping. The mapping itself holds only:
  *
- *   lead       0, or the bytes that put data on a stronger alignment than 16
- *   header     size_gr = data granules, unused = size_gr * 16 - requested (0..15), flags
- *              BUSY | BIG | user flags; prev_size_gr 0
+ *   base (64 KiB aligned)     +lead           +lead+112      +lead+128 = data
+ *   | lead (alignment > 128) | canary (14 w) | block header | data ...       | to 64 KiB |
  *
- * Invariants: the mapping is committed in full; owner.base/owner.reserve are the mapping (a
- * multiple of 64 KiB); the address map sends every chunk of it to the nth_big.
+ *   canary   word i at address a holds key[0] ^ (a * golden ratio): unforgeable without the key
+ *   header   the encoded block header of the record's size and flags (for walkers and readers
+ *            that expect one), bound to its address by its check word
+ *
+ * Those 128 bytes are user-writable (an underrun of the data, an overrun from the mapping in
+ * front). They are never followed: free, realloc, validate and walk compare them with what the
+ * record says, and a difference is reported once (NTH_ERR_CORRUPT, naming the data address) and
+ * repaired from the record. A damaged prefix damages nothing the engine uses, so a free still
+ * releases the block (and returns false, having reported).
+ *
+ * Invariants: the mapping is committed in full; record.owner.base/reserve are the mapping (a
+ * multiple of 64 KiB); the address map sends every chunk of it to &record.owner and nothing else
+ * to it; heap->big_list runs in allocation order; a mapping change that cannot be recorded in
+ * the address map is undone, so a block is always owned by exactly one record.
  *
  * Freed mappings of up to 16 MiB are kept in a small per-heap cache (8 slots, 64 MiB) and handed
  * to the next big block, resized with mremap: a page fault costs about 11 us here, so a program
  * that frees and reallocates large buffers must not fault every page in again. Cached
  * mappings belong to no block (the address map does not know them, so a stale pointer into one
- * is refused), count as committed, and go back to the system on compaction and destroy.
+ * is refused), count as committed, and go back to the system on compaction and destroy. Record
+ * pages count as reserved (64 KiB) and committed (56 KiB) and live until the heap is destroyed.
  */
 #include "heap/internal.h"
 #include "heap/vm.h"
 
-/* Bytes to map for `size` data bytes placed `lead` bytes into the mapping (at least one byte of
- * data, so that the data address lies inside the mapping). */
-static size_t mapping_bytes(size_t lead, size_t size)
+/* ------------------------------------------------------------------------------ records */
+
+static nth_big_page *page_of(const nth_big *big)
 {
-    return nth_round_up(lead + NTH_BIG_HEADER_BYTES + (size ? size : 1), NTH_CHUNK);
+    return (nth_big_page *)(nth_round_down((uintptr_t)big, NTH_BIG_PAGE_RESERVE) + NTH_PAGE);
 }
 
-static void store_big_header(nth_heap *heap, nth_big *big, size_t size, uint32_t user_flags)
+static nth_big_page *page_new(nth_heap *heap)
 {
-    size_t data_gr = nth_round_up(size ? size : 1, NTH_GRANULE) / NTH_GRANULE;
-    nth_block_header hdr = {.size_gr = (uint32_t)data_gr, .prev_size_gr = 0,
-                            .flags = (uint16_t)(BLOCK_BUSY | BLOCK_BIG | (user_flags & BLOCK_USER_FLAGS)),
-                            .segment_index = 0, .unused = (uint8_t)(data_gr * NTH_GRANULE - size)};
-    nth_header_store(heap, nth_big_header(big), hdr);
+    char *base = nth_vm_reserve(NTH_BIG_PAGE_RESERVE, NTH_BIG_PAGE_RESERVE);
+    if (!base) return NULL;
+    if (!nth_vm_commit(base + NTH_PAGE, NTH_BIG_PAGE_COMMIT, false)) {
+        nth_vm_release(base, NTH_BIG_PAGE_RESERVE);
+        return NULL;
+    }
+    nth_big_page *page = (nth_big_page *)(base + NTH_PAGE);
+    page->magic = NTH_BIG_PAGE_MAGIC;
+    page->live = 0;
+    page->spare = NULL;
+    for (size_t i = NTH_BIG_PAGE_RECORDS; i-- > 0;) {
+        page->records[i].next = page->spare;
+        page->spare = &page->records[i];
+    }
+    page->next = heap->big_pages;
+    heap->big_pages = page;
+    heap->reserved_bytes += NTH_BIG_PAGE_RESERVE;
+    heap->committed_bytes += NTH_BIG_PAGE_COMMIT;
+    heap->commit_ops++;
+    return page;
 }
+
+/* A zeroed record, or NULL when no record page can be mapped. */
+static nth_big *record_get(nth_heap *heap)
+{
+    nth_big_page *page = heap->big_pages;
+    while (page && !page->spare) page = page->next;
+    if (!page && !(page = page_new(heap))) return NULL;
+    nth_big *big = page->spare;
+    page->spare = big->next;
+    page->live++;
+    memset(big, 0, sizeof *big);
+    return big;
+}
+
+static void record_put(nth_big *big)
+{
+    nth_big_page *page = page_of(big);
+    memset(big, 0, sizeof *big);
+    big->next = page->spare;
+    page->spare = big;
+    page->live--;
+}
+
+/* ---------------------------------------------------------------- the in-band prefix */
+
+static uint64_t canary_word(const nth_heap *heap, const void *where)
+{
+    return heap->key[0] ^ ((uint64_t)(uintptr_t)where * 0x9E3779B97F4A7C15ull);
+}
+
+static nth_block_header record_header(const nth_big *big)
+{
+    size_t data_gr = nth_round_up(big->size ? big->size : 1, NTH_GRANULE) / NTH_GRANULE;
+    return (nth_block_header){.size_gr = (uint32_t)data_gr, .prev_size_gr = 0, .flags = big->flags,
+                              .segment_index = 0, .unused = (uint8_t)(data_gr * NTH_GRANULE - big->size)};
+}
+
+nth_block_header nth_big_decoded(const nth_big *big)
+{
+    nth_block_header hdr = record_header(big);
+    hdr.check = 0;
+    return hdr;
+}
+
+static void store_prefix(nth_heap *heap, const nth_big *big)
+{
+    char *prefix = big->data - NTH_BIG_HEADER_BYTES;
+    for (size_t i = 0; i < NTH_BIG_CANARY_WORDS; i++) {
+        uint64_t w = canary_word(heap, prefix + i * sizeof w);
+        memcpy(prefix + i * sizeof w, &w, sizeof w);
+    }
+    nth_header_store(heap, nth_big_header(big), record_header(big));
+}
+
+static bool prefix_intact(const nth_heap *heap, const nth_big *big)
+{
+    const char *prefix = big->data - NTH_BIG_HEADER_BYTES;
+    for (size_t i = 0; i < NTH_BIG_CANARY_WORDS; i++) {
+        uint64_t w;
+        memcpy(&w, prefix + i * sizeof w, sizeof w);
+        if (w != canary_word(heap, prefix + i * sizeof w)) return false;
+    }
+    nth_block_header got, want = record_header(big);
+    if (!nth_header_load(heap, nth_big_header(big), &got)) return false;
+    return got.size_gr == want.size_gr && got.prev_size_gr == 0 && got.flags == want.flags &&
+           got.segment_index == 0 && got.unused == want.unused;
+}
+
+bool nth_big_check_locked(nth_heap *heap, nth_big *big)
+{
+    if (NTH_LIKELY(prefix_intact(heap, big))) return true;
+    /* Repair first: the report may not return (termination policy), and a later check must not
+     * report the same damage again. */
+    store_prefix(heap, big);
+    nth_report_problem(heap, NTH_ERR_CORRUPT, big->data, "the 128 bytes in front of a big block intact",
+                       "them overwritten (an underrun of the block, or an overrun from the mapping in front)");
+    return false;
+}
+
+void nth_big_set_flags_locked(nth_heap *heap, nth_big *big, uint16_t flags)
+{
+    nth_big_check_locked(heap, big);
+    big->flags = (uint16_t)(BLOCK_BUSY | BLOCK_BIG | (flags & BLOCK_USER_FLAGS));
+    store_prefix(heap, big);
+}
+
+/* ------------------------------------------------------------------------------- list */
 
 /* The list runs in allocation order (appended at the tail), as a walk shows it. */
 static void link_big(nth_heap *heap, nth_big *big)
@@ -63,11 +180,21 @@ static void unlink_big(nth_heap *heap, nth_big *big)
         heap->big_tail = big->prev;
 }
 
+/* ------------------------------------------------------------------------------ cache */
+
 #define CACHEABLE_BYTES ((size_t)16 << 20)
 
-/* A cached mapping resized to `bytes`, taken out of the cache: the smallest that is large enough
- * (its tail unmapped when it is much larger), else the largest, grown with mremap (its pages
- * that were touched before stay resident). NULL when the cache is empty or a remap fails. */
+/* Bytes to map for `size` data bytes placed `lead` bytes into the mapping (at least one byte of
+ * data, so that the data address lies inside the mapping). */
+static size_t mapping_bytes(size_t lead, size_t size)
+{
+    return nth_round_up(lead + NTH_BIG_HEADER_BYTES + (size ? size : 1), NTH_CHUNK);
+}
+
+/* A cached mapping of at least `bytes` (its size in *got), taken out of the cache: the smallest
+ * that is large enough (its tail unmapped when it is much larger), else the largest, grown with
+ * mremap (its pages that were touched before stay resident). NULL when the cache is empty or the
+ * resize fails (that mapping is then released); *got is written only on success. */
 static char *cache_take(nth_heap *heap, size_t bytes, size_t *got)
 {
     int best = -1;
@@ -86,20 +213,21 @@ static char *cache_take(nth_heap *heap, size_t bytes, size_t *got)
     size_t have = heap->big_cache[best].bytes;
     heap->big_cache[best] = heap->big_cache[--heap->big_cache_n];
     heap->big_cache_bytes -= have;
-    *got = have;
     if (have < bytes || have > bytes + bytes / 4) {
         char *resized = nth_vm_remap(base, have, bytes, NTH_CHUNK, true);
         if (!resized) {
             nth_vm_release(base, have);
             heap->reserved_bytes -= have;
             heap->committed_bytes -= have;
+            heap->decommit_ops++;
             return NULL;
         }
         heap->reserved_bytes += bytes - have;
         heap->committed_bytes += bytes - have;
         base = resized;
-        *got = bytes;
+        have = bytes;
     }
+    *got = have;
     return base;
 }
 
@@ -135,32 +263,41 @@ void nth_big_cache_release_locked(nth_heap *heap)
     heap->big_cache_bytes = 0;
 }
 
+/* ------------------------------------------------------------------- alloc, free, realloc */
+
 void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
     if (size > NTH_MAX_REQUEST) return NULL;
     /* The mapping is aligned to max(alignment, 64 KiB); `lead` puts the data on the alignment. */
     size_t lead = (alignment - NTH_BIG_HEADER_BYTES % alignment) % alignment;
     size_t bytes = mapping_bytes(lead, size);
+    nth_big *big = record_get(heap);
+    if (!big) return NULL;
     char *base = alignment <= NTH_CHUNK ? cache_take(heap, bytes, &bytes) : NULL;
     bool reused = base != NULL;
     if (!reused) {
         base = nth_vm_reserve(bytes, alignment > NTH_CHUNK ? alignment : NTH_CHUNK);
-        if (!base) return NULL;
-        if (!nth_vm_commit(base, bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
+        if (base && !nth_vm_commit(base, bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
             nth_vm_release(base, bytes);
+            base = NULL;
+        }
+        if (!base) {
+            record_put(big);
             return NULL;
         }
     }
-    /* With an alignment above 64 the descriptor moves forward so that data lands aligned. */
-    nth_big *big = (nth_big *)(base + lead);
     big->owner = (nth_owner){NTH_BIG_MAGIC, OWNER_BIG, 0, heap, base, bytes};
-    big->user_value = 0;
     if (!nth_addrmap_set(base, bytes, &big->owner)) {
         if (reused) heap->reserved_bytes -= bytes, heap->committed_bytes -= bytes;
         nth_vm_release(base, bytes);
+        record_put(big);
         return NULL;
     }
-    store_big_header(heap, big, size, flags);
+    big->data = base + lead + NTH_BIG_HEADER_BYTES;
+    big->size = size;
+    big->flags = (uint16_t)(BLOCK_BUSY | BLOCK_BIG | (flags & BLOCK_USER_FLAGS));
+    big->user_value = 0;
+    store_prefix(heap, big);
     link_big(heap, big);
     heap->big_blocks++;
     heap->big_bytes += bytes;
@@ -172,101 +309,154 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
     heap->busy_blocks++;
     heap->busy_bytes += size;
     heap->alloc_calls++;
-    char *data = (char *)big + NTH_BIG_HEADER_BYTES;
     /* Fresh mappings are zero-filled; a reused one is not. */
-    if (reused && (flags & NTH_ZERO_MEMORY)) memset(data, 0, size);
-    return data;
+    if (reused && (flags & NTH_ZERO_MEMORY)) memset(big->data, 0, size);
+    return big->data;
 }
 
-static size_t big_requested(nth_heap *heap, nth_big *big)
+bool nth_big_free_locked(nth_heap *heap, nth_big *big)
 {
-    nth_block_header hdr;
-    if (!nth_header_load(heap, nth_big_header(big), &hdr)) return 0;
-    return nth_block_requested(&hdr);
-}
-
-void nth_big_free_locked(nth_heap *heap, nth_big *big)
-{
-    size_t requested = big_requested(heap, big);
+    bool intact = nth_big_check_locked(heap, big);
     char *base = big->owner.base;
     size_t bytes = big->owner.reserve;
     unlink_big(heap, big);
     nth_addrmap_clear(base, bytes);
-    big->owner.magic = 0;
     heap->big_blocks--;
     heap->big_bytes -= bytes;
     heap->busy_blocks--;
-    heap->busy_bytes -= requested;
+    heap->busy_bytes -= big->size;
     heap->free_calls++;
+    record_put(big);
     if (!cache_put(heap, base, bytes)) {
         nth_vm_release(base, bytes);
         heap->reserved_bytes -= bytes;
         heap->committed_bytes -= bytes;
         heap->decommit_ops++;
     }
+    return intact;
+}
+
+/* Resizes the block's mapping to new_bytes and keeps the address map in step: in place, else
+ * (may_move) onto a new reservation that is entered in the map before the pages move. Returns
+ * the mapping's base, or NULL with the old mapping, its map entries and the record untouched. */
+static char *resize_mapping(nth_big *big, size_t new_bytes, bool may_move)
+{
+    char *base = big->owner.base;
+    size_t old_bytes = big->owner.reserve;
+    if (nth_vm_remap(base, old_bytes, new_bytes, NTH_CHUNK, false)) {
+        if (new_bytes < old_bytes) {
+            nth_addrmap_clear(base + new_bytes, old_bytes - new_bytes);
+        } else if (!nth_addrmap_set(base + old_bytes, new_bytes - old_bytes, &big->owner)) {
+            nth_vm_remap(base, new_bytes, old_bytes, NTH_CHUNK, false); /* shrinking in place cannot fail */
+            return NULL;
+        }
+        return base;
+    }
+    if (!may_move) return NULL;
+    char *target = nth_vm_reserve(new_bytes, NTH_CHUNK);
+    if (!target) return NULL;
+    if (!nth_addrmap_set(target, new_bytes, &big->owner)) {
+        nth_vm_release(target, new_bytes);
+        return NULL;
+    }
+    if (!nth_vm_move(base, old_bytes, target, new_bytes)) {
+        nth_addrmap_clear(target, new_bytes);
+        nth_vm_release(target, new_bytes);
+        return NULL;
+    }
+    nth_addrmap_clear(base, old_bytes);
+    return target;
 }
 
 void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_t size)
 {
     if (size > NTH_MAX_REQUEST) return NULL;
-    nth_block_header hdr;
-    if (!nth_header_load(heap, nth_big_header(big), &hdr)) return NULL;
-    size_t old_size = nth_block_requested(&hdr);
+    nth_big_check_locked(heap, big);
+    size_t old_size = big->size;
     char *base = big->owner.base;
-    size_t lead = (size_t)((char *)big - base);
+    size_t lead = (size_t)(big->data - NTH_BIG_HEADER_BYTES - base);
     size_t old_bytes = big->owner.reserve;
     size_t new_bytes = mapping_bytes(lead, size);
-    nth_big *moved = big;
     if (new_bytes != old_bytes) {
-        bool may_move = !(flags & NTH_REALLOC_IN_PLACE_ONLY);
-        nth_big *prev = big->prev, *next = big->next;
-        char *new_base = nth_vm_remap(base, old_bytes, new_bytes, NTH_CHUNK, may_move);
+        char *new_base = resize_mapping(big, new_bytes, !(flags & NTH_REALLOC_IN_PLACE_ONLY));
         if (!new_base) return NULL;
-        moved = (nth_big *)(new_base + lead);
-        nth_addrmap_clear(base, old_bytes);
-        moved->owner.base = new_base;
-        moved->owner.reserve = new_bytes;
-        nth_addrmap_set(new_base, new_bytes, &moved->owner);
-        /* Relink: neighbours still point at the old address. */
-        moved->prev = prev;
-        moved->next = next;
-        if (prev)
-            prev->next = moved;
-        else
-            heap->big_list = moved;
-        if (next)
-            next->prev = moved;
-        else
-            heap->big_tail = moved;
+        big->owner.base = new_base;
+        big->owner.reserve = new_bytes;
+        big->data = new_base + lead + NTH_BIG_HEADER_BYTES;
         heap->big_bytes += new_bytes - old_bytes;
         heap->reserved_bytes += new_bytes - old_bytes;
         heap->committed_bytes += new_bytes - old_bytes;
     }
-    /* The header check covers its address: rewrite it at the (possibly new) place. */
-    store_big_header(heap, moved, size, hdr.flags);
-    char *data = (char *)moved + NTH_BIG_HEADER_BYTES;
+    big->size = size;
+    /* The header's check covers its address: rewrite the prefix at the (possibly new) place. */
+    store_prefix(heap, big);
     /* Bytes past the old size within the old mapping may hold old data; pages beyond are new
      * and zero. */
     if (size > old_size && (flags & NTH_ZERO_MEMORY)) {
         size_t old_end = old_bytes - lead - NTH_BIG_HEADER_BYTES;
         size_t zero_to = size < old_end ? size : old_end;
-        if (zero_to > old_size) memset(data + old_size, 0, zero_to - old_size);
+        if (zero_to > old_size) memset(big->data + old_size, 0, zero_to - old_size);
     }
     heap->busy_bytes += size;
     heap->busy_bytes -= old_size;
-    return data;
+    return big->data;
+}
+
+/* --------------------------------------------------------------------- checks, teardown */
+
+bool nth_big_validate_locked(nth_heap *heap, size_t *busy_blocks, size_t *busy_bytes, size_t *committed)
+{
+    *committed += heap->big_cache_bytes; /* freed mappings kept for reuse */
+    size_t records = 0;
+    for (nth_big_page *page = heap->big_pages; page; page = page->next) {
+        if (page->magic != NTH_BIG_PAGE_MAGIC || page->live > NTH_BIG_PAGE_RECORDS) {
+            nth_report_problem(heap, NTH_ERR_CORRUPT, page, "a big-block record page", "damaged page fields");
+            return false;
+        }
+        records += page->live;
+        *committed += NTH_BIG_PAGE_COMMIT;
+    }
+    if (records != heap->big_blocks) {
+        nth_report_problem(heap, NTH_ERR_CORRUPT, heap, "one record per big block", "a different count");
+        return false;
+    }
+    nth_big *prev = NULL;
+    size_t seen = 0;
+    for (nth_big *big = heap->big_list; big; prev = big, big = big->next) {
+        if (++seen > records || big->owner.magic != NTH_BIG_MAGIC || big->owner.heap != heap || big->prev != prev ||
+            page_of(big)->magic != NTH_BIG_PAGE_MAGIC || nth_addrmap_lookup(big->data) != &big->owner ||
+            nth_addrmap_lookup(big->owner.base) != &big->owner) {
+            nth_report_problem(heap, NTH_ERR_CORRUPT, big, "a big-block record of this heap",
+                               "damaged record fields or links");
+            return false;
+        }
+        if (!nth_big_check_locked(heap, big)) return false;
+        *busy_blocks += 1;
+        *busy_bytes += big->size;
+        *committed += big->owner.reserve;
+    }
+    if (prev != heap->big_tail || seen != records) {
+        nth_report_problem(heap, NTH_ERR_CORRUPT, heap, "the big-block list ending at its tail", "a broken list");
+        return false;
+    }
+    return true;
 }
 
 void nth_big_release_all(nth_heap *heap)
 {
-    nth_big *big = heap->big_list;
-    while (big) {
-        nth_big *next = big->next;
+    /* Bounded by the record count, so even a broken list cannot loop. */
+    size_t left = heap->big_blocks;
+    for (nth_big *big = heap->big_list, *next; big && left > 0; big = next, left--) {
+        next = big->next;
         nth_addrmap_clear(big->owner.base, big->owner.reserve);
         nth_vm_release(big->owner.base, big->owner.reserve);
-        big = next;
     }
     heap->big_list = NULL;
     heap->big_tail = NULL;
     nth_big_cache_release_locked(heap);
+    while (heap->big_pages) {
+        nth_big_page *page = heap->big_pages;
+        heap->big_pages = page->next;
+        nth_vm_release((char *)page - NTH_PAGE, NTH_BIG_PAGE_RESERVE);
+    }
 }

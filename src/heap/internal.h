@@ -173,15 +173,28 @@ size_t nth_block_fill_end(const nth_block_header *hdr);
 /* ---------------------------------------------------------------------------- bigblock.c */
 
 void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment);
-void nth_big_free_locked(nth_heap *heap, nth_big *big);
+/* Releases a big block (to the mapping cache or the system). False when its in-band prefix was
+ * damaged: that was reported, and the block is released all the same. */
+bool nth_big_free_locked(nth_heap *heap, nth_big *big);
 /* Resizes a big block, moving it unless in_place_only; NULL (untouched) on failure. */
 void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_t size);
+/* Compares the user-writable bytes in front of the data with the record; on a difference reports
+ * once (NTH_ERR_CORRUPT at the data address), rewrites them and returns false. */
+bool nth_big_check_locked(nth_heap *heap, nth_big *big);
+/* Sets the user flags in the record and the in-band header. */
+void nth_big_set_flags_locked(nth_heap *heap, nth_big *big, uint16_t flags);
+/* The record's header fields (size, unused, flags) as a decoded header; check is 0. */
+nth_block_header nth_big_decoded(const nth_big *big);
+/* Checks every record, link and prefix; adds the big blocks to the totals. Reports the first
+ * problem. */
+bool nth_big_validate_locked(nth_heap *heap, size_t *busy_blocks, size_t *busy_bytes, size_t *committed);
 void nth_big_release_all(nth_heap *heap);
 /* Gives the cached mappings of freed big blocks back to the system. */
 void nth_big_cache_release_locked(nth_heap *heap);
+/* The in-band copy of the block header (user-writable; checked, never believed). */
 static inline char *nth_big_header(const nth_big *big)
 {
-    return (char *)big + NTH_BIG_HEADER_BYTES - sizeof(nth_block_header);
+    return big->data - sizeof(nth_block_header);
 }
 
 /* ------------------------------------------------------------------------------ locate.c */
@@ -190,7 +203,7 @@ static inline char *nth_big_header(const nth_big *big)
 typedef struct nth_located {
     nth_heap *heap;        /* the owning heap */
     nth_segment *segment;  /* back-end block: its segment */
-    nth_big *big;          /* big block: its descriptor */
+    nth_big *big;          /* big block: its record (hdr: the record's fields) */
     struct nth_lfh_subsegment *lfh; /* LFH block: its subsegment (header/hdr unused) */
     uint32_t lfh_index;    /* LFH block: its index in the subsegment */
     char *header;          /* address of the block header */

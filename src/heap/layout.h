@@ -45,10 +45,20 @@
  *
  *   | header (flags: no BUSY) | next | prev | [0xFEEEFEEE fill with FREE_CHECKING] ... |
  *
- * A big block (its own 64 KiB aligned mapping):
+ * A big block: its own 64 KiB aligned mapping, holding nothing the engine trusts, and a record
+ * (nth_big) in an engine-private record page, which the address map names as the owner of every
+ * chunk of the mapping:
  *
- *   base      +112           +128
- *   | nth_big | block header | data ...                          | (to 64 KiB) |
+ *   mapping   base   +lead          +lead+112      +lead+128 = data
+ *             | ... | canary 112 B  | block header | data ...                 | (to 64 KiB) |
+ *                    '-- user-writable, only ever checked against the record --'
+ *
+ *   record page (64 KiB reservation; first and last page stay inaccessible as guards)
+ *             | guard | nth_big_page | nth_big | nth_big | ... | guard |
+ *
+ *   canary   14 words, each the heap key mixed with its own address; header: the encoded block
+ *            header of the record's size and flags. Both are rebuilt from the record after a
+ *            damage report, never read back into it.
  */
 #ifndef NTH_LAYOUT_H
 #define NTH_LAYOUT_H
@@ -79,7 +89,7 @@
 #define NTH_HEAP_MAGIC 0xEEFFEEFFu    /* Windows' _HEAP.Signature */
 #define NTH_SEGMENT_MAGIC 0xFFEEFFEEu /* Windows' segment signature */
 #define NTH_BIG_MAGIC 0xB16B10C5u
-#define NTH_LAYOUT_VERSION 1u
+#define NTH_LAYOUT_VERSION 2u
 
 #define NTH_FILL_TAIL 0xABu
 #define NTH_FILL_FREE 0xFEEEFEEEu
@@ -145,17 +155,37 @@ typedef struct nth_segment {
     nth_ucr ucr[NTH_MAX_UCR];
 } nth_segment;
 
+/* A big block's record. Lives in a record page (never in user-reachable memory); the list links,
+ * the size, the flags and the user value are believed from here only. */
 typedef struct nth_big {
-    nth_owner owner;          /* kind OWNER_BIG; base/reserve: the whole mapping */
-    struct nth_big *next, *prev;
+    nth_owner owner;          /* kind OWNER_BIG; base/reserve: the whole mapping; magic 0: spare */
+    struct nth_big *next, *prev; /* the heap's big blocks in allocation order; spare: next spare */
+    char *data;               /* data address: base + lead + NTH_BIG_HEADER_BYTES */
+    size_t size;              /* requested bytes */
     uintptr_t user_value;     /* NTH_SETTABLE_USER_VALUE */
-    /* followed by the block header; data at NTH_BIG_HEADER_BYTES from the descriptor */
+    uint16_t flags;           /* BLOCK_BUSY | BLOCK_BIG | user flags */
+    uint16_t reserved0;
+    uint32_t reserved1;
 } nth_big;
 
+/* The head of a record page: pages form a list on the heap; each keeps its spare records. */
+typedef struct nth_big_page {
+    uint32_t magic;           /* NTH_BIG_PAGE_MAGIC */
+    uint32_t live;            /* records in use */
+    struct nth_big_page *next;
+    nth_big *spare;           /* records not in use, linked through next */
+    uint64_t reserved;
+    nth_big records[];
+} nth_big_page;
+
+#define NTH_BIG_PAGE_MAGIC 0xB16BA6E5u
+#define NTH_BIG_PAGE_RESERVE NTH_CHUNK
+#define NTH_BIG_PAGE_COMMIT (NTH_CHUNK - 2 * NTH_PAGE) /* one guard page at each end */
+#define NTH_BIG_PAGE_RECORDS ((NTH_BIG_PAGE_COMMIT - sizeof(nth_big_page)) / sizeof(nth_big))
 #define NTH_BIG_CACHE_SLOTS 8u
 #define NTH_BIG_CACHE_MAX_BYTES ((size_t)64 << 20)
 #define NTH_BIG_HEADER_BYTES 128u /* data 128-byte aligned, like a cache-line pair */
-_Static_assert(sizeof(nth_big) <= NTH_BIG_HEADER_BYTES - sizeof(nth_block_header), "big block prefix");
+#define NTH_BIG_CANARY_WORDS ((NTH_BIG_HEADER_BYTES - sizeof(nth_block_header)) / sizeof(uint64_t))
 
 /* Free lists: sizes below NTH_EXACT_LISTS granules have one list each; larger sizes share
  * classes of 8 per power of two. A bitmap marks the non-empty lists. */
@@ -187,7 +217,8 @@ typedef struct nth_heap {
     nth_segment *segments[NTH_MAX_SEGMENTS];
     uint32_t n_segments;
     uint32_t reserved2;
-    nth_big *big_list, *big_tail; /* big blocks in allocation order */
+    nth_big *big_list, *big_tail; /* records of big blocks in allocation order */
+    nth_big_page *big_pages;       /* record pages (bigblock.c) */
     /* Mappings of freed big blocks kept for reuse (bigblock.c): committed, owned by no one. */
     struct { char *base; size_t bytes; } big_cache[NTH_BIG_CACHE_SLOTS];
     uint32_t big_cache_n;

@@ -7,7 +7,9 @@
  *
  *   ptr --addrmap--> owner?  --no-->  "an address no ntheap heap owns"
  *                      | heap differs  "a block of another heap"
- *                      | big block     ptr must be its data address
+ *                      | big block     ptr must be the data address its record names (the
+ *                      |               record is the owner; the block's in-band prefix is checked
+ *                      |               by free, realloc, validate and walk, not here)
  *                      | LFH           ptr must start a busy block of the subsegment (lfh.c)
  *                      | segment       header at ptr-16 committed, decodes, names this segment,
  *                                      is busy, is not the heap's own header block
@@ -38,14 +40,14 @@ nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, co
     out->heap = heap;
     switch (owner->kind) {
     case OWNER_BIG: {
+        /* The owner is the block's record, outside user reach: nothing in the mapping is read. */
         nth_big *big = (nth_big *)owner;
-        if ((const char *)ptr != (const char *)big + NTH_BIG_HEADER_BYTES)
+        if ((const char *)ptr != big->data)
             return fail(expected, found, "the data address of a big block", "an interior address of a big block",
                         NTH_ERR_INVALID_POINTER);
         out->big = big;
         out->header = nth_big_header(big);
-        if (!nth_header_load(heap, out->header, &out->hdr))
-            return fail(expected, found, "a valid big-block header", "a damaged header", NTH_ERR_CORRUPT);
+        out->hdr = nth_big_decoded(big);
         return NTH_OK;
     }
     case OWNER_LFH:

@@ -8,7 +8,7 @@
  *                 off); tail and free fills intact; UCRs sorted, apart, and summing to
  *                 limit - base - committed
  *   free lists    links, sizes, bitmap, totals (freelist.c)
- *   big blocks    owner fields, header, list links
+ *   big blocks    records, record pages, list links, the in-band prefix (bigblock.c)
  *   LFH           subsegment bitmaps and counters (lfh.c)
  *   totals        busy/free block counts and bytes equal the heap's counters
  */
@@ -112,20 +112,7 @@ static bool check_segment(nth_heap *heap, nth_segment *segment, totals *t)
 
 static bool check_big(nth_heap *heap, totals *t)
 {
-    t->committed += heap->big_cache_bytes; /* freed mappings kept for reuse */
-    nth_big *prev = NULL;
-    for (nth_big *big = heap->big_list; big; prev = big, big = big->next) {
-        nth_block_header hdr;
-        if (big->owner.magic != NTH_BIG_MAGIC || big->owner.heap != heap || big->prev != prev ||
-            nth_addrmap_lookup(big) != &big->owner)
-            return problem(heap, big, "a big-block descriptor of this heap", "damaged descriptor fields or links");
-        if (!nth_header_load(heap, nth_big_header(big), &hdr) || !(hdr.flags & BLOCK_BIG))
-            return problem(heap, nth_big_header(big), "a big-block header", "a damaged header");
-        t->busy_blocks++;
-        t->busy_bytes += nth_block_requested(&hdr);
-        t->committed += big->owner.reserve;
-    }
-    return true;
+    return nth_big_validate_locked(heap, &t->busy_blocks, &t->busy_bytes, &t->committed);
 }
 
 static bool validate_heap_locked(nth_heap *heap)
@@ -153,7 +140,8 @@ static bool validate_block_locked(nth_heap *heap, const void *ptr)
         nth_report_problem(heap, error, ptr, expected, found);
         return false;
     }
-    if (where.big || where.lfh) return true;
+    if (where.big) return nth_big_check_locked(heap, where.big);
+    if (where.lfh) return true;
     if (!check_fills(heap, where.header, &where.hdr)) return false;
     if (!(where.hdr.flags & BLOCK_LAST)) {
         nth_block_header next;

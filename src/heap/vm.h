@@ -6,7 +6,7 @@
  * Every address and size is a multiple of the page size unless stated. Functions return true
  * (or non-NULL) on success; on failure nothing changed.
  *
- * Tests make the N-th reserve or commit fail with nth_vm_inject_failure().
+ * Tests make the N-th reserve, commit or growing remap fail with nth_vm_inject_failure().
  */
 #ifndef NTH_VM_H
 #define NTH_VM_H
@@ -39,7 +39,15 @@ void *nth_vm_remap(void *addr, size_t old_size, size_t new_size, size_t alignmen
 void *nth_vm_map_private(size_t size);
 void nth_vm_unmap_private(void *addr, size_t size);
 
-enum nth_vm_fault { NTH_VM_FAULT_RESERVE, NTH_VM_FAULT_COMMIT, NTH_VM_FAULT_PRIVATE };
+/* pre: [target, target+new_size) is a reservation from nth_vm_reserve, [addr, addr+old_size) a
+ * committed mapping. post: the pages (contents and protection) live at target, without copying;
+ * the old range is gone. False when the move failed: the old mapping is untouched and the caller
+ * still owns (and releases) the target. */
+bool nth_vm_move(void *addr, size_t old_size, void *target, size_t new_size);
+
+/* RESERVE: nth_vm_reserve. COMMIT: nth_vm_commit. REMAP: a growing nth_vm_remap, nth_vm_move.
+ * PRIVATE: nth_vm_map_private. */
+enum nth_vm_fault { NTH_VM_FAULT_RESERVE, NTH_VM_FAULT_COMMIT, NTH_VM_FAULT_REMAP, NTH_VM_FAULT_PRIVATE };
 /* Makes the n-th next call of that kind fail (n = 1: the next one); 0 disables. For tests. */
 void nth_vm_inject_failure(enum nth_vm_fault kind, unsigned n);
 

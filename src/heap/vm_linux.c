@@ -8,6 +8,7 @@
  *   release   munmap
  *   remap     mremap in place, else a fresh aligned reservation and mremap(MAYMOVE|FIXED) onto it
  *             (pages move without copying)
+ *   move      mremap(MAYMOVE|FIXED) onto a reservation the caller made (and registered) first
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -16,7 +17,7 @@
 
 #include "heap/vm.h"
 
-static _Atomic unsigned fault_countdown[3];
+static _Atomic unsigned fault_countdown[NTH_VM_FAULT_PRIVATE + 1];
 
 void nth_vm_inject_failure(enum nth_vm_fault kind, unsigned n)
 {
@@ -66,6 +67,7 @@ void nth_vm_release(void *addr, size_t size)
 
 void *nth_vm_remap(void *addr, size_t old_size, size_t new_size, size_t alignment, bool may_move)
 {
+    if (new_size > old_size && injected_failure(NTH_VM_FAULT_REMAP)) return NULL;
     void *in_place = mremap(addr, old_size, new_size, 0);
     if (in_place != MAP_FAILED) return in_place;
     if (!may_move) return NULL;
@@ -90,4 +92,10 @@ void *nth_vm_map_private(size_t size)
 void nth_vm_unmap_private(void *addr, size_t size)
 {
     munmap(addr, size);
+}
+
+bool nth_vm_move(void *addr, size_t old_size, void *target, size_t new_size)
+{
+    if (injected_failure(NTH_VM_FAULT_REMAP)) return false;
+    return mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) != MAP_FAILED;
 }

@@ -9,7 +9,8 @@
  *
  * LFH subsegments appear as busy internal blocks followed by their busy LFH blocks.
  * Every position is re-validated through the address map and the header check before it is
- * followed, so a stale or forged entry ends the walk with NTH_ERR_INVALID_PARAMETER.
+ * followed, so a stale or forged entry ends the walk with NTH_ERR_INVALID_PARAMETER. Big blocks
+ * are listed from their records (out of band, bigblock.c); their in-band bytes are only checked.
  */
 #include "heap/internal.h"
 #include "heap/lfh_fast.h"
@@ -33,24 +34,22 @@ static bool emit_region(nth_heap *heap, uint32_t index, nth_walk_entry *entry)
     return true;
 }
 
+/* A big block is emitted from its record; its in-band prefix is checked (damage reported once
+ * and repaired) but never read into the entry. */
 static bool emit_big(nth_heap *heap, nth_big *big, nth_walk_entry *entry)
 {
-    nth_block_header hdr;
     if (!big) {
         nth_set_last_error(NTH_ERR_NO_MORE_ITEMS);
         return false;
     }
-    if (!nth_header_load(heap, nth_big_header(big), &hdr)) {
-        nth_report_problem(heap, NTH_ERR_CORRUPT, nth_big_header(big), "a valid big-block header", "a damaged header");
-        return false;
-    }
+    nth_big_check_locked(heap, big);
     memset(entry, 0, sizeof *entry);
-    entry->data = (char *)big + NTH_BIG_HEADER_BYTES;
-    entry->size = nth_block_requested(&hdr);
+    entry->data = big->data;
+    entry->size = big->size;
     entry->overhead = (uint32_t)(big->owner.reserve - entry->size > UINT32_MAX ? UINT32_MAX
                                                                               : big->owner.reserve - entry->size);
-    entry->flags = (uint16_t)(NTH_ENTRY_BUSY | NTH_ENTRY_BIG | (hdr.flags & BLOCK_USER_FLAGS));
-    if (big->user_value || (hdr.flags & BLOCK_USER_FLAGS)) entry->flags |= NTH_ENTRY_USER_VALUE;
+    entry->flags = (uint16_t)(NTH_ENTRY_BUSY | NTH_ENTRY_BIG | (big->flags & BLOCK_USER_FLAGS));
+    if (big->user_value || (big->flags & BLOCK_USER_FLAGS)) entry->flags |= NTH_ENTRY_USER_VALUE;
     entry->u.block.user_value = big->user_value;
     entry->u.block.header = nth_big_header(big);
     entry->u.block.block_size = big->owner.reserve;
@@ -123,7 +122,7 @@ static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
     if (!owner || owner->heap != heap) return bad_position();
 
     if (entry->flags & NTH_ENTRY_BIG) {
-        if (owner->kind != OWNER_BIG) return bad_position();
+        if (owner->kind != OWNER_BIG || ((nth_big *)owner)->data != addr) return bad_position();
         return emit_big(heap, ((nth_big *)owner)->next, entry);
     }
     char *block;
