@@ -129,7 +129,7 @@ static void check_tail_fill(nth_heap *heap, const nth_located *where)
         }
 }
 
-/* False only for a big block whose in-band prefix was damaged (reported; released anyway). */
+/* False only for a big block whose in-band prefix was damaged (reported and repaired; not freed). */
 static bool free_located(nth_heap *heap, nth_located *where)
 {
     if (where->lfh) {
@@ -251,6 +251,10 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
                            ((where.big || (where.hdr.flags & BLOCK_EXTRA)) ? NTH_SETTABLE_USER_VALUE : 0);
     bool want_big = is_big_request(heap, block_flags, size);
 
+    if (where.big && !nth_big_check_locked(heap, where.big)) { /* reported and repaired */
+        *error = NTH_ERR_CORRUPT;
+        return NULL;
+    }
     if (where.big && (want_big || in_place_only)) {
         void *p = nth_big_realloc_locked(heap, where.big, flags, size);
         if (!p) *error = in_place_only ? NTH_ERR_CANNOT_MOVE : NTH_ERR_NO_MEMORY;

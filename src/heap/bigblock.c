@@ -20,8 +20,9 @@
  * Those 128 bytes are user-writable (an underrun of the data, an overrun from the mapping in
  * front). They are never followed: free, realloc, validate and walk compare them with what the
  * record says, and a difference is reported once (NTH_ERR_CORRUPT, naming the data address) and
- * repaired from the record. A damaged prefix damages nothing the engine uses, so a free still
- * releases the block (and returns false, having reported).
+ * repaired from the record. A damaged prefix damages nothing the engine uses; still, as with a
+ * back-end block whose header is damaged, the free or realloc that finds it fails (the block
+ * stays allocated and sound, so a later call succeeds); a validate that finds it returns false.
  *
  * Invariants: the mapping is committed in full; record.owner.base/reserve are the mapping (a
  * multiple of 64 KiB); the address map sends every chunk of it to &record.owner and nothing else
@@ -316,7 +317,7 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
 
 bool nth_big_free_locked(nth_heap *heap, nth_big *big)
 {
-    bool intact = nth_big_check_locked(heap, big);
+    if (!nth_big_check_locked(heap, big)) return false; /* reported and repaired; still allocated */
     char *base = big->owner.base;
     size_t bytes = big->owner.reserve;
     unlink_big(heap, big);
@@ -333,7 +334,7 @@ bool nth_big_free_locked(nth_heap *heap, nth_big *big)
         heap->committed_bytes -= bytes;
         heap->decommit_ops++;
     }
-    return intact;
+    return true;
 }
 
 /* Resizes the block's mapping to new_bytes and keeps the address map in step: in place, else
