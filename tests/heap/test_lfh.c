@@ -4,6 +4,11 @@
  * LFH block), last-free-first-use inside a subsegment, bucket sizes, walk and validate of LFH
  * blocks, the HeapSetInformation-style switch, and exact sizes through realloc.
  */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
+
 #include "harness/harness.h"
 #include "ntheap.h"
 
@@ -164,16 +169,45 @@ TEST(switch_off_and_on)
     nth_heap_destroy(heap);
 }
 
+static nth_heap *paused_heap;
+static atomic_int other_stage;
+
+static void *allocate_twice(void *arg)
+{
+    (void)arg;
+    void *p = nth_heap_alloc(paused_heap, 0, 48); /* gets its cache and a subsegment */
+    atomic_store(&other_stage, p ? 1 : -1);
+    while (atomic_load(&other_stage) != 2) sched_yield();
+    void *q = nth_heap_alloc(paused_heap, 0, 48); /* the fast path: must wait for the unlock */
+    atomic_store(&other_stage, q ? 3 : -1);
+    nth_heap_free(paused_heap, 0, p);
+    nth_heap_free(paused_heap, 0, q);
+    return NULL;
+}
+
 TEST(lock_pauses_the_front_end)
 {
-    nth_heap *heap = nth_heap_create(0, 0, 0);
+    /* While one thread holds the heap lock, another thread's LFH fast path (it has a cache and
+     * a subsegment, and takes no lock) waits for the unlock; the holder may still allocate. */
+    nth_heap *heap = paused_heap = nth_heap_create(0, 0, 0);
     for (int i = 0; i < 40; i++) (void)!nth_heap_alloc(heap, 0, 48);
+    atomic_store(&other_stage, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, allocate_twice, NULL);
+    while (atomic_load(&other_stage) == 0) sched_yield();
+    CHECK_EQ(atomic_load(&other_stage), 1);
     CHECK(nth_heap_lock(heap));
-    void *p = nth_heap_alloc(heap, 0, 48); /* the owner may still allocate */
+    atomic_store(&other_stage, 2);
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    CHECK_EQ(atomic_load(&other_stage), 2); /* paused */
+    void *p = nth_heap_alloc(heap, 0, 48);   /* the owner may still allocate */
     CHECK(p != NULL);
     CHECK(nth_heap_free(heap, 0, p));
     CHECK(nth_heap_validate(heap, 0, NULL));
     CHECK(nth_heap_unlock(heap));
+    pthread_join(t, NULL);
+    CHECK_EQ(atomic_load(&other_stage), 3);
     nth_heap_destroy(heap);
 }
 

@@ -89,11 +89,15 @@ static void *inspector(void *arg)
     while (atomic_load(&running) || passes == 0) {
         if (!nth_heap_lock(shared_heap)) errors++;
         if (!nth_heap_validate(shared_heap, 0, NULL)) errors++;
+        /* Under the lock the heap holds still: the walk's busy program blocks are exactly the
+         * statistics' busy blocks (the heap's own subsegment areas are internal entries). */
         size_t busy = 0;
         nth_walk_entry e = {0};
         while (nth_heap_walk(shared_heap, &e))
-            if (e.flags & NTH_ENTRY_BUSY) busy++;
+            if ((e.flags & NTH_ENTRY_BUSY) && !(e.flags & NTH_ENTRY_INTERNAL)) busy++;
         if (nth_last_error() != NTH_ERR_NO_MORE_ITEMS) errors++;
+        nth_heap_stats st;
+        if (!nth_heap_query_stats(shared_heap, &st) || st.busy_blocks != busy) errors++;
         if (!nth_heap_unlock(shared_heap)) errors++;
         passes++;
         struct timespec pause = {0, 2000000};
