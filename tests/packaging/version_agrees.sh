@@ -1,8 +1,8 @@
 #!/bin/sh
 # version_agrees.sh — one version everywhere. VERSION (MAJOR.MINOR.PATCH) is the source; the
 # NTH_VERSION_* macros of include/ntheap.h, the top entry of debian/changelog, the man pages'
-# title lines (checked by tests/man/man_pages.sh), `ntheap --version`, and the names and SONAMEs
-# of the shared libraries built in $BUILD must all say the same.
+# title lines (checked by tests/man/man_pages.sh), `ntheap --version`, the names and SONAMEs of
+# the shared libraries built in $BUILD, and the name of the runtime package must all agree.
 build=${BUILD:-build}
 status=0
 fail() { echo "FAIL: $*"; status=1; }
@@ -22,6 +22,10 @@ macro() { sed -n "s/^#define $1 \([0-9]*\)$/\1/p" include/ntheap.h; }
 # The Debian version is VERSION itself (a native package) or VERSION-REVISION.
 deb=$(sed -n '1s/^ntheap (\([^)]*\)).*/\1/p' debian/changelog)
 [ "${deb%-*}" = "$version" ] || fail "debian/changelog's top entry is \"$deb\", VERSION says $version"
+
+# The runtime package is named after the SONAME (libntheap.so.MAJOR -> libntheapMAJOR).
+grep -q "^Package: libntheap$major\$" debian/control ||
+    fail "debian/control has no package libntheap$major for the SONAME libntheap.so.$major"
 
 for pc in ntheap.pc.in ntheap-pst.pc.in; do
     grep -q '^Version: @VERSION@$' "$pc" || fail "$pc does not take its version from VERSION (@VERSION@)"
