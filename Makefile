@@ -83,14 +83,16 @@ $(BUILD)/obj/%.o: %.c
 
 $(LIB_A): $(LIB_OBJS)
 	@rm -f $@; ar rcs $@ $^
-$(LIB_SO): $(LIB_OBJS)
+$(LIB_SO): $(LIB_OBJS) src/libntheap.map
 	@echo "  LD $@"
-	@$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
+	@$(CC) -shared $(call so_flags,$@,src/libntheap.map) -o $@.$(NTH_VERSION) $(LIB_OBJS) $(LDFLAGS_ALL)
+	@$(call so_links,$@)
 $(PST_A): $(PST_OBJS)
 	@rm -f $@; ar rcs $@ $^
-$(PST_SO): $(PST_OBJS)
+$(PST_SO): $(PST_OBJS) src/pst/libntheap-pst.map
 	@echo "  LD $@"
-	@$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
+	@$(CC) -shared $(call so_flags,$@,src/pst/libntheap-pst.map) -o $@.$(NTH_VERSION) $(PST_OBJS) $(LDFLAGS_ALL)
+	@$(call so_links,$@)
 # The malloc replacement carries its own copy of the engine objects (not the Win32 layer) so
 # that it is one file to preload.
 $(MALLOC_SO): $(MALLOC_OBJS) $(HEAP_OBJS)
@@ -128,17 +130,10 @@ demo: all
 bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) sh bench/run.sh $(BUILD)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/include/ntheap/compat $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/ntheap.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(wildcard include/ntheap/*.h) $(DESTDIR)$(PREFIX)/include/ntheap/
-	install -m 644 $(wildcard include/ntheap/compat/*.h) $(DESTDIR)$(PREFIX)/include/ntheap/compat/
-	install -m 644 $(LIBS) $(DESTDIR)$(PREFIX)/lib/
-	$(if $(TOOL_SRCS),install -m 755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' ntheap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ntheap.pc
-
 clean:
 	rm -rf build build-*
+
+include mk/packaging.mk
 
 -include $(LIB_OBJS:.o=.d) $(PST_OBJS:.o=.d) $(MALLOC_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)
 -include $(patsubst %,%.d,$(TEST_BINS))

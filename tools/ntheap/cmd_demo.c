@@ -62,10 +62,30 @@ static void summary(nth_heap *heap)
            st.free_blocks, st.free_bytes, st.big_blocks, st.uncommitted_ranges);
 }
 
+static void usage(FILE *out)
+{
+    fputs("usage: ntheap demo\n"
+          "\n"
+          "Creates a growable private heap in this process and walks it after each step:\n"
+          "back-end allocations, the LFH taking over, coalescing, a big block, a second\n"
+          "segment, a double free caught and reported, and the statistics. Takes no arguments.\n"
+          "NTHEAP_OPTIONS (see ntheap-options(7)) applies to the heap it creates.\n"
+          "\n"
+          "Exit status: 0 the tour ran, 1 a heap could not be created, 2 bad usage.\n",
+          out);
+}
+
 int nth_cli_demo(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "ntheap demo: unexpected argument \"%s\"\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
     nth_heap *heap = nth_heap_create(0, 0, 0);
     if (!heap) {
         fprintf(stderr, "ntheap demo: cannot create a heap (%s)\n", nth_error_name(nth_last_error()));

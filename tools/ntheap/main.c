@@ -1,30 +1,94 @@
 /*
- * main.c — the ntheap command-line tool: dispatches to its subcommands.
+ * main.c — the ntheap command-line tool: global options, `help`, and dispatch to subcommands.
  *
  *     ntheap demo        a guided tour of a live heap (cmd_demo.c)
  *     ntheap pst ...     inspect the Heap-on-Node stack of a .pst file (cmd_pst.c)
+ *     ntheap help CMD    the same text as `ntheap CMD --help`
+ *     ntheap --version   the package version (NTH_VERSION_* of <ntheap.h>)
+ *
+ * Conventions every subcommand follows: data on stdout, errors on stderr; exit status 0 ok,
+ * 1 problems found (or an operation failed), 2 bad usage. Each subcommand prints its own help
+ * for --help; this file only lists the commands and forwards.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd_demo.h"
 #include "cmd_pst.h"
+#include "ntheap.h"
+
+typedef struct command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"demo", "a guided tour of a live heap: walks, allocations, corruption reports", nth_cli_demo},
+    {"pst", "inspect and validate the Heap-on-Node stack of a .pst file", nth_cli_pst},
+};
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
 {
-    fputs("usage: ntheap demo\n"
-          "       ntheap pst [--json] FILE info|heaps|validate|hn NID|props NID\n",
+    fputs("usage: ntheap [--version] [--help] COMMAND [ARGS...]\n"
+          "\n"
+          "commands:\n",
           out);
+    for (size_t i = 0; i < COMMAND_COUNT; i++) fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
+    fputs("  help   ntheap help COMMAND shows a command's arguments (same as COMMAND --help)\n"
+          "\n"
+          "Data goes to stdout, errors to stderr. Exit status: 0 ok, 1 problems found or an\n"
+          "operation failed, 2 bad usage. See ntheap(1).\n",
+          out);
+}
+
+static const command *find(const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+/* `ntheap help [COMMAND]`: the top-level usage, or COMMAND's own --help. */
+static int help(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stdout);
+        return 0;
+    }
+    const command *c = find(argv[1]);
+    if (!c || argc > 2) {
+        if (!c) fprintf(stderr, "ntheap help: unknown command \"%s\"\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    char name[16], flag[] = "--help";
+    snprintf(name, sizeof name, "%s", c->name);
+    char *args[] = {name, flag, NULL};
+    return c->run(2, args);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "demo") == 0) return nth_cli_demo(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "pst") == 0) return nth_cli_pst(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *arg = argv[1];
+    if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
+        printf("ntheap %d.%d.%d\n", NTH_VERSION_MAJOR, NTH_VERSION_MINOR, NTH_VERSION_PATCH);
+        return 0;
+    }
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
         usage(stdout);
         return 0;
     }
+    if (strcmp(arg, "help") == 0) return help(argc - 1, argv + 1);
+    const command *c = find(arg);
+    if (c) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "ntheap: unknown %s \"%s\"\n", arg[0] == '-' ? "option" : "command", arg);
     usage(stderr);
     return 2;
 }
