@@ -202,6 +202,18 @@ TEST(lfh_never_engages_in_a_no_serialize_heap) /* spec §4.1, §4.12; WT uses su
     CHECK(HeapDestroy(h));
 }
 
+TEST(lfh_never_engages_in_a_debug_heap) /* spec §4.1 / §8: debug heaps have no LFH */
+{
+    static const uint32_t debug[] = { NTH_TAIL_CHECKING_ENABLED, NTH_FREE_CHECKING_ENABLED };
+    for (size_t d = 0; d < 2; d++) {
+        HANDLE h = (HANDLE)nth_heap_create(debug[d], 0, 0); /* HeapCreate drops these flags, as Windows */
+        REQUIRE(h != NULL);
+        for (int i = 0; i < 100; i++) REQUIRE(HeapAlloc(h, 0, 0x30) != NULL);
+        CHECK_EQ(compatibility(h), 0);
+        CHECK(HeapDestroy(h));
+    }
+}
+
 TEST(lfh_engages_at_the_19th_same_size_allocation_of_a_growable_heap) /* spec §2 (0x12 allocations), seed lecture */
 {
     HANDLE h = HeapCreate(0, 0, 0);
@@ -403,6 +415,7 @@ int main(int argc, char **argv)
     RUN(identities_hold_for_free_blocks_of_every_size_before_an_uncommitted_range);
     RUN(lfh_never_engages_in_a_fixed_size_heap);
     RUN(lfh_never_engages_in_a_no_serialize_heap);
+    RUN(lfh_never_engages_in_a_debug_heap);
     RUN(lfh_engages_at_the_19th_same_size_allocation_of_a_growable_heap);
     RUN(zeroing_alloc_zeroes_the_whole_block_past_the_request_growable_heap);
     RUN(zeroing_alloc_zeroes_the_whole_block_past_the_request_fixed_and_process_heaps);
