@@ -155,7 +155,7 @@ nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t ma
     heap->decommit_total_free = nth_process_defaults.decommit_total_free;
     heap->terminate_on_corruption = nth_process_defaults.terminate_on_corruption;
     /* Debug heaps and unserialized heaps use the back-end only, as on Windows. */
-    heap->lfh_enabled = nth_process_defaults.lfh &&
+    heap->lfh_enabled = nth_process_defaults.lfh && maximum_size == 0 &&
                         !(flags & (NTH_NO_SERIALIZE | NTH_TAIL_CHECKING_ENABLED | NTH_FREE_CHECKING_ENABLED));
     atomic_init(&heap->lfh_paused, heap->lfh_enabled ? 0 : 1);
     nth_lock_init(&heap->lock);

@@ -8,8 +8,11 @@
  * address map), where Windows would fault. What each one adds to the native call:
  *
  *   HeapAlloc    any failure reads as ERROR_NOT_ENOUGH_MEMORY; a fixed heap refuses blocks of
- *                0xFE00 granules and more (the native heap does, as Windows)
- *   HeapReAlloc  lpMem NULL: NULL with NO_ERROR
+ *                0xFE00 granules and more (the native heap does, as Windows); with
+ *                HEAP_ZERO_MEMORY the bytes past the request up to the block's usable end read
+ *                zero too, as Windows' slack does (the native heap zeroes the request only)
+ *   HeapReAlloc  lpMem NULL: NULL with NO_ERROR; HEAP_ZERO_MEMORY zeroes past the request as
+ *                HeapAlloc does
  *   HeapFree     lpMem NULL: TRUE without looking at the heap handle
  *   HeapSize     failure (SIZE_T)-1 with 87, or 998 for an unmapped address
  *   HeapValidate failure leaves the last error alone (998 for an unmapped address)
@@ -17,6 +20,8 @@
  *   HeapLock/Unlock on a HEAP_NO_SERIALIZE heap: TRUE, and no exclusion
  */
 #include "win32/win32_internal.h"
+
+#include <string.h>
 
 /* Flags each call passes through; everything else (tag bits, debug bits, unknown bits) is
  * ignored, as Windows ignores it. */
@@ -28,10 +33,18 @@
      HEAP_SETTABLE_USER_VALUE | HEAP_SETTABLE_USER_FLAGS)
 #define WIN32_CALL_FLAGS (HEAP_NO_SERIALIZE)
 
+void win32_zero_past_request(nth_heap *heap, void *block, size_t requested)
+{
+    /* The native heap zeroed [0, requested); what the block holds beyond is zeroed here once. */
+    size_t usable = nth_heap_usable_size(heap, block);
+    if (usable != NTH_SIZE_ERROR && usable > requested) memset((char *)block + requested, 0, usable - requested);
+}
+
 LPVOID WINAPI HeapAlloc(HANDLE hHeap, DWORD dwFlags, SIZE_T dwBytes)
 {
     win32_enter("HeapAlloc");
     void *p = nth_heap_alloc((nth_heap *)hHeap, dwFlags & WIN32_ALLOC_FLAGS, dwBytes);
+    if (p && (dwFlags & HEAP_ZERO_MEMORY)) win32_zero_past_request((nth_heap *)hHeap, p, dwBytes);
     win32_leave();
     if (!p) {
         /* Every allocation failure reads as lack of memory on Windows. */
@@ -49,6 +62,7 @@ LPVOID WINAPI HeapReAlloc(HANDLE hHeap, DWORD dwFlags, LPVOID lpMem, SIZE_T dwBy
     }
     win32_enter("HeapReAlloc");
     void *p = nth_heap_realloc((nth_heap *)hHeap, dwFlags & WIN32_REALLOC_FLAGS, lpMem, dwBytes);
+    if (p && (dwFlags & HEAP_ZERO_MEMORY)) win32_zero_past_request((nth_heap *)hHeap, p, dwBytes);
     win32_leave();
     if (!p) {
         nth_error error = nth_last_error();

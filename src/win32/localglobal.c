@@ -87,6 +87,7 @@ static void *data_block_new(HANDLE handle, SIZE_T bytes, bool zero, const char *
         (void)nth_heap_free(process, 0, data);
         data = NULL;
     }
+    if (data && zero) win32_zero_past_request(process, data, bytes);
     win32_leave();
     return data;
 }
@@ -116,6 +117,7 @@ static void *data_block_resize(HANDLE handle, void *data, SIZE_T bytes, bool zer
     uint32_t flags = (zero ? HEAP_ZERO_MEMORY : 0) | (may_move ? 0 : HEAP_REALLOC_IN_PLACE_ONLY);
     win32_enter(call);
     void *resized = nth_heap_realloc(process, flags, data, bytes);
+    if (resized && zero) win32_zero_past_request(process, resized, bytes);
     win32_leave();
     if (!resized) return NULL;
     uintptr_t value = 0;
@@ -130,6 +132,7 @@ static void *data_block_resize(HANDLE handle, void *data, SIZE_T bytes, bool zer
         return NULL;
     }
     memcpy(fresh, resized, bytes);
+    if (zero) win32_zero_past_request(process, fresh, bytes);
     data_block_free(resized, call);
     return fresh;
 }
@@ -148,6 +151,7 @@ static HANDLE mem_alloc(family f, UINT flags, SIZE_T bytes, const char *call)
         if (f == FAMILY_GLOBAL && bytes == 0) bytes = 1;
         win32_enter(call);
         void *p = nth_heap_alloc(process, zero ? HEAP_ZERO_MEMORY : 0, bytes);
+        if (p && zero) win32_zero_past_request(process, p, bytes);
         win32_leave();
         if (!p) SetLastError(ERROR_NOT_ENOUGH_MEMORY);
         return p;
@@ -460,6 +464,7 @@ static HANDLE mem_realloc(family f, HANDLE value, SIZE_T bytes, UINT flags, cons
     if (!(flags & GMEM_MOVEABLE)) heap_flags |= HEAP_REALLOC_IN_PLACE_ONLY;
     win32_enter(call);
     void *p = nth_heap_realloc(process_heap(), heap_flags, value, bytes);
+    if (p && (heap_flags & HEAP_ZERO_MEMORY)) win32_zero_past_request(process_heap(), p, bytes);
     win32_leave();
     if (!p) SetLastError(ERROR_NOT_ENOUGH_MEMORY);
     return p;

@@ -22,15 +22,26 @@
  *   UNCOMMITTED: data, size              wFlags UNCOMMITTED_RANGE, cbOverhead 0
  *   BUSY (+INTERNAL): data, size,        wFlags BUSY, cbData = requested size, cbOverhead =
  *           overhead (header included)   overhead without the 2P-byte header, so that, as on
- *                                        Windows, the next entry's lpData is
- *                                        lpData + cbData + cbOverhead + 2P
+ *                                        Windows, the block ends at lpData + cbData +
+ *                                        cbOverhead and the next block's lpData is 2P further
  *   BUSY | LFH                           wFlags BUSY, cbOverhead as the native entry
  *   BUSY + USER_VALUE + USER_FLAG1 in    wFlags BUSY|MOVEABLE (|DDESHARE), Block.hMem
  *           the process heap, value is
  *           the live handle of this block
  *   BIG | BUSY                           wFlags BUSY, cbOverhead 0, iRegionIndex 64
- *   free block (flags 0)                 wFlags 0, cbData, cbOverhead
+ *   free block (flags 0): data (after    wFlags 0, lpData = data, cbOverhead = 4P (Windows'
+ *           the 2P header), size (to the     free-entry overhead), cbData = size - 2*cbOverhead,
+ *           block's end)                     so that the block ends at lpData + cbData +
+ *                                            2*cbOverhead: an uncommitted range after it starts
+ *                                            there, as Windows' walkers compute, and the next
+ *                                            block's lpData is 2P further
  *
+ * A free block is a whole number of granules (2P), at least one granule of data. One smaller than
+ * 2*4P of data (under 5 granules with its header) reads cbData 0 and cbOverhead = half its data,
+ * so that the identity still holds; every other free entry reads cbOverhead 4P.
+ *
+ *   | header 2P | <------------------------- native size -------------------------> |
+ *               ^ lpData     <-- cbData -->  <-- 2*cbOverhead (8P) -->              ^ next entry
  * cbData and the Region sizes are DWORDs and cbOverhead/iRegionIndex are bytes, as on Windows;
  * larger values saturate.
  */
@@ -47,6 +58,8 @@ _Static_assert(sizeof(void *) != 8 || sizeof(HEAP_SUMMARY) == 40, "HEAP_SUMMARY 
 
 /* The block header in front of every back-end block's data (2 pointers, as on Windows). */
 #define WIN32_BLOCK_HEADER_BYTES (2 * sizeof(void *))
+/* What Windows reports as a free entry's cbOverhead: 4 pointers (spec §4.10). */
+#define WIN32_FREE_OVERHEAD_BYTES (4 * sizeof(void *))
 
 static DWORD saturate_dword(size_t value)
 {
@@ -135,7 +148,11 @@ static void entry_from_native(HANDLE heap, const nth_walk_entry *n, PROCESS_HEAP
             entry->iRegionIndex = NTH_WIN32_BIG_BLOCK_REGION_INDEX;
         }
     } else {
+        /* A free block: the 8P before its end count as overhead (see the diagram above). */
+        size_t overhead = n->size < 2 * WIN32_FREE_OVERHEAD_BYTES ? n->size / 2 : WIN32_FREE_OVERHEAD_BYTES;
         entry->wFlags = 0;
+        entry->cbOverhead = (BYTE)overhead;
+        entry->cbData = saturate_dword(n->size - 2 * overhead);
     }
     entry->Block.dwReserved[0] = n->flags;
     entry->Block.dwReserved[1] = n->region_index;

@@ -34,6 +34,12 @@ DWORD win32_fail_from_native(nth_error error, const void *address);
 /* The Windows code for a native error, without setting anything. */
 DWORD win32_error_from_native(nth_error error, const void *address);
 
+/* ---------------------------------------------------------------------------- heapapi.c */
+
+/* After a zeroing allocation or reallocation of `requested` bytes (the native heap zeroed them):
+ * zeroes the rest of the block's usable bytes, which Windows hands out zeroed as slack. */
+void win32_zero_past_request(nth_heap *heap, void *block, size_t requested);
+
 /* Names the Win32 call for the native reporter for the duration of a native call. */
 static inline void win32_enter(const char *call) { nth_set_call_name(call); }
 static inline void win32_leave(void) { nth_set_call_name(NULL); }

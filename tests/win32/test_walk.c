@@ -23,8 +23,9 @@ static char *at(const void *p, size_t offset)
 }
 
 /* The invariants every walk of every heap satisfies; returns the number of regions. With
- * `backend_only` (no LFH in the heap), Windows' identity between a busy block and the entry after
- * it is checked too: next.lpData == busy.lpData + busy.cbData + busy.cbOverhead + 2P. */
+ * `backend_only` (no LFH in the heap), Windows' identities between a block and the entry after
+ * it are checked too: next.lpData == busy.lpData + busy.cbData + busy.cbOverhead + 2P, and
+ * ucr.lpData == free.lpData + free.cbData + 2 * free.cbOverhead (more in test_conformance.c). */
 static size_t check_walk_invariants(HANDLE heap, const PROCESS_HEAP_ENTRY *list, size_t n, bool backend_only)
 {
     size_t regions = 0;
@@ -79,6 +80,9 @@ static size_t check_walk_invariants(HANDLE heap, const PROCESS_HEAP_ENTRY *list,
             CHECK((char *)e->lpData >= at(previous->lpData, previous->cbData));
             if ((previous->wFlags & PROCESS_HEAP_ENTRY_BUSY) && !(e->wFlags & PROCESS_HEAP_UNCOMMITTED_RANGE))
                 CHECK(e->lpData == at(previous->lpData, previous->cbData + previous->cbOverhead + 2 * sizeof(void *)));
+            /* A free entry followed by an uncommitted range: ucr.lpData == lpData + cbData + 2 cbOverhead. */
+            if (previous->wFlags == 0 && (e->wFlags & PROCESS_HEAP_UNCOMMITTED_RANGE))
+                CHECK(e->lpData == at(previous->lpData, previous->cbData + 2u * previous->cbOverhead));
         }
         previous = e;
     }
