@@ -77,6 +77,15 @@ static bool unlink_checked(nth_heap *heap, char *block, uint32_t size_gr, const 
     return nth_freelist_remove_locked(heap, block, size_gr);
 }
 
+/* True when the block fills a whole committed run that starts at the end of an uncommitted
+ * range (and ends at another one, or at the limit). */
+static bool fills_run(const nth_segment *segment, const char *block, const nth_block_header *hdr)
+{
+    const char *end = block + (size_t)hdr->size_gr * NTH_GRANULE;
+    return hdr->prev_size_gr == 0 && (hdr->flags & BLOCK_LAST) && block != segment->first_block &&
+           (uintptr_t)block % NTH_PAGE == 0 && (uintptr_t)end % NTH_PAGE == 0;
+}
+
 /* Splits the free block (not on a list) around its whole inner pages and decommits them:
  * head (LAST) | UCR | tail. False when there is nothing to decommit or the segment declined. */
 static bool decommit_block_locked(nth_heap *heap, char *block, const nth_block_header *hdr)
@@ -84,8 +93,7 @@ static bool decommit_block_locked(nth_heap *heap, char *block, const nth_block_h
     nth_segment *segment = nth_segment_of(heap, block);
     char *end = block_end(block, hdr->size_gr);
     if (!segment) return false;
-    if (hdr->prev_size_gr == 0 && (hdr->flags & BLOCK_LAST) && block != segment->first_block &&
-        (uintptr_t)block % NTH_PAGE == 0 && (uintptr_t)end % NTH_PAGE == 0) {
+    if (fills_run(segment, block, hdr)) {
         /* The block fills a whole run between two uncommitted ranges (or a range and the limit):
          * decommit all of it, and the ranges merge into one. */
         const nth_ucr *before = NULL;
@@ -465,7 +473,9 @@ size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes)
             char *block;
             nth_block_header hdr;
             while (nth_block_cursor_next(heap, &cursor, &block, &hdr)) {
-                if (!nth_block_is_listed(&hdr) || (size_t)hdr.size_gr * NTH_GRANULE < min_bytes) continue;
+                if (!nth_block_is_listed(&hdr) ||
+                    ((size_t)hdr.size_gr * NTH_GRANULE < min_bytes && !fills_run(segment, block, &hdr)))
+                    continue;
                 if (!nth_freelist_remove_locked(heap, block, hdr.size_gr)) {
                     nth_backend_contain_damage_locked(heap, NULL, NULL);
                     damaged = true;

@@ -88,8 +88,9 @@ bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr)
 {
     nth_free_links *links = links_of(block);
     nth_free_links *next = links->next, *prev = links->prev;
-    if (NTH_UNLIKELY(!link_target_ok(heap, next) || !link_target_ok(heap, prev) || next->prev != links ||
-                     prev->next != links))
+    /* A block linked to itself would pass the back-link test while staying on its list. */
+    if (NTH_UNLIKELY(next == links || !link_target_ok(heap, next) || !link_target_ok(heap, prev) ||
+                     next->prev != links || prev->next != links))
         return false;
     prev->next = next;
     next->prev = prev;

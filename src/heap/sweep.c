@@ -19,8 +19,8 @@
  */
 #include "heap/internal.h"
 
-/* Takes the block at `block` out of service and reports it; false when it is not a listed free
- * block of this heap (then it is only reported). */
+/* Takes the block at `block` out of service and reports it; when it is not a listed free block
+ * of this heap it is only reported. */
 static void quarantine_locked(nth_heap *heap, char *block)
 {
     nth_segment *segment = nth_segment_of(heap, block);
@@ -63,9 +63,10 @@ static void rebuild_lists_locked(nth_heap *heap, const char *keep_out, const cha
 void nth_backend_contain_damage_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end)
 {
     if (keep_out) {
-        /* The caller is rewriting this range: make it one block the cursor can step over. */
-        nth_block_header provisional = {.size_gr = (uint32_t)((size_t)(keep_out_end - keep_out) / NTH_GRANULE),
-                                        .flags = BLOCK_BUSY | BLOCK_INTERNAL};
+        /* The caller is rewriting this range: make it one block the cursor can step over. It
+         * reads "free", so a stale pointer into it is still a double free; being kept out, it
+         * is not listed, and the caller writes its final header. */
+        nth_block_header provisional = {.size_gr = (uint32_t)((size_t)(keep_out_end - keep_out) / NTH_GRANULE)};
         nth_header_store(heap, (char *)keep_out, provisional);
     }
     for (unsigned index = 0; index < NTH_FREE_LISTS; index++) {
