@@ -88,7 +88,7 @@ static bool fills_run(const nth_segment *segment, const char *block, const nth_b
 
 /* Splits the free block (not on a list) around its whole inner pages and decommits them:
  * head (LAST) | UCR | tail. False when there is nothing to decommit or the segment declined. */
-static bool decommit_block_locked(nth_heap *heap, char *block, const nth_block_header *hdr)
+static bool decommit_block_locked(nth_heap *heap, char *block, const nth_block_header *hdr, bool grow_table)
 {
     nth_segment *segment = nth_segment_of(heap, block);
     char *end = block_end(block, hdr->size_gr);
@@ -103,7 +103,7 @@ static bool decommit_block_locked(nth_heap *heap, char *block, const nth_block_h
                 before = &segment->ucr[i];
         if (before) {
             char *last_block = nth_segment_base(segment) + (size_t)before->last_block_gr * NTH_GRANULE;
-            return nth_segment_decommit_locked(heap, segment, block, (size_t)(end - block), last_block);
+            return nth_segment_decommit_locked(heap, segment, block, (size_t)(end - block), last_block, grow_table);
         }
     }
     char *dstart = (char *)nth_round_up((uintptr_t)block + NTH_MIN_FREE_GR * NTH_GRANULE, NTH_PAGE);
@@ -111,7 +111,8 @@ static bool decommit_block_locked(nth_heap *heap, char *block, const nth_block_h
     size_t tail = (size_t)(end - dend);
     if (tail != 0 && tail < NTH_MIN_FREE_GR * NTH_GRANULE) dend -= NTH_PAGE;
     if (dend <= dstart) return false;
-    if (!nth_segment_decommit_locked(heap, segment, dstart, (size_t)(dend - dstart), block)) return false;
+    if (!nth_segment_decommit_locked(heap, segment, dstart, (size_t)(dend - dstart), block, grow_table))
+        return false;
     tail = (size_t)(end - dend);
 
     bool was_last = hdr->flags & BLOCK_LAST;
@@ -180,7 +181,7 @@ static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, 
     size_t keep = heap->decommit_total_free > heap->committed_bytes / 4 ? heap->decommit_total_free
                                                                         : heap->committed_bytes / 4;
     if (may_decommit && bytes >= heap->decommit_free_block && heap->free_bytes + bytes > keep &&
-        decommit_block_locked(heap, block, &hdr))
+        decommit_block_locked(heap, block, &hdr, false))
         return;
     nth_freelist_insert_locked(heap, block, size_gr);
 }
@@ -482,7 +483,7 @@ size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes)
                     break;
                 }
                 char *end = block_end(block, hdr.size_gr);
-                if (decommit_block_locked(heap, block, &hdr))
+                if (decommit_block_locked(heap, block, &hdr, true))
                     nth_block_cursor_seek(&cursor, end); /* the UCR table changed under the cursor */
                 else
                     nth_freelist_insert_locked(heap, block, hdr.size_gr);

@@ -138,9 +138,10 @@ nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes);
 /* Commits the first `bytes` (pages, at most the range) of segment->ucr[i]. */
 bool nth_segment_commit_locked(nth_heap *heap, nth_segment *segment, uint32_t i, size_t bytes);
 /* Decommits [start, start + bytes) (pages, committed) and records the new UCR, whose preceding
- * block starts at last_block. False (nothing changed) when the UCR table cannot grow. */
+ * block starts at last_block. With grow_table false it declines once the table's inline slots
+ * are used; otherwise it grows the table. False (nothing changed) when it declines or cannot. */
 bool nth_segment_decommit_locked(nth_heap *heap, nth_segment *segment, char *start, size_t bytes,
-                                 const char *last_block);
+                                 const char *last_block, bool grow_table);
 /* Records that the block at `block` ends at `end`, where a UCR may start. */
 void nth_segment_note_last_block(nth_segment *segment, const char *block, const char *end);
 void nth_segment_ucr_insert(nth_segment *segment, uint32_t offset_pg, uint32_t size_pg, uint32_t last_block_gr);

@@ -10,8 +10,10 @@
  *
  * Invariants
  *   - [base, limit) minus the UCRs is committed; UCRs are page aligned, sorted and never
- *     adjacent. The table lives in the segment header (NTH_INLINE_UCR entries) and moves to a
- *     mapping of its own when it fills, so decommitting never fails for want of a slot.
+ *     adjacent (lookups are binary searches). The table lives in the segment header
+ *     (NTH_INLINE_UCR entries); the free path's opportunistic decommits stop there, as the
+ *     seed's did, but compaction moves the table to a mapping of its own, twice as large, so
+ *     compaction never fails to decommit for want of a slot.
  *   - The heap's segments form a list in creation order; there is no cap on their number. A
  *     growable heap's next reserve doubles (1 MiB, 2 MiB, ... up to 1 GiB); when the address
  *     space cannot give that much, smaller reservations are tried down to what the request
@@ -32,25 +34,37 @@ size_t nth_segment_header_bytes(bool first)
     return nth_round_up(first ? sizeof(nth_heap) : sizeof(nth_block_header) + sizeof(nth_segment), NTH_GRANULE);
 }
 
+/* The first UCR that ends after `offset` bytes from the base (n_ucr when none): the table is
+ * sorted and its ranges are apart, so a binary search finds it. */
+static uint32_t ucr_first_ending_after(const nth_segment *segment, size_t offset)
+{
+    uint32_t lo = 0, hi = segment->n_ucr;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((size_t)(segment->ucr[mid].offset_pg + segment->ucr[mid].size_pg) * NTH_PAGE <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 bool nth_segment_is_committed(const nth_segment *segment, const void *addr, size_t size)
 {
     const char *p = addr, *base = nth_segment_base(segment);
     if (p < base || p + size > segment->limit || p + size < p) return false;
     size_t start = (size_t)(p - base), end = start + size;
-    for (uint32_t i = 0; i < segment->n_ucr; i++) {
-        size_t u0 = (size_t)segment->ucr[i].offset_pg * NTH_PAGE;
-        size_t u1 = u0 + (size_t)segment->ucr[i].size_pg * NTH_PAGE;
-        if (u0 >= end) break;
-        if (start < u1) return false;
-    }
-    return true;
+    uint32_t i = ucr_first_ending_after(segment, start);
+    return i == segment->n_ucr || (size_t)segment->ucr[i].offset_pg * NTH_PAGE >= end;
 }
 
 const nth_ucr *nth_segment_ucr_at(const nth_segment *segment, const void *addr)
 {
-    size_t offset = (size_t)((const char *)addr - nth_segment_base(segment));
-    for (uint32_t i = 0; i < segment->n_ucr; i++)
-        if ((size_t)segment->ucr[i].offset_pg * NTH_PAGE == offset) return &segment->ucr[i];
+    const char *base = nth_segment_base(segment);
+    if ((const char *)addr < base) return NULL;
+    size_t offset = (size_t)((const char *)addr - base);
+    uint32_t i = ucr_first_ending_after(segment, offset);
+    if (i < segment->n_ucr && (size_t)segment->ucr[i].offset_pg * NTH_PAGE == offset) return &segment->ucr[i];
     return NULL;
 }
 
@@ -260,16 +274,23 @@ bool nth_segment_commit_locked(nth_heap *heap, nth_segment *segment, uint32_t i,
     return true;
 }
 
-bool nth_segment_decommit_locked(nth_heap *heap, nth_segment *segment, char *start, size_t bytes, const char *last_block)
+bool nth_segment_decommit_locked(nth_heap *heap, nth_segment *segment, char *start, size_t bytes, const char *last_block,
+                                 bool grow_table)
 {
     char *base = nth_segment_base(segment);
-    if (bytes == 0 || !ucr_reserve_slot(segment)) return false;
+    if (bytes == 0) return false;
+    uint32_t offset_pg = (uint32_t)((size_t)(start - base) / NTH_PAGE), size_pg = (uint32_t)(bytes / NTH_PAGE);
+    uint32_t i = ucr_first_ending_after(segment, (size_t)offset_pg * NTH_PAGE);
+    /* A range that touches a neighbouring UCR merges with it and needs no new slot. */
+    bool joins = (i < segment->n_ucr && segment->ucr[i].offset_pg == offset_pg + size_pg) ||
+                 (i > 0 && segment->ucr[i - 1].offset_pg + segment->ucr[i - 1].size_pg == offset_pg);
+    if (!joins && segment->n_ucr >= NTH_INLINE_UCR && !grow_table) return false;
+    if (!joins && !ucr_reserve_slot(segment)) return false;
     nth_vm_decommit(start, bytes);
     segment->committed -= bytes;
     heap->committed_bytes -= bytes;
     heap->decommit_ops++;
-    nth_segment_ucr_insert(segment, (uint32_t)((size_t)(start - base) / NTH_PAGE), (uint32_t)(bytes / NTH_PAGE),
-                           (uint32_t)((size_t)(last_block - base) / NTH_GRANULE));
+    nth_segment_ucr_insert(segment, offset_pg, size_pg, (uint32_t)((size_t)(last_block - base) / NTH_GRANULE));
     return true;
 }
 
