@@ -71,7 +71,7 @@ static bool unlink_checked(nth_heap *heap, char *block, uint32_t size_gr, const 
                            const char *keep_out_end)
 {
     if (NTH_LIKELY(nth_freelist_remove_locked(heap, block, size_gr))) return true;
-    nth_backend_contain_damage_locked(heap, keep_out, keep_out_end);
+    nth_sweep_contain_locked(heap, keep_out, keep_out_end);
     nth_block_header hdr;
     if (!nth_header_load(heap, block, &hdr) || !nth_block_is_listed(&hdr) || hdr.size_gr != size_gr) return false;
     return nth_freelist_remove_locked(heap, block, size_gr);
@@ -265,31 +265,37 @@ static bool grow_locked(nth_heap *heap, uint32_t size_gr)
  * a granule more, when the rest could not be a block). *hdr describes the result: its size,
  * prev size, LAST flag and segment; the header in memory is not yet written. NULL when the heap
  * cannot grow. */
+/* The slow part of take_block_locked: nothing fitted, or a list was damaged. Grows the heap at
+ * most once and contains damage as often as it is met (a few times at most). */
+static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_gr, nth_block_header *hdr)
+{
+    bool grown = false;
+    for (int attempt = 0; attempt < DAMAGE_RETRIES;) {
+        bool damaged = false;
+        char *block = nth_freelist_find_locked(heap, size_gr, found_gr, &damaged);
+        if (!block && !damaged) {
+            if (grown || !grow_locked(heap, size_gr)) return NULL;
+            grown = true;
+            continue;
+        }
+        if (block && nth_header_load(heap, block, hdr) && nth_freelist_remove_locked(heap, block, *found_gr))
+            return block;
+        nth_sweep_contain_locked(heap, NULL, NULL);
+        attempt++;
+    }
+    return NULL;
+}
+
 static char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
 {
     uint32_t found_gr = 0;
-    char *block = NULL;
-    bool grown = false;
-    for (int attempt = 0; attempt < DAMAGE_RETRIES && !block; attempt++) {
-        bool damaged = false;
-        block = nth_freelist_find_locked(heap, size_gr, &found_gr, &damaged);
-        if (NTH_UNLIKELY(damaged)) {
-            nth_backend_contain_damage_locked(heap, NULL, NULL);
-            continue;
-        }
-        if (!block) {
-            if (grown || !grow_locked(heap, size_gr)) return NULL;
-            grown = true;
-            attempt--;
-            continue;
-        }
-        if (!nth_header_load(heap, block, hdr)) return NULL; /* find decoded it a moment ago */
-        if (NTH_UNLIKELY(!nth_freelist_remove_locked(heap, block, found_gr))) {
-            nth_backend_contain_damage_locked(heap, NULL, NULL);
-            block = NULL;
-        }
+    bool damaged = false;
+    char *block = nth_freelist_find_locked(heap, size_gr, &found_gr, &damaged);
+    if (NTH_UNLIKELY(!block || !nth_header_load(heap, block, hdr) ||
+                     !nth_freelist_remove_locked(heap, block, found_gr))) {
+        block = take_block_slow_locked(heap, size_gr, &found_gr, hdr);
+        if (!block) return NULL;
     }
-    if (!block) return NULL;
     if ((heap->flags & NTH_FREE_CHECKING_ENABLED) && (hdr->flags & BLOCK_FILL)) {
         char *bad = nth_block_check_free_fill(block, block, block_end(block, size_gr));
         if (bad)
@@ -478,7 +484,7 @@ size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes)
                     ((size_t)hdr.size_gr * NTH_GRANULE < min_bytes && !fills_run(segment, block, &hdr)))
                     continue;
                 if (!nth_freelist_remove_locked(heap, block, hdr.size_gr)) {
-                    nth_backend_contain_damage_locked(heap, NULL, NULL);
+                    nth_sweep_contain_locked(heap, NULL, NULL);
                     damaged = true;
                     break;
                 }

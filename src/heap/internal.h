@@ -110,7 +110,7 @@ void nth_addrmap_fork_release(void);
 void nth_freelist_init(nth_heap *heap);
 void nth_freelist_insert_locked(nth_heap *heap, char *block, uint32_t size_gr);
 /* Removes a free block, checking its links first; false (nothing changed, nothing reported)
- * when they are broken: the caller contains the damage (nth_backend_contain_damage_locked). */
+ * when they are broken: the caller contains the damage (nth_sweep_contain_locked). */
 bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr);
 /* A free block of at least size_gr granules, still on its list, or NULL. *damaged is set when a
  * listed block failed its checks (then NULL is returned and nothing was followed past it). */
@@ -159,6 +159,8 @@ static inline char *nth_segment_base(const nth_segment *segment)
 /* The segment of `heap` holding `addr`, or NULL (through the address map). */
 static inline nth_segment *nth_segment_of(const nth_heap *heap, const void *addr)
 {
+    const nth_segment *first = &heap->segment0; /* most blocks live in segment 0: no map walk */
+    if ((uintptr_t)addr - (uintptr_t)first->owner.base < first->owner.reserve) return (nth_segment *)first;
     const nth_owner *owner = nth_addrmap_lookup(addr);
     if (!owner || owner->kind != OWNER_SEGMENT || owner->heap != heap) return NULL;
     return (nth_segment *)owner;
@@ -219,14 +221,17 @@ void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr)
 bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hdr, uint32_t flags, size_t size);
 /* Adds flags (BLOCK_INTERNAL, BLOCK_LFH) to a busy block's header. */
 void nth_backend_mark_locked(nth_heap *heap, void *data, uint16_t add_flags);
+/* Decommits the whole pages inside every listed free block of at least min_bytes; returns the
+ * bytes decommitted. */
+size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes);
+
+/* ------------------------------------------------------------------------------- sweep.c */
+
 /* After a free list failed its checks: takes the damaged block out of service (BLOCK_DAMAGED,
  * counted, reported once naming its data address), then rebuilds every free list from the
  * segments' blocks. Blocks in [keep_out, keep_out_end) are being changed by the caller and are
  * left off the lists. */
-void nth_backend_contain_damage_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end);
-/* Decommits the whole pages inside every listed free block of at least min_bytes; returns the
- * bytes decommitted. */
-size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes);
+void nth_sweep_contain_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end);
 
 /* ---------------------------------------------------------------------------- bigblock.c */
 

@@ -28,6 +28,8 @@
 #define NEXT_SEGMENT_RESERVE ((size_t)1 << 20)
 #define MAX_SEGMENT_RESERVE ((size_t)1 << 30)
 #define DEFAULT_COMMIT_STEP ((size_t)64 << 10)
+/* Tables up to this many ranges are scanned; longer ones are binary-searched. */
+#define SHORT_TABLE 8u
 
 size_t nth_segment_header_bytes(bool first)
 {
@@ -54,6 +56,14 @@ bool nth_segment_is_committed(const nth_segment *segment, const void *addr, size
     const char *p = addr, *base = nth_segment_base(segment);
     if (p < base || p + size > segment->limit || p + size < p) return false;
     size_t start = (size_t)(p - base), end = start + size;
+    if (NTH_LIKELY(segment->n_ucr <= SHORT_TABLE)) {
+        for (uint32_t i = 0; i < segment->n_ucr; i++) {
+            size_t u0 = (size_t)segment->ucr[i].offset_pg * NTH_PAGE;
+            if (u0 >= end) break;
+            if (start < u0 + (size_t)segment->ucr[i].size_pg * NTH_PAGE) return false;
+        }
+        return true;
+    }
     uint32_t i = ucr_first_ending_after(segment, start);
     return i == segment->n_ucr || (size_t)segment->ucr[i].offset_pg * NTH_PAGE >= end;
 }
@@ -63,6 +73,11 @@ const nth_ucr *nth_segment_ucr_at(const nth_segment *segment, const void *addr)
     const char *base = nth_segment_base(segment);
     if ((const char *)addr < base) return NULL;
     size_t offset = (size_t)((const char *)addr - base);
+    if (NTH_LIKELY(segment->n_ucr <= SHORT_TABLE)) {
+        for (uint32_t i = 0; i < segment->n_ucr; i++)
+            if ((size_t)segment->ucr[i].offset_pg * NTH_PAGE == offset) return &segment->ucr[i];
+        return NULL;
+    }
     uint32_t i = ucr_first_ending_after(segment, offset);
     if (i < segment->n_ucr && (size_t)segment->ucr[i].offset_pg * NTH_PAGE == offset) return &segment->ucr[i];
     return NULL;

@@ -26,7 +26,7 @@ static size_t largest_free_locked(nth_heap *heap)
         bool damaged = false;
         size_t largest = nth_freelist_largest_locked(heap, &damaged);
         if (!damaged) return largest;
-        nth_backend_contain_damage_locked(heap, NULL, NULL);
+        nth_sweep_contain_locked(heap, NULL, NULL);
     }
     return 0;
 }

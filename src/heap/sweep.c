@@ -60,7 +60,7 @@ static void rebuild_lists_locked(nth_heap *heap, const char *keep_out, const cha
     }
 }
 
-void nth_backend_contain_damage_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end)
+void nth_sweep_contain_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end)
 {
     if (keep_out) {
         /* The caller is rewriting this range: make it one block the cursor can step over. It
