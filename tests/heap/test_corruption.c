@@ -339,7 +339,7 @@ static const row table[] = {
     {"tail fill overrun, found by validate", NTH_TAIL_CHECKING_ENABLED, tail_fill_overrun_validate, NTH_ERR_CORRUPT, HEAP_DAMAGED},
     {"write after free, found by validate", NTH_FREE_CHECKING_ENABLED, write_after_free, NTH_ERR_CORRUPT, HEAP_DAMAGED},
     {"write after free, found on reuse", NTH_FREE_CHECKING_ENABLED, write_after_free_realloc, NTH_ERR_CORRUPT, HEAP_SOUND},
-    {"free-list links smashed, found on alloc", 0, free_list_link_smash, NTH_ERR_CORRUPT, HEAP_DAMAGED},
+    {"free-list links smashed, found on alloc", 0, free_list_link_smash, NTH_ERR_CORRUPT, HEAP_SOUND},
     {"free-list links smashed, found by validate", 0, validate_after_link_smash, NTH_ERR_CORRUPT, HEAP_DAMAGED},
     {"back-end UAF text over links: every size still served", 0, uaf_text_then_every_size, NTH_ERR_CORRUPT, HEAP_SOUND},
     {"back-end UAF links to static memory, then stats", 0, uaf_static_then_stats, NTH_ERR_CORRUPT, HEAP_SOUND},

@@ -210,6 +210,10 @@ TEST(compaction_decommits_past_a_full_ucr_table)
     nth_heap_destroy(heap);
 }
 
+#define HEADROOM ((size_t)768 << 20)
+#define CHUNK_REQUEST ((size_t)900 << 10) /* a back-end block, not a big block */
+
+#ifndef NTH_SANITIZER_BUILD
 static size_t address_space_in_use(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -221,8 +225,6 @@ static size_t address_space_in_use(void)
     return (size_t)pages * 4096;
 }
 
-#define HEADROOM ((size_t)768 << 20)
-#define CHUNK_REQUEST ((size_t)900 << 10) /* a back-end block, not a big block */
 
 /* In a child: with RLIMIT_AS leaving HEADROOM free, the heap must hand out nearly all of it
  * (the doubling reserve used to stop at the first reservation that did not fit, about two
@@ -244,6 +246,7 @@ static void fill_address_space(void)
     if (got < HEADROOM / 100 * 90) exit(6);
     exit(0);
 }
+#endif
 
 TEST(growth_uses_nearly_all_of_a_limited_address_space)
 {
