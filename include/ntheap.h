@@ -195,6 +195,7 @@ NTH_API size_t nth_heap_compact(nth_heap *heap, uint32_t flags);
 #define NTH_ENTRY_LFH          0x0010u /* a block inside an LFH subsegment */
 #define NTH_ENTRY_INTERNAL     0x0020u /* a block the heap allocated for itself */
 #define NTH_ENTRY_USER_VALUE   0x0040u /* the block has a settable user value */
+#define NTH_ENTRY_DAMAGED      0x0080u /* a free block taken out of service (its links were overwritten) */
 #define NTH_ENTRY_USER_FLAG1   0x0200u /* user flag bits, same values as NTH_SETTABLE_USER_FLAG* */
 #define NTH_ENTRY_USER_FLAG2   0x0400u
 #define NTH_ENTRY_USER_FLAG3   0x0800u
@@ -250,6 +251,8 @@ typedef struct nth_heap_stats {
     uint64_t decommit_ops;    /* decommit calls made */
     uint64_t alloc_calls;     /* successful allocations since creation (back-end + big) */
     uint64_t free_calls;      /* successful frees since creation (back-end + big) */
+    size_t damaged_blocks;    /* free blocks taken out of service after their links were overwritten */
+    size_t damaged_bytes;     /* bytes in them (headers included); not in free_bytes */
 } nth_heap_stats;
 
 NTH_API bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats);

@@ -2,21 +2,28 @@
  * backend.c — the back-end: blocks inside segments. Allocation takes a fitting free block
  * (committing more or adding a segment when none fits) and splits off the remainder; free
  * coalesces with both neighbours and either lists the result or decommits its inner pages;
- * resize grows into a free neighbour or gives the tail back.
+ * resize grows into a free neighbour or gives the tail back. Raw ranges from segment.c (a new
+ * segment, pages just committed) are formatted into blocks here.
  *
  *   alloc:   [ free ................................ ]   ->  [ busy | data ][ free remainder ]
  *   free:    [ free ][ busy ][ free ]                    ->  [ free ........................ ]
+ *   decommit:[ free ......................... ]          ->  [ head LAST ][ UCR ][ tail ]
  *
  * Invariants kept here (checked by validate.c):
  *   - every block's prev_size_gr equals the size of the block before it (0 after a UCR);
- *   - a free block is on exactly one free list, and (unless coalescing is disabled) its
- *     neighbours are busy;
+ *   - every listed free block (free, not BLOCK_DAMAGED) is on exactly one free list, and
+ *     (unless coalescing is disabled) its neighbours are busy or damaged;
  *   - a header that stops being a block start (merged, absorbed) was last written saying "free",
  *     so a stale pointer to it is seen as a double free, never as a live block;
+ *   - when a free list fails its link checks the damage is contained (sweep.c) and the
+ *     operation retried: the heap goes on serving from its other blocks;
  *   - heap->busy_blocks / busy_bytes count live back-end blocks and their requested bytes.
  * Everything here runs with the heap lock held.
  */
 #include "heap/internal.h"
+
+/* Attempts at an operation whose free list turned out damaged (each contains the damage). */
+#define DAMAGE_RETRIES 4
 
 static inline char *block_data(char *block)
 {
@@ -26,16 +33,6 @@ static inline char *block_data(char *block)
 static inline char *block_end(char *block, uint32_t size_gr)
 {
     return block + (size_t)size_gr * NTH_GRANULE;
-}
-
-size_t nth_block_tail_fill_start(const nth_block_header *hdr)
-{
-    return sizeof(nth_block_header) + nth_block_requested(hdr);
-}
-
-size_t nth_block_fill_end(const nth_block_header *hdr)
-{
-    return (size_t)hdr->size_gr * NTH_GRANULE - ((hdr->flags & BLOCK_EXTRA) ? NTH_GRANULE : 0);
 }
 
 uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size)
@@ -49,7 +46,7 @@ uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size)
     return gr > UINT32_MAX / 2 ? 0 : (uint32_t)gr;
 }
 
-void nth_backend_set_prev_size_locked(nth_heap *heap, char *block, uint32_t prev_size_gr)
+static void set_prev_size_locked(nth_heap *heap, char *block, uint32_t prev_size_gr)
 {
     nth_block_header next;
     if (!nth_header_load(heap, block, &next)) {
@@ -61,38 +58,87 @@ void nth_backend_set_prev_size_locked(nth_heap *heap, char *block, uint32_t prev
     nth_block_store_locked(heap, block, next);
 }
 
-void nth_backend_fix_next_prev_locked(nth_heap *heap, char *block, const nth_block_header *hdr)
+static void fix_next_prev_locked(nth_heap *heap, char *block, const nth_block_header *hdr)
 {
     if (hdr->flags & BLOCK_LAST) return;
-    nth_backend_set_prev_size_locked(heap, block_end(block, hdr->size_gr), hdr->size_gr);
+    set_prev_size_locked(heap, block_end(block, hdr->size_gr), hdr->size_gr);
 }
 
-/* Fills [from, to) of a free block with the free pattern, skipping its header and links. */
-static void fill_free(char *block, char *from, char *to)
+/* Unlinks a listed block; when its list is damaged, contains the damage (keeping
+ * [keep_out, keep_out_end) off the rebuilt lists) and tries once more. False when the block is
+ * no longer a listed block of that size (it was the damaged one) or the unlink still fails. */
+static bool unlink_checked(nth_heap *heap, char *block, uint32_t size_gr, const char *keep_out,
+                           const char *keep_out_end)
 {
-    char *body = block + NTH_MIN_FREE_GR * NTH_GRANULE;
-    if (from < body) from = body;
-    for (char *p = from; p + 4 <= to; p += 4) {
-        uint32_t v = NTH_FILL_FREE;
-        memcpy(p, &v, 4);
-    }
+    if (NTH_LIKELY(nth_freelist_remove_locked(heap, block, size_gr))) return true;
+    nth_sweep_contain_locked(heap, keep_out, keep_out_end);
+    nth_block_header hdr;
+    if (!nth_header_load(heap, block, &hdr) || !nth_block_is_listed(&hdr) || hdr.size_gr != size_gr) return false;
+    return nth_freelist_remove_locked(heap, block, size_gr);
 }
 
-/* The first byte of [from, to) that differs from the free pattern, or NULL. */
-static char *check_free_fill(char *block, char *from, char *to)
+/* True when the block fills a whole committed run that starts at the end of an uncommitted
+ * range (and ends at another one, or at the limit). */
+static bool fills_run(const nth_segment *segment, const char *block, const nth_block_header *hdr)
 {
-    char *body = block + NTH_MIN_FREE_GR * NTH_GRANULE;
-    if (from < body) from = body;
-    for (char *p = from; p + 4 <= to; p += 4) {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        if (v != NTH_FILL_FREE) return p;
-    }
-    return NULL;
+    const char *end = block + (size_t)hdr->size_gr * NTH_GRANULE;
+    return hdr->prev_size_gr == 0 && (hdr->flags & BLOCK_LAST) && block != segment->first_block &&
+           (uintptr_t)block % NTH_PAGE == 0 && (uintptr_t)end % NTH_PAGE == 0;
 }
 
-void nth_backend_release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, uint8_t segment_index,
-                                      uint32_t prev_size_gr, bool last, bool may_decommit)
+/* Splits the free block (not on a list) around its whole inner pages and decommits them:
+ * head (LAST) | UCR | tail. False when there is nothing to decommit or the segment declined. */
+static bool decommit_block_locked(nth_heap *heap, char *block, const nth_block_header *hdr, bool grow_table)
+{
+    nth_segment *segment = nth_segment_of(heap, block);
+    char *end = block_end(block, hdr->size_gr);
+    if (!segment) return false;
+    if (fills_run(segment, block, hdr)) {
+        /* The block fills a whole run between two uncommitted ranges (or a range and the limit):
+         * decommit all of it, and the ranges merge into one. */
+        const nth_ucr *before = NULL;
+        for (uint32_t i = 0; i < segment->n_ucr; i++)
+            if (nth_segment_base(segment) + (size_t)(segment->ucr[i].offset_pg + segment->ucr[i].size_pg) * NTH_PAGE ==
+                block)
+                before = &segment->ucr[i];
+        if (before) {
+            char *last_block = nth_segment_base(segment) + (size_t)before->last_block_gr * NTH_GRANULE;
+            return nth_segment_decommit_locked(heap, segment, block, (size_t)(end - block), last_block, grow_table);
+        }
+    }
+    char *dstart = (char *)nth_round_up((uintptr_t)block + NTH_MIN_FREE_GR * NTH_GRANULE, NTH_PAGE);
+    char *dend = (char *)nth_round_down((uintptr_t)end, NTH_PAGE);
+    size_t tail = (size_t)(end - dend);
+    if (tail != 0 && tail < NTH_MIN_FREE_GR * NTH_GRANULE) dend -= NTH_PAGE;
+    if (dend <= dstart) return false;
+    if (!nth_segment_decommit_locked(heap, segment, dstart, (size_t)(dend - dstart), block, grow_table))
+        return false;
+    tail = (size_t)(end - dend);
+
+    bool was_last = hdr->flags & BLOCK_LAST;
+    nth_block_header head = *hdr;
+    head.size_gr = (uint32_t)((size_t)(dstart - block) / NTH_GRANULE);
+    head.flags = (uint16_t)((head.flags & BLOCK_FILL) | BLOCK_LAST);
+    nth_block_store_locked(heap, block, head);
+    nth_freelist_insert_locked(heap, block, head.size_gr);
+    if (tail) {
+        nth_block_header t = {.size_gr = (uint32_t)(tail / NTH_GRANULE), .prev_size_gr = 0,
+                              .flags = (uint16_t)((hdr->flags & BLOCK_FILL) | (was_last ? BLOCK_LAST : 0)),
+                              .segment_index = hdr->segment_index, .unused = 0};
+        nth_block_store_locked(heap, dend, t);
+        nth_freelist_insert_locked(heap, dend, t.size_gr);
+        fix_next_prev_locked(heap, dend, &t);
+    } else if (!was_last) {
+        set_prev_size_locked(heap, dend, 0); /* first block after the new range */
+    }
+    return true;
+}
+
+/* Writes a free block header over [block, +size_gr) and lists it, coalescing with listed
+ * neighbours; a large result is decommitted instead when may_decommit (not for memory just
+ * committed to be used). */
+static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, uint8_t segment_index,
+                                 uint32_t prev_size_gr, bool last, bool may_decommit)
 {
     bool coalesce = !(heap->flags & NTH_DISABLE_COALESCE_ON_FREE);
     bool fill = heap->flags & NTH_FREE_CHECKING_ENABLED;
@@ -103,7 +149,7 @@ void nth_backend_release_range_locked(nth_heap *heap, char *block, uint32_t size
         if (!nth_header_load(heap, prev, &ph) || ph.size_gr != prev_size_gr) {
             nth_report_problem(heap, NTH_ERR_CORRUPT, prev, "the previous block's header",
                                "a damaged header or a size that does not match prev_size");
-        } else if (!(ph.flags & BLOCK_BUSY) && nth_freelist_remove_locked(heap, prev, ph.size_gr)) {
+        } else if (nth_block_is_listed(&ph) && unlink_checked(heap, prev, ph.size_gr, freed, freed_end)) {
             block = prev;
             size_gr += ph.size_gr;
             prev_size_gr = ph.prev_size_gr;
@@ -116,18 +162,18 @@ void nth_backend_release_range_locked(nth_heap *heap, char *block, uint32_t size
             nth_report_problem(heap, NTH_ERR_CORRUPT, next, "the next block's header",
                                "a damaged header (overflow from the block before?)");
             /* Do not merge with or through a damaged block; keep the chain as it was. */
-        } else if (!(nh.flags & BLOCK_BUSY) && nth_freelist_remove_locked(heap, next, nh.size_gr)) {
+        } else if (nth_block_is_listed(&nh) && unlink_checked(heap, next, nh.size_gr, block, freed_end)) {
             size_gr += nh.size_gr;
             last = nh.flags & BLOCK_LAST;
-            if (fill) fill_free(block, next, next + NTH_MIN_FREE_GR * NTH_GRANULE);
+            if (fill) nth_block_fill_free(block, next, next + NTH_MIN_FREE_GR * NTH_GRANULE);
         }
     }
     nth_block_header hdr = {.size_gr = size_gr, .prev_size_gr = prev_size_gr,
                             .flags = (uint16_t)((last ? BLOCK_LAST : 0) | (fill ? BLOCK_FILL : 0)),
                             .segment_index = segment_index, .unused = 0};
-    if (fill) fill_free(block, freed, freed_end);
+    if (fill) nth_block_fill_free(block, freed, freed_end);
     nth_block_store_locked(heap, block, hdr);
-    nth_backend_fix_next_prev_locked(heap, block, &hdr);
+    fix_next_prev_locked(heap, block, &hdr);
 
     size_t bytes = (size_t)size_gr * NTH_GRANULE;
     /* Free memory is kept up to the threshold or a quarter of what is committed, whichever is
@@ -135,27 +181,123 @@ void nth_backend_release_range_locked(nth_heap *heap, char *block, uint32_t size
     size_t keep = heap->decommit_total_free > heap->committed_bytes / 4 ? heap->decommit_total_free
                                                                         : heap->committed_bytes / 4;
     if (may_decommit && bytes >= heap->decommit_free_block && heap->free_bytes + bytes > keep &&
-        nth_segment_decommit_free_locked(heap, block, &hdr))
+        decommit_block_locked(heap, block, &hdr, false))
         return;
     nth_freelist_insert_locked(heap, block, size_gr);
+}
+
+/* Formats a fresh segment: its busy internal header block, and one free LAST block over the
+ * rest of its committed memory. */
+static void format_segment_locked(nth_heap *heap, nth_segment *segment)
+{
+    char *base = nth_segment_base(segment);
+    size_t header_bytes = (size_t)(segment->first_block - base);
+    size_t struct_bytes = segment == &heap->segment0 ? sizeof(nth_heap) : sizeof(nth_block_header) + sizeof(nth_segment);
+    nth_block_header hdr = {
+        .size_gr = (uint32_t)(header_bytes / NTH_GRANULE),
+        .prev_size_gr = 0,
+        .flags = BLOCK_BUSY | BLOCK_INTERNAL,
+        .segment_index = nth_segment_tag(segment),
+        .unused = (uint8_t)(header_bytes - struct_bytes + sizeof(nth_block_header)),
+    };
+    nth_block_store_locked(heap, base, hdr);
+    size_t rest_gr = (segment->committed - header_bytes) / NTH_GRANULE;
+    /* The rest ends at an uncommitted range or at the limit: either way it is the LAST block. */
+    release_range_locked(heap, segment->first_block, (uint32_t)rest_gr, hdr.segment_index, hdr.size_gr, true, false);
+}
+
+nth_heap *nth_backend_create_heap(uint32_t flags, size_t initial_size, size_t maximum_size)
+{
+    nth_heap *heap = nth_segment_create_heap(flags, initial_size, maximum_size);
+    if (!heap) return NULL;
+    nth_freelist_init(heap);
+    format_segment_locked(heap, &heap->segment0);
+    return heap;
+}
+
+/* Commits pages at the start of segment->ucr[i] so that, with a listed free block before it, a
+ * free block of size_gr granules exists. */
+static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t i, uint32_t size_gr)
+{
+    char *base = nth_segment_base(segment);
+    nth_ucr ucr = segment->ucr[i];
+    char *start = base + (size_t)ucr.offset_pg * NTH_PAGE;
+    size_t ucr_bytes = (size_t)ucr.size_pg * NTH_PAGE;
+    char *prev = base + (size_t)ucr.last_block_gr * NTH_GRANULE;
+    nth_block_header prev_hdr;
+    if (!nth_segment_is_committed(segment, prev, sizeof prev_hdr) || !nth_header_load(heap, prev, &prev_hdr) ||
+        block_end(prev, prev_hdr.size_gr) != start) {
+        nth_report_problem(heap, NTH_ERR_CORRUPT, prev, "the block before an uncommitted range",
+                           "a damaged header");
+        return false;
+    }
+    size_t have = nth_block_is_listed(&prev_hdr) ? (size_t)prev_hdr.size_gr * NTH_GRANULE : 0;
+    size_t needed = (size_t)size_gr * NTH_GRANULE;
+    if (have + ucr_bytes < needed) return false;
+    size_t commit = needed > have ? nth_round_up(needed - have, NTH_PAGE) : NTH_PAGE;
+    if (commit < heap->commit_step) commit = heap->commit_step;
+    if (commit > ucr_bytes) commit = ucr_bytes;
+    if (!nth_segment_commit_locked(heap, segment, i, commit)) return false;
+
+    bool consumed = commit == ucr_bytes;
+    bool at_limit = start + commit == segment->limit;
+    prev_hdr.flags &= (uint16_t)~BLOCK_LAST;
+    nth_block_store_locked(heap, prev, prev_hdr);
+    release_range_locked(heap, start, (uint32_t)(commit / NTH_GRANULE), nth_segment_tag(segment), prev_hdr.size_gr,
+                         !consumed || at_limit, false);
+    return true;
+}
+
+/* Makes room for a free block of at least size_gr granules: commits uncommitted pages or, in a
+ * growable heap, adds a segment. False when neither is possible. */
+static bool grow_locked(nth_heap *heap, uint32_t size_gr)
+{
+    for (nth_segment *segment = heap->first_segment; segment; segment = segment->next)
+        for (uint32_t i = 0; i < segment->n_ucr; i++)
+            if (commit_at_ucr_locked(heap, segment, i, size_gr)) return true;
+    nth_segment *segment = nth_segment_add_locked(heap, (size_t)size_gr * NTH_GRANULE);
+    if (!segment) return false;
+    format_segment_locked(heap, segment);
+    return true;
 }
 
 /* Takes a free block of at least size_gr granules off its list and splits it to size_gr (or
  * a granule more, when the rest could not be a block). *hdr describes the result: its size,
  * prev size, LAST flag and segment; the header in memory is not yet written. NULL when the heap
  * cannot grow. */
+/* The slow part of take_block_locked: nothing fitted, or a list was damaged. Grows the heap at
+ * most once and contains damage as often as it is met (a few times at most). */
+static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_gr, nth_block_header *hdr)
+{
+    bool grown = false;
+    for (int attempt = 0; attempt < DAMAGE_RETRIES;) {
+        bool damaged = false;
+        char *block = nth_freelist_find_locked(heap, size_gr, found_gr, &damaged);
+        if (!block && !damaged) {
+            if (grown || !grow_locked(heap, size_gr)) return NULL;
+            grown = true;
+            continue;
+        }
+        if (block && nth_header_load(heap, block, hdr) && nth_freelist_remove_locked(heap, block, *found_gr))
+            return block;
+        nth_sweep_contain_locked(heap, NULL, NULL);
+        attempt++;
+    }
+    return NULL;
+}
+
 static char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
 {
     uint32_t found_gr = 0;
-    char *block = nth_freelist_find_locked(heap, size_gr, &found_gr);
-    if (!block) {
-        if (!nth_segment_extend_locked(heap, size_gr)) return NULL;
-        block = nth_freelist_find_locked(heap, size_gr, &found_gr);
+    bool damaged = false;
+    char *block = nth_freelist_find_locked(heap, size_gr, &found_gr, &damaged);
+    if (NTH_UNLIKELY(!block || !nth_header_load(heap, block, hdr) ||
+                     !nth_freelist_remove_locked(heap, block, found_gr))) {
+        block = take_block_slow_locked(heap, size_gr, &found_gr, hdr);
         if (!block) return NULL;
     }
-    if (!nth_header_load(heap, block, hdr) || !nth_freelist_remove_locked(heap, block, found_gr)) return NULL;
     if ((heap->flags & NTH_FREE_CHECKING_ENABLED) && (hdr->flags & BLOCK_FILL)) {
-        char *bad = check_free_fill(block, block, block_end(block, size_gr));
+        char *bad = nth_block_check_free_fill(block, block, block_end(block, size_gr));
         if (bad)
             nth_report_problem(heap, NTH_ERR_CORRUPT, bad, "the free-block fill 0xFEEEFEEE",
                                "a modified byte (written after free?)");
@@ -166,7 +308,7 @@ static char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_heade
                                .flags = (uint16_t)(hdr->flags & (BLOCK_LAST | BLOCK_FILL)),
                                .segment_index = hdr->segment_index, .unused = 0};
         nth_block_store_locked(heap, rest, rh);
-        nth_backend_fix_next_prev_locked(heap, rest, &rh);
+        fix_next_prev_locked(heap, rest, &rh);
         nth_freelist_insert_locked(heap, rest, rh.size_gr);
         hdr->size_gr = size_gr;
         hdr->flags &= (uint16_t)~BLOCK_LAST;
@@ -188,13 +330,8 @@ static void *finish_busy_locked(nth_heap *heap, char *block, nth_block_header hd
     if (flags & NTH_ZERO_MEMORY)
         memset(data, 0, size);
     else if (heap->flags & NTH_FREE_CHECKING_ENABLED)
-        for (size_t i = 0; i + 4 <= size; i += 4) {
-            uint32_t v = NTH_FILL_NEW;
-            memcpy(data + i, &v, 4);
-        }
-    if (hdr.flags & BLOCK_FILL)
-        memset(block + nth_block_tail_fill_start(&hdr), NTH_FILL_TAIL,
-               nth_block_fill_end(&hdr) - nth_block_tail_fill_start(&hdr));
+        nth_block_fill_new(data, size);
+    if (hdr.flags & BLOCK_FILL) nth_block_fill_tail(block, &hdr);
     if (hdr.flags & BLOCK_EXTRA) memset(block + nth_block_fill_end(&hdr), 0, NTH_GRANULE);
     heap->busy_blocks++;
     heap->busy_bytes += size;
@@ -235,9 +372,9 @@ void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t al
         ah.flags = (uint16_t)((hdr.flags & BLOCK_LAST) | BLOCK_BUSY);
         ah.unused = 0;
         nth_block_store_locked(heap, aligned_block, ah);
-        nth_backend_fix_next_prev_locked(heap, aligned_block, &ah);
-        nth_backend_release_range_locked(heap, block, (uint32_t)(lead / NTH_GRANULE), hdr.segment_index,
-                                         hdr.prev_size_gr, false, false);
+        fix_next_prev_locked(heap, aligned_block, &ah);
+        release_range_locked(heap, block, (uint32_t)(lead / NTH_GRANULE), hdr.segment_index, hdr.prev_size_gr,
+                             false, false);
         if (!nth_header_load(heap, aligned_block, &hdr)) return NULL;
         block = aligned_block;
     }
@@ -249,8 +386,7 @@ void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t al
         hdr.flags = BLOCK_BUSY;
         hdr.unused = 0;
         nth_block_store_locked(heap, block, hdr);
-        nth_backend_release_range_locked(heap, block_end(block, size_gr), rest_gr, hdr.segment_index, size_gr, last,
-                                         true);
+        release_range_locked(heap, block_end(block, size_gr), rest_gr, hdr.segment_index, size_gr, last, true);
     }
     return finish_busy_locked(heap, block, hdr, flags, size);
 }
@@ -263,8 +399,8 @@ void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr)
     nth_block_header freed = *hdr;
     freed.flags &= (uint16_t)BLOCK_LAST;
     nth_block_store_locked(heap, block, freed); /* a stale pointer to it now reads "free" */
-    nth_backend_release_range_locked(heap, block, hdr->size_gr, hdr->segment_index, hdr->prev_size_gr,
-                                     hdr->flags & BLOCK_LAST, true);
+    release_range_locked(heap, block, hdr->size_gr, hdr->segment_index, hdr->prev_size_gr, hdr->flags & BLOCK_LAST,
+                         true);
 }
 
 bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hdr, uint32_t flags, size_t size)
@@ -281,9 +417,9 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
         if (h.flags & BLOCK_LAST) return false;
         char *next = block_end(block, h.size_gr);
         nth_block_header nh;
-        if (!nth_header_load(heap, next, &nh) || (nh.flags & BLOCK_BUSY) || h.size_gr + nh.size_gr < new_gr)
+        if (!nth_header_load(heap, next, &nh) || !nth_block_is_listed(&nh) || h.size_gr + nh.size_gr < new_gr)
             return false;
-        if (!nth_freelist_remove_locked(heap, next, nh.size_gr)) return false;
+        if (!unlink_checked(heap, next, nh.size_gr, NULL, NULL)) return false;
         uint32_t total_gr = h.size_gr + nh.size_gr;
         h.flags = (uint16_t)((h.flags & ~BLOCK_LAST) | (nh.flags & BLOCK_LAST));
         if (total_gr - new_gr >= NTH_MIN_FREE_GR) {
@@ -292,7 +428,7 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
                                    .flags = (uint16_t)(nh.flags & (BLOCK_LAST | BLOCK_FILL)),
                                    .segment_index = h.segment_index, .unused = 0};
             nth_block_store_locked(heap, rest, rh);
-            nth_backend_fix_next_prev_locked(heap, rest, &rh);
+            fix_next_prev_locked(heap, rest, &rh);
             nth_freelist_insert_locked(heap, rest, rh.size_gr);
             h.size_gr = new_gr;
             h.flags &= (uint16_t)~BLOCK_LAST;
@@ -301,7 +437,7 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
         }
         h.unused = (uint8_t)((size_t)h.size_gr * NTH_GRANULE - size);
         nth_block_store_locked(heap, block, h);
-        nth_backend_fix_next_prev_locked(heap, block, &h);
+        fix_next_prev_locked(heap, block, &h);
     } else {
         uint32_t rest_gr = h.size_gr - new_gr;
         bool last = h.flags & BLOCK_LAST;
@@ -312,14 +448,11 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
         h.unused = (uint8_t)((size_t)h.size_gr * NTH_GRANULE - size);
         nth_block_store_locked(heap, block, h);
         if (rest_gr >= NTH_MIN_FREE_GR)
-            nth_backend_release_range_locked(heap, block_end(block, new_gr), rest_gr, h.segment_index, new_gr, last,
-                                             true);
+            release_range_locked(heap, block_end(block, new_gr), rest_gr, h.segment_index, new_gr, last, true);
     }
     char *data = block_data(block);
     if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset(data + old_size, 0, size - old_size);
-    if (h.flags & BLOCK_FILL)
-        memset(block + nth_block_tail_fill_start(&h), NTH_FILL_TAIL,
-               nth_block_fill_end(&h) - nth_block_tail_fill_start(&h));
+    if (h.flags & BLOCK_FILL) nth_block_fill_tail(block, &h);
     if (h.flags & BLOCK_EXTRA) memcpy(block + nth_block_fill_end(&h), &user_value, sizeof user_value);
     heap->busy_bytes += size;
     heap->busy_bytes -= old_size;
@@ -334,4 +467,35 @@ void nth_backend_mark_locked(nth_heap *heap, void *data, uint16_t add_flags)
     if (!nth_header_load(heap, block, &hdr)) return;
     hdr.flags |= add_flags;
     nth_block_store_locked(heap, block, hdr);
+}
+
+size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes)
+{
+    size_t before = heap->committed_bytes;
+    for (int attempt = 0; attempt < DAMAGE_RETRIES; attempt++) {
+        bool damaged = false;
+        for (nth_segment *segment = heap->first_segment; segment && !damaged; segment = segment->next) {
+            nth_block_cursor cursor;
+            nth_block_cursor_init(&cursor, segment);
+            char *block;
+            nth_block_header hdr;
+            while (nth_block_cursor_next(heap, &cursor, &block, &hdr)) {
+                if (!nth_block_is_listed(&hdr) ||
+                    ((size_t)hdr.size_gr * NTH_GRANULE < min_bytes && !fills_run(segment, block, &hdr)))
+                    continue;
+                if (!nth_freelist_remove_locked(heap, block, hdr.size_gr)) {
+                    nth_sweep_contain_locked(heap, NULL, NULL);
+                    damaged = true;
+                    break;
+                }
+                char *end = block_end(block, hdr.size_gr);
+                if (decommit_block_locked(heap, block, &hdr, true))
+                    nth_block_cursor_seek(&cursor, end); /* the UCR table changed under the cursor */
+                else
+                    nth_freelist_insert_locked(heap, block, hdr.size_gr);
+            }
+        }
+        if (!damaged) break;
+    }
+    return before > heap->committed_bytes ? before - heap->committed_bytes : 0;
 }

@@ -10,9 +10,16 @@
  * list it first looks at a few blocks of its own class (which may be smaller than r), then takes
  * any block from the next non-empty class, whose blocks all fit.
  *
- * Invariants: every free block of the heap is on exactly the list of its size; the bitmap bit of
- * a list is set iff the list is non-empty; links are checked before every unlink (safe unlink),
- * so a corrupted link is reported instead of being written through.
+ * Invariants: every listed free block of the heap (free, not BLOCK_DAMAGED) is on exactly the
+ * list of its size; the bitmap bit of a list is set iff the list is non-empty.
+ *
+ * Trust: the links live in the first data granule of a free block, memory a stale pointer can
+ * still write. So no link is followed before it is checked: it must point at a list head of
+ * this heap or at a block in committed memory of one of its segments whose header decodes as a
+ * listed block (safe unlink also wants next->prev and prev->next to point back), and every walk
+ * is bounded by the free-block count, so a cycle ends it. A failed check is not reported here:
+ * the caller asks sweep.c to contain the damage, which uses nth_freelist_verify_locked to find
+ * the block whose links were overwritten.
  */
 #include "heap/internal.h"
 
@@ -81,11 +88,10 @@ bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr)
 {
     nth_free_links *links = links_of(block);
     nth_free_links *next = links->next, *prev = links->prev;
-    if (!link_target_ok(heap, next) || !link_target_ok(heap, prev) || next->prev != links || prev->next != links) {
-        nth_report_problem(heap, NTH_ERR_CORRUPT, block, "free-list links pointing back at the block",
-                           "broken free-list links");
+    /* A block linked to itself would pass the back-link test while staying on its list. */
+    if (NTH_UNLIKELY(next == links || !link_target_ok(heap, next) || !link_target_ok(heap, prev) ||
+                     next->prev != links || prev->next != links))
         return false;
-    }
     prev->next = next;
     next->prev = prev;
     unsigned index = nth_freelist_index(size_gr);
@@ -96,18 +102,24 @@ bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr)
     return true;
 }
 
-/* Size of a listed free block, from its header; 0 when the header does not decode. */
+/* Size of a listed free block, from its header; 0 when it is not a listed free block of this
+ * heap (the link that led here is not to be trusted). */
 static uint32_t listed_size(nth_heap *heap, nth_free_links *links)
 {
     nth_block_header hdr;
-    char *block = block_of(links);
-    if (is_list_head(heap, links) || !link_target_ok(heap, links) || !nth_header_load(heap, block, &hdr) ||
-        (hdr.flags & BLOCK_BUSY)) {
-        nth_report_problem(heap, NTH_ERR_CORRUPT, block, "a free block header on the free list",
-                           "a damaged or busy header");
+    if (is_list_head(heap, links) || !link_target_ok(heap, links) || !nth_header_load(heap, block_of(links), &hdr) ||
+        !nth_block_is_listed(&hdr))
         return 0;
-    }
     return hdr.size_gr;
+}
+
+/* True when `target` may be stepped to from list `index`: its head, or a listed block of that
+ * list's size. */
+static bool entry_ok(nth_heap *heap, unsigned index, nth_free_links *target)
+{
+    if (target == &heap->freelists[index]) return true;
+    uint32_t s = listed_size(heap, target);
+    return s != 0 && nth_freelist_index(s) == index;
 }
 
 static int next_nonempty(const nth_heap *heap, unsigned from)
@@ -120,7 +132,7 @@ static int next_nonempty(const nth_heap *heap, unsigned from)
     return -1;
 }
 
-char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_size_gr)
+char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_size_gr, bool *damaged)
 {
     unsigned index = nth_freelist_index(size_gr);
     if (index >= NTH_EXACT_LISTS) {
@@ -129,7 +141,10 @@ char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found
         unsigned probes = 0;
         for (nth_free_links *l = head->next; l != head && probes < CLASS_PROBE_LIMIT; l = l->next, probes++) {
             uint32_t s = listed_size(heap, l);
-            if (s == 0) return NULL;
+            if (NTH_UNLIKELY(s == 0)) {
+                *damaged = true;
+                return NULL;
+            }
             if (s >= size_gr) {
                 *found_size_gr = s;
                 return block_of(l);
@@ -141,9 +156,84 @@ char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found
     if (found < 0) return NULL;
     nth_free_links *l = heap->freelists[found].next;
     uint32_t s = listed_size(heap, l);
-    if (s == 0) return NULL;
+    if (NTH_UNLIKELY(s == 0)) {
+        *damaged = true;
+        return NULL;
+    }
     *found_size_gr = s;
     return block_of(l);
+}
+
+/* Follows list `index` from its head in one direction (forward: next links) while each step is
+ * a valid entry that links back; stops at the head, at a bad step, or after `bound` steps.
+ * *last receives the last good entry, *bad the entry it could not step to (NULL when the walk
+ * came round to the head). */
+static void checked_walk(nth_heap *heap, unsigned index, bool forward, size_t bound, nth_free_links **last,
+                         nth_free_links **bad)
+{
+    nth_free_links *head = &heap->freelists[index], *cur = head;
+    for (size_t steps = 0;; steps++) {
+        nth_free_links *to = forward ? cur->next : cur->prev;
+        if (to == head && (forward ? head->prev : head->next) == cur) {
+            *last = cur;
+            *bad = NULL;
+            return;
+        }
+        if (steps > bound || to == head || !entry_ok(heap, index, to) || (forward ? to->prev : to->next) != cur) {
+            *last = cur;
+            *bad = to;
+            return;
+        }
+        cur = to;
+    }
+}
+
+static bool is_entry(const nth_heap *heap, unsigned index, const nth_free_links *l)
+{
+    return l && l != &heap->freelists[index];
+}
+
+bool nth_freelist_verify_locked(nth_heap *heap, unsigned index, char **suspect)
+{
+    nth_free_links *f_last, *f_bad, *b_last, *b_bad;
+    size_t bound = heap->free_blocks + 1;
+    *suspect = NULL;
+    checked_walk(heap, index, true, bound, &f_last, &f_bad);
+    if (!f_bad) return true;
+    checked_walk(heap, index, false, bound, &b_last, &b_bad);
+    /* A block whose own links were overwritten is where both walks stop: one walk reaches it and
+     * cannot leave it, the other cannot step onto it. */
+    nth_free_links *candidates[2] = {f_bad, f_last};
+    for (int i = 0; i < 2; i++)
+        if (is_entry(heap, index, candidates[i]) && (candidates[i] == b_bad || candidates[i] == b_last) &&
+            link_target_ok(heap, candidates[i])) {
+            *suspect = block_of(candidates[i]);
+            return false;
+        }
+    if (is_entry(heap, index, f_bad) && link_target_ok(heap, f_bad))
+        *suspect = block_of(f_bad);
+    else if (is_entry(heap, index, f_last))
+        *suspect = block_of(f_last);
+    return false;
+}
+
+size_t nth_freelist_largest_locked(nth_heap *heap, bool *damaged)
+{
+    for (int index = (int)NTH_FREE_LISTS - 1; index >= 0; index--) {
+        nth_free_links *head = &heap->freelists[index];
+        if (head->next == head) continue;
+        size_t largest = 0, steps = 0;
+        for (nth_free_links *l = head->next; l != head; l = l->next) {
+            uint32_t s = listed_size(heap, l);
+            if (s == 0 || nth_freelist_index(s) != (unsigned)index || steps++ > heap->free_blocks) {
+                *damaged = true;
+                return 0;
+            }
+            if ((size_t)s * NTH_GRANULE > largest) largest = (size_t)s * NTH_GRANULE;
+        }
+        return largest; /* every block of a higher list is larger than any of a lower one */
+    }
+    return 0;
 }
 
 bool nth_freelist_check_locked(nth_heap *heap)
@@ -160,12 +250,18 @@ bool nth_freelist_check_locked(nth_heap *heap)
         nth_free_links *prev = head;
         for (nth_free_links *l = head->next; l != head; prev = l, l = l->next) {
             if (!link_target_ok(heap, l) || l->prev != prev || blocks > heap->free_blocks) {
-                nth_report_problem(heap, NTH_ERR_CORRUPT, block_of(l), "consistent free-list links",
+                char *suspect;
+                if (nth_freelist_verify_locked(heap, i, &suspect) || !suspect) suspect = block_of(l);
+                nth_report_problem(heap, NTH_ERR_CORRUPT, suspect + sizeof(nth_block_header), "consistent free-list links",
                                    "a broken or cyclic free list");
                 return false;
             }
             uint32_t s = listed_size(heap, l);
-            if (s == 0) return false;
+            if (s == 0) {
+                nth_report_problem(heap, NTH_ERR_CORRUPT, block_of(l) + sizeof(nth_block_header),
+                                   "a free block header on the free list", "a damaged, busy or damaged-marked header");
+                return false;
+            }
             if (nth_freelist_index(s) != i) {
                 nth_report_problem(heap, NTH_ERR_CORRUPT, block_of(l), "a block of this list's size",
                                    "a block listed under the wrong size");

@@ -123,7 +123,7 @@ nth_heap *nth_heap_create(uint32_t flags, size_t initial_size, size_t maximum_si
 {
     nth_options_load();
     pthread_once(&fork_hooks_once, register_fork_hooks);
-    nth_heap *heap = nth_segment_create_heap(flags, initial_size, maximum_size);
+    nth_heap *heap = nth_backend_create_heap(flags, initial_size, maximum_size);
     if (!heap) {
         nth_set_last_error(NTH_ERR_NO_MEMORY);
         return NULL;

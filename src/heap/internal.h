@@ -114,25 +114,42 @@ void nth_addrmap_fork_release(void);
 
 void nth_freelist_init(nth_heap *heap);
 void nth_freelist_insert_locked(nth_heap *heap, char *block, uint32_t size_gr);
-/* Removes a free block, checking its links first; false (nothing changed) when they are broken. */
+/* Removes a free block, checking its links first; false (nothing changed, nothing reported)
+ * when they are broken: the caller contains the damage (nth_sweep_contain_locked). */
 bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr);
-/* A free block of at least size_gr granules, still on its list, or NULL. */
-char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_size_gr);
+/* A free block of at least size_gr granules, still on its list, or NULL. *damaged is set when a
+ * listed block failed its checks (then NULL is returned and nothing was followed past it). */
+char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_size_gr, bool *damaged);
 unsigned nth_freelist_index(uint32_t size_gr);
+/* Walks list `index` from both ends with every link checked and the length bounded. True when
+ * it is sound; otherwise *suspect is the block both walks point at (the one whose links were
+ * overwritten), or the first bad entry when they disagree. Reports nothing. */
+bool nth_freelist_verify_locked(nth_heap *heap, unsigned index, char **suspect);
+/* The largest listed free block in bytes, following only checked links; *damaged set when a
+ * list failed its checks. */
+size_t nth_freelist_largest_locked(nth_heap *heap, bool *damaged);
 /* Checks every list: links, sizes, bitmap, totals. Reports the first problem. */
 bool nth_freelist_check_locked(nth_heap *heap);
 
 /* ---------------------------------------------------------------------------- segment.c */
 
-/* Creates segment 0 with the heap object inside; returns the heap, or NULL. */
+/* Creates segment 0 with the heap object inside; returns the heap, or NULL. Its committed
+ * range [first_block, base + committed) is not formatted yet (the back-end does that). */
 nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t maximum_size);
-/* Makes room for a free block of at least size_gr granules by committing uncommitted pages or,
- * in a growable heap, adding a segment. False when neither is possible. */
-bool nth_segment_extend_locked(nth_heap *heap, uint32_t size_gr);
-/* Decommits the whole pages inside the free block (not on a list), splitting it around a new
- * uncommitted range; inserts the remaining free pieces. False if it declined (then the caller
- * inserts the block). */
-bool nth_segment_decommit_free_locked(nth_heap *heap, char *block, nth_block_header *hdr);
+size_t nth_segment_header_bytes(bool first);
+/* Growable heaps: a new segment with at least `bytes` committed after its header block, linked
+ * last; NULL when the heap is fixed or the address space is exhausted. Not formatted. */
+nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes);
+/* Commits the first `bytes` (pages, at most the range) of segment->ucr[i]. */
+bool nth_segment_commit_locked(nth_heap *heap, nth_segment *segment, uint32_t i, size_t bytes);
+/* Decommits [start, start + bytes) (pages, committed) and records the new UCR, whose preceding
+ * block starts at last_block. With grow_table false it declines once the table's inline slots
+ * are used; otherwise it grows the table. False (nothing changed) when it declines or cannot. */
+bool nth_segment_decommit_locked(nth_heap *heap, nth_segment *segment, char *start, size_t bytes,
+                                 const char *last_block, bool grow_table);
+/* Records that the block at `block` ends at `end`, where a UCR may start. */
+void nth_segment_note_last_block(nth_segment *segment, const char *block, const char *end);
+void nth_segment_ucr_insert(nth_segment *segment, uint32_t offset_pg, uint32_t size_pg, uint32_t last_block_gr);
 /* True when [addr, addr+size) is committed in the segment. */
 bool nth_segment_is_committed(const nth_segment *segment, const void *addr, size_t size);
 /* The uncommitted range starting exactly at `addr`, or NULL. */
@@ -144,8 +161,62 @@ static inline char *nth_segment_base(const nth_segment *segment)
     return segment->owner.base;
 }
 
+/* The segment of `heap` holding `addr`, or NULL (through the address map). */
+static inline nth_segment *nth_segment_of(const nth_heap *heap, const void *addr)
+{
+    const nth_segment *first = &heap->segment0; /* most blocks live in segment 0: no map walk */
+    if ((uintptr_t)addr - (uintptr_t)first->owner.base < first->owner.reserve) return (nth_segment *)first;
+    const nth_owner *owner = nth_addrmap_lookup(addr);
+    if (!owner || owner->kind != OWNER_SEGMENT || owner->heap != heap) return NULL;
+    return (nth_segment *)owner;
+}
+
+/* The header's segment field: the segment index modulo 256. */
+static inline uint8_t nth_segment_tag(const nth_segment *segment)
+{
+    return (uint8_t)segment->owner.index;
+}
+
+/* ------------------------------------------------------------------------------- block.c */
+
+/* Stores a header; a header with BLOCK_LAST also records itself in the following UCR. */
+void nth_block_store_locked(nth_heap *heap, char *block, nth_block_header hdr);
+/* Accessors for the per-block extras. */
+size_t nth_block_tail_fill_start(const nth_block_header *hdr);
+size_t nth_block_fill_end(const nth_block_header *hdr);
+/* Fill patterns: tail (0xAB), free (0xFEEEFEEE, skipping header and links), new (0xBAADF00D).
+ * The checks return the first modified byte, or NULL. */
+void nth_block_fill_tail(char *block, const nth_block_header *hdr);
+char *nth_block_check_tail(char *block, const nth_block_header *hdr);
+void nth_block_fill_new(char *data, size_t size);
+void nth_block_fill_free(char *block, char *from, char *to);
+char *nth_block_check_free_fill(char *block, char *from, char *to);
+
+/* A cursor over the blocks of one segment in address order, skipping UCRs. */
+typedef struct nth_block_cursor {
+    nth_segment *segment;
+    char *at, *run_end; /* next header; end of the committed run it lies in */
+    uint32_t run;       /* 0: before UCR 0; i: after UCR i-1 */
+    uint32_t n_damaged;
+    char *damaged;      /* the last header that did not decode (the rest of its run is skipped) */
+} nth_block_cursor;
+void nth_block_cursor_init(nth_block_cursor *cursor, nth_segment *segment);
+/* Moves the cursor to the block start `at` (after the segment's UCR table changed). */
+void nth_block_cursor_seek(nth_block_cursor *cursor, char *at);
+/* The next block; false at the end. A header that fails its check or runs past its committed
+ * run is recorded in cursor->damaged and the walk resumes after the next UCR. */
+bool nth_block_cursor_next(nth_heap *heap, nth_block_cursor *cursor, char **block, nth_block_header *hdr);
+
+/* A block that is on a free list: free and not taken out of service. */
+static inline bool nth_block_is_listed(const nth_block_header *hdr)
+{
+    return !(hdr->flags & (BLOCK_BUSY | BLOCK_DAMAGED));
+}
+
 /* ----------------------------------------------------------------------------- backend.c */
 
+/* Creates a heap (segment.c) and formats segment 0's committed memory into blocks. */
+nth_heap *nth_backend_create_heap(uint32_t flags, size_t initial_size, size_t maximum_size);
 /* Block size in granules for a request (header, extra and tail fill included); 0 on overflow. */
 uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size);
 void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size);
@@ -153,22 +224,19 @@ void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t al
 void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr);
 /* Resizes in place; false when it cannot (the block is untouched). */
 bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hdr, uint32_t flags, size_t size);
-/* Writes a free block header and inserts it, coalescing with neighbours; a large result is
- * decommitted instead when may_decommit (not for memory just committed to be used). */
-void nth_backend_release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, uint8_t segment_index,
-                                      uint32_t prev_size_gr, bool last, bool may_decommit);
-/* Updates the prev_size of the block following `block` (if any, in the same committed run). */
-void nth_backend_fix_next_prev_locked(nth_heap *heap, char *block, const nth_block_header *hdr);
-void nth_backend_set_prev_size_locked(nth_heap *heap, char *block, uint32_t prev_size_gr);
-/* Stores a header; a header with BLOCK_LAST also records itself in the following UCR. */
-void nth_block_store_locked(nth_heap *heap, char *block, nth_block_header hdr);
-
 /* Adds flags (BLOCK_INTERNAL, BLOCK_LFH) to a busy block's header. */
 void nth_backend_mark_locked(nth_heap *heap, void *data, uint16_t add_flags);
+/* Decommits the whole pages inside every listed free block of at least min_bytes; returns the
+ * bytes decommitted. */
+size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes);
 
-/* Accessors for the per-block extras. */
-size_t nth_block_tail_fill_start(const nth_block_header *hdr);
-size_t nth_block_fill_end(const nth_block_header *hdr);
+/* ------------------------------------------------------------------------------- sweep.c */
+
+/* After a free list failed its checks: takes the damaged block out of service (BLOCK_DAMAGED,
+ * counted, reported once naming its data address), then rebuilds every free list from the
+ * segments' blocks. Blocks in [keep_out, keep_out_end) are being changed by the caller and are
+ * left off the lists. */
+void nth_sweep_contain_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end);
 
 /* ---------------------------------------------------------------------------- bigblock.c */
 

@@ -30,7 +30,8 @@
  *   size_gr       the whole block in granules, header included
  *   prev_size_gr  size of the physically previous block (0: first after a UCR / segment start)
  *   flags         BLOCK_* below; user flag bits share NTH_SETTABLE_USER_FLAG* values
- *   seg           segment index within the heap
+ *   seg           segment index within the heap, modulo 256 (a consistency check only; the
+ *                 segment of a block is found through the address map)
  *   unused        bytes of the block not given to the caller, header included, so the requested
  *                 size is exact: requested = size_gr * 16 - unused
  *   check         a 32-bit hash of the other 12 bytes and of the header's own address: a header
@@ -44,6 +45,10 @@
  * A free block keeps its list links in the first data granule:
  *
  *   | header (flags: no BUSY) | next | prev | [0xFEEEFEEE fill with FREE_CHECKING] ... |
+ *
+ *   The links lie in memory a stale pointer can still write, so they are checked before every
+ *   use. A free block whose links were found overwritten gets BLOCK_DAMAGED: it stays in the
+ *   tiling, is on no list, never coalesces, and is never handed out again.
  *
  * A big block: its own 64 KiB aligned mapping, holding nothing the engine trusts, and a record
  * (nth_big) in an engine-private record page, which the address map names as the owner of every
@@ -83,8 +88,9 @@
 #define NTH_MAX_REQUEST ((size_t)1 << 35)
 
 #define NTH_MIN_FREE_GR 2u   /* header + links */
-#define NTH_MAX_SEGMENTS 64u
-#define NTH_MAX_UCR 32u      /* uncommitted ranges tracked per segment */
+/* Uncommitted ranges a segment tracks inside its own header; beyond that its table moves to a
+ * mapping of its own (segment.c), so a segment never refuses to decommit for want of a slot. */
+#define NTH_INLINE_UCR 32u
 
 #define NTH_HEAP_MAGIC 0xEEFFEEFFu    /* Windows' _HEAP.Signature */
 #define NTH_SEGMENT_MAGIC 0xFFEEFFEEu /* Windows' segment signature */
@@ -104,6 +110,7 @@ enum {
     BLOCK_LAST = 0x0010,     /* last block before a UCR or the segment's limit */
     BLOCK_INTERNAL = 0x0020, /* allocated by the heap for itself */
     BLOCK_LFH = 0x0040,      /* an LFH subsegment */
+    BLOCK_DAMAGED = 0x0080,  /* free block taken out of service: its links were overwritten */
     BLOCK_USER_FLAGS = NTH_SETTABLE_USER_FLAGS,
 };
 
@@ -146,13 +153,16 @@ typedef struct nth_ucr {
 } nth_ucr;
 
 typedef struct nth_segment {
-    nth_owner owner;      /* kind OWNER_SEGMENT */
+    nth_owner owner;      /* kind OWNER_SEGMENT; index: creation order (wraps at 65536) */
+    struct nth_segment *next; /* the heap's segments in creation order */
     char *first_block;    /* header of the first block after the segment's header block */
     char *limit;          /* end of the usable range (fixed heaps: maximum rounded to pages) */
     size_t committed;     /* bytes committed in [base, limit) */
+    nth_ucr *ucr;         /* ucr_inline, or a mapping of ucr_map_bytes once that is full */
     uint32_t n_ucr;       /* ranges in ucr[], sorted by offset, never adjacent */
-    uint32_t reserved0;
-    nth_ucr ucr[NTH_MAX_UCR];
+    uint32_t ucr_capacity;
+    size_t ucr_map_bytes; /* 0 while the table is inline */
+    nth_ucr ucr_inline[NTH_INLINE_UCR];
 } nth_segment;
 
 /* A big block's record. Lives in a record page (never in user-reachable memory); the list links,
@@ -214,7 +224,7 @@ typedef struct nth_heap {
     uint8_t reserved1[6];
     nth_lock lock;
     struct nth_heap *next_heap, *prev_heap; /* registry list */
-    nth_segment *segments[NTH_MAX_SEGMENTS];
+    nth_segment *first_segment, *last_segment; /* a list: no cap on the number of segments */
     uint32_t n_segments;
     uint32_t reserved2;
     nth_big *big_list, *big_tail; /* records of big blocks in allocation order */
@@ -228,6 +238,7 @@ typedef struct nth_heap {
     size_t busy_blocks, busy_bytes, free_blocks, free_bytes;
     size_t big_blocks, big_bytes, reserved_bytes, committed_bytes;
     uint64_t commit_ops, decommit_ops, alloc_calls, free_calls;
+    size_t damaged_blocks, damaged_bytes; /* free blocks taken out of service (backend.c) */
     _Atomic(struct nth_lfh *) lfh; /* NULL until the first bucket activates; read without the lock */
     _Atomic uint32_t lfh_paused;   /* > 0: LFH fast paths must take the lock (lfh.c) */
     bool lfh_create_pending;       /* a bucket crossed the threshold before the LFH existed */

@@ -58,7 +58,7 @@ nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, co
         if (!nth_segment_is_committed(segment, header, sizeof(nth_block_header)))
             return fail(expected, found, "committed heap memory", "an address in an uncommitted range",
                         NTH_ERR_INVALID_POINTER);
-        if (!nth_header_load(heap, header, &out->hdr) || out->hdr.segment_index != segment->owner.index)
+        if (!nth_header_load(heap, header, &out->hdr) || out->hdr.segment_index != nth_segment_tag(segment))
             return fail(expected, found, "a block header in front of the pointer",
                         "no valid header (an interior pointer, or the header was overwritten)",
                         NTH_ERR_INVALID_POINTER);

@@ -1,19 +1,25 @@
 /*
- * segment.c — segments: reserve address space, commit it as the heap grows, track uncommitted
- * ranges exactly, decommit the pages inside large free blocks, and add segments with a doubled
- * reserve when a growable heap is full.
+ * segment.c — segments as address space: reserve, commit and decommit page ranges, keep the
+ * table of uncommitted ranges (UCRs) exact, and hand raw committed ranges up to the back-end,
+ * which formats them into blocks. Nothing here writes or reads a block header or touches a
+ * free list; the only block-level fact kept here is ucr.last_block_gr, which block.c records.
  *
  *   base                                                                  limit
  *   | header block | blocks ........ LAST | UCR | block ... LAST |   UCR         |
  *                                  ^ ucr[0].last_block_gr         ^ ucr[1]
  *
  * Invariants
- *   - [base, limit) minus the UCRs is committed and tiled by blocks; UCRs are page aligned,
- *     sorted, never adjacent, and at most NTH_MAX_UCR per segment.
- *   - The block ending at a UCR's start carries BLOCK_LAST, and ucr.last_block_gr locates it
- *     (kept by nth_block_store_locked, the one place headers with BLOCK_LAST are written).
- *   - The block starting at a UCR's end has prev_size_gr 0.
- *   - heap->committed_bytes and heap->reserved_bytes count segments and big blocks exactly.
+ *   - [base, limit) minus the UCRs is committed; UCRs are page aligned, sorted and never
+ *     adjacent (lookups are binary searches). The table lives in the segment header
+ *     (NTH_INLINE_UCR entries); the free path's opportunistic decommits stop there, as the
+ *     seed's did, but compaction moves the table to a mapping of its own, twice as large, so
+ *     compaction never fails to decommit for want of a slot.
+ *   - The heap's segments form a list in creation order; there is no cap on their number. A
+ *     growable heap's next reserve doubles (1 MiB, 2 MiB, ... up to 1 GiB); when the address
+ *     space cannot give that much, smaller reservations are tried down to what the request
+ *     needs, so the heap can use nearly all of the address space.
+ *   - heap->committed_bytes and heap->reserved_bytes count segments and big blocks exactly (the
+ *     UCR table mappings are heap metadata outside the segments and are not counted).
  */
 #include "heap/internal.h"
 #include "heap/vm.h"
@@ -22,10 +28,27 @@
 #define NEXT_SEGMENT_RESERVE ((size_t)1 << 20)
 #define MAX_SEGMENT_RESERVE ((size_t)1 << 30)
 #define DEFAULT_COMMIT_STEP ((size_t)64 << 10)
+/* Tables up to this many ranges are scanned; longer ones are binary-searched. */
+#define SHORT_TABLE 8u
 
-static size_t header_block_bytes(bool first)
+size_t nth_segment_header_bytes(bool first)
 {
     return nth_round_up(first ? sizeof(nth_heap) : sizeof(nth_block_header) + sizeof(nth_segment), NTH_GRANULE);
+}
+
+/* The first UCR that ends after `offset` bytes from the base (n_ucr when none): the table is
+ * sorted and its ranges are apart, so a binary search finds it. */
+static uint32_t ucr_first_ending_after(const nth_segment *segment, size_t offset)
+{
+    uint32_t lo = 0, hi = segment->n_ucr;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((size_t)(segment->ucr[mid].offset_pg + segment->ucr[mid].size_pg) * NTH_PAGE <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 bool nth_segment_is_committed(const nth_segment *segment, const void *addr, size_t size)
@@ -33,36 +56,56 @@ bool nth_segment_is_committed(const nth_segment *segment, const void *addr, size
     const char *p = addr, *base = nth_segment_base(segment);
     if (p < base || p + size > segment->limit || p + size < p) return false;
     size_t start = (size_t)(p - base), end = start + size;
-    for (uint32_t i = 0; i < segment->n_ucr; i++) {
-        size_t u0 = (size_t)segment->ucr[i].offset_pg * NTH_PAGE;
-        size_t u1 = u0 + (size_t)segment->ucr[i].size_pg * NTH_PAGE;
-        if (u0 >= end) break;
-        if (start < u1) return false;
+    if (NTH_LIKELY(segment->n_ucr <= SHORT_TABLE)) {
+        for (uint32_t i = 0; i < segment->n_ucr; i++) {
+            size_t u0 = (size_t)segment->ucr[i].offset_pg * NTH_PAGE;
+            if (u0 >= end) break;
+            if (start < u0 + (size_t)segment->ucr[i].size_pg * NTH_PAGE) return false;
+        }
+        return true;
     }
-    return true;
+    uint32_t i = ucr_first_ending_after(segment, start);
+    return i == segment->n_ucr || (size_t)segment->ucr[i].offset_pg * NTH_PAGE >= end;
 }
 
 const nth_ucr *nth_segment_ucr_at(const nth_segment *segment, const void *addr)
 {
-    size_t offset = (size_t)((const char *)addr - nth_segment_base(segment));
-    for (uint32_t i = 0; i < segment->n_ucr; i++)
-        if ((size_t)segment->ucr[i].offset_pg * NTH_PAGE == offset) return &segment->ucr[i];
+    const char *base = nth_segment_base(segment);
+    if ((const char *)addr < base) return NULL;
+    size_t offset = (size_t)((const char *)addr - base);
+    if (NTH_LIKELY(segment->n_ucr <= SHORT_TABLE)) {
+        for (uint32_t i = 0; i < segment->n_ucr; i++)
+            if ((size_t)segment->ucr[i].offset_pg * NTH_PAGE == offset) return &segment->ucr[i];
+        return NULL;
+    }
+    uint32_t i = ucr_first_ending_after(segment, offset);
+    if (i < segment->n_ucr && (size_t)segment->ucr[i].offset_pg * NTH_PAGE == offset) return &segment->ucr[i];
     return NULL;
 }
 
-static nth_ucr *ucr_at_mutable(nth_segment *segment, const void *addr)
+void nth_segment_note_last_block(nth_segment *segment, const char *block, const char *end)
 {
-    return (nth_ucr *)nth_segment_ucr_at(segment, addr);
+    nth_ucr *ucr = (nth_ucr *)nth_segment_ucr_at(segment, end);
+    if (ucr) ucr->last_block_gr = (uint32_t)((size_t)(block - nth_segment_base(segment)) / NTH_GRANULE);
 }
 
-void nth_block_store_locked(nth_heap *heap, char *block, nth_block_header hdr)
+/* Makes room for one more UCR: moves the table to a mapping twice its size when it is full. */
+static bool ucr_reserve_slot(nth_segment *segment)
 {
-    nth_header_store(heap, block, hdr);
-    if (hdr.flags & BLOCK_LAST) {
-        nth_segment *segment = heap->segments[hdr.segment_index];
-        nth_ucr *ucr = ucr_at_mutable(segment, block + (size_t)hdr.size_gr * NTH_GRANULE);
-        if (ucr) ucr->last_block_gr = (uint32_t)((size_t)(block - nth_segment_base(segment)) / NTH_GRANULE);
+    if (segment->n_ucr < segment->ucr_capacity) return true;
+    size_t bytes = nth_round_up((size_t)segment->ucr_capacity * 2 * sizeof(nth_ucr), NTH_PAGE);
+    nth_ucr *table = nth_vm_reserve(bytes, NTH_PAGE);
+    if (!table) return false;
+    if (!nth_vm_commit(table, bytes, false)) {
+        nth_vm_release(table, bytes);
+        return false;
     }
+    memcpy(table, segment->ucr, (size_t)segment->n_ucr * sizeof(nth_ucr));
+    if (segment->ucr_map_bytes) nth_vm_release(segment->ucr, segment->ucr_map_bytes);
+    segment->ucr = table;
+    segment->ucr_map_bytes = bytes;
+    segment->ucr_capacity = (uint32_t)(bytes / sizeof(nth_ucr));
+    return true;
 }
 
 static void ucr_remove(nth_segment *segment, uint32_t i)
@@ -71,12 +114,23 @@ static void ucr_remove(nth_segment *segment, uint32_t i)
     segment->n_ucr--;
 }
 
-/* Inserts [offset_pg, +size_pg), merging with a UCR that starts where it ends. */
-static void ucr_insert(nth_segment *segment, uint32_t offset_pg, uint32_t size_pg, uint32_t last_block_gr)
+/* Inserts [offset_pg, +size_pg), merging with a UCR that starts where it ends or ends where it
+ * starts. pre: a slot is free (ucr_reserve_slot). */
+void nth_segment_ucr_insert(nth_segment *segment, uint32_t offset_pg, uint32_t size_pg, uint32_t last_block_gr)
 {
     uint32_t i = 0;
     while (i < segment->n_ucr && segment->ucr[i].offset_pg < offset_pg) i++;
-    if (i < segment->n_ucr && segment->ucr[i].offset_pg == offset_pg + size_pg) {
+    bool joins_next = i < segment->n_ucr && segment->ucr[i].offset_pg == offset_pg + size_pg;
+    bool joins_prev = i > 0 && segment->ucr[i - 1].offset_pg + segment->ucr[i - 1].size_pg == offset_pg;
+    if (joins_prev) {
+        segment->ucr[i - 1].size_pg += size_pg;
+        if (joins_next) {
+            segment->ucr[i - 1].size_pg += segment->ucr[i].size_pg;
+            ucr_remove(segment, i);
+        }
+        return;
+    }
+    if (joins_next) {
         segment->ucr[i].offset_pg = offset_pg;
         segment->ucr[i].size_pg += size_pg;
         segment->ucr[i].last_block_gr = last_block_gr;
@@ -87,35 +141,26 @@ static void ucr_insert(nth_segment *segment, uint32_t offset_pg, uint32_t size_p
     segment->n_ucr++;
 }
 
-/* Writes the header block of a segment and a free block over the rest of the committed range. */
-static void lay_out_segment(nth_heap *heap, nth_segment *segment, size_t header_bytes, size_t committed)
+/* Sets up the bookkeeping of a segment whose first `committed` bytes are committed. */
+static void init_segment(nth_segment *segment, size_t header_bytes, size_t committed)
 {
     char *base = nth_segment_base(segment);
-    uint8_t index = (uint8_t)segment->owner.index;
     size_t limit = (size_t)(segment->limit - base);
+    segment->next = NULL;
     segment->first_block = base + header_bytes;
     segment->committed = committed;
+    segment->ucr = segment->ucr_inline;
+    segment->ucr_capacity = NTH_INLINE_UCR;
+    segment->ucr_map_bytes = 0;
     segment->n_ucr = 0;
     if (committed < limit)
-        ucr_insert(segment, (uint32_t)(committed / NTH_PAGE), (uint32_t)((limit - committed) / NTH_PAGE),
-                   (uint32_t)(header_bytes / NTH_GRANULE));
-    size_t struct_bytes = index == 0 ? sizeof(nth_heap) : sizeof(nth_block_header) + sizeof(nth_segment);
-    nth_block_header hdr = {
-        .size_gr = (uint32_t)(header_bytes / NTH_GRANULE),
-        .prev_size_gr = 0,
-        .flags = BLOCK_BUSY | BLOCK_INTERNAL,
-        .segment_index = index,
-        .unused = (uint8_t)(header_bytes - struct_bytes + sizeof(nth_block_header)),
-    };
-    nth_block_store_locked(heap, base, hdr);
-    size_t rest_gr = (committed - header_bytes) / NTH_GRANULE;
-    /* The rest ends at an uncommitted range or at the limit: either way it is the LAST block. */
-    nth_backend_release_range_locked(heap, base + header_bytes, (uint32_t)rest_gr, index, hdr.size_gr, true, false);
+        nth_segment_ucr_insert(segment, (uint32_t)(committed / NTH_PAGE), (uint32_t)((limit - committed) / NTH_PAGE),
+                               (uint32_t)(header_bytes / NTH_GRANULE));
 }
 
 nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t maximum_size)
 {
-    size_t header_bytes = header_block_bytes(true);
+    size_t header_bytes = nth_segment_header_bytes(true);
     size_t min_bytes = nth_round_up(header_bytes + NTH_MIN_FREE_GR * NTH_GRANULE, NTH_PAGE);
     size_t limit, commit;
     if (initial_size > NTH_MAX_REQUEST || maximum_size > NTH_MAX_REQUEST) return NULL;
@@ -159,12 +204,12 @@ nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t ma
                         !(flags & (NTH_NO_SERIALIZE | NTH_TAIL_CHECKING_ENABLED | NTH_FREE_CHECKING_ENABLED));
     atomic_init(&heap->lfh_paused, heap->lfh_enabled ? 0 : 1);
     nth_lock_init(&heap->lock);
-    nth_freelist_init(heap);
 
     nth_segment *segment = &heap->segment0;
     segment->owner = (nth_owner){NTH_SEGMENT_MAGIC, OWNER_SEGMENT, 0, heap, base, reserve};
     segment->limit = base + limit;
-    heap->segments[0] = segment;
+    init_segment(segment, header_bytes, commit);
+    heap->first_segment = heap->last_segment = segment;
     heap->n_segments = 1;
     heap->reserved_bytes = reserve;
     heap->committed_bytes = commit;
@@ -173,143 +218,112 @@ nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t ma
         nth_vm_release(base, reserve);
         return NULL;
     }
-    lay_out_segment(heap, segment, header_bytes, commit);
     return heap;
 }
 
-/* Adds a segment big enough for a free block of size_gr granules. */
-static bool add_segment_locked(nth_heap *heap, uint32_t size_gr)
+/* Reserves `wanted` bytes, or less down to `needed` when the address space is short: each
+ * failure halves the attempt. *got receives the size reserved. */
+static char *reserve_down_to(size_t wanted, size_t needed, size_t *got)
 {
-    if (heap->maximum != 0 || heap->n_segments >= NTH_MAX_SEGMENTS) return false;
-    size_t header_bytes = header_block_bytes(false);
-    size_t needed = header_bytes + (size_t)size_gr * NTH_GRANULE;
-    size_t reserve = heap->segment_reserve;
-    if (reserve < needed) reserve = needed;
-    reserve = nth_round_up(reserve, NTH_CHUNK);
-    size_t commit = nth_round_up(needed, NTH_PAGE);
+    for (size_t size = wanted;; size = nth_round_up(size / 2, NTH_CHUNK)) {
+        if (size < needed) size = needed;
+        char *base = nth_vm_reserve(size, NTH_CHUNK);
+        if (base) {
+            *got = size;
+            return base;
+        }
+        if (size == needed) return NULL;
+    }
+}
+
+nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes)
+{
+    if (heap->maximum != 0) return NULL;
+    size_t header_bytes = nth_segment_header_bytes(false);
+    size_t needed = nth_round_up(header_bytes + bytes, NTH_CHUNK);
+    size_t wanted = heap->segment_reserve > needed ? heap->segment_reserve : needed;
+    size_t reserve;
+    char *base = reserve_down_to(nth_round_up(wanted, NTH_CHUNK), needed, &reserve);
+    if (!base) return NULL;
+    size_t commit = nth_round_up(header_bytes + bytes, NTH_PAGE);
     if (commit < heap->commit_step) commit = heap->commit_step;
     if (commit > reserve) commit = reserve;
-
-    char *base = nth_vm_reserve(reserve, NTH_CHUNK);
-    if (!base) return false;
     if (!nth_vm_commit(base, commit, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
         nth_vm_release(base, reserve);
-        return false;
+        return NULL;
     }
     nth_segment *segment = (nth_segment *)(base + sizeof(nth_block_header));
     segment->owner = (nth_owner){NTH_SEGMENT_MAGIC, OWNER_SEGMENT, (uint16_t)heap->n_segments, heap, base, reserve};
     segment->limit = base + reserve;
+    init_segment(segment, header_bytes, commit);
     if (!nth_addrmap_set(base, reserve, &segment->owner)) {
         nth_vm_release(base, reserve);
-        return false;
+        return NULL;
     }
-    heap->segments[heap->n_segments++] = segment;
+    heap->last_segment->next = segment;
+    heap->last_segment = segment;
+    heap->n_segments++;
     heap->reserved_bytes += reserve;
     heap->committed_bytes += commit;
     heap->commit_ops++;
     if (heap->segment_reserve < MAX_SEGMENT_RESERVE) heap->segment_reserve *= 2;
-    lay_out_segment(heap, segment, header_bytes, commit);
-    return true;
+    return segment;
 }
 
-/* Commits pages at the start of ucr[i] so that, with a free block before it, a free block of
- * size_gr granules exists. */
-static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t i, uint32_t size_gr)
+bool nth_segment_commit_locked(nth_heap *heap, nth_segment *segment, uint32_t i, size_t bytes)
 {
     char *base = nth_segment_base(segment);
     nth_ucr ucr = segment->ucr[i];
     char *start = base + (size_t)ucr.offset_pg * NTH_PAGE;
-    size_t ucr_bytes = (size_t)ucr.size_pg * NTH_PAGE;
-    char *prev = base + (size_t)ucr.last_block_gr * NTH_GRANULE;
-    nth_block_header prev_hdr;
-    if (!nth_header_load(heap, prev, &prev_hdr)) {
-        nth_report_problem(heap, NTH_ERR_CORRUPT, prev, "the block before an uncommitted range",
-                           "a damaged header");
-        return false;
-    }
-    size_t have = (prev_hdr.flags & BLOCK_BUSY) ? 0 : (size_t)prev_hdr.size_gr * NTH_GRANULE;
-    size_t needed = (size_t)size_gr * NTH_GRANULE;
-    if (have + ucr_bytes < needed) return false;
-    size_t commit = needed > have ? nth_round_up(needed - have, NTH_PAGE) : NTH_PAGE;
-    if (commit < heap->commit_step) commit = heap->commit_step;
-    if (commit > ucr_bytes) commit = ucr_bytes;
-    if (!nth_vm_commit(start, commit, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) return false;
-
-    segment->committed += commit;
-    heap->committed_bytes += commit;
+    if (bytes == 0 || bytes % NTH_PAGE || bytes > (size_t)ucr.size_pg * NTH_PAGE) return false;
+    if (!nth_vm_commit(start, bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) return false;
+    segment->committed += bytes;
+    heap->committed_bytes += bytes;
     heap->commit_ops++;
-    bool consumed = commit == ucr_bytes;
-    bool at_limit = start + commit == segment->limit;
-    if (consumed)
+    if (bytes == (size_t)ucr.size_pg * NTH_PAGE) {
         ucr_remove(segment, i);
-    else {
-        segment->ucr[i].offset_pg += (uint32_t)(commit / NTH_PAGE);
-        segment->ucr[i].size_pg -= (uint32_t)(commit / NTH_PAGE);
+    } else {
+        segment->ucr[i].offset_pg += (uint32_t)(bytes / NTH_PAGE);
+        segment->ucr[i].size_pg -= (uint32_t)(bytes / NTH_PAGE);
     }
-    prev_hdr.flags &= (uint16_t)~BLOCK_LAST;
-    nth_block_store_locked(heap, prev, prev_hdr);
-    nth_backend_release_range_locked(heap, start, (uint32_t)(commit / NTH_GRANULE), (uint8_t)segment->owner.index,
-                                     prev_hdr.size_gr, !consumed || at_limit, false);
     return true;
 }
 
-bool nth_segment_extend_locked(nth_heap *heap, uint32_t size_gr)
+bool nth_segment_decommit_locked(nth_heap *heap, nth_segment *segment, char *start, size_t bytes, const char *last_block,
+                                 bool grow_table)
 {
-    for (uint32_t s = 0; s < heap->n_segments; s++) {
-        nth_segment *segment = heap->segments[s];
-        for (uint32_t i = 0; i < segment->n_ucr; i++)
-            if (commit_at_ucr_locked(heap, segment, i, size_gr)) return true;
-    }
-    return add_segment_locked(heap, size_gr);
-}
-
-bool nth_segment_decommit_free_locked(nth_heap *heap, char *block, nth_block_header *hdr)
-{
-    nth_segment *segment = heap->segments[hdr->segment_index];
     char *base = nth_segment_base(segment);
-    char *end = block + (size_t)hdr->size_gr * NTH_GRANULE;
-    char *dstart = (char *)nth_round_up((uintptr_t)block + NTH_MIN_FREE_GR * NTH_GRANULE, NTH_PAGE);
-    char *dend = (char *)nth_round_down((uintptr_t)end, NTH_PAGE);
-    size_t tail = (size_t)(end - dend);
-    if (tail != 0 && tail < NTH_MIN_FREE_GR * NTH_GRANULE) dend -= NTH_PAGE;
-    if (dend <= dstart || segment->n_ucr >= NTH_MAX_UCR) return false;
-    tail = (size_t)(end - dend);
-
-    size_t bytes = (size_t)(dend - dstart);
-    nth_vm_decommit(dstart, bytes);
+    if (bytes == 0) return false;
+    uint32_t offset_pg = (uint32_t)((size_t)(start - base) / NTH_PAGE), size_pg = (uint32_t)(bytes / NTH_PAGE);
+    uint32_t i = ucr_first_ending_after(segment, (size_t)offset_pg * NTH_PAGE);
+    /* A range that touches a neighbouring UCR merges with it and needs no new slot. */
+    bool joins = (i < segment->n_ucr && segment->ucr[i].offset_pg == offset_pg + size_pg) ||
+                 (i > 0 && segment->ucr[i - 1].offset_pg + segment->ucr[i - 1].size_pg == offset_pg);
+    if (!joins && segment->n_ucr >= NTH_INLINE_UCR && !grow_table) return false;
+    if (!joins && !ucr_reserve_slot(segment)) return false;
+    nth_vm_decommit(start, bytes);
     segment->committed -= bytes;
     heap->committed_bytes -= bytes;
     heap->decommit_ops++;
-    ucr_insert(segment, (uint32_t)((size_t)(dstart - base) / NTH_PAGE), (uint32_t)(bytes / NTH_PAGE),
-               (uint32_t)((size_t)(block - base) / NTH_GRANULE));
-
-    bool was_last = hdr->flags & BLOCK_LAST;
-    nth_block_header head = *hdr;
-    head.size_gr = (uint32_t)((size_t)(dstart - block) / NTH_GRANULE);
-    head.flags = (uint16_t)((head.flags & BLOCK_FILL) | BLOCK_LAST);
-    nth_block_store_locked(heap, block, head);
-    nth_freelist_insert_locked(heap, block, head.size_gr);
-    if (tail) {
-        nth_block_header t = {.size_gr = (uint32_t)(tail / NTH_GRANULE), .prev_size_gr = 0,
-                              .flags = (uint16_t)((hdr->flags & BLOCK_FILL) | (was_last ? BLOCK_LAST : 0)),
-                              .segment_index = hdr->segment_index, .unused = 0};
-        nth_block_store_locked(heap, dend, t);
-        nth_freelist_insert_locked(heap, dend, t.size_gr);
-        nth_backend_fix_next_prev_locked(heap, dend, &t);
-    } else if (!was_last) {
-        nth_backend_set_prev_size_locked(heap, dend, 0); /* first block after the new range */
-    }
+    nth_segment_ucr_insert(segment, offset_pg, size_pg, (uint32_t)((size_t)(last_block - base) / NTH_GRANULE));
     return true;
 }
 
 void nth_segment_release_all(nth_heap *heap)
 {
-    /* Secondary segments first: segment 0 holds the heap object itself. */
-    for (uint32_t s = heap->n_segments; s-- > 0;) {
-        nth_segment *segment = heap->segments[s];
+    /* Segment 0 last: it holds the heap object itself, and with it the list. */
+    nth_segment *segment = heap->segment0.next;
+    while (segment) {
+        nth_segment *next = segment->next;
         char *base = nth_segment_base(segment);
         size_t reserve = segment->owner.reserve;
+        if (segment->ucr_map_bytes) nth_vm_release(segment->ucr, segment->ucr_map_bytes);
         nth_addrmap_clear(base, reserve);
         nth_vm_release(base, reserve);
+        segment = next;
     }
+    segment = &heap->segment0;
+    if (segment->ucr_map_bytes) nth_vm_release(segment->ucr, segment->ucr_map_bytes);
+    nth_addrmap_clear(nth_segment_base(segment), segment->owner.reserve);
+    nth_vm_release(nth_segment_base(segment), segment->owner.reserve);
 }

@@ -2,27 +2,33 @@
  * stats.c — statistics snapshots and compaction.
  *
  * Counters are kept exact under the heap lock by the files that change them (backend.c,
- * segment.c, bigblock.c, lfh.c); a snapshot copies them and adds what is cheaper to compute on
- * demand (the largest free block, the number of uncommitted ranges). Compaction decommits the
- * whole pages inside every free block of two pages or more, whatever the decommit thresholds.
+ * segment.c, bigblock.c, lfh.c, sweep.c); a snapshot copies them and adds what is cheaper to
+ * compute on demand (the largest free block, the number of uncommitted ranges). Both follow
+ * free-list links only through the checked walks of freelist.c; a damaged list is contained
+ * (sweep.c) before the numbers are taken, so a stale write never faults a snapshot.
+ *
+ * Compaction decommits the whole pages inside every free block of two pages or more, whatever
+ * the decommit thresholds, and a free block that fills a whole run between uncommitted ranges
+ * entirely (the ranges merge). After every block is freed, what stays committed is the
+ * documented reserve: per segment its header block rounded up to pages plus at most one page
+ * (the head of the free block that follows it), plus whatever the LFH keeps for itself.
  */
 #include "heap/internal.h"
 #include "heap/lfh.h"
 
+#define COMPACT_MIN_BYTES (2 * (size_t)NTH_PAGE)
 
+
+/* The largest listed free block; a damaged list is contained first (sweep.c). */
 static size_t largest_free_locked(nth_heap *heap)
 {
-    size_t largest = 0;
-    for (int index = (int)NTH_FREE_LISTS - 1; index >= 0 && largest == 0; index--) {
-        if (!((heap->freelist_bitmap[index / 64] >> (index % 64)) & 1)) continue;
-        nth_free_links *head = &heap->freelists[index];
-        for (nth_free_links *l = head->next; l != head; l = l->next) {
-            nth_block_header hdr;
-            if (nth_header_load(heap, (char *)l - sizeof hdr, &hdr) && (size_t)hdr.size_gr * NTH_GRANULE > largest)
-                largest = (size_t)hdr.size_gr * NTH_GRANULE;
-        }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool damaged = false;
+        size_t largest = nth_freelist_largest_locked(heap, &damaged);
+        if (!damaged) return largest;
+        nth_sweep_contain_locked(heap, NULL, NULL);
     }
-    return largest;
+    return 0;
 }
 
 bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats)
@@ -34,17 +40,20 @@ bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats)
     }
     nth_lock_acquire(&heap->lock);
     memset(stats, 0, sizeof *stats);
+    stats->largest_free = largest_free_locked(heap); /* first: it may contain damage */
     stats->reserved = heap->reserved_bytes;
     stats->committed = heap->committed_bytes;
     stats->busy_bytes = heap->busy_bytes;
     stats->busy_blocks = heap->busy_blocks;
     stats->free_bytes = heap->free_bytes;
     stats->free_blocks = heap->free_blocks;
-    stats->largest_free = largest_free_locked(heap);
+    stats->damaged_blocks = heap->damaged_blocks;
+    stats->damaged_bytes = heap->damaged_bytes;
     stats->big_blocks = heap->big_blocks;
     stats->big_bytes = heap->big_bytes;
     stats->segments = heap->n_segments;
-    for (uint32_t s = 0; s < heap->n_segments; s++) stats->uncommitted_ranges += heap->segments[s]->n_ucr;
+    for (nth_segment *segment = heap->first_segment; segment; segment = segment->next)
+        stats->uncommitted_ranges += segment->n_ucr;
     stats->commit_ops = heap->commit_ops;
     stats->decommit_ops = heap->decommit_ops;
     stats->alloc_calls = heap->alloc_calls;
@@ -67,17 +76,7 @@ size_t nth_heap_compact(nth_heap *heap, uint32_t flags)
     nth_lfh_pause(heap);
     nth_lfh_trim_locked(heap);
     nth_big_cache_release_locked(heap);
-    for (int index = (int)NTH_FREE_LISTS - 1; index >= 0; index--) {
-        nth_free_links *head = &heap->freelists[index];
-        for (nth_free_links *l = head->next, *next; l != head; l = next) {
-            next = l->next;
-            char *block = (char *)l - sizeof(nth_block_header);
-            nth_block_header hdr;
-            if (!nth_header_load(heap, block, &hdr) || (size_t)hdr.size_gr * NTH_GRANULE < 2 * NTH_PAGE) continue;
-            if (!nth_freelist_remove_locked(heap, block, hdr.size_gr)) break;
-            if (!nth_segment_decommit_free_locked(heap, block, &hdr)) nth_freelist_insert_locked(heap, block, hdr.size_gr);
-        }
-    }
+    nth_backend_decommit_free_locked(heap, COMPACT_MIN_BYTES);
     size_t largest = largest_free_locked(heap);
     nth_lfh_resume(heap);
     if (locked) nth_lock_release(&heap->lock);

@@ -5,19 +5,20 @@
  *   per segment   header block; blocks tile [first_block, limit) minus the UCRs exactly; every
  *                 header decodes and names its segment; prev_size_gr chains; BLOCK_LAST exactly
  *                 before each UCR and at the limit; no two free neighbours (unless coalescing is
- *                 off); tail and free fills intact; UCRs sorted, apart, and summing to
- *                 limit - base - committed
+ *                 off; a block taken out of service, BLOCK_DAMAGED, counts as neither);
+ *                 tail and free fills intact (block.c checks them); UCRs sorted, apart, and
+ *                 summing to limit - base - committed
  *   free lists    links, sizes, bitmap, totals (freelist.c)
  *   big blocks    records, record pages, list links, the in-band prefix (bigblock.c)
  *   LFH           subsegment bitmaps and counters (lfh.c)
- *   totals        busy/free block counts and bytes equal the heap's counters
+ *   totals        busy/free/damaged block counts and bytes equal the heap's counters
  */
 #include "heap/internal.h"
 #include "heap/lfh.h"
 
 
 typedef struct totals {
-    size_t busy_blocks, busy_bytes, free_blocks, free_bytes, committed;
+    size_t busy_blocks, busy_bytes, free_blocks, free_bytes, damaged_blocks, damaged_bytes, committed;
 } totals;
 
 static bool problem(nth_heap *heap, const void *where, const char *expected, const char *found)
@@ -28,20 +29,14 @@ static bool problem(nth_heap *heap, const void *where, const char *expected, con
 
 static bool check_fills(nth_heap *heap, char *block, const nth_block_header *hdr)
 {
-    if (!(hdr->flags & BLOCK_FILL)) return true;
+    if (!(hdr->flags & BLOCK_FILL) || (hdr->flags & BLOCK_DAMAGED)) return true;
+    char *bad;
     if (hdr->flags & BLOCK_BUSY) {
-        for (size_t i = nth_block_tail_fill_start(hdr); i < nth_block_fill_end(hdr); i++)
-            if ((unsigned char)block[i] != NTH_FILL_TAIL)
-                return problem(heap, block + i, "the tail fill 0xAB after the block", "a modified byte (buffer overrun)");
-        return true;
+        bad = nth_block_check_tail(block, hdr);
+        return !bad || problem(heap, bad, "the tail fill 0xAB after the block", "a modified byte (buffer overrun)");
     }
-    for (size_t i = NTH_MIN_FREE_GR * NTH_GRANULE; i + 4 <= (size_t)hdr->size_gr * NTH_GRANULE; i += 4) {
-        uint32_t v;
-        memcpy(&v, block + i, 4);
-        if (v != NTH_FILL_FREE)
-            return problem(heap, block + i, "the free-block fill 0xFEEEFEEE", "a modified byte (written after free?)");
-    }
-    return true;
+    bad = nth_block_check_free_fill(block, block, block + (size_t)hdr->size_gr * NTH_GRANULE);
+    return !bad || problem(heap, bad, "the free-block fill 0xFEEEFEEE", "a modified byte (written after free?)");
 }
 
 static bool check_ucrs(nth_heap *heap, nth_segment *segment)
@@ -83,7 +78,7 @@ static bool check_segment(nth_heap *heap, nth_segment *segment, totals *t)
         }
         if (!nth_segment_is_committed(segment, block, sizeof hdr) || !nth_header_load(heap, block, &hdr))
             return problem(heap, block, "a block header", "a damaged header (overflow from the block before?)");
-        if (hdr.segment_index != segment->owner.index || hdr.prev_size_gr != prev_gr || hdr.size_gr < 1)
+        if (hdr.segment_index != nth_segment_tag(segment) || hdr.prev_size_gr != prev_gr || hdr.size_gr < 1)
             return problem(heap, block, "a header consistent with its neighbours", "a wrong size, segment or prev_size");
         char *end = block + (size_t)hdr.size_gr * NTH_GRANULE;
         if (!nth_segment_is_committed(segment, block, (size_t)(end - block)))
@@ -95,6 +90,10 @@ static bool check_segment(nth_heap *heap, nth_segment *segment, totals *t)
             t->busy_blocks++;
             t->busy_bytes += nth_block_requested(&hdr);
             if ((hdr.flags & BLOCK_LFH) && !nth_lfh_check_subsegment(heap, block)) return false;
+            prev_free = false;
+        } else if (hdr.flags & BLOCK_DAMAGED) {
+            t->damaged_blocks++;
+            t->damaged_bytes += (size_t)hdr.size_gr * NTH_GRANULE;
             prev_free = false;
         } else {
             if (coalesce && prev_free)
@@ -118,14 +117,20 @@ static bool check_big(nth_heap *heap, totals *t)
 static bool validate_heap_locked(nth_heap *heap)
 {
     totals t = {0};
-    for (uint32_t s = 0; s < heap->n_segments; s++)
-        if (!check_segment(heap, heap->segments[s], &t)) return false;
+    uint32_t n_segments = 0;
+    for (nth_segment *segment = heap->first_segment; segment; segment = segment->next, n_segments++)
+        if (n_segments >= heap->n_segments)
+            return problem(heap, segment, "as many segments as the heap counts", "a longer segment list");
+        else if (!check_segment(heap, segment, &t))
+            return false;
     if (!check_big(heap, &t) || !nth_freelist_check_locked(heap)) return false;
     /* The heap header blocks are not counted as busy blocks. */
     if (t.busy_blocks != heap->busy_blocks || t.busy_bytes != heap->busy_bytes)
         return problem(heap, heap, "busy totals equal to the heap's counters", "different totals");
     if (t.free_blocks != heap->free_blocks || t.free_bytes != heap->free_bytes)
         return problem(heap, heap, "free totals equal to the heap's counters", "different totals");
+    if (t.damaged_blocks != heap->damaged_blocks || t.damaged_bytes != heap->damaged_bytes)
+        return problem(heap, heap, "damaged-block totals equal to the heap's counters", "different totals");
     if (t.committed != heap->committed_bytes)
         return problem(heap, heap, "committed bytes equal to the heap's counter", "a different sum");
     return nth_lfh_check_heap(heap);

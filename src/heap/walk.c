@@ -7,7 +7,9 @@
  *   segment 1:  REGION ─► ...
  *   then:       big block ─► big block ─► ... ─► end (NTH_ERR_NO_MORE_ITEMS)
  *
- * LFH subsegments appear as busy internal blocks followed by their busy LFH blocks.
+ * LFH subsegments appear as busy internal blocks followed by their busy LFH blocks; a free
+ * block taken out of service after damage appears as a free entry with NTH_ENTRY_DAMAGED.
+ * Segments are followed through their list (segment.c), so a walk has no segment cap.
  * Every position is re-validated through the address map and the header check before it is
  * followed, so a stale or forged entry ends the walk with NTH_ERR_INVALID_PARAMETER. Big blocks
  * are listed from their records (out of band, bigblock.c); their in-band bytes are only checked.
@@ -16,15 +18,14 @@
 #include "heap/lfh_fast.h"
 
 
-static bool emit_region(nth_heap *heap, uint32_t index, nth_walk_entry *entry)
+static bool emit_region(nth_segment *segment, nth_walk_entry *entry)
 {
-    nth_segment *segment = heap->segments[index];
     char *base = nth_segment_base(segment);
     memset(entry, 0, sizeof *entry);
     entry->data = base;
     entry->size = (size_t)(segment->first_block - base);
     entry->overhead = 0;
-    entry->region_index = (uint16_t)index;
+    entry->region_index = segment->owner.index;
     entry->flags = NTH_ENTRY_REGION;
     entry->u.region.committed = segment->committed;
     entry->u.region.uncommitted = (size_t)(segment->limit - base) - segment->committed;
@@ -56,16 +57,17 @@ static bool emit_big(nth_heap *heap, nth_big *big, nth_walk_entry *entry)
     return true;
 }
 
-static bool next_region(nth_heap *heap, uint32_t index, nth_walk_entry *entry)
+static bool next_region(nth_heap *heap, nth_segment *segment, nth_walk_entry *entry)
 {
-    if (index + 1 < heap->n_segments) return emit_region(heap, index + 1, entry);
+    if (segment->next) return emit_region(segment->next, entry);
     return emit_big(heap, heap->big_list, entry);
 }
 
 static bool emit_block(nth_heap *heap, nth_segment *segment, char *block, nth_walk_entry *entry)
 {
     nth_block_header hdr;
-    if (!nth_header_load(heap, block, &hdr)) {
+    if (!nth_segment_is_committed(segment, block, sizeof hdr) || !nth_header_load(heap, block, &hdr) ||
+        hdr.size_gr == 0 || !nth_segment_is_committed(segment, block, (size_t)hdr.size_gr * NTH_GRANULE)) {
         nth_report_problem(heap, NTH_ERR_CORRUPT, block, "a block header", "a damaged header");
         return false;
     }
@@ -86,6 +88,7 @@ static bool emit_block(nth_heap *heap, nth_segment *segment, char *block, nth_wa
     } else {
         entry->size = (size_t)hdr.size_gr * NTH_GRANULE - sizeof(nth_block_header);
         entry->overhead = sizeof(nth_block_header);
+        if (hdr.flags & BLOCK_DAMAGED) entry->flags = NTH_ENTRY_DAMAGED;
     }
     return true;
 }
@@ -93,7 +96,7 @@ static bool emit_block(nth_heap *heap, nth_segment *segment, char *block, nth_wa
 /* The entry at `addr`, which is either the start of a UCR or a block header. */
 static bool emit_at(nth_heap *heap, nth_segment *segment, char *addr, nth_walk_entry *entry)
 {
-    if (addr >= segment->limit) return next_region(heap, segment->owner.index, entry);
+    if (addr >= segment->limit) return next_region(heap, segment, entry);
     const nth_ucr *ucr = nth_segment_ucr_at(segment, addr);
     if (ucr) {
         memset(entry, 0, sizeof *entry);
@@ -114,7 +117,7 @@ static bool bad_position(void)
 
 static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
 {
-    if (!entry->data) return emit_region(heap, 0, entry);
+    if (!entry->data) return emit_region(heap->first_segment, entry);
     char *addr = entry->data;
     bool is_block = !(entry->flags & (NTH_ENTRY_REGION | NTH_ENTRY_UNCOMMITTED | NTH_ENTRY_LFH));
     /* A back-end block is found through its header, which always lies in a segment chunk. */

@@ -13,6 +13,7 @@
 typedef struct captured {
     int count;
     nth_error error;
+    const void *address;
     char message[512];
 } captured;
 
@@ -23,6 +24,7 @@ static void capture(const nth_report *report, void *context)
     (void)context;
     if (seen.count++ == 0) {
         seen.error = report->error;
+        seen.address = report->address;
         snprintf(seen.message, sizeof seen.message, "%s", report->message);
     }
 }
@@ -30,10 +32,12 @@ static void capture(const nth_report *report, void *context)
 typedef struct fixture {
     nth_heap *heap, *other;
     char *small, *medium, *lfh, *big, *bystander;
+    const void *named; /* set by a row: the address its first report must name */
 } fixture;
 
 static void setup(fixture *f, uint32_t flags)
 {
+    f->named = NULL;
     f->heap = nth_heap_create(flags, 0, 0);
     f->other = nth_heap_create(0, 0, 0);
     char *warm[20];
@@ -185,12 +189,90 @@ static void free_list_link_smash(fixture *f)
     nth_heap_free(f->heap, 0, f->medium);
     memset(f->medium, 0x66, 16); /* the free block's links */
     (void)!nth_heap_alloc(f->heap, 0, 19000);
+    f->named = f->medium;
 }
 static void validate_after_link_smash(fixture *f)
 {
     nth_heap_free(f->heap, 0, f->medium);
     memset(f->medium, 0x66, 16);
     CHECK(!nth_heap_validate(f->heap, 0, NULL));
+    f->named = f->medium;
+}
+
+/* Back-end damage containment: a stale pointer writes over a free block's links. The block must
+ * be named once, taken out of service, and every size must still be served afterwards. */
+static bool serves_every_size(fixture *f)
+{
+    static const size_t sizes[] = {1, 24, 100, 500, 1000, 4000, 19000, 20000, 60000, 200000, 900000, 3 << 20};
+    void *got[sizeof sizes / sizeof sizes[0]][4];
+    bool ok = true;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int k = 0; k < 4; k++) {
+            got[i][k] = nth_heap_alloc(f->heap, 0, sizes[i]);
+            if (!got[i][k] || (char *)got[i][k] == f->medium) ok = false;
+            if (got[i][k]) memset(got[i][k], 0x77, sizes[i]);
+        }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int k = 0; k < 4; k++)
+            if (got[i][k]) ok &= nth_heap_free(f->heap, 0, got[i][k]);
+    return ok;
+}
+static void uaf_links(fixture *f, const void *next, const void *prev)
+{
+    nth_heap_free(f->heap, 0, f->medium);
+    memcpy(f->medium, &next, sizeof next);
+    memcpy(f->medium + 8, &prev, sizeof prev);
+    f->named = f->medium;
+}
+static void uaf_text_then_every_size(fixture *f)
+{
+    nth_heap_free(f->heap, 0, f->medium);
+    memcpy(f->medium, "use after free!", 16);
+    f->named = f->medium;
+    CHECK(serves_every_size(f));
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(f->heap, &st));
+    CHECK_EQ(st.damaged_blocks, 1);
+}
+static void uaf_static_then_stats(fixture *f)
+{
+    static char elsewhere[64] __attribute__((aligned(16)));
+    uaf_links(f, elsewhere, elsewhere);
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(f->heap, &st)); /* used to fault in nth_header_load */
+    CHECK(serves_every_size(f));
+    CHECK(nth_heap_query_stats(f->heap, &st));
+    CHECK_EQ(st.damaged_blocks, 1);
+    CHECK_EQ(st.damaged_bytes, 20000 + 16);
+}
+static void uaf_static_then_compact(fixture *f)
+{
+    static char elsewhere[64] __attribute__((aligned(16)));
+    uaf_links(f, elsewhere, elsewhere + 16);
+    (void)nth_heap_compact(f->heap, 0); /* used to fault */
+    CHECK(serves_every_size(f));
+}
+static void uaf_live_block_then_alloc(fixture *f)
+{
+    uaf_links(f, f->small, f->bystander); /* links at two live blocks of the same heap */
+    CHECK(serves_every_size(f));
+}
+static void uaf_self_cycle(fixture *f)
+{
+    uaf_links(f, f->medium, f->medium); /* a cycle of one: safe unlink alone would accept it */
+    CHECK(serves_every_size(f));
+}
+static void uaf_wild_then_walk(fixture *f)
+{
+    uaf_links(f, (void *)0x1000, (void *)0x7ffffffff000);
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(f->heap, &st));
+    CHECK(serves_every_size(f));
+    nth_walk_entry e = {0};
+    int damaged = 0;
+    while (nth_heap_walk(f->heap, &e))
+        if ((e.flags & NTH_ENTRY_DAMAGED) && e.data == f->medium) damaged++;
+    CHECK_EQ(damaged, 1);
 }
 static void destroyed_heap_alloc(fixture *f)
 {
@@ -257,8 +339,14 @@ static const row table[] = {
     {"tail fill overrun, found by validate", NTH_TAIL_CHECKING_ENABLED, tail_fill_overrun_validate, NTH_ERR_CORRUPT, HEAP_DAMAGED},
     {"write after free, found by validate", NTH_FREE_CHECKING_ENABLED, write_after_free, NTH_ERR_CORRUPT, HEAP_DAMAGED},
     {"write after free, found on reuse", NTH_FREE_CHECKING_ENABLED, write_after_free_realloc, NTH_ERR_CORRUPT, HEAP_SOUND},
-    {"free-list links smashed, found on alloc", 0, free_list_link_smash, NTH_ERR_CORRUPT, HEAP_DAMAGED},
+    {"free-list links smashed, found on alloc", 0, free_list_link_smash, NTH_ERR_CORRUPT, HEAP_SOUND},
     {"free-list links smashed, found by validate", 0, validate_after_link_smash, NTH_ERR_CORRUPT, HEAP_DAMAGED},
+    {"back-end UAF text over links: every size still served", 0, uaf_text_then_every_size, NTH_ERR_CORRUPT, HEAP_SOUND},
+    {"back-end UAF links to static memory, then stats", 0, uaf_static_then_stats, NTH_ERR_CORRUPT, HEAP_SOUND},
+    {"back-end UAF links to static memory, then compact", 0, uaf_static_then_compact, NTH_ERR_CORRUPT, HEAP_SOUND},
+    {"back-end UAF links to live blocks, then alloc", 0, uaf_live_block_then_alloc, NTH_ERR_CORRUPT, HEAP_SOUND},
+    {"back-end UAF links to the block itself (cycle)", 0, uaf_self_cycle, NTH_ERR_CORRUPT, HEAP_SOUND},
+    {"back-end UAF wild links, then walk shows it damaged", 0, uaf_wild_then_walk, NTH_ERR_CORRUPT, HEAP_SOUND},
     {"LFH double free from another thread", 0, lfh_remote_double_free_setup, NTH_ERR_DOUBLE_FREE, HEAP_SOUND},
 };
 
@@ -297,6 +385,10 @@ TEST(corruption_table)
         memset(&seen, 0, sizeof seen);
         r->misuse(&f);
         bool ok = r->expected == NTH_OK ? seen.count == 0 : seen.count >= 1 && seen.error == r->expected;
+        if (ok && f.named && seen.address != f.named) {
+            fprintf(stderr, "  row \"%s\": the report names %p, not %p\n", r->name, seen.address, f.named);
+            ok = false;
+        }
         if (!ok)
             fprintf(stderr, "  row \"%s\": expected %s, got %d reports (first %s: %s)\n", r->name,
                     nth_error_name(r->expected), seen.count, nth_error_name(seen.error), seen.message);

@@ -1,0 +1,80 @@
+/*
+ * sweep.c — whole-heap passes over the back-end's blocks that are not on the allocation path:
+ * containing a damaged free list, and rebuilding the free lists from the segments.
+ *
+ * When a free list fails its checks (a stale pointer wrote over a free block's links), the
+ * damaged block is found (nth_freelist_verify_locked: the block both checked walks stop at),
+ * marked BLOCK_DAMAGED in its header, counted in heap->damaged_blocks/bytes and reported once,
+ * naming its data address. Then every list is rebuilt from the blocks themselves, found through
+ * the checked cursor (block.c): headers are encoded and checksummed and tile each segment's
+ * committed runs, so nothing read from user-writable memory is followed. The heap then serves
+ * every size from the rest of its memory; only terminate_on_corruption ends the process.
+ *
+ *   before:  head <-> A <-> B <-> X(links overwritten) <-> C <-> head
+ *   after:   X marked DAMAGED (on no list, never coalesced, never handed out);
+ *            lists rebuilt from the segments: A, B, C and every other free block listed again
+ *
+ * Invariants: after containment every list is sound and the free counters equal what the lists
+ * hold; a damaged block stays in the tiling (walks show it, validate accounts for it).
+ */
+#include "heap/internal.h"
+
+/* Takes the block at `block` out of service and reports it; when it is not a listed free block
+ * of this heap it is only reported. */
+static void quarantine_locked(nth_heap *heap, char *block)
+{
+    nth_segment *segment = nth_segment_of(heap, block);
+    nth_block_header hdr;
+    if (!segment || !nth_segment_is_committed(segment, block, sizeof hdr) || !nth_header_load(heap, block, &hdr) ||
+        !nth_block_is_listed(&hdr)) {
+        nth_report_problem(heap, NTH_ERR_CORRUPT, block + sizeof hdr, "a free block on the free list",
+                           "a damaged header (overflow from the block before?)");
+        return;
+    }
+    hdr.flags = (uint16_t)((hdr.flags & BLOCK_LAST) | BLOCK_DAMAGED);
+    nth_block_store_locked(heap, block, hdr);
+    heap->damaged_blocks++;
+    heap->damaged_bytes += (size_t)hdr.size_gr * NTH_GRANULE;
+    nth_report_problem(heap, NTH_ERR_CORRUPT, block + sizeof hdr, "free-list links pointing back at the block",
+                       "overwritten links (written after free?); the block is taken out of service");
+}
+
+/* Lists every listed free block of every segment again, except those starting in
+ * [keep_out, keep_out_end); the free counters follow what is listed. */
+static void rebuild_lists_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end)
+{
+    nth_freelist_init(heap);
+    heap->free_blocks = 0;
+    heap->free_bytes = 0;
+    for (nth_segment *segment = heap->first_segment; segment; segment = segment->next) {
+        nth_block_cursor cursor;
+        nth_block_cursor_init(&cursor, segment);
+        char *block;
+        nth_block_header hdr;
+        while (nth_block_cursor_next(heap, &cursor, &block, &hdr))
+            if (nth_block_is_listed(&hdr) && !(block >= keep_out && block < keep_out_end))
+                nth_freelist_insert_locked(heap, block, hdr.size_gr);
+        if (cursor.damaged)
+            nth_report_problem(heap, NTH_ERR_CORRUPT, cursor.damaged, "a block header",
+                               "a damaged header; the blocks after it up to the next uncommitted range are lost");
+    }
+}
+
+void nth_sweep_contain_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end)
+{
+    if (keep_out) {
+        /* The caller is rewriting this range: make it one block the cursor can step over. It
+         * reads "free", so a stale pointer into it is still a double free; being kept out, it
+         * is not listed, and the caller writes its final header. */
+        nth_block_header provisional = {.size_gr = (uint32_t)((size_t)(keep_out_end - keep_out) / NTH_GRANULE)};
+        nth_header_store(heap, (char *)keep_out, provisional);
+    }
+    for (unsigned index = 0; index < NTH_FREE_LISTS; index++) {
+        char *suspect;
+        if (heap->freelists[index].next == &heap->freelists[index] &&
+            heap->freelists[index].prev == &heap->freelists[index])
+            continue;
+        if (!nth_freelist_verify_locked(heap, index, &suspect) && suspect) quarantine_locked(heap, suspect);
+    }
+    rebuild_lists_locked(heap, keep_out, keep_out_end);
+}

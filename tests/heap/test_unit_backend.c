@@ -1,0 +1,307 @@
+/*
+ * test_unit_backend.c — the back-end's internals, tested directly: the free-list index, the
+ * uncommitted-range table (merging, growth past its inline slots), the checked free-list walk
+ * that finds the block whose links were overwritten, damage containment (one report, the heap
+ * stays whole), compaction down to the documented reserve, and growth under an address-space
+ * limit (no segment cap, smaller reservations when large ones fail).
+ */
+#include <sys/resource.h>
+
+#include "harness/harness.h"
+#include "heap/internal.h"
+#include "ntheap.h"
+
+static int reports;
+static const void *last_address;
+static void count_reports(const nth_report *report, void *context)
+{
+    (void)context;
+    reports++;
+    last_address = report->address;
+}
+
+TEST(freelist_index_is_monotonic_and_exact_below_128)
+{
+    for (uint32_t s = 2; s < NTH_EXACT_LISTS; s++) CHECK_EQ(nth_freelist_index(s), s);
+    CHECK_EQ(nth_freelist_index(128), 128);
+    CHECK_EQ(nth_freelist_index(143), 128);  /* 128 .. 143: the first class of 16 granules */
+    CHECK_EQ(nth_freelist_index(144), 129);
+    CHECK_EQ(nth_freelist_index(255), 135);
+    CHECK_EQ(nth_freelist_index(256), 136);
+    CHECK_EQ(nth_freelist_index(UINT32_MAX), NTH_FREE_LISTS - 1);
+    unsigned prev = 0;
+    for (uint32_t s = 2; s < (1u << 22); s += 1 + s / 64) {
+        unsigned i = nth_freelist_index(s);
+        CHECK(i >= prev && i < NTH_FREE_LISTS);
+        prev = i;
+    }
+}
+
+static nth_segment *synthetic_segment(void)
+{
+    static nth_segment seg;
+    static char space[64 << 10] __attribute__((aligned(4096)));
+    memset(&seg, 0, sizeof seg);
+    seg.owner.base = space;
+    seg.limit = space + sizeof space;
+    seg.ucr = seg.ucr_inline;
+    seg.ucr_capacity = NTH_INLINE_UCR;
+    return &seg;
+}
+
+TEST(ucr_insert_keeps_ranges_sorted_and_merges_neighbours)
+{
+    nth_segment *seg = synthetic_segment();
+    nth_segment_ucr_insert(seg, 10, 2, 1);
+    nth_segment_ucr_insert(seg, 4, 2, 2);
+    nth_segment_ucr_insert(seg, 14, 1, 3);
+    REQUIRE(seg->n_ucr == 3);
+    CHECK_EQ(seg->ucr[0].offset_pg, 4);
+    CHECK_EQ(seg->ucr[1].offset_pg, 10);
+    CHECK_EQ(seg->ucr[2].offset_pg, 14);
+    nth_segment_ucr_insert(seg, 12, 2, 4); /* fills the gap between 10+2 and 14: one range */
+    REQUIRE(seg->n_ucr == 2);
+    CHECK_EQ(seg->ucr[1].offset_pg, 10);
+    CHECK_EQ(seg->ucr[1].size_pg, 5);
+    CHECK_EQ(seg->ucr[1].last_block_gr, 1); /* the block before the merged range is the first's */
+    nth_segment_ucr_insert(seg, 2, 2, 5); /* ends where [4, 6) starts: the range grows down */
+    REQUIRE(seg->n_ucr == 2);
+    CHECK_EQ(seg->ucr[0].offset_pg, 2);
+    CHECK_EQ(seg->ucr[0].size_pg, 4);
+    CHECK_EQ(seg->ucr[0].last_block_gr, 5);
+    CHECK(nth_segment_ucr_at(seg, seg->owner.base + 10 * NTH_PAGE) == &seg->ucr[1]);
+    CHECK(nth_segment_is_committed(seg, seg->owner.base + 6 * NTH_PAGE, 4 * NTH_PAGE));
+    CHECK(!nth_segment_is_committed(seg, seg->owner.base + 6 * NTH_PAGE, 4 * NTH_PAGE + 1));
+}
+
+/* A back-end-only heap with `n` free blocks of the same size, kept apart by busy guards. */
+static nth_heap *heap_with_free_run(char **freed, int n, size_t size)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
+    for (int i = 0; i < n; i++) {
+        freed[i] = nth_heap_alloc(heap, 0, size);
+        (void)!nth_heap_alloc(heap, 0, 64);
+    }
+    for (int i = 0; i < n; i++) nth_heap_free(heap, 0, freed[i]);
+    return heap;
+}
+
+TEST(verify_names_the_block_whose_links_were_overwritten)
+{
+    char *b[5];
+    nth_heap *heap = heap_with_free_run(b, 5, 1000);
+    unsigned index = nth_freelist_index(nth_backend_block_gr(heap, 0, 1000));
+    char *suspect = (char *)1;
+    CHECK(nth_freelist_verify_locked(heap, index, &suspect));
+    CHECK(suspect == NULL);
+    /* Overwritten with text; then pointing at another member (a short cycle); then only prev. */
+    char saved[16];
+    memcpy(saved, b[2], 16);
+    memcpy(b[2], "overwritten text", 16);
+    CHECK(!nth_freelist_verify_locked(heap, index, &suspect));
+    CHECK(suspect == b[2] - 16);
+    memcpy(b[2], &b[0], sizeof(char *));
+    CHECK(!nth_freelist_verify_locked(heap, index, &suspect));
+    CHECK(suspect == b[2] - 16);
+    memcpy(b[2], saved, 16);
+    memcpy(b[2] + 8, &b[4], sizeof(char *));
+    CHECK(!nth_freelist_verify_locked(heap, index, &suspect));
+    CHECK(suspect == b[2] - 16);
+    memcpy(b[2], saved, 16);
+    CHECK(nth_freelist_verify_locked(heap, index, &suspect));
+    nth_heap_destroy(heap);
+}
+
+TEST(damage_is_reported_once_and_the_heap_stays_whole)
+{
+    char *b[8];
+    nth_heap *heap = heap_with_free_run(b, 8, 1000);
+    nth_set_report_handler(count_reports, NULL);
+    reports = 0;
+    memset(b[5], 0x41, 16);
+    void *got[64];
+    for (int i = 0; i < 64; i++) {
+        got[i] = nth_heap_alloc(heap, 0, 1000); /* the size whose list is damaged */
+        CHECK(got[i] != NULL && got[i] != b[5]);
+    }
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(heap, &st));
+    (void)nth_heap_compact(heap, 0);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    CHECK_EQ(reports, 1);
+    CHECK(last_address == b[5]);
+    CHECK(nth_heap_query_stats(heap, &st));
+    CHECK_EQ(st.damaged_blocks, 1);
+    /* The seven sound blocks of that size were served again (last freed, first used). */
+    int reused = 0;
+    for (int i = 0; i < 64; i++)
+        for (int k = 0; k < 8; k++) reused += got[i] == b[k];
+    CHECK_EQ(reused, 7);
+    /* A stale free of the damaged block is a double free, and nothing else changes. */
+    CHECK(!nth_heap_free(heap, 0, b[5]));
+    CHECK_EQ(nth_last_error(), NTH_ERR_DOUBLE_FREE);
+    for (int i = 0; i < 64; i++) CHECK(nth_heap_free(heap, 0, got[i]));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
+TEST(cyclic_free_list_ends_walks_with_a_report)
+{
+    char *b[4];
+    nth_heap *heap = heap_with_free_run(b, 4, 3000);
+    nth_set_report_handler(count_reports, NULL);
+    reports = 0;
+    /* b[1]'s next points back at b[3]'s links and its prev at itself: a cycle either way. */
+    char *back = b[3], *self = b[1];
+    memcpy(b[1], &back, sizeof back);
+    memcpy(b[1] + 8, &self, sizeof self);
+    CHECK(!nth_heap_validate(heap, 0, NULL)); /* must end */
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(heap, &st));
+    (void)nth_heap_compact(heap, 0);
+    for (int i = 0; i < 16; i++) CHECK(nth_heap_alloc(heap, 0, 3000) != NULL);
+    CHECK(reports >= 1);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
+/* Documented in stats.c and docs/design.md: after every block is freed, compaction leaves per
+ * segment its header block rounded up to pages plus at most one page committed. */
+static size_t compact_reserve(const nth_heap_stats *st)
+{
+    size_t first = nth_round_up(nth_segment_header_bytes(true), NTH_PAGE) + NTH_PAGE;
+    size_t other = nth_round_up(nth_segment_header_bytes(false), NTH_PAGE) + NTH_PAGE;
+    return first + (st->segments - 1) * other;
+}
+
+TEST(compaction_decommits_past_a_full_ucr_table)
+{
+    enum { PAIRS = 400 };
+    static char *big[PAIRS], *small[PAIRS];
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
+    nth_heap_set_option(heap, NTH_OPTION_DECOMMIT_FREE_BLOCK, 2 * NTH_PAGE);
+    nth_heap_set_option(heap, NTH_OPTION_DECOMMIT_TOTAL_FREE, 0);
+    for (int i = 0; i < PAIRS; i++) {
+        big[i] = nth_heap_alloc(heap, 0, 5 * NTH_PAGE);
+        small[i] = nth_heap_alloc(heap, 0, 64);
+        REQUIRE(big[i] && small[i]);
+        memset(big[i], 1, 5 * NTH_PAGE);
+    }
+    for (int i = 0; i < PAIRS; i++) nth_heap_free(heap, 0, big[i]);
+    nth_heap_stats st;
+    nth_heap_compact(heap, 0);
+    CHECK(nth_heap_query_stats(heap, &st));
+    CHECK(st.uncommitted_ranges > 4 * NTH_INLINE_UCR); /* the tables grew past their inline slots */
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    for (int i = 0; i < PAIRS; i++) nth_heap_free(heap, 0, small[i]);
+    nth_heap_compact(heap, 0);
+    CHECK(nth_heap_query_stats(heap, &st));
+    fprintf(stderr, "  after compaction: %zu bytes committed in %zu segments (reserve %zu), %zu ranges\n",
+            st.committed, st.segments, compact_reserve(&st), st.uncommitted_ranges);
+    CHECK(st.committed <= compact_reserve(&st));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    /* And the memory is usable again. */
+    for (int i = 0; i < PAIRS; i++) CHECK((big[i] = nth_heap_alloc(heap, 0, 5 * NTH_PAGE)) != NULL);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
+#define HEADROOM ((size_t)768 << 20)
+#define CHUNK_REQUEST ((size_t)900 << 10) /* a back-end block, not a big block */
+
+#ifndef NTH_SANITIZER_BUILD
+static size_t address_space_in_use(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1) pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * 4096;
+}
+
+
+/* In a child: with RLIMIT_AS leaving HEADROOM free, the heap must hand out nearly all of it
+ * (the doubling reserve used to stop at the first reservation that did not fit, about two
+ * thirds of it) and fail with NTH_ERR_NO_MEMORY only then. */
+static void fill_address_space(void)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
+    struct rlimit lim = {address_space_in_use() + HEADROOM, RLIM_INFINITY};
+    lim.rlim_max = lim.rlim_cur;
+    if (setrlimit(RLIMIT_AS, &lim) != 0) exit(3);
+    size_t got = 0;
+    while (nth_heap_alloc(heap, 0, CHUNK_REQUEST)) got += CHUNK_REQUEST;
+    if (nth_last_error() != NTH_ERR_NO_MEMORY) exit(4);
+    nth_heap_stats st;
+    if (!nth_heap_query_stats(heap, &st) || !nth_heap_validate(heap, 0, NULL)) exit(5);
+    fprintf(stderr, "  under RLIMIT_AS: %zu MiB of %zu MiB headroom in %zu segments\n", got >> 20, HEADROOM >> 20,
+            st.segments);
+    if (got < HEADROOM / 100 * 90) exit(6);
+    exit(0);
+}
+#endif
+
+TEST(growth_uses_nearly_all_of_a_limited_address_space)
+{
+#ifdef NTH_SANITIZER_BUILD
+    fprintf(stderr, "  skipped: sanitizers reserve their own address space\n");
+#else
+    int status = -1;
+    CHECK_EQ(expect_child_death(fill_address_space, &status), 0);
+    CHECK_EQ(status, 0);
+#endif
+}
+
+TEST(a_growable_heap_has_no_segment_cap)
+{
+    enum { BLOCKS = 150 };
+    static char *p[BLOCKS];
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
+    for (int i = 0; i < BLOCKS; i++) {
+        heap->segment_reserve = (size_t)1 << 20; /* keep segments small so there are many */
+        p[i] = nth_heap_alloc(heap, 0, CHUNK_REQUEST);
+        REQUIRE(p[i]);
+        memset(p[i], i, 64);
+    }
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(heap, &st));
+    CHECK(st.segments > 64); /* the old fixed table stopped at 64 */
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    size_t regions = 0, busy = 0;
+    nth_walk_entry e = {0};
+    while (nth_heap_walk(heap, &e)) {
+        regions += (e.flags & NTH_ENTRY_REGION) != 0;
+        busy += (e.flags & NTH_ENTRY_BUSY) && !(e.flags & NTH_ENTRY_INTERNAL);
+    }
+    CHECK_EQ(regions, st.segments);
+    CHECK_EQ(busy, BLOCKS);
+    for (int i = 0; i < BLOCKS; i++) {
+        CHECK(nth_heap_from_pointer(p[i]) == heap);
+        CHECK((unsigned char)p[i][63] == (unsigned char)i);
+        CHECK(nth_heap_free(heap, 0, p[i]));
+    }
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    CHECK(nth_heap_destroy(heap));
+}
+
+int main(int argc, char **argv)
+{
+    RUN(freelist_index_is_monotonic_and_exact_below_128);
+    RUN(ucr_insert_keeps_ranges_sorted_and_merges_neighbours);
+    RUN(verify_names_the_block_whose_links_were_overwritten);
+    RUN(damage_is_reported_once_and_the_heap_stays_whole);
+    RUN(cyclic_free_list_ends_walks_with_a_report);
+    RUN(compaction_decommits_past_a_full_ucr_table);
+    RUN(a_growable_heap_has_no_segment_cap);
+    RUN(growth_uses_nearly_all_of_a_limited_address_space);
+    (void)argc;
+    return harness_finish(argv[0]);
+}
