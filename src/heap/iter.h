@@ -1,0 +1,70 @@
+/*
+ * iter.h — the one traversal: a cursor over a heap that reads the heap's memory only through a
+ * small read seam, so the same code serves a heap in this process (nth_mem_self), and — through
+ * a seam that reads another process or a core file — an outside inspector.
+ *
+ *   segment 0: REGION ─► block ─► ... ─► [LFH subsegment ─► its busy blocks] ─► ... ─► UCR ─► ...
+ *   segment 1: REGION ─► ...                  (segments through their list, at most n_segments)
+ *   then:      big block ─► ...               (records through their list, at most big_blocks)
+ *
+ * Nothing read is believed before it is checked against what the heap says it owns: a block
+ * header must decode with the heap's key (its check word binds it to its address), lie inside
+ * its segment's committed memory, chain with its neighbour's size and advance the cursor; a
+ * segment, LFH descriptor or big-block record must carry its magic and name this heap. A check
+ * that fails records a problem (address, expected, found) and the cursor skips to the next
+ * place it can trust again (the next uncommitted range, the next segment, the end), so a
+ * damaged heap is traversed to the end, every step bounded, never a loop and never a read the
+ * seam refuses. Entries are nth_walk_entry values, as nth_heap_walk returns them.
+ */
+#ifndef NTH_ITER_H
+#define NTH_ITER_H
+
+#include "heap/lfh.h"
+
+/* The read seam: copies `length` bytes at `address` of the target into `buffer`; false when
+ * they cannot be read (unmapped, outside a core file's segments, ...). */
+typedef struct nth_mem {
+    bool (*read)(const struct nth_mem *mem, uintptr_t address, void *buffer, size_t length);
+    void *context;
+} nth_mem;
+
+/* This process. Callers pass only addresses the cursor has checked to be the heap's committed
+ * memory or engine metadata it names. */
+extern const nth_mem nth_mem_self;
+
+typedef struct nth_iter_problem {
+    uintptr_t address;
+    const char *expected;
+    const char *found;
+} nth_iter_problem;
+
+enum nth_iter_phase { NTH_ITER_REGION, NTH_ITER_BLOCKS, NTH_ITER_LFH, NTH_ITER_BIG, NTH_ITER_END };
+
+typedef struct nth_iter {
+    const nth_mem *mem;
+    uintptr_t heap_address;
+    nth_heap heap;               /* the heap object as read */
+    enum nth_iter_phase phase;
+    uintptr_t segment_address;   /* the current segment's descriptor */
+    nth_segment segment;         /* as read */
+    uint32_t segments_seen;
+    uintptr_t pos;               /* the next block header in the segment */
+    uint32_t prev_size_gr;       /* the size of the block before pos (0 after a UCR) */
+    uint32_t ucr_next;           /* the next uncommitted range of the segment, by index */
+    nth_lfh_subsegment sub;      /* the subsegment being listed (phase LFH) */
+    uint32_t lfh_next;           /* its next block index */
+    uintptr_t lfh_resume;        /* the back-end block after the subsegment's */
+    uintptr_t big_address;       /* the next big-block record */
+    size_t bigs_seen;
+    nth_block_header hdr;        /* the decoded header of the last back-end block returned */
+    uint32_t problems;           /* problems found so far */
+    nth_iter_problem problem;    /* the first of them */
+} nth_iter;
+
+/* Reads the heap object at heap_address; false (a problem recorded) when it is not a heap of
+ * this layout. */
+bool nth_iter_open(nth_iter *it, const nth_mem *mem, uintptr_t heap_address);
+/* The next entry; false at the end. Problems met on the way are counted in it->problems. */
+bool nth_iter_next(nth_iter *it, nth_walk_entry *entry);
+
+#endif

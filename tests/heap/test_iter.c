@@ -1,0 +1,229 @@
+/*
+ * test_iter.c — unit tier for the one traversal (src/heap/iter.c): over this process it yields
+ * exactly the walk's entries; over a patched image (the live heap seen through a read seam that
+ * overlays chosen bytes, or refuses chosen ranges) it survives cycles, wild links, damaged
+ * headers and unreadable memory: it always ends, records a problem at the damaged address, and
+ * still lists what lies outside the damage.
+ */
+#include "harness/harness.h"
+#include "heap/iter.h"
+
+enum { MAX_ENTRIES = 20000, MAX_PATCHES = 4 };
+
+typedef struct patch {
+    uintptr_t address;
+    size_t length;
+    unsigned char bytes[16]; /* overlay; with `refuse`, the range cannot be read */
+    bool refuse;
+} patch;
+
+typedef struct patched_image {
+    patch patches[MAX_PATCHES];
+    int n;
+    size_t reads;
+} patched_image;
+
+static bool read_patched(const nth_mem *mem, uintptr_t address, void *buffer, size_t length)
+{
+    patched_image *image = mem->context;
+    image->reads++;
+    for (int i = 0; i < image->n; i++) {
+        const patch *p = &image->patches[i];
+        if (p->refuse && address < p->address + p->length && p->address < address + length) return false;
+    }
+    memcpy(buffer, (const void *)address, length);
+    for (int i = 0; i < image->n; i++) {
+        const patch *p = &image->patches[i];
+        for (size_t k = 0; k < p->length && !p->refuse; k++)
+            if (p->address + k >= address && p->address + k < address + length)
+                ((unsigned char *)buffer)[p->address + k - address] = p->bytes[k];
+    }
+    return true;
+}
+
+static void add_patch(patched_image *image, const void *address, const void *bytes, size_t length)
+{
+    patch *p = &image->patches[image->n++];
+    p->address = (uintptr_t)address;
+    p->length = length;
+    memcpy(p->bytes, bytes, length);
+    p->refuse = false;
+}
+
+static void add_refusal(patched_image *image, const void *address, size_t length)
+{
+    patch *p = &image->patches[image->n++];
+    p->address = (uintptr_t)address;
+    p->length = length;
+    p->refuse = true;
+}
+
+static nth_walk_entry walked[MAX_ENTRIES], iterated[MAX_ENTRIES];
+
+static size_t walk_all(nth_heap *heap)
+{
+    size_t n = 0;
+    nth_walk_entry e = {0};
+    while (n < MAX_ENTRIES && nth_heap_walk(heap, &e)) walked[n++] = e;
+    return n;
+}
+
+static size_t iterate(const nth_mem *mem, nth_heap *heap, nth_iter *it)
+{
+    size_t n = 0;
+    nth_walk_entry e;
+    if (!nth_iter_open(it, mem, (uintptr_t)heap)) return 0;
+    while (nth_iter_next(it, &e)) {
+        if (n == MAX_ENTRIES) { /* a loop would run past this */
+            CHECK(n < MAX_ENTRIES);
+            break;
+        }
+        iterated[n++] = e;
+    }
+    return n;
+}
+
+/* A heap with two segments, uncommitted ranges, free gaps, LFH blocks and big blocks. */
+static nth_heap *known_heap(void **keep)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    for (int i = 0; i < 60; i++) keep[i] = nth_heap_alloc(heap, 0, 48);                      /* LFH */
+    for (int i = 60; i < 160; i++) keep[i] = nth_heap_alloc(heap, 0, 20000 + (size_t)i * 16); /* 2 segments */
+    for (int i = 60; i < 160; i += 3) nth_heap_free(heap, 0, keep[i]), keep[i] = NULL;       /* gaps */
+    for (int i = 160; i < 163; i++) keep[i] = nth_heap_alloc(heap, 0, (size_t)3 << 20);       /* big */
+    return heap;
+}
+
+TEST(same_entries_as_the_walk)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    nth_heap_lock(heap);
+    size_t n_walk = walk_all(heap);
+    nth_iter it;
+    size_t n_iter = iterate(&nth_mem_self, heap, &it);
+    nth_heap_unlock(heap);
+    CHECK_EQ(it.problems, 0);
+    CHECK_EQ(n_iter, n_walk);
+    size_t regions = 0, lfh = 0, big = 0, ucr = 0;
+    for (size_t i = 0; i < n_walk && i < n_iter; i++) {
+        CHECK(iterated[i].data == walked[i].data);
+        CHECK_EQ(iterated[i].flags & ~NTH_ENTRY_USER_VALUE, walked[i].flags & ~NTH_ENTRY_USER_VALUE);
+        if (!(walked[i].flags & NTH_ENTRY_REGION) && !(walked[i].flags & NTH_ENTRY_BUSY)) continue;
+        CHECK_EQ(iterated[i].size, walked[i].size);
+        regions += !!(walked[i].flags & NTH_ENTRY_REGION);
+        lfh += !!(walked[i].flags & NTH_ENTRY_LFH);
+        big += !!(walked[i].flags & NTH_ENTRY_BIG);
+    }
+    for (size_t i = 0; i < n_iter; i++) ucr += !!(iterated[i].flags & NTH_ENTRY_UNCOMMITTED);
+    CHECK(regions >= 2);
+    CHECK(ucr >= 1);
+    CHECK_EQ(lfh, 60 - 18);
+    CHECK_EQ(big, 3);
+    nth_heap_destroy(heap);
+}
+
+/* Runs the traversal over the heap seen through `image`; checks it ends with a problem at
+ * `damaged` and still lists the big blocks (outside the damage) when `bigs_survive`. */
+static void survives(nth_heap *heap, patched_image *image, const void *damaged, bool bigs_survive)
+{
+    nth_mem mem = {read_patched, image};
+    nth_iter it;
+    size_t n = iterate(&mem, heap, &it);
+    CHECK(it.problems >= 1);
+    CHECK(it.problem.address == (uintptr_t)damaged);
+    size_t big = 0;
+    for (size_t i = 0; i < n; i++) big += !!(iterated[i].flags & NTH_ENTRY_BIG);
+    if (bigs_survive) CHECK_EQ(big, 3);
+    CHECK(image->reads < 100000); /* bounded work */
+}
+
+TEST(a_cycle_in_the_segment_list)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    nth_heap *copy = heap;
+    /* Segment 0 (inside the heap object) names itself as its successor. */
+    nth_iter probe;
+    REQUIRE(nth_iter_open(&probe, &nth_mem_self, (uintptr_t)heap));
+    const nth_segment *first = probe.heap.first_segment;
+    patched_image image = {0};
+    add_patch(&image, &first->next, &first, sizeof first);
+    nth_mem mem = {read_patched, &image};
+    nth_iter it;
+    size_t n = iterate(&mem, copy, &it);
+    CHECK(it.problems >= 1);
+    CHECK(n < MAX_ENTRIES);
+    nth_heap_destroy(heap);
+}
+
+TEST(a_cycle_in_the_big_block_list)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    nth_iter probe;
+    REQUIRE(nth_iter_open(&probe, &nth_mem_self, (uintptr_t)heap));
+    const nth_big *first = probe.heap.big_list;
+    patched_image image = {0};
+    add_patch(&image, &first->next, &first, sizeof first); /* the first record names itself */
+    nth_mem mem = {read_patched, &image};
+    nth_iter it;
+    size_t n = iterate(&mem, heap, &it);
+    size_t big = 0;
+    for (size_t i = 0; i < n; i++) big += !!(iterated[i].flags & NTH_ENTRY_BIG);
+    CHECK_EQ(big, 3); /* the list is followed at most big_blocks times */
+    CHECK(it.problems >= 1);
+    nth_heap_destroy(heap);
+}
+
+TEST(a_wild_segment_link)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    nth_iter probe;
+    REQUIRE(nth_iter_open(&probe, &nth_mem_self, (uintptr_t)heap));
+    const nth_segment *first = probe.heap.first_segment;
+    static char not_a_segment[4096];
+    const void *wild = not_a_segment;
+    patched_image image = {0};
+    add_patch(&image, &first->next, &wild, sizeof wild);
+    survives(heap, &image, not_a_segment, true);
+    nth_heap_destroy(heap);
+}
+
+TEST(a_damaged_header_and_an_unreadable_range)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    char *victim = (char *)keep[61] - 16; /* a back-end block's header */
+    static const unsigned char junk[16] = "not a header....";
+    patched_image image = {0};
+    add_patch(&image, victim, junk, sizeof junk);
+    survives(heap, &image, victim, true);
+    patched_image refused = {0};
+    add_refusal(&refused, victim, 16);
+    survives(heap, &refused, victim, true);
+    nth_heap_destroy(heap);
+}
+
+TEST(not_a_heap)
+{
+    static char junk[sizeof(nth_heap)];
+    nth_iter it;
+    CHECK(!nth_iter_open(&it, &nth_mem_self, (uintptr_t)junk));
+    CHECK_EQ(it.problems, 1);
+    nth_walk_entry e;
+    CHECK(!nth_iter_next(&it, &e));
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    RUN(same_entries_as_the_walk);
+    RUN(a_cycle_in_the_segment_list);
+    RUN(a_cycle_in_the_big_block_list);
+    RUN(a_wild_segment_link);
+    RUN(a_damaged_header_and_an_unreadable_range);
+    RUN(not_a_heap);
+    return harness_finish(argv[0]);
+}
