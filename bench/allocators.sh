@@ -1,8 +1,9 @@
 # allocators.sh — sourced by bench/run.sh and bench/workloads.sh: which allocators to compare.
 #
 # list_allocators BUILD prints one line "name preload-path" per allocator present, in table
-# order: glibc (no preload), ntheap (BUILD/libntheap-malloc.so), then the peers from Debian's
-# packages, found through the dynamic linker's cache (ldconfig -p), falling back to dpkg -L.
+# order: glibc (no preload), ntheap (BUILD/libntheap-malloc.so), ntheap-baseline when
+# BENCH_BASELINE names another build's libntheap-malloc.so (a before/after comparison in one
+# run), then the peers from Debian's packages, found through the dynamic linker's cache (ldconfig -p), falling back to dpkg -L.
 # Nothing is installed here: each missing allocator gets one line on stderr naming the package.
 
 find_library() {
@@ -32,6 +33,13 @@ list_allocators() {
         echo "ntheap $so"
     else
         echo "missing: ntheap ($so is not built; run make)" >&2
+    fi
+    if [ -n "${BENCH_BASELINE:-}" ]; then
+        if [ -e "$BENCH_BASELINE" ]; then
+            echo "ntheap-baseline $BENCH_BASELINE"
+        else
+            echo "missing: ntheap-baseline ($BENCH_BASELINE does not exist)" >&2
+        fi
     fi
     for peer in "mimalloc libmimalloc.so.2 libmimalloc2.0 libmimalloc-dev" \
         "jemalloc libjemalloc.so.2 libjemalloc2 libjemalloc-dev" \
