@@ -42,12 +42,17 @@ static inline size_t nth_round_down(size_t value, size_t alignment)
 /* ------------------------------------------------------------------ block headers (block.c) */
 
 /* The check word: a hash of the decoded header's first 12 bytes, its address and the key. */
-static inline uint32_t nth_header_check(const nth_heap *heap, const void *where, uint64_t w0, uint32_t w1)
+static inline uint32_t nth_header_check_key(const uint64_t key[2], const void *where, uint64_t w0, uint32_t w1)
 {
-    uint64_t h = (w0 ^ heap->key[1]) * 0x9E3779B97F4A7C15ull;
+    uint64_t h = (w0 ^ key[1]) * 0x9E3779B97F4A7C15ull;
     h ^= ((uint64_t)w1 ^ (uintptr_t)where) * 0xC2B2AE3D27D4EB4Full;
     h ^= h >> 29;
     return (uint32_t)(h >> 32) ^ (uint32_t)h;
+}
+
+static inline uint32_t nth_header_check(const nth_heap *heap, const void *where, uint64_t w0, uint32_t w1)
+{
+    return nth_header_check_key(heap->key, where, w0, w1);
 }
 
 /* Writes `hdr` (check computed here) encoded at `where`. */
@@ -63,18 +68,26 @@ static inline void nth_header_store(const nth_heap *heap, void *where, nth_block
     memcpy(where, w, sizeof w);
 }
 
+/* Decodes the 16 bytes at `bytes`, read from address `where` (of this process or, for an
+ * outside reader, of the target), into *out; false when the check fails. */
+static inline bool nth_header_decode(const uint64_t key[2], const void *bytes, const void *where,
+                                     nth_block_header *out)
+{
+    uint64_t w[2];
+    memcpy(w, bytes, sizeof w);
+    w[0] ^= key[0];
+    w[1] ^= key[1];
+    uint32_t w1 = (uint32_t)w[1];
+    if ((uint32_t)(w[1] >> 32) != nth_header_check_key(key, where, w[0], w1)) return false;
+    memcpy(out, w, sizeof *out);
+    return true;
+}
+
 /* Decodes the header at `where` into *out; false when the check fails (not a header, or a
  * damaged one). The caller guarantees `where` is committed memory of the heap. */
 static inline bool nth_header_load(const nth_heap *heap, const void *where, nth_block_header *out)
 {
-    uint64_t w[2];
-    memcpy(w, where, sizeof w);
-    w[0] ^= heap->key[0];
-    w[1] ^= heap->key[1];
-    uint32_t w1 = (uint32_t)w[1];
-    if ((uint32_t)(w[1] >> 32) != nth_header_check(heap, where, w[0], w1)) return false;
-    memcpy(out, w, sizeof *out);
-    return true;
+    return nth_header_decode(heap->key, where, where, out);
 }
 
 static inline size_t nth_block_requested(const nth_block_header *hdr)

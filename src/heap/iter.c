@@ -17,7 +17,13 @@ static bool read_self(const nth_mem *mem, uintptr_t address, void *buffer, size_
     return true;
 }
 
-const nth_mem nth_mem_self = {read_self, NULL};
+static uintptr_t owner_self(const nth_mem *mem, uintptr_t address)
+{
+    (void)mem;
+    return (uintptr_t)nth_addrmap_lookup((const void *)address);
+}
+
+const nth_mem nth_mem_self = {read_self, owner_self, NULL};
 
 static bool fetch(nth_iter *it, uintptr_t address, void *buffer, size_t length)
 {
@@ -32,14 +38,7 @@ static void note_problem(nth_iter *it, uintptr_t address, const char *expected, 
 /* Decodes the 16 bytes read from `where` (a target address) as a block header. */
 static bool decode_header(const nth_iter *it, const void *bytes, uintptr_t where, nth_block_header *out)
 {
-    uint64_t w[2];
-    memcpy(w, bytes, sizeof w);
-    w[0] ^= it->heap.key[0];
-    w[1] ^= it->heap.key[1];
-    uint32_t w1 = (uint32_t)w[1];
-    if ((uint32_t)(w[1] >> 32) != nth_header_check(&it->heap, (const void *)where, w[0], w1)) return false;
-    memcpy(out, w, sizeof *out);
-    return true;
+    return nth_header_decode(it->heap.key, bytes, (const void *)where, out);
 }
 
 static bool open_segment(nth_iter *it, uintptr_t address)
@@ -52,7 +51,7 @@ static bool open_segment(nth_iter *it, uintptr_t address)
     }
     it->segments_seen++;
     nth_segment *s = &it->segment;
-    if (!fetch(it, address, s, sizeof *s) || s->owner.magic != NTH_SEGMENT_MAGIC ||
+    if (!fetch(it, address, s, NTH_SEGMENT_VIEW_BYTES) || s->owner.magic != NTH_SEGMENT_MAGIC ||
         s->owner.kind != OWNER_SEGMENT || (uintptr_t)s->owner.heap != it->heap_address ||
         s->limit < s->first_block || (uintptr_t)s->first_block < (uintptr_t)s->owner.base ||
         (size_t)(s->limit - s->owner.base) > s->owner.reserve) {
@@ -66,18 +65,30 @@ static bool open_segment(nth_iter *it, uintptr_t address)
     return true;
 }
 
+/* Reads one field of the heap object into the view. */
+#define READ_HEAP_FIELD(it, field, dest) fetch((it), (it)->heap_address + offsetof(nth_heap, field), (dest), sizeof *(dest))
+
 bool nth_iter_open(nth_iter *it, const nth_mem *mem, uintptr_t heap_address)
 {
-    memset(it, 0, sizeof *it);
     it->mem = mem;
     it->heap_address = heap_address;
     it->phase = NTH_ITER_END;
-    if (!fetch(it, heap_address, &it->heap, sizeof it->heap) || it->heap.magic != NTH_HEAP_MAGIC ||
-        it->heap.layout_version != NTH_LAYOUT_VERSION) {
+    it->segments_seen = 0;
+    it->bigs_seen = 0;
+    it->problems = 0;
+    uint32_t magic = 0, version = 0;
+    uintptr_t lfh = 0;
+    nth_heap_view *v = &it->heap;
+    if (!READ_HEAP_FIELD(it, magic, &magic) || magic != NTH_HEAP_MAGIC || !READ_HEAP_FIELD(it, layout_version, &version) ||
+        version != NTH_LAYOUT_VERSION || !READ_HEAP_FIELD(it, key, &v->key) ||
+        !READ_HEAP_FIELD(it, first_segment, &v->first_segment) || !READ_HEAP_FIELD(it, n_segments, &v->n_segments) ||
+        !READ_HEAP_FIELD(it, big_list, &v->big_list) || !READ_HEAP_FIELD(it, big_blocks, &v->big_blocks) ||
+        !READ_HEAP_FIELD(it, lfh, &lfh)) {
         note_problem(it, heap_address, "a heap of this layout version", "something else");
         return false;
     }
-    open_segment(it, (uintptr_t)it->heap.first_segment);
+    v->lfh = (struct nth_lfh *)lfh;
+    open_segment(it, (uintptr_t)v->first_segment);
     return true;
 }
 
@@ -109,7 +120,7 @@ static void emit_region(nth_iter *it, nth_walk_entry *e)
 static bool find_subsegment(nth_iter *it, uintptr_t area)
 {
     nth_lfh lfh;
-    uintptr_t lfh_address = (uintptr_t)atomic_load_explicit(&it->heap.lfh, memory_order_relaxed);
+    uintptr_t lfh_address = (uintptr_t)it->heap.lfh;
     if (!fetch(it, lfh_address, &lfh, sizeof lfh) || lfh.magic != NTH_LFH_MAGIC) return false;
     uintptr_t at = (uintptr_t)lfh.all;
     for (uint32_t n = 0; at && n < lfh.n_subsegments; n++) {
@@ -216,6 +227,9 @@ static bool next_block(nth_iter *it, nth_walk_entry *e)
             e->overhead = hdr.unused;
             e->flags = (uint16_t)(NTH_ENTRY_BUSY | (hdr.flags & BLOCK_USER_FLAGS));
             if (hdr.flags & BLOCK_INTERNAL) e->flags |= NTH_ENTRY_INTERNAL;
+            if ((hdr.flags & BLOCK_EXTRA) &&
+                fetch(it, at + nth_block_fill_end(&hdr), &e->u.block.user_value, sizeof(uintptr_t)))
+                e->flags |= NTH_ENTRY_USER_VALUE;
             if ((hdr.flags & BLOCK_LFH) && (hdr.flags & BLOCK_INTERNAL)) {
                 if (find_subsegment(it, (uintptr_t)e->data)) {
                     it->phase = NTH_ITER_LFH;
@@ -282,4 +296,116 @@ bool nth_iter_next(nth_iter *it, nth_walk_entry *entry)
         case NTH_ITER_END: return false;
         }
     }
+}
+
+/* ------------------------------------------------------------------------------- seeking */
+
+/* The owner record of `address` if it is of `kind` and of this heap: read into `out`. */
+static bool owner_record(nth_iter *it, uintptr_t address, uint16_t kind, void *out, size_t size)
+{
+    if (!it->mem->owner_of) return false;
+    uintptr_t at = it->mem->owner_of(it->mem, address);
+    nth_owner *owner = out;
+    return at && fetch(it, at, out, size) && owner->kind == kind && (uintptr_t)owner->heap == it->heap_address;
+}
+
+/* Makes the segment holding `address` current (through the owner map, else the list). */
+static bool seek_segment(nth_iter *it, uintptr_t address)
+{
+    uintptr_t at = it->mem->owner_of ? it->mem->owner_of(it->mem, address) : 0;
+    if (!at) { /* search the list */
+        at = (uintptr_t)it->heap.first_segment;
+        for (uint32_t n = 0; at && n < it->heap.n_segments; n++) {
+            if (!fetch(it, at, &it->segment, sizeof it->segment)) return false;
+            if (address - (uintptr_t)it->segment.owner.base < it->segment.owner.reserve) break;
+            at = (uintptr_t)it->segment.next;
+        }
+    }
+    it->segments_seen = 0; /* the bound counts from here: at most n_segments more */
+    if (!open_segment(it, at)) return false;
+    return address - (uintptr_t)it->segment.owner.base < it->segment.owner.reserve;
+}
+
+/* Continues the segment's blocks at `pos` (after a block of prev_size_gr granules). */
+static void resume_blocks(nth_iter *it, uintptr_t pos, uint32_t prev_size_gr)
+{
+    it->phase = NTH_ITER_BLOCKS;
+    it->pos = pos;
+    it->prev_size_gr = prev_size_gr;
+    it->ucr_next = 0;
+    nth_ucr ucr;
+    uintptr_t base = (uintptr_t)it->segment.owner.base;
+    while (read_ucr(it, it->ucr_next, &ucr) && base + (size_t)ucr.offset_pg * NTH_PAGE < pos) it->ucr_next++;
+}
+
+/* Reads and decodes the header at `at` in the current segment. */
+static bool header_at(nth_iter *it, uintptr_t at, nth_block_header *hdr)
+{
+    unsigned char bytes[sizeof *hdr];
+    return at % NTH_GRANULE == 0 && at >= (uintptr_t)it->segment.first_block &&
+           at + sizeof bytes <= (uintptr_t)it->segment.limit && fetch(it, at, bytes, sizeof bytes) &&
+           decode_header(it, bytes, at, hdr) && hdr->size_gr != 0;
+}
+
+static bool seek_lfh(nth_iter *it, uintptr_t data)
+{
+    nth_lfh_subsegment *sub = &it->sub;
+    if (!owner_record(it, data, OWNER_LFH, sub, sizeof *sub) || sub->magic != NTH_LFH_MAGIC) return false;
+    size_t offset = data - (uintptr_t)sub->first_block;
+    if (offset >= sub->span || offset % sub->block_size != 0 || offset / sub->block_size >= sub->bump) return false;
+    uintptr_t block = (uintptr_t)sub->owner.base - sizeof(nth_block_header);
+    nth_lfh_subsegment keep = *sub;
+    nth_block_header hdr;
+    if (!seek_segment(it, block) || !header_at(it, block, &hdr)) return false;
+    it->sub = keep;
+    resume_blocks(it, block + (size_t)hdr.size_gr * NTH_GRANULE, hdr.size_gr);
+    it->phase = NTH_ITER_LFH;
+    it->lfh_next = (uint32_t)(offset / sub->block_size) + 1;
+    it->lfh_resume = it->pos;
+    return true;
+}
+
+static bool seek_big(nth_iter *it, uintptr_t data)
+{
+    nth_big big;
+    if (!owner_record(it, data, OWNER_BIG, &big, sizeof big) || (uintptr_t)big.data != data) return false;
+    it->phase = NTH_ITER_BIG;
+    it->big_address = (uintptr_t)big.next;
+    it->bigs_seen = 0;
+    return true;
+}
+
+bool nth_iter_seek(nth_iter *it, const nth_walk_entry *entry)
+{
+    uintptr_t data = (uintptr_t)entry->data;
+    if (entry->flags & NTH_ENTRY_BIG) return seek_big(it, data);
+    if (entry->flags & NTH_ENTRY_LFH) return seek_lfh(it, data);
+    if (entry->flags & NTH_ENTRY_REGION) {
+        if (!seek_segment(it, data) || data != (uintptr_t)it->segment.owner.base) return false;
+        it->phase = NTH_ITER_REGION;
+        emit_region(it, &(nth_walk_entry){0});
+        return true;
+    }
+    if (entry->flags & NTH_ENTRY_UNCOMMITTED) {
+        if (!seek_segment(it, data)) return false;
+        nth_ucr ucr;
+        uintptr_t base = (uintptr_t)it->segment.owner.base;
+        for (uint32_t i = 0; read_ucr(it, i, &ucr); i++)
+            if (base + (size_t)ucr.offset_pg * NTH_PAGE == data) {
+                resume_blocks(it, data + (size_t)ucr.size_pg * NTH_PAGE, 0);
+                return true;
+            }
+        return false;
+    }
+    uintptr_t block = data - sizeof(nth_block_header);
+    nth_block_header hdr;
+    if (!seek_segment(it, block) || !header_at(it, block, &hdr)) return false;
+    resume_blocks(it, block + (size_t)hdr.size_gr * NTH_GRANULE, hdr.size_gr);
+    if ((hdr.flags & (BLOCK_BUSY | BLOCK_LFH | BLOCK_INTERNAL)) == (BLOCK_BUSY | BLOCK_LFH | BLOCK_INTERNAL) &&
+        find_subsegment(it, data)) {
+        it->phase = NTH_ITER_LFH;
+        it->lfh_next = 0;
+        it->lfh_resume = it->pos;
+    }
+    return true;
 }

@@ -25,6 +25,10 @@
  * they cannot be read (unmapped, outside a core file's segments, ...). */
 typedef struct nth_mem {
     bool (*read)(const struct nth_mem *mem, uintptr_t address, void *buffer, size_t length);
+    /* Optional: the owner record (nth_owner) of the 64 KiB chunk holding `address`, or 0 — the
+     * address map's answer, which lets nth_iter_seek find a position in O(1). Without it, seek
+     * searches the heap's lists. */
+    uintptr_t (*owner_of)(const struct nth_mem *mem, uintptr_t address);
     void *context;
 } nth_mem;
 
@@ -40,10 +44,23 @@ typedef struct nth_iter_problem {
 
 enum nth_iter_phase { NTH_ITER_REGION, NTH_ITER_BLOCKS, NTH_ITER_LFH, NTH_ITER_BIG, NTH_ITER_END };
 
+/* What the traversal reads of the heap object (a few fields, not the whole object). */
+typedef struct nth_heap_view {
+    uint64_t key[2];
+    nth_segment *first_segment;
+    uint32_t n_segments;
+    nth_big *big_list;
+    size_t big_blocks;
+    struct nth_lfh *lfh;
+} nth_heap_view;
+
+/* What it reads of a segment descriptor: everything before the inline UCR table. */
+#define NTH_SEGMENT_VIEW_BYTES offsetof(nth_segment, ucr_inline)
+
 typedef struct nth_iter {
     const nth_mem *mem;
     uintptr_t heap_address;
-    nth_heap heap;               /* the heap object as read */
+    nth_heap_view heap;          /* the heap object's fields, as read */
     enum nth_iter_phase phase;
     uintptr_t segment_address;   /* the current segment's descriptor */
     nth_segment segment;         /* as read */
@@ -66,5 +83,9 @@ typedef struct nth_iter {
 bool nth_iter_open(nth_iter *it, const nth_mem *mem, uintptr_t heap_address);
 /* The next entry; false at the end. Problems met on the way are counted in it->problems. */
 bool nth_iter_next(nth_iter *it, nth_walk_entry *entry);
+/* Positions an opened cursor just after `entry` (an entry this traversal or nth_heap_walk
+ * returned), so that nth_iter_next returns the entry after it; false when `entry` is not a
+ * position of this heap (nothing is believed of it but its data pointer and flags). */
+bool nth_iter_seek(nth_iter *it, const nth_walk_entry *entry);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * walk.c — the heap walk. Each step finds the entry after the one it is given, using only the
- * entry's data pointer and flags, so a walk is a cursor the caller owns (HeapWalk's contract)
- * and needs no state in the heap. Order:
+ * walk.c — the heap walk, the in-process client of the one traversal (iter.c). Each step finds
+ * the entry after the one it is given, using only the entry's data pointer and flags, so a walk
+ * is a cursor the caller owns (HeapWalk's contract) and needs no state in the heap. Order:
  *
  *   segment 0:  REGION ─► block ─► block ─► ... ─► LAST ─► UNCOMMITTED ─► block ... ─► (limit)
  *   segment 1:  REGION ─► ...
@@ -9,157 +9,34 @@
  *
  * LFH subsegments appear as busy internal blocks followed by their busy LFH blocks; a free
  * block taken out of service after damage appears as a free entry with NTH_ENTRY_DAMAGED.
- * Segments are followed through their list (segment.c), so a walk has no segment cap.
- * Every position is re-validated through the address map and the header check before it is
- * followed, so a stale or forged entry ends the walk with NTH_ERR_INVALID_PARAMETER. Big blocks
+ * A position is found again through the address map and the header check (nth_iter_seek), so a
+ * stale or forged entry ends the walk with NTH_ERR_INVALID_PARAMETER. Damage met on the way is
+ * reported once and stepped over: the walk goes on at the next place it can trust. Big blocks
  * are listed from their records (out of band, bigblock.c); their in-band bytes are only checked.
  */
-#include "heap/internal.h"
-#include "heap/lfh_fast.h"
+#include "heap/iter.h"
 
-
-static bool emit_region(nth_segment *segment, nth_walk_entry *entry)
-{
-    char *base = nth_segment_base(segment);
-    memset(entry, 0, sizeof *entry);
-    entry->data = base;
-    entry->size = (size_t)(segment->first_block - base);
-    entry->overhead = 0;
-    entry->region_index = segment->owner.index;
-    entry->flags = NTH_ENTRY_REGION;
-    entry->u.region.committed = segment->committed;
-    entry->u.region.uncommitted = (size_t)(segment->limit - base) - segment->committed;
-    entry->u.region.first_block = segment->first_block;
-    entry->u.region.last_block = segment->limit;
-    entry->u.region.reserved = segment->owner.reserve;
-    return true;
-}
-
-/* A big block is emitted from its record; its in-band prefix is checked (damage reported once
- * and repaired) but never read into the entry. */
-static bool emit_big(nth_heap *heap, nth_big *big, nth_walk_entry *entry)
-{
-    if (!big) {
-        nth_set_last_error(NTH_ERR_NO_MORE_ITEMS);
-        return false;
-    }
-    nth_big_check_locked(heap, big);
-    memset(entry, 0, sizeof *entry);
-    entry->data = big->data;
-    entry->size = big->size;
-    entry->overhead = (uint32_t)(big->owner.reserve - entry->size > UINT32_MAX ? UINT32_MAX
-                                                                              : big->owner.reserve - entry->size);
-    entry->flags = (uint16_t)(NTH_ENTRY_BUSY | NTH_ENTRY_BIG | (big->flags & BLOCK_USER_FLAGS));
-    if (big->user_value || (big->flags & BLOCK_USER_FLAGS)) entry->flags |= NTH_ENTRY_USER_VALUE;
-    entry->u.block.user_value = big->user_value;
-    entry->u.block.header = nth_big_header(big);
-    entry->u.block.block_size = big->owner.reserve;
-    return true;
-}
-
-static bool next_region(nth_heap *heap, nth_segment *segment, nth_walk_entry *entry)
-{
-    if (segment->next) return emit_region(segment->next, entry);
-    return emit_big(heap, heap->big_list, entry);
-}
-
-static bool emit_block(nth_heap *heap, nth_segment *segment, char *block, nth_walk_entry *entry)
-{
-    nth_block_header hdr;
-    if (!nth_segment_is_committed(segment, block, sizeof hdr) || !nth_header_load(heap, block, &hdr) ||
-        hdr.size_gr == 0 || !nth_segment_is_committed(segment, block, (size_t)hdr.size_gr * NTH_GRANULE)) {
-        nth_report_problem(heap, NTH_ERR_CORRUPT, block, "a block header", "a damaged header");
-        return false;
-    }
-    memset(entry, 0, sizeof *entry);
-    entry->data = block + sizeof(nth_block_header);
-    entry->region_index = (uint16_t)segment->owner.index;
-    entry->u.block.header = block;
-    entry->u.block.block_size = (size_t)hdr.size_gr * NTH_GRANULE;
-    if (hdr.flags & BLOCK_BUSY) {
-        entry->size = nth_block_requested(&hdr);
-        entry->overhead = hdr.unused;
-        entry->flags = (uint16_t)(NTH_ENTRY_BUSY | (hdr.flags & BLOCK_USER_FLAGS));
-        if (hdr.flags & BLOCK_INTERNAL) entry->flags |= NTH_ENTRY_INTERNAL;
-        if (hdr.flags & BLOCK_EXTRA) {
-            entry->flags |= NTH_ENTRY_USER_VALUE;
-            memcpy(&entry->u.block.user_value, block + nth_block_fill_end(&hdr), sizeof(uintptr_t));
-        }
-    } else {
-        entry->size = (size_t)hdr.size_gr * NTH_GRANULE - sizeof(nth_block_header);
-        entry->overhead = sizeof(nth_block_header);
-        if (hdr.flags & BLOCK_DAMAGED) entry->flags = NTH_ENTRY_DAMAGED;
-    }
-    return true;
-}
-
-/* The entry at `addr`, which is either the start of a UCR or a block header. */
-static bool emit_at(nth_heap *heap, nth_segment *segment, char *addr, nth_walk_entry *entry)
-{
-    if (addr >= segment->limit) return next_region(heap, segment, entry);
-    const nth_ucr *ucr = nth_segment_ucr_at(segment, addr);
-    if (ucr) {
-        memset(entry, 0, sizeof *entry);
-        entry->data = addr;
-        entry->size = (size_t)ucr->size_pg * NTH_PAGE;
-        entry->region_index = (uint16_t)segment->owner.index;
-        entry->flags = NTH_ENTRY_UNCOMMITTED;
-        return true;
-    }
-    return emit_block(heap, segment, addr, entry);
-}
-
-static bool bad_position(void)
-{
-    nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
-    return false;
-}
 
 static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
 {
-    if (!entry->data) return emit_region(heap->first_segment, entry);
-    char *addr = entry->data;
-    bool is_block = !(entry->flags & (NTH_ENTRY_REGION | NTH_ENTRY_UNCOMMITTED | NTH_ENTRY_LFH));
-    /* A back-end block is found through its header, which always lies in a segment chunk. */
-    const nth_owner *owner = nth_addrmap_lookup(is_block ? addr - sizeof(nth_block_header) : addr);
-    if (!owner || owner->heap != heap) return bad_position();
-
-    if (entry->flags & NTH_ENTRY_BIG) {
-        if (owner->kind != OWNER_BIG || ((nth_big *)owner)->data != addr) return bad_position();
-        return emit_big(heap, ((nth_big *)owner)->next, entry);
+    nth_iter it;
+    if (!nth_iter_open(&it, &nth_mem_self, (uintptr_t)heap)) {
+        nth_report_problem(heap, NTH_ERR_CORRUPT, heap, it.problem.expected, it.problem.found);
+        return false;
     }
-    char *block;
-    nth_block_header hdr;
-    if (entry->flags & NTH_ENTRY_LFH) {
-        nth_lfh_subsegment *sub = (nth_lfh_subsegment *)owner;
-        uint32_t index;
-        if (owner->kind != OWNER_LFH || !nth_lfh_block_index(sub, addr, &index)) return bad_position();
-        if (nth_lfh_next_busy(heap, sub, index + 1, entry)) return true;
-        block = sub->owner.base - sizeof(nth_block_header);
-        if (!nth_header_load(heap, block, &hdr)) return bad_position();
-        return emit_at(heap, sub->segment, block + (size_t)hdr.size_gr * NTH_GRANULE, entry);
+    if (entry->data && !nth_iter_seek(&it, entry)) {
+        nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
+        return false;
     }
-    if (owner->kind != OWNER_SEGMENT) return bad_position();
-    nth_segment *segment = (nth_segment *)owner;
-
-    if (entry->flags & NTH_ENTRY_REGION) {
-        if (addr != nth_segment_base(segment)) return bad_position();
-        return emit_at(heap, segment, segment->first_block, entry);
-    }
-    if (entry->flags & NTH_ENTRY_UNCOMMITTED) {
-        const nth_ucr *ucr = nth_segment_ucr_at(segment, addr);
-        if (!ucr) return bad_position();
-        return emit_at(heap, segment, addr + (size_t)ucr->size_pg * NTH_PAGE, entry);
-    }
-    block = addr - sizeof(nth_block_header);
-    if (!nth_segment_is_committed(segment, block, sizeof hdr) || !nth_header_load(heap, block, &hdr))
-        return bad_position();
-    if ((hdr.flags & BLOCK_LFH) && (hdr.flags & BLOCK_BUSY)) {
-        /* An LFH subsegment: its busy blocks come next. */
-        nth_lfh_subsegment *sub = nth_lfh_in_block(heap, block);
-        if (sub && nth_lfh_next_busy(heap, sub, 0, entry)) return true;
-    }
-    return emit_at(heap, segment, block + (size_t)hdr.size_gr * NTH_GRANULE, entry);
+    it.problems = 0;
+    bool found = nth_iter_next(&it, entry);
+    if (it.problems)
+        nth_report_problem(heap, NTH_ERR_CORRUPT, (const void *)it.problem.address, it.problem.expected,
+                           it.problem.found);
+    if (found && (entry->flags & NTH_ENTRY_BIG))
+        nth_big_check_locked(heap, (nth_big *)nth_addrmap_lookup(entry->data)); /* damage: reported, repaired */
+    if (!found) nth_set_last_error(NTH_ERR_NO_MORE_ITEMS);
+    return found;
 }
 
 bool nth_heap_walk(nth_heap *heap, nth_walk_entry *entry)

@@ -127,7 +127,7 @@ TEST(same_entries_as_the_walk)
  * `damaged` and still lists the big blocks (outside the damage) when `bigs_survive`. */
 static void survives(nth_heap *heap, patched_image *image, const void *damaged, bool bigs_survive)
 {
-    nth_mem mem = {read_patched, image};
+    nth_mem mem = {read_patched, NULL, image};
     nth_iter it;
     size_t n = iterate(&mem, heap, &it);
     CHECK(it.problems >= 1);
@@ -149,7 +149,7 @@ TEST(a_cycle_in_the_segment_list)
     const nth_segment *first = probe.heap.first_segment;
     patched_image image = {0};
     add_patch(&image, &first->next, &first, sizeof first);
-    nth_mem mem = {read_patched, &image};
+    nth_mem mem = {read_patched, NULL, &image};
     nth_iter it;
     size_t n = iterate(&mem, copy, &it);
     CHECK(it.problems >= 1);
@@ -166,7 +166,7 @@ TEST(a_cycle_in_the_big_block_list)
     const nth_big *first = probe.heap.big_list;
     patched_image image = {0};
     add_patch(&image, &first->next, &first, sizeof first); /* the first record names itself */
-    nth_mem mem = {read_patched, &image};
+    nth_mem mem = {read_patched, NULL, &image};
     nth_iter it;
     size_t n = iterate(&mem, heap, &it);
     size_t big = 0;
