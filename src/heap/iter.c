@@ -25,8 +25,13 @@ static uintptr_t owner_self(const nth_mem *mem, uintptr_t address)
 
 const nth_mem nth_mem_self = {read_self, owner_self, NULL};
 
-static bool fetch(nth_iter *it, uintptr_t address, void *buffer, size_t length)
+static inline bool fetch(nth_iter *it, uintptr_t address, void *buffer, size_t length)
 {
+    if (NTH_LIKELY(it->mem == &nth_mem_self)) { /* this process: a plain copy, inlined */
+        if (address == 0) return false;
+        memcpy(buffer, (const void *)address, length);
+        return true;
+    }
     return address != 0 && it->mem->read(it->mem, address, buffer, length);
 }
 
@@ -61,6 +66,7 @@ static bool open_segment(nth_iter *it, uintptr_t address)
         return false;
     }
     it->segment_address = address;
+    it->ucr_cached = 0;
     it->phase = NTH_ITER_REGION;
     return true;
 }
@@ -154,9 +160,19 @@ static bool next_lfh_block(nth_iter *it, nth_walk_entry *e)
         i += (uint32_t)__builtin_ctzll(word);
         it->lfh_next = i + 1;
         if (i >= sub->bump) break;
-        uint32_t unused = 0;
+        uint32_t unused;
         uintptr_t at = (uintptr_t)sub->unused + (size_t)i * sub->unused_width;
-        if (!fetch(it, at, &unused, sub->unused_width) || unused > sub->block_size) {
+        bool readable;
+        if (sub->unused_width == 1) {
+            uint8_t u8 = 0;
+            readable = fetch(it, at, &u8, sizeof u8);
+            unused = u8;
+        } else {
+            uint16_t u16 = 0;
+            readable = fetch(it, at, &u16, sizeof u16);
+            unused = u16;
+        }
+        if (!readable || unused > sub->block_size) {
             note_problem(it, at, "a block's unused bytes within its size", "more than the block has");
             unused = 0;
         }
@@ -180,8 +196,13 @@ static bool next_block(nth_iter *it, nth_walk_entry *e)
     const nth_segment *s = &it->segment;
     uintptr_t limit = (uintptr_t)s->limit, base = (uintptr_t)s->owner.base;
     while (it->pos < limit) {
-        nth_ucr ucr;
-        bool have_ucr = read_ucr(it, it->ucr_next, &ucr);
+        nth_ucr ucr = it->ucr;
+        bool have_ucr = it->ucr_next < it->segment.n_ucr;
+        if (have_ucr && it->ucr_cached != it->ucr_next + 1) { /* read each range once */
+            have_ucr = read_ucr(it, it->ucr_next, &ucr);
+            it->ucr = ucr;
+            it->ucr_cached = it->ucr_next + 1;
+        }
         uintptr_t stop = have_ucr ? base + (size_t)ucr.offset_pg * NTH_PAGE : limit;
         if (have_ucr && it->pos >= stop) {
             uintptr_t end = stop + (size_t)ucr.size_pg * NTH_PAGE;
@@ -333,6 +354,7 @@ static void resume_blocks(nth_iter *it, uintptr_t pos, uint32_t prev_size_gr)
     it->pos = pos;
     it->prev_size_gr = prev_size_gr;
     it->ucr_next = 0;
+    it->ucr_cached = 0;
     nth_ucr ucr;
     uintptr_t base = (uintptr_t)it->segment.owner.base;
     while (read_ucr(it, it->ucr_next, &ucr) && base + (size_t)ucr.offset_pg * NTH_PAGE < pos) it->ucr_next++;

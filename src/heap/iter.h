@@ -68,6 +68,8 @@ typedef struct nth_iter {
     uintptr_t pos;               /* the next block header in the segment */
     uint32_t prev_size_gr;       /* the size of the block before pos (0 after a UCR) */
     uint32_t ucr_next;           /* the next uncommitted range of the segment, by index */
+    uint32_t ucr_cached;         /* ucr_next + 1 when `ucr` holds that range, else 0 */
+    nth_ucr ucr;
     nth_lfh_subsegment sub;      /* the subsegment being listed (phase LFH) */
     uint32_t lfh_next;           /* its next block index */
     uintptr_t lfh_resume;        /* the back-end block after the subsegment's */

@@ -21,6 +21,8 @@ typedef struct nth_lock {
     _Atomic uintptr_t owner; /* nth_thread_id() of the holder, 0 when free */
     uint32_t depth;          /* acquisitions by the owner */
     uint32_t user_depth;     /* of which by nth_heap_lock */
+    uint64_t acquisitions;   /* every acquisition, counted by its owner: while a thread holds the
+                              * lock, an unchanged count proves nobody else changed the heap */
 } nth_lock;
 
 /* A unique, non-zero id for the calling thread: the address of one thread-local byte
@@ -37,6 +39,7 @@ static inline void nth_lock_init(nth_lock *lock)
     atomic_init(&lock->owner, 0);
     lock->depth = 0;
     lock->user_depth = 0;
+    lock->acquisitions = 0;
 }
 
 static inline bool nth_lock_held_by_me(nth_lock *lock)
@@ -49,11 +52,13 @@ static inline void nth_lock_acquire(nth_lock *lock)
     uintptr_t me = nth_thread_id();
     if (atomic_load_explicit(&lock->owner, memory_order_relaxed) == me) {
         lock->depth++;
+        lock->acquisitions++;
         return;
     }
     pthread_mutex_lock(&lock->mutex);
     atomic_store_explicit(&lock->owner, me, memory_order_relaxed);
     lock->depth = 1;
+    lock->acquisitions++;
 }
 
 /* Acquires the lock only if that needs no waiting. */
@@ -62,11 +67,13 @@ static inline bool nth_lock_try_acquire(nth_lock *lock)
     uintptr_t me = nth_thread_id();
     if (atomic_load_explicit(&lock->owner, memory_order_relaxed) == me) {
         lock->depth++;
+        lock->acquisitions++;
         return true;
     }
     if (pthread_mutex_trylock(&lock->mutex) != 0) return false;
     atomic_store_explicit(&lock->owner, me, memory_order_relaxed);
     lock->depth = 1;
+    lock->acquisitions++;
     return true;
 }
 

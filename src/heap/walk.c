@@ -13,30 +13,62 @@
  * stale or forged entry ends the walk with NTH_ERR_INVALID_PARAMETER. Damage met on the way is
  * reported once and stepped over: the walk goes on at the next place it can trust. Big blocks
  * are listed from their records (out of band, bigblock.c); their in-band bytes are only checked.
+ *
+ * Speed: finding a position again costs a few dozen reads, so a thread that walks a heap it has
+ * locked (nth_heap_lock, the consistent way to walk) keeps its cursor between steps and resumes
+ * it when it is handed back the entry it returned last and the lock has not been taken since
+ * (every change to a locked heap takes the lock, even the LFH's, which the lock pauses).
  */
 #include "heap/iter.h"
+
+typedef struct walk_cache {
+    nth_heap *heap;
+    uint64_t acquisitions; /* the heap lock's count right after the last step */
+    nth_walk_entry last;   /* its data and flags: the position handed out last */
+    nth_iter it;
+} walk_cache;
+
+static NTH_TLS walk_cache cached;
+
+static bool resumable(nth_heap *heap, const nth_walk_entry *entry)
+{
+    return cached.heap == heap && heap->lock.user_depth > 0 && entry->data &&
+           heap->lock.acquisitions == cached.acquisitions + 1 && entry->data == cached.last.data &&
+           entry->flags == cached.last.flags; /* a position is its data pointer and flags */
+}
 
 
 static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
 {
-    nth_iter it;
-    if (!nth_iter_open(&it, &nth_mem_self, (uintptr_t)heap)) {
-        nth_report_problem(heap, NTH_ERR_CORRUPT, heap, it.problem.expected, it.problem.found);
-        return false;
+    nth_iter *it = &cached.it;
+    if (!resumable(heap, entry)) {
+        cached.heap = NULL;
+        if (!nth_iter_open(it, &nth_mem_self, (uintptr_t)heap)) {
+            nth_report_problem(heap, NTH_ERR_CORRUPT, heap, it->problem.expected, it->problem.found);
+            return false;
+        }
+        if (entry->data && !nth_iter_seek(it, entry)) {
+            nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
+            return false;
+        }
     }
-    if (entry->data && !nth_iter_seek(&it, entry)) {
-        nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
-        return false;
-    }
-    it.problems = 0;
-    bool found = nth_iter_next(&it, entry);
-    if (it.problems)
-        nth_report_problem(heap, NTH_ERR_CORRUPT, (const void *)it.problem.address, it.problem.expected,
-                           it.problem.found);
+    it->problems = 0;
+    bool found = nth_iter_next(it, entry);
+    if (it->problems)
+        nth_report_problem(heap, NTH_ERR_CORRUPT, (const void *)it->problem.address, it->problem.expected,
+                           it->problem.found);
     if (found && (entry->flags & NTH_ENTRY_BIG))
         nth_big_check_locked(heap, (nth_big *)nth_addrmap_lookup(entry->data)); /* damage: reported, repaired */
-    if (!found) nth_set_last_error(NTH_ERR_NO_MORE_ITEMS);
-    return found;
+    if (!found) {
+        cached.heap = NULL;
+        nth_set_last_error(NTH_ERR_NO_MORE_ITEMS);
+        return false;
+    }
+    cached.heap = heap;
+    cached.acquisitions = heap->lock.acquisitions;
+    cached.last.data = entry->data;
+    cached.last.flags = entry->flags;
+    return true;
 }
 
 bool nth_heap_walk(nth_heap *heap, nth_walk_entry *entry)
