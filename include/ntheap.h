@@ -135,6 +135,9 @@ nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t 
  * on Windows; on any failure the original block is unchanged. */
 NTH_API NTH_NODISCARD NTH_ALLOC_SIZE(4) void *
 nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size);
+/* nth_heap_realloc whose reports name `call` (a layer's own name, e.g. "realloc"). */
+NTH_API NTH_NODISCARD NTH_ALLOC_SIZE(4) void *
+nth_heap_realloc_as(nth_heap *heap, uint32_t flags, void *ptr, size_t size, const char *call);
 
 /* Frees a block. NULL is a successful no-op. A bad pointer returns false and is reported. */
 NTH_API bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr);
@@ -152,6 +155,8 @@ NTH_API size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr);
 /* The bytes usable in the block (requested size rounded up to the block's granule), or
  * NTH_SIZE_ERROR. This is what malloc_usable_size reports. */
 NTH_API size_t nth_heap_usable_size(nth_heap *heap, const void *ptr);
+/* nth_heap_usable_size whose reports name `call` (e.g. "malloc_usable_size"). */
+NTH_API size_t nth_heap_usable_size_as(nth_heap *heap, const void *ptr, const char *call);
 
 /* The heap that owns `ptr` if it is a live block of any ntheap heap, else NULL. O(1); never
  * touches memory that is not committed heap memory. */
@@ -285,8 +290,11 @@ typedef void (*nth_report_handler)(const nth_report *report, void *context);
  * handler runs with the heap lock held: it must not call into the same heap. */
 NTH_API void nth_set_report_handler(nth_report_handler handler, void *context);
 
-/* Names the API call in progress for the reports of this thread (the Win32 layer says
- * "HeapFree" instead of "nth_heap_free"). NULL restores the native names. */
+/* Names the API call in progress for the reports of this thread until it is called again with
+ * NULL: the hook of a layer built over the native API (the Win32 layer says "HeapFree" around
+ * its call of nth_heap_free). While a name is set, the native calls made under it report with
+ * that name; with none set, each native call reports under its own name. For one call, the
+ * *_as functions (nth_free_as, nth_heap_realloc_as, nth_heap_usable_size_as) are simpler. */
 NTH_API void nth_set_call_name(const char *call);
 
 /* GENERATE_EXCEPTIONS: Linux has no structured exceptions. A failing call on a heap or call with

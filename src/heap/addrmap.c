@@ -7,16 +7,18 @@
  *                  root index      leaf index        offset in chunk
  *
  *   root: 32768 pointers (static, zero pages until used) -> leaf: 65536 owner pointers,
- *   mapped on first use and never freed (512 KiB of address space, touched only where used).
+ *   mapped on first use (nth_vm_map_private) and never freed (512 KiB of address space, touched
+ *   only where used). A leaf that cannot be mapped makes nth_addrmap_set fail with nothing
+ *   stored, so the reservation that needed it is given back and the allocation fails cleanly.
  *
  * Every reservation the engine makes is 64 KiB aligned and a multiple of 64 KiB, so a chunk has
  * at most one owner. Readers are lock-free (acquire loads); writers serialize on map_lock.
  */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/mman.h>
 
 #include "heap/internal.h"
+#include "heap/vm.h"
 
 #define ROOT_BITS NTH_ADDRMAP_ROOT_BITS
 #define LEAF_BITS NTH_ADDRMAP_LEAF_BITS
@@ -32,9 +34,8 @@ static leaf *leaf_for(uintptr_t a, bool create)
     size_t r = a >> (NTH_LG_CHUNK + LEAF_BITS);
     leaf *l = atomic_load_explicit(&root[r], memory_order_acquire);
     if (l || !create) return l;
-    void *mem = mmap(NULL, sizeof(leaf), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) return NULL;
-    l = mem;
+    l = nth_vm_map_private(sizeof(leaf));
+    if (!l) return NULL; /* the caller's mapping fails cleanly: nothing was stored */
     atomic_store_explicit(&root[r], l, memory_order_release);
     return l;
 }

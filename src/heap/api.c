@@ -22,9 +22,9 @@ static inline void unlock_for(nth_heap *heap, uint32_t flags)
     if (!(flags & NTH_NO_SERIALIZE)) nth_lock_release(&heap->lock);
 }
 
-static bool enter(nth_heap *heap, const char *call)
+/* The entry check, after NTH_ENTER has named the call: a handle that is not a live heap fails. */
+static bool handle_ok(nth_heap *heap)
 {
-    nth_active_call = call;
     if (NTH_LIKELY(nth_heap_handle_ok(heap))) return true;
     nth_set_last_error(NTH_ERR_INVALID_HANDLE);
     return false;
@@ -68,19 +68,23 @@ static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t al
 
 void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
 {
-    if (size <= NTH_LFH_MAX_SIZE) {
-        void *p = flags == 0 ? nth_lfh_alloc_fast(heap, size) : NULL;
-        if (NTH_LIKELY(p != NULL)) return p;
-        p = nth_lfh_alloc(heap, flags, size);
+    if (size <= NTH_LFH_MAX_SIZE && flags == 0) {
+        void *p = nth_lfh_alloc_fast(heap, size); /* never reports */
         if (NTH_LIKELY(p != NULL)) return p;
     }
-    if (!enter(heap, "nth_heap_alloc")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    NTH_ENTER("nth_heap_alloc");
+    if (size <= NTH_LFH_MAX_SIZE) {
+        void *p = nth_lfh_alloc(heap, flags, size);
+        if (NTH_LIKELY(p != NULL)) return p;
+    }
+    if (!handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
     return alloc_common(heap, flags, size, NTH_GRANULE);
 }
 
 void *nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t size)
 {
-    if (!enter(heap, "nth_heap_alloc_aligned")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    NTH_ENTER("nth_heap_alloc_aligned");
+    if (!handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
     if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > ((size_t)1 << 30)) {
         nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
         return NULL;
@@ -142,11 +146,12 @@ bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
         nth_lfh_subsegment *sub = lfh_owner(heap, ptr);
         if (sub) {
             if (NTH_LIKELY(nth_lfh_free_fast(heap, sub, ptr))) return true;
-            nth_active_call = "nth_heap_free";
+            NTH_ENTER("nth_heap_free");
             return nth_lfh_free(heap, sub, ptr);
         }
     }
-    if (!enter(heap, "nth_heap_free")) return false;
+    NTH_ENTER("nth_heap_free");
+    if (!handle_ok(heap)) return false;
     if (!ptr) return true;
     flags |= heap->force_flags;
     nth_located where;
@@ -165,7 +170,7 @@ bool nth_free_as(void *ptr, const char *call)
         NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr)))
         return true;
     /* Everything else, and every report, goes the long way under the caller's name. */
-    nth_set_call_name(call);
+    NTH_ENTER(call);
     bool ok;
     if (!owner) {
         nth_report_problem(NULL, NTH_ERR_INVALID_POINTER, ptr, "a block of an ntheap heap",
@@ -176,7 +181,6 @@ bool nth_free_as(void *ptr, const char *call)
     } else {
         ok = nth_heap_free(owner->heap, 0, ptr);
     }
-    nth_set_call_name(NULL);
     return ok;
 }
 
@@ -294,7 +298,8 @@ static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags
 
 void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
 {
-    if (!enter(heap, "nth_heap_realloc")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    NTH_ENTER("nth_heap_realloc");
+    if (!handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
     flags |= heap->force_flags;
     if (!ptr) {
         nth_set_last_error(NTH_ERR_INVALID_POINTER);
@@ -313,9 +318,16 @@ void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
     return p;
 }
 
+void *nth_heap_realloc_as(nth_heap *heap, uint32_t flags, void *ptr, size_t size, const char *call)
+{
+    NTH_ENTER(call);
+    return nth_heap_realloc(heap, flags, ptr, size);
+}
+
 size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr)
 {
-    if (!enter(heap, "nth_heap_size")) return NTH_SIZE_ERROR;
+    NTH_ENTER("nth_heap_size");
+    if (!handle_ok(heap)) return NTH_SIZE_ERROR;
     flags |= heap->force_flags;
     nth_located where;
     nth_lfh_subsegment *sub = ptr && !(flags & NTH_NO_SERIALIZE) ? lfh_owner(heap, ptr) : NULL;
@@ -335,7 +347,8 @@ size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr)
 
 size_t nth_heap_usable_size(nth_heap *heap, const void *ptr)
 {
-    if (!enter(heap, "nth_heap_usable_size")) return NTH_SIZE_ERROR;
+    NTH_ENTER("nth_heap_usable_size");
+    if (!handle_ok(heap)) return NTH_SIZE_ERROR;
     nth_located where;
     nth_lfh_subsegment *sub = ptr && !(heap->force_flags & NTH_NO_SERIALIZE) ? lfh_owner(heap, ptr) : NULL;
     if (sub) {
@@ -353,6 +366,12 @@ size_t nth_heap_usable_size(nth_heap *heap, const void *ptr)
     if (where.big) return (size_t)where.hdr.size_gr * NTH_GRANULE;
     if (where.hdr.flags & BLOCK_FILL) return nth_block_requested(&where.hdr);
     return nth_block_fill_end(&where.hdr) - sizeof(nth_block_header);
+}
+
+size_t nth_heap_usable_size_as(nth_heap *heap, const void *ptr, const char *call)
+{
+    NTH_ENTER(call);
+    return nth_heap_usable_size(heap, ptr);
 }
 
 nth_heap *nth_heap_owner(const void *ptr)
@@ -376,7 +395,8 @@ nth_heap *nth_heap_from_pointer(const void *ptr)
 
 bool nth_heap_set_user_value(nth_heap *heap, void *ptr, uintptr_t value)
 {
-    if (!enter(heap, "nth_heap_set_user_value")) return false;
+    NTH_ENTER("nth_heap_set_user_value");
+    if (!handle_ok(heap)) return false;
     nth_located where;
     bool ok;
     lock_for(heap, heap->force_flags);
@@ -398,7 +418,8 @@ bool nth_heap_set_user_value(nth_heap *heap, void *ptr, uintptr_t value)
 
 bool nth_heap_get_user_info(nth_heap *heap, const void *ptr, uintptr_t *value, uint32_t *user_flags)
 {
-    if (!enter(heap, "nth_heap_get_user_info")) return false;
+    NTH_ENTER("nth_heap_get_user_info");
+    if (!handle_ok(heap)) return false;
     nth_located where;
     lock_for(heap, heap->force_flags);
     bool ok = locate_or_report(heap, ptr, &where);
@@ -412,7 +433,8 @@ bool nth_heap_get_user_info(nth_heap *heap, const void *ptr, uintptr_t *value, u
 
 bool nth_heap_set_user_flags(nth_heap *heap, void *ptr, uint32_t clear, uint32_t set)
 {
-    if (!enter(heap, "nth_heap_set_user_flags")) return false;
+    NTH_ENTER("nth_heap_set_user_flags");
+    if (!handle_ok(heap)) return false;
     if (((clear | set) & ~(uint32_t)NTH_SETTABLE_USER_FLAGS) != 0) {
         nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
         return false;

@@ -10,12 +10,8 @@
  * Lock order: registry_lock before any heap lock (see docs/design.md). fork() is made safe here:
  * pthread_atfork handlers take every engine lock in that order and release them on both sides.
  */
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "heap/internal.h"
 #include "heap/lfh.h"
@@ -63,17 +59,6 @@ static void fork_release(void)
 static void register_fork_hooks(void)
 {
     pthread_atfork(fork_prepare, fork_release, fork_release);
-}
-
-uint64_t nth_random64(void)
-{
-    uint64_t value;
-    if (getrandom(&value, sizeof value, GRND_NONBLOCK) == (ssize_t)sizeof value) return value;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    value = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32 ^
-            (uintptr_t)&value;
-    return value;
 }
 
 bool nth_heap_handle_ok(const nth_heap *heap)

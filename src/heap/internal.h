@@ -21,8 +21,40 @@
 /* Thread-locals use the initial-exec model: one instruction to reach, in the preloaded malloc too. */
 #define NTH_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
-/* The native call in progress, for reports (report.c). */
-extern NTH_TLS const char *nth_active_call;
+/* ------------------------------------------------------------ the call in progress (report.c)
+ *
+ * One thread-local name, read by the reporter, set once per entry point:
+ *
+ *   HeapFree ──► nth_set_call_name("HeapFree") ──► nth_heap_free: NTH_ENTER("nth_heap_free")
+ *                (outer layer: its name wins)           (kept: a name is already set)
+ *   free()   ──► nth_free_as(p, "free"): NTH_ENTER("free") ──► nth_heap_free: NTH_ENTER(...) (kept)
+ *   nth_heap_alloc: NTH_ENTER("nth_heap_alloc") ... scope ends ──► cleared again
+ *
+ * NTH_ENTER(name) sets the name only when none is set, and clears it again when the enclosing
+ * scope ends, however the function returns (the compiler's cleanup attribute), so a name never
+ * outlives its call. Put it at the top of every entry point, after any fast path that cannot
+ * report. nth_call_begin/nth_call_end are the same pair for code that needs it by hand.
+ */
+extern NTH_TLS const char *nth_call_in_progress;
+
+typedef struct nth_call_scope {
+    bool owns; /* this scope set the name and clears it */
+} nth_call_scope;
+
+static inline nth_call_scope nth_call_begin(const char *name)
+{
+    if (nth_call_in_progress) return (nth_call_scope){false};
+    nth_call_in_progress = name;
+    return (nth_call_scope){true};
+}
+
+static inline void nth_call_end(nth_call_scope *scope)
+{
+    if (scope->owns) nth_call_in_progress = NULL;
+}
+
+#define NTH_ENTER(name)                                                                          \
+    nth_call_scope nth_call_scope_ __attribute__((cleanup(nth_call_end), unused)) = nth_call_begin(name)
 
 static inline size_t nth_round_up(size_t value, size_t alignment)
 {
@@ -199,13 +231,14 @@ nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, co
 
 /* ------------------------------------------------------------------------------- report.c */
 
-/* Reports a misuse or corruption (formatted through the one reporter), sets the thread's last
- * error, and applies the heap's termination policy. `call` may be NULL (the current call). */
+/* Reports a misuse or corruption (formatted through the one reporter, naming the call in
+ * progress), sets the thread's last error, and applies the heap's termination policy. */
 void nth_report_problem(nth_heap *heap, nth_error error, const void *address, const char *expected,
                         const char *found);
 /* Raises the GENERATE_EXCEPTIONS handler for a failed call, if the flags ask for it. */
 void nth_raise_if_asked(nth_heap *heap, uint32_t flags, nth_error error);
-const char *nth_current_call(const char *native_name);
+/* The call in progress (see NTH_ENTER), or "ntheap" outside any call. */
+const char *nth_current_call(void);
 
 /* -------------------------------------------------------------------------------- heap.c */
 
@@ -213,7 +246,6 @@ extern nth_registry nth_heap_registry;
 bool nth_heap_handle_ok(const nth_heap *heap);
 void nth_heap_lock_internal(nth_heap *heap);
 void nth_heap_unlock_internal(nth_heap *heap);
-uint64_t nth_random64(void);
 
 /* ------------------------------------------------------------------------------ options.c */
 

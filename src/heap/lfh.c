@@ -542,7 +542,7 @@ void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size)
 
 static bool report_bad(nth_heap *heap, const void *ptr, nth_error error, const char *expected, const char *found)
 {
-    if (!nth_active_call) nth_active_call = "nth_heap_free";
+    NTH_ENTER("nth_heap_free"); /* named already when called from an entry point */
     nth_report_problem(heap, error, ptr, expected, found);
     return false;
 }

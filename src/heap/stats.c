@@ -27,7 +27,7 @@ static size_t largest_free_locked(nth_heap *heap)
 
 bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats)
 {
-    nth_active_call = "nth_heap_query_stats";
+    NTH_ENTER("nth_heap_query_stats");
     if (!nth_heap_handle_ok(heap) || !stats) {
         nth_set_last_error(stats ? NTH_ERR_INVALID_HANDLE : NTH_ERR_INVALID_PARAMETER);
         return false;
@@ -56,7 +56,7 @@ bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats)
 
 size_t nth_heap_compact(nth_heap *heap, uint32_t flags)
 {
-    nth_active_call = "nth_heap_compact";
+    NTH_ENTER("nth_heap_compact");
     if (!nth_heap_handle_ok(heap)) {
         nth_set_last_error(NTH_ERR_INVALID_HANDLE);
         return 0;

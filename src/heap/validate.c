@@ -166,7 +166,7 @@ static bool validate_block_locked(nth_heap *heap, const void *ptr)
 
 bool nth_heap_validate(nth_heap *heap, uint32_t flags, const void *ptr)
 {
-    nth_active_call = "nth_heap_validate";
+    NTH_ENTER("nth_heap_validate");
     if (!nth_heap_handle_ok(heap)) {
         nth_set_last_error(NTH_ERR_INVALID_HANDLE);
         return false;

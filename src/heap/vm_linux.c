@@ -8,19 +8,30 @@
  *   release   munmap
  *   remap     mremap in place, else a fresh aligned reservation and mremap(MAYMOVE|FIXED) onto it
  *             (pages move without copying)
+ *   protect   mprotect(NONE | READ | READ|WRITE)
+ *   private   mmap(READ|WRITE) of zeroed pages for engine metadata; munmap
+ *   random    getrandom(GRND_NONBLOCK), else a mix of the clock, the pid and a stack address
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "heap/vm.h"
 
-static _Atomic unsigned fault_countdown[2];
+static _Atomic unsigned fault_countdown[NTH_VM_FAULT_KINDS];
 
 void nth_vm_inject_failure(enum nth_vm_fault kind, unsigned n)
 {
     atomic_store(&fault_countdown[kind], n);
+}
+
+unsigned nth_vm_pending_failure(enum nth_vm_fault kind)
+{
+    return atomic_load(&fault_countdown[kind]);
 }
 
 static bool injected_failure(enum nth_vm_fault kind)
@@ -66,6 +77,7 @@ void nth_vm_release(void *addr, size_t size)
 
 void *nth_vm_remap(void *addr, size_t old_size, size_t new_size, size_t alignment, bool may_move)
 {
+    if (injected_failure(NTH_VM_FAULT_REMAP)) return NULL;
     void *in_place = mremap(addr, old_size, new_size, 0);
     if (in_place != MAP_FAILED) return in_place;
     if (!may_move) return NULL;
@@ -78,4 +90,40 @@ void *nth_vm_remap(void *addr, size_t old_size, size_t new_size, size_t alignmen
         return NULL;
     }
     return moved;
+}
+
+bool nth_vm_protect(void *addr, size_t size, enum nth_vm_access access)
+{
+    if (injected_failure(NTH_VM_FAULT_PROTECT)) return false;
+    int prot = access == NTH_VM_READ_WRITE ? PROT_READ | PROT_WRITE : access == NTH_VM_READ ? PROT_READ : PROT_NONE;
+    return mprotect(addr, size, prot) == 0;
+}
+
+static size_t page_round(size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return (size + page - 1) & ~(page - 1);
+}
+
+void *nth_vm_map_private(size_t size)
+{
+    if (injected_failure(NTH_VM_FAULT_PRIVATE)) return NULL;
+    void *mem = mmap(NULL, page_round(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return mem == MAP_FAILED ? NULL : mem;
+}
+
+void nth_vm_unmap_private(void *addr, size_t size)
+{
+    munmap(addr, page_round(size));
+}
+
+uint64_t nth_random64(void)
+{
+    uint64_t value;
+    if (getrandom(&value, sizeof value, GRND_NONBLOCK) == (ssize_t)sizeof value) return value;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    value = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32 ^
+            (uintptr_t)&value;
+    return value;
 }
