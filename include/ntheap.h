@@ -266,10 +266,14 @@ typedef enum nth_heap_option {
     NTH_OPTION_LFH = 2,                     /* value 0/1: Low Fragmentation Heap front-end */
     NTH_OPTION_DECOMMIT_FREE_BLOCK = 3,     /* bytes: free blocks at least this big are decommitted ... */
     NTH_OPTION_DECOMMIT_TOTAL_FREE = 4,     /* bytes: ... once the heap holds more free bytes than this */
+    NTH_OPTION_VALIDATE_AT_EXIT = 5,        /* value 0/1, process-wide: validate every heap at exit */
 } nth_heap_option;
 
 /* heap NULL sets the process-wide default for heaps created afterwards (and, for
- * TERMINATE_ON_CORRUPTION, for every existing heap too, as HeapSetInformation(NULL) does). */
+ * TERMINATE_ON_CORRUPTION, for every existing heap too, as HeapSetInformation(NULL) does). A value
+ * outside the option's range fails with NTH_ERR_INVALID_PARAMETER; VALIDATE_AT_EXIT is
+ * process-wide only (a heap argument fails with NTH_ERR_NOT_SUPPORTED). The same names, as
+ * lower-case keys, are read once from the NTHEAP_OPTIONS environment variable. */
 NTH_API bool nth_heap_set_option(nth_heap *heap, nth_heap_option option, size_t value);
 NTH_API bool nth_heap_get_option(nth_heap *heap, nth_heap_option option, size_t *value);
 

@@ -7,10 +7,15 @@
  * through heap->next_heap. A handle is accepted only if it is on that list, so a stale or wild
  * handle is refused without being dereferenced.
  *
- * Lock order: registry_lock before any heap lock (see docs/design.md). fork() is made safe here:
+ * Lock order: registry_lock before any heap lock (see lock.h). fork() is made safe here:
  * pthread_atfork handlers take every engine lock in that order and release them on both sides.
+ *
+ * Options: nth_heap_set_option / nth_heap_get_option, expanded from options.def (options.c only
+ * parses the environment), and the exit-time validator of every heap (validate_at_exit).
  */
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "heap/internal.h"
@@ -104,9 +109,12 @@ static void registry_remove(nth_heap *heap)
     pthread_mutex_unlock(&registry_lock);
 }
 
+static void arm_exit_validator(void);
+
 nth_heap *nth_heap_create(uint32_t flags, size_t initial_size, size_t maximum_size)
 {
     nth_options_load();
+    if (nth_process_defaults.validate_at_exit) arm_exit_validator();
     pthread_once(&fork_hooks_once, register_fork_hooks);
     nth_heap *heap = nth_segment_create_heap(flags, initial_size, maximum_size);
     if (!heap) {
@@ -198,4 +206,131 @@ bool nth_heap_unlock(nth_heap *heap)
     if (--heap->lock.user_depth == 0) nth_lfh_resume(heap);
     nth_lock_release(&heap->lock);
     return true;
+}
+
+/* ------------------------------------------------------------------------------- options */
+
+static pthread_once_t exit_validator_once = PTHREAD_ONCE_INIT;
+
+/* At exit, when validate_at_exit is (still) on: validates every heap of the registry. */
+static void validate_all_at_exit(void)
+{
+    if (!nth_process_defaults.validate_at_exit) return;
+    size_t heaps = 0, bad = 0;
+    pthread_mutex_lock(&registry_lock);
+    for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap, heaps++)
+        if (!nth_heap_validate(heap, 0, NULL)) bad++;
+    pthread_mutex_unlock(&registry_lock);
+    if (bad) fprintf(stderr, "ntheap: %zu of %zu heaps failed validation at exit\n", bad, heaps);
+}
+
+static void register_exit_validator(void)
+{
+    atexit(validate_all_at_exit);
+}
+
+static void arm_exit_validator(void)
+{
+    pthread_once(&exit_validator_once, register_exit_validator);
+}
+
+/* The target of an option call: NULL (the process defaults) or a live heap. */
+static bool option_target(nth_heap *heap)
+{
+    if (heap && !nth_heap_handle_ok(heap)) {
+        nth_set_last_error(NTH_ERR_INVALID_HANDLE);
+        return false;
+    }
+    nth_options_load();
+    return true;
+}
+
+static bool option_in_range(size_t value, size_t min, size_t max)
+{
+    return value >= min && value <= max;
+}
+
+/* The LFH switch of one heap: a disabled LFH is a permanently paused one, so the fast paths fall
+ * back to the back-end. Unserialized heaps have no LFH. */
+static bool set_front_end(nth_heap *heap, bool on)
+{
+    if (on && (heap->flags & NTH_NO_SERIALIZE)) {
+        nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
+        return false;
+    }
+    nth_lock_acquire(&heap->lock);
+    if (heap->lfh_enabled && !on) nth_lfh_pause(heap);
+    if (!heap->lfh_enabled && on) nth_lfh_resume(heap);
+    heap->lfh_enabled = on;
+    nth_lock_release(&heap->lock);
+    return true;
+}
+
+/* How each scope of options.def reads and writes a heap's value. */
+#define OPTION_PER_HEAP_HEAP 1
+#define OPTION_PER_HEAP_ALL_HEAPS 1
+#define OPTION_PER_HEAP_FRONT_END 1
+#define OPTION_PER_HEAP_PROCESS 0
+#define OPTION_READ_HEAP(heap, field) ((size_t)(heap)->field)
+#define OPTION_READ_ALL_HEAPS OPTION_READ_HEAP
+#define OPTION_READ_FRONT_END OPTION_READ_HEAP
+#define OPTION_READ_PROCESS(heap, field) ((size_t)0)
+
+static bool set_heap_field_done(nth_heap *heap)
+{
+    nth_heap_unlock_internal(heap);
+    return true;
+}
+#define OPTION_WRITE_HEAP(heap, field, type, value) \
+    (nth_heap_lock_internal(heap), (heap)->field = (type)(value), set_heap_field_done(heap))
+#define OPTION_WRITE_ALL_HEAPS OPTION_WRITE_HEAP
+#define OPTION_WRITE_FRONT_END(heap, field, type, value) set_front_end(heap, (value) != 0)
+#define OPTION_WRITE_PROCESS(heap, field, type, value) (nth_set_last_error(NTH_ERR_NOT_SUPPORTED), false)
+
+/* After a process default changed: ALL_HEAPS options reach every live heap (the registry is
+ * walked under its lock, so no heap is skipped); PROCESS options may need the exit validator. */
+#define OPTION_SPREAD_HEAP(field, type, value) ((void)0)
+#define OPTION_SPREAD_FRONT_END OPTION_SPREAD_HEAP
+#define OPTION_SPREAD_PROCESS(field, type, value) (nth_process_defaults.validate_at_exit ? arm_exit_validator() : (void)0)
+#define OPTION_SPREAD_ALL_HEAPS(field, type, value)                                                           \
+    do {                                                                                                    \
+        pthread_mutex_lock(&registry_lock);                                                                 \
+        for (nth_heap *h = nth_heap_registry.first_heap; h; h = h->next_heap) h->field = (type)(value);     \
+        pthread_mutex_unlock(&registry_lock);                                                               \
+    } while (0)
+
+bool nth_heap_set_option(nth_heap *heap, nth_heap_option option, size_t value)
+{
+    if (!option_target(heap)) return false;
+    switch (option) {
+#define NTH_OPTION_ROW(name, id, type, default_value, min, max, scope, field, doc)                            \
+    case NTH_OPTION_##id:                                                                                   \
+        if (!option_in_range(value, (size_t)(min), (size_t)(max))) break;                                   \
+        if (heap) return OPTION_WRITE_##scope(heap, field, type, value);                                    \
+        nth_process_defaults.name = (type)value;                                                            \
+        OPTION_SPREAD_##scope(field, type, value);                                                          \
+        return true;
+#include "heap/options.def"
+    }
+    nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
+    return false;
+}
+
+bool nth_heap_get_option(nth_heap *heap, nth_heap_option option, size_t *value)
+{
+    if (!option_target(heap)) return false;
+    if (!value) {
+        nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
+        return false;
+    }
+    switch (option) {
+#define NTH_OPTION_ROW(name, id, type, default_value, min, max, scope, field, doc)                            \
+    case NTH_OPTION_##id:                                                                                   \
+        *value = heap && OPTION_PER_HEAP_##scope ? OPTION_READ_##scope(heap, field)                          \
+                                                 : (size_t)nth_process_defaults.name;                       \
+        return true;
+#include "heap/options.def"
+    }
+    nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
+    return false;
 }

@@ -249,14 +249,13 @@ void nth_heap_unlock_internal(nth_heap *heap);
 
 /* ------------------------------------------------------------------------------ options.c */
 
+/* The process defaults: one field per row of options.def, named as the option. */
 typedef struct nth_defaults {
-    bool terminate_on_corruption;
-    bool lfh;
-    size_t decommit_free_block;
-    size_t decommit_total_free;
-    bool validate_at_exit;
+#define NTH_OPTION_ROW(name, id, type, ...) type name;
+#include "heap/options.def"
 } nth_defaults;
 extern nth_defaults nth_process_defaults;
+/* Reads NTHEAP_OPTIONS into nth_process_defaults, once per process. */
 void nth_options_load(void);
 
 #endif
