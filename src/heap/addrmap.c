@@ -45,7 +45,7 @@ static bool store_range(const void *base, size_t size, const nth_owner *owner)
     uintptr_t start = (uintptr_t)base, end = start + size;
     if ((end - 1) >> ADDRESS_BITS) return false;
     bool ok = true;
-    pthread_mutex_lock(&map_lock);
+    nth_mutex_lock(&map_lock, NTH_RANK_ADDRMAP);
     /* Create every leaf first, so a failure changes nothing. */
     for (uintptr_t a = start; a < end && ok; a += NTH_CHUNK)
         if (!leaf_for(a, owner != NULL) && owner) ok = false;
@@ -55,18 +55,18 @@ static bool store_range(const void *base, size_t size, const nth_owner *owner)
             atomic_store_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << LEAF_BITS) - 1)], owner,
                                   memory_order_release);
     }
-    pthread_mutex_unlock(&map_lock);
+    nth_mutex_unlock(&map_lock, NTH_RANK_ADDRMAP);
     return ok;
 }
 
 void nth_addrmap_fork_prepare(void)
 {
-    pthread_mutex_lock(&map_lock);
+    nth_mutex_lock(&map_lock, NTH_RANK_ADDRMAP);
 }
 
 void nth_addrmap_fork_release(void)
 {
-    pthread_mutex_unlock(&map_lock);
+    nth_mutex_unlock(&map_lock, NTH_RANK_ADDRMAP);
 }
 
 bool nth_addrmap_set(const void *base, size_t size, const nth_owner *owner)

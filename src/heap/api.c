@@ -14,12 +14,12 @@
 
 static inline void lock_for(nth_heap *heap, uint32_t flags)
 {
-    if (!(flags & NTH_NO_SERIALIZE)) nth_lock_acquire(&heap->lock);
+    nth_call_lock(heap, flags);
 }
 
 static inline void unlock_for(nth_heap *heap, uint32_t flags)
 {
-    if (!(flags & NTH_NO_SERIALIZE)) nth_lock_release(&heap->lock);
+    nth_call_unlock(heap, flags);
 }
 
 /* The entry check, after NTH_ENTER has named the call: a handle that is not a live heap fails. */

@@ -30,16 +30,54 @@ nth_registry nth_heap_registry = {
 };
 
 NTH_TLS char nth_thread_anchor;
+
+#if NTH_DEBUG
+NTH_TLS uint32_t nth_held_ranks[NTH_RANK_LIMIT];
+NTH_TLS uint32_t nth_unserialized_calls;
+
+static const char *rank_name(nth_lock_rank rank)
+{
+    switch (rank) {
+    case NTH_RANK_REGISTRY: return "registry";
+    case NTH_RANK_HEAP: return "heap";
+    case NTH_RANK_CACHE: return "cache";
+    case NTH_RANK_ADDRMAP: return "address-map";
+    default: return "unknown";
+    }
+}
+
+void nth_lock_order_violated(nth_lock_rank acquiring, nth_lock_rank held)
+{
+    fprintf(stderr,
+            "ntheap: lock order violated: acquiring the %s lock (rank %d) while holding the %s lock (rank %d); "
+            "the order is registry < heap < cache < address map\n",
+            rank_name(acquiring), (int)acquiring, rank_name(held), (int)held);
+    abort();
+}
+
+void nth_assert_held_failed(const nth_heap *heap, const char *function)
+{
+    fprintf(stderr, "ntheap: %s: called without the lock of heap %p (a *_locked function)\n", function,
+            (const void *)heap);
+    abort();
+}
+#endif
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t process_heap_once = PTHREAD_ONCE_INIT;
 static pthread_once_t fork_hooks_once = PTHREAD_ONCE_INIT;
 
 /* fork(): every engine lock is taken, in the documented order, before the fork and released in
  * both processes after it, so the child inherits no lock held by a thread it does not have.
- * (The child's single thread is the forking thread, so it may release what it took.) */
+ * (The child's single thread is the forking thread, so it may release what it took.)
+ * The one exemption from the rank check: a thread may fork while it holds heap locks taken with
+ * nth_heap_lock (HeapLock, then fork), and then takes the registry lock after them. That waits
+ * only if another thread holds the registry lock, which it then holds while waiting for a heap
+ * lock only in its own fork handler or in the exit-time validator: two forks racing while one
+ * forking thread holds HeapLock can still deadlock, as they can with Windows' own heap. */
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&registry_lock);
+    nth_rank_acquired(NTH_RANK_REGISTRY);
     for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap) {
         if (heap->flags & NTH_NO_SERIALIZE) continue;
         nth_lock_acquire(&heap->lock);
@@ -58,7 +96,7 @@ static void fork_release(void)
         nth_lfh_resume(heap);
         nth_lock_release(&heap->lock);
     }
-    pthread_mutex_unlock(&registry_lock);
+    nth_mutex_unlock(&registry_lock, NTH_RANK_REGISTRY);
 }
 
 static void register_fork_hooks(void)
@@ -81,7 +119,7 @@ bool nth_heap_is_valid_handle(const nth_heap *heap)
 
 static void registry_add(nth_heap *heap)
 {
-    pthread_mutex_lock(&registry_lock);
+    nth_mutex_lock(&registry_lock, NTH_RANK_REGISTRY);
     heap->prev_heap = NULL;
     heap->next_heap = NULL;
     /* Append, so the list runs in creation order with the process heap first. */
@@ -94,19 +132,19 @@ static void registry_add(nth_heap *heap)
     heap->prev_heap = prev;
     *link = heap;
     nth_heap_registry.n_heaps++;
-    pthread_mutex_unlock(&registry_lock);
+    nth_mutex_unlock(&registry_lock, NTH_RANK_REGISTRY);
 }
 
 static void registry_remove(nth_heap *heap)
 {
-    pthread_mutex_lock(&registry_lock);
+    nth_mutex_lock(&registry_lock, NTH_RANK_REGISTRY);
     if (heap->prev_heap)
         heap->prev_heap->next_heap = heap->next_heap;
     else
         nth_heap_registry.first_heap = heap->next_heap;
     if (heap->next_heap) heap->next_heap->prev_heap = heap->prev_heap;
     nth_heap_registry.n_heaps--;
-    pthread_mutex_unlock(&registry_lock);
+    nth_mutex_unlock(&registry_lock, NTH_RANK_REGISTRY);
 }
 
 static void arm_exit_validator(void);
@@ -156,11 +194,11 @@ bool nth_heap_destroy(nth_heap *heap)
 size_t nth_heap_list(nth_heap **out, size_t capacity)
 {
     nth_process_heap();
-    pthread_mutex_lock(&registry_lock);
+    nth_mutex_lock(&registry_lock, NTH_RANK_REGISTRY);
     size_t n = 0;
     for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap, n++)
         if (n < capacity) out[n] = heap;
-    pthread_mutex_unlock(&registry_lock);
+    nth_mutex_unlock(&registry_lock, NTH_RANK_REGISTRY);
     return n;
 }
 
@@ -217,10 +255,10 @@ static void validate_all_at_exit(void)
 {
     if (!nth_process_defaults.validate_at_exit) return;
     size_t heaps = 0, bad = 0;
-    pthread_mutex_lock(&registry_lock);
+    nth_mutex_lock(&registry_lock, NTH_RANK_REGISTRY);
     for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap, heaps++)
         if (!nth_heap_validate(heap, 0, NULL)) bad++;
-    pthread_mutex_unlock(&registry_lock);
+    nth_mutex_unlock(&registry_lock, NTH_RANK_REGISTRY);
     if (bad) fprintf(stderr, "ntheap: %zu of %zu heaps failed validation at exit\n", bad, heaps);
 }
 
@@ -294,9 +332,9 @@ static bool set_heap_field_done(nth_heap *heap)
 #define OPTION_SPREAD_PROCESS(field, type, value) (nth_process_defaults.validate_at_exit ? arm_exit_validator() : (void)0)
 #define OPTION_SPREAD_ALL_HEAPS(field, type, value)                                                           \
     do {                                                                                                    \
-        pthread_mutex_lock(&registry_lock);                                                                 \
+        nth_mutex_lock(&registry_lock, NTH_RANK_REGISTRY);                                                                 \
         for (nth_heap *h = nth_heap_registry.first_heap; h; h = h->next_heap) h->field = (type)(value);     \
-        pthread_mutex_unlock(&registry_lock);                                                               \
+        nth_mutex_unlock(&registry_lock, NTH_RANK_REGISTRY);                                                               \
     } while (0)
 
 bool nth_heap_set_option(nth_heap *heap, nth_heap_option option, size_t value)

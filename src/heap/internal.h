@@ -244,6 +244,46 @@ const char *nth_current_call(void);
 
 extern nth_registry nth_heap_registry;
 bool nth_heap_handle_ok(const nth_heap *heap);
+
+/* Preconditions of *_locked functions: nth_assert_held(heap) on their first line. In a DEBUG=1
+ * build it aborts with the function's name unless this thread holds the heap lock, the heap is
+ * NO_SERIALIZE, or a call with NTH_NO_SERIALIZE is in progress on this thread (the caller
+ * promised exclusive use); otherwise it compiles to nothing. */
+#if NTH_DEBUG
+extern NTH_TLS uint32_t nth_unserialized_calls;
+_Noreturn void nth_assert_held_failed(const nth_heap *heap, const char *function);
+static inline void nth_assert_held_at(nth_heap *heap, const char *function)
+{
+    if (!(heap->flags & NTH_NO_SERIALIZE) && !nth_lock_held_by_me(&heap->lock) && nth_unserialized_calls == 0)
+        nth_assert_held_failed(heap, function);
+}
+#define nth_assert_held(heap) nth_assert_held_at((heap), __func__)
+#else
+#define nth_assert_held(heap) ((void)0)
+#endif
+
+/* The heap lock for one call with these (already forced) flags: none with NTH_NO_SERIALIZE. */
+static inline void nth_call_lock(nth_heap *heap, uint32_t flags)
+{
+    if (!(flags & NTH_NO_SERIALIZE)) {
+        nth_lock_acquire(&heap->lock);
+        return;
+    }
+#if NTH_DEBUG
+    nth_unserialized_calls++;
+#endif
+}
+
+static inline void nth_call_unlock(nth_heap *heap, uint32_t flags)
+{
+    if (!(flags & NTH_NO_SERIALIZE)) {
+        nth_lock_release(&heap->lock);
+        return;
+    }
+#if NTH_DEBUG
+    nth_unserialized_calls--;
+#endif
+}
 void nth_heap_lock_internal(nth_heap *heap);
 void nth_heap_unlock_internal(nth_heap *heap);
 

@@ -62,8 +62,7 @@ size_t nth_heap_compact(nth_heap *heap, uint32_t flags)
         return 0;
     }
     flags |= heap->force_flags;
-    bool locked = !(flags & NTH_NO_SERIALIZE);
-    if (locked) nth_lock_acquire(&heap->lock);
+    nth_call_lock(heap, flags);
     nth_lfh_pause(heap);
     nth_lfh_trim_locked(heap);
     nth_big_cache_release_locked(heap);
@@ -80,7 +79,7 @@ size_t nth_heap_compact(nth_heap *heap, uint32_t flags)
     }
     size_t largest = largest_free_locked(heap);
     nth_lfh_resume(heap);
-    if (locked) nth_lock_release(&heap->lock);
+    nth_call_unlock(heap, flags);
     if (largest == 0) nth_set_last_error(NTH_OK);
     return largest;
 }

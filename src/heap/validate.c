@@ -172,11 +172,10 @@ bool nth_heap_validate(nth_heap *heap, uint32_t flags, const void *ptr)
         return false;
     }
     flags |= heap->force_flags;
-    bool locked = !(flags & NTH_NO_SERIALIZE);
-    if (locked) nth_lock_acquire(&heap->lock);
+    nth_call_lock(heap, flags);
     if (!ptr) nth_lfh_pause(heap);
     bool ok = ptr ? validate_block_locked(heap, ptr) : validate_heap_locked(heap);
     if (!ptr) nth_lfh_resume(heap);
-    if (locked) nth_lock_release(&heap->lock);
+    nth_call_unlock(heap, flags);
     return ok;
 }
