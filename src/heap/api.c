@@ -46,6 +46,7 @@ static bool is_big_request(const nth_heap *heap, uint32_t flags, size_t size)
 /* Allocation with the lock held; alignment 16 means none beyond the default. */
 static void *alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
+    nth_assert_held(heap);
     if (alignment > NTH_CHUNK || is_big_request(heap, flags, size + (alignment > NTH_GRANULE ? alignment : 0))) {
         if (heap->maximum != 0) return NULL; /* fixed heaps have no big blocks, as on Windows */
         return nth_big_alloc_locked(heap, flags, size, alignment);
@@ -201,6 +202,7 @@ static uintptr_t user_value_of(const nth_located *where)
 
 static void store_user_value_locked(nth_heap *heap, void *ptr, uintptr_t value)
 {
+    nth_assert_held(heap);
     nth_located where;
     const char *expected, *found;
     if (nth_locate_block(heap, ptr, &where, &expected, &found) != NTH_OK) return;
@@ -212,6 +214,7 @@ static void store_user_value_locked(nth_heap *heap, void *ptr, uintptr_t value)
 
 static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t size, nth_error *error)
 {
+    nth_assert_held(heap);
     nth_located where;
     if (!locate_or_report(heap, ptr, &where)) {
         *error = nth_last_error();

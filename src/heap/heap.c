@@ -186,7 +186,9 @@ bool nth_heap_destroy(nth_heap *heap)
     registry_remove(heap);
     nth_lfh_destroy(heap);
     heap->magic = 0;
+    nth_heap_lock_internal(heap); /* for the *_locked teardown's precondition */
     nth_big_release_all(heap);
+    nth_heap_unlock_internal(heap);
     nth_segment_release_all(heap);
     return true;
 }
