@@ -67,12 +67,9 @@ static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t al
     return p;
 }
 
-void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
+/* Everything but the LFH fast path: out of line, so the fast path carries no call scope. */
+static __attribute__((noinline)) void *alloc_slow(nth_heap *heap, uint32_t flags, size_t size)
 {
-    if (size <= NTH_LFH_MAX_SIZE && flags == 0) {
-        void *p = nth_lfh_alloc_fast(heap, size); /* never reports */
-        if (NTH_LIKELY(p != NULL)) return p;
-    }
     NTH_ENTER("nth_heap_alloc");
     if (size <= NTH_LFH_MAX_SIZE) {
         void *p = nth_lfh_alloc(heap, flags, size);
@@ -80,6 +77,15 @@ void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
     }
     if (!handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
     return alloc_common(heap, flags, size, NTH_GRANULE);
+}
+
+void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
+{
+    if (size <= NTH_LFH_MAX_SIZE && flags == 0) {
+        void *p = nth_lfh_alloc_fast(heap, size); /* never reports */
+        if (NTH_LIKELY(p != NULL)) return p;
+    }
+    return alloc_slow(heap, flags, size);
 }
 
 void *nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t size)
@@ -141,17 +147,11 @@ static void free_located(nth_heap *heap, nth_located *where)
     nth_backend_free_locked(heap, where->header, &where->hdr);
 }
 
-bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
+/* Everything but the LFH fast path (sub: the LFH subsegment holding ptr, or NULL). */
+static __attribute__((noinline)) bool free_slow(nth_heap *heap, uint32_t flags, void *ptr, nth_lfh_subsegment *sub)
 {
-    if (ptr && !(flags & NTH_NO_SERIALIZE)) {
-        nth_lfh_subsegment *sub = lfh_owner(heap, ptr);
-        if (sub) {
-            if (NTH_LIKELY(nth_lfh_free_fast(heap, sub, ptr))) return true;
-            NTH_ENTER("nth_heap_free");
-            return nth_lfh_free(heap, sub, ptr);
-        }
-    }
     NTH_ENTER("nth_heap_free");
+    if (sub) return nth_lfh_free(heap, sub, ptr);
     if (!handle_ok(heap)) return false;
     if (!ptr) return true;
     flags |= heap->force_flags;
@@ -163,6 +163,29 @@ bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
     return ok;
 }
 
+bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
+{
+    nth_lfh_subsegment *sub = NULL;
+    if (ptr && !(flags & NTH_NO_SERIALIZE)) {
+        sub = lfh_owner(heap, ptr);
+        if (sub && NTH_LIKELY(nth_lfh_free_fast(heap, sub, ptr))) return true;
+    }
+    return free_slow(heap, flags, ptr, sub);
+}
+
+/* Everything but the LFH fast path, and every report, goes the long way under the caller's name. */
+static __attribute__((noinline)) bool free_as_slow(void *ptr, const nth_owner *owner, const char *call)
+{
+    NTH_ENTER(call);
+    if (!owner) {
+        nth_report_problem(NULL, NTH_ERR_INVALID_POINTER, ptr, "a block of an ntheap heap",
+                           "an address no ntheap heap owns (wild or stack pointer)");
+        return false;
+    }
+    if (owner->kind == OWNER_LFH) return nth_lfh_free(owner->heap, (nth_lfh_subsegment *)owner, ptr);
+    return nth_heap_free(owner->heap, 0, ptr);
+}
+
 bool nth_free_as(void *ptr, const char *call)
 {
     if (!ptr) return true;
@@ -170,19 +193,7 @@ bool nth_free_as(void *ptr, const char *call)
     if (NTH_LIKELY(owner && owner->kind == OWNER_LFH) &&
         NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr)))
         return true;
-    /* Everything else, and every report, goes the long way under the caller's name. */
-    NTH_ENTER(call);
-    bool ok;
-    if (!owner) {
-        nth_report_problem(NULL, NTH_ERR_INVALID_POINTER, ptr, "a block of an ntheap heap",
-                           "an address no ntheap heap owns (wild or stack pointer)");
-        ok = false;
-    } else if (owner->kind == OWNER_LFH) {
-        ok = nth_lfh_free(owner->heap, (nth_lfh_subsegment *)owner, ptr);
-    } else {
-        ok = nth_heap_free(owner->heap, 0, ptr);
-    }
-    return ok;
+    return free_as_slow(ptr, owner, call);
 }
 
 bool nth_free(void *ptr)
