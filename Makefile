@@ -6,19 +6,22 @@
 #   make bench           build and run the benchmarks against glibc, mimalloc, jemalloc
 #   make install PREFIX=/usr/local
 #
-# Variants: CC=clang, SAN=asan (AddressSanitizer + UBSan), SAN=tsan. Each variant builds
-# into its own directory (build, build-clang, build-asan, ...), so they never mix objects.
+# Variants: CC=clang, SAN=asan (AddressSanitizer + UBSan), SAN=tsan, DEBUG=1 (precondition and
+# lock-rank checks: -DNTH_DEBUG=1). Each variant builds into its own directory (build,
+# build-clang, build-asan, build-debug, build-clang-asan-debug, ...), so they never mix objects.
 #
-# Sources are found by folder, so a new file joins the build by being created:
-#   src/heap/*.c src/win32/*.c   -> libntheap       (the heap engine and the Win32 layer)
-#   src/pst/*.c                  -> libntheap-pst   (MS-PST NDB / Heap-on-Node; independent)
-#   src/malloc/*.c               -> libntheap-malloc.so (LD_PRELOAD malloc replacement)
-#   tools/ntheap/*.c             -> the ntheap CLI
-#   tests/<area>/test_*.c        -> one test program each; tests/<area>/*.sh run by the runner
-#   bench/*.c                    -> benchmark programs (make bench)
+# Sources are found by folder, subfolders included, so a new file joins the build by being
+# created:
+#   src/heap/**.c src/inspect/**.c src/win32/**.c -> libntheap  (engine, inspector, Win32 layer)
+#   src/pst/**.c                  -> libntheap-pst   (MS-PST NDB / Heap-on-Node; independent)
+#   src/malloc/**.c               -> libntheap-malloc.so (LD_PRELOAD malloc replacement)
+#   tools/ntheap/**.c             -> the ntheap CLI
+#   tests/<area>/**/test_*.c      -> one test program each; tests/<area>/*.sh run by the runner
+#   bench/*.c                     -> benchmark programs (make bench)
 
 CC      ?= cc
 SAN     ?=
+DEBUG   ?=
 PREFIX  ?= /usr/local
 OPT     ?= -O2
 
@@ -26,7 +29,7 @@ ifeq ($(origin CC),default)
 CC := cc
 endif
 
-BUILD_NAME := build$(if $(filter-out cc gcc,$(notdir $(CC))),-$(notdir $(CC)))$(if $(SAN),-$(SAN))
+BUILD_NAME := build$(if $(filter-out cc gcc,$(notdir $(CC))),-$(notdir $(CC)))$(if $(SAN),-$(SAN))$(if $(filter 1,$(DEBUG)),-debug)
 BUILD ?= $(BUILD_NAME)
 
 WARN    := -Wall -Wextra -Werror -Wundef -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -41,13 +44,19 @@ LDFLAGS_ALL := -pthread $(SAN_FLAGS) $(LDFLAGS)
 ifneq ($(SAN),)
 ALL_CFLAGS += -DNTH_SANITIZER_BUILD=1
 endif
+ifeq ($(DEBUG),1)
+ALL_CFLAGS += -DNTH_DEBUG=1
+endif
 
-HEAP_SRCS   := $(sort $(wildcard src/heap/*.c))
-LIB_SRCS    := $(HEAP_SRCS) $(sort $(wildcard src/win32/*.c))
-PST_SRCS    := $(sort $(wildcard src/pst/*.c))
-MALLOC_SRCS := $(sort $(wildcard src/malloc/*.c))
-TOOL_SRCS   := $(sort $(wildcard tools/ntheap/*.c))
-TEST_SRCS   := $(sort $(wildcard tests/*/test_*.c))
+# $(call find_c,DIR,PATTERN): files matching PATTERN in DIR and every folder below it.
+find_c = $(foreach d,$(wildcard $(1)/*),$(call find_c,$(d),$(2)) $(filter $(subst *,%,$(1)/$(2)),$(d)))
+
+HEAP_SRCS   := $(sort $(call find_c,src/heap,*.c))
+LIB_SRCS    := $(HEAP_SRCS) $(sort $(call find_c,src/inspect,*.c) $(call find_c,src/win32,*.c))
+PST_SRCS    := $(sort $(call find_c,src/pst,*.c))
+MALLOC_SRCS := $(sort $(call find_c,src/malloc,*.c))
+TOOL_SRCS   := $(sort $(call find_c,tools/ntheap,*.c))
+TEST_SRCS   := $(sort $(foreach a,$(wildcard tests/*),$(call find_c,$(a),test_*.c)))
 BENCH_SRCS  := $(sort $(wildcard bench/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -117,12 +126,12 @@ $(BUILD)/tests/%: tests/%.c tests/harness/harness.h $(LIB_A) $(if $(PST_SRCS),$(
 
 $(BUILD)/bench/%: bench/%.c $(LIB_A) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -Ibench -o $@ $< $(LIB_A) $(LDFLAGS_ALL) -lm -ldl
+	$(CC) $(ALL_CFLAGS) -Ibench -o $@ $< $(LIB_A) $(LDFLAGS_ALL) -lm -ldl
 
 test-bins: $(TEST_BINS)
 
 check: all $(TEST_BINS)
-	@BUILD=$(BUILD) SAN=$(SAN) sh tests/harness/run.sh $(BUILD)
+	@BUILD=$(BUILD) SAN=$(SAN) DEBUG=$(DEBUG) sh tests/harness/run.sh $(BUILD)
 
 demo: all
 	$(TOOL) demo

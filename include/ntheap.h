@@ -135,6 +135,9 @@ nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t 
  * on Windows; on any failure the original block is unchanged. */
 NTH_API NTH_NODISCARD NTH_ALLOC_SIZE(4) void *
 nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size);
+/* nth_heap_realloc whose reports name `call` (a layer's own name, e.g. "realloc"). */
+NTH_API NTH_NODISCARD NTH_ALLOC_SIZE(4) void *
+nth_heap_realloc_as(nth_heap *heap, uint32_t flags, void *ptr, size_t size, const char *call);
 
 /* Frees a block. NULL is a successful no-op. A bad pointer returns false and is reported. */
 NTH_API bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr);
@@ -152,6 +155,8 @@ NTH_API size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr);
 /* The bytes usable in the block (requested size rounded up to the block's granule), or
  * NTH_SIZE_ERROR. This is what malloc_usable_size reports. */
 NTH_API size_t nth_heap_usable_size(nth_heap *heap, const void *ptr);
+/* nth_heap_usable_size whose reports name `call` (e.g. "malloc_usable_size"). */
+NTH_API size_t nth_heap_usable_size_as(nth_heap *heap, const void *ptr, const char *call);
 
 /* The heap that owns `ptr` if it is a live block of any ntheap heap, else NULL. O(1); never
  * touches memory that is not committed heap memory. */
@@ -264,10 +269,14 @@ typedef enum nth_heap_option {
     NTH_OPTION_LFH = 2,                     /* value 0/1: Low Fragmentation Heap front-end */
     NTH_OPTION_DECOMMIT_FREE_BLOCK = 3,     /* bytes: free blocks at least this big are decommitted ... */
     NTH_OPTION_DECOMMIT_TOTAL_FREE = 4,     /* bytes: ... once the heap holds more free bytes than this */
+    NTH_OPTION_VALIDATE_AT_EXIT = 5,        /* value 0/1, process-wide: validate every heap at exit */
 } nth_heap_option;
 
 /* heap NULL sets the process-wide default for heaps created afterwards (and, for
- * TERMINATE_ON_CORRUPTION, for every existing heap too, as HeapSetInformation(NULL) does). */
+ * TERMINATE_ON_CORRUPTION, for every existing heap too, as HeapSetInformation(NULL) does). A value
+ * outside the option's range fails with NTH_ERR_INVALID_PARAMETER; VALIDATE_AT_EXIT is
+ * process-wide only (a heap argument fails with NTH_ERR_NOT_SUPPORTED). The same names, as
+ * lower-case keys, are read once from the NTHEAP_OPTIONS environment variable. */
 NTH_API bool nth_heap_set_option(nth_heap *heap, nth_heap_option option, size_t value);
 NTH_API bool nth_heap_get_option(nth_heap *heap, nth_heap_option option, size_t *value);
 
@@ -288,8 +297,11 @@ typedef void (*nth_report_handler)(const nth_report *report, void *context);
  * handler runs with the heap lock held: it must not call into the same heap. */
 NTH_API void nth_set_report_handler(nth_report_handler handler, void *context);
 
-/* Names the API call in progress for the reports of this thread (the Win32 layer says
- * "HeapFree" instead of "nth_heap_free"). NULL restores the native names. */
+/* Names the API call in progress for the reports of this thread until it is called again with
+ * NULL: the hook of a layer built over the native API (the Win32 layer says "HeapFree" around
+ * its call of nth_heap_free). While a name is set, the native calls made under it report with
+ * that name; with none set, each native call reports under its own name. For one call, the
+ * *_as functions (nth_free_as, nth_heap_realloc_as, nth_heap_usable_size_as) are simpler. */
 NTH_API void nth_set_call_name(const char *call);
 
 /* GENERATE_EXCEPTIONS: Linux has no structured exceptions. A failing call on a heap or call with

@@ -7,16 +7,18 @@
  *                  root index      leaf index        offset in chunk
  *
  *   root: 32768 pointers (static, zero pages until used) -> leaf: 65536 owner pointers,
- *   mapped on first use and never freed (512 KiB of address space, touched only where used).
+ *   mapped on first use (nth_vm_map_private) and never freed (512 KiB of address space, touched
+ *   only where used). A leaf that cannot be mapped makes nth_addrmap_set fail with nothing
+ *   stored, so the reservation that needed it is given back and the allocation fails cleanly.
  *
  * Every reservation the engine makes is 64 KiB aligned and a multiple of 64 KiB, so a chunk has
  * at most one owner. Readers are lock-free (acquire loads); writers serialize on map_lock.
  */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/mman.h>
 
 #include "heap/internal.h"
+#include "heap/vm.h"
 
 #define ROOT_BITS NTH_ADDRMAP_ROOT_BITS
 #define LEAF_BITS NTH_ADDRMAP_LEAF_BITS
@@ -32,9 +34,8 @@ static leaf *leaf_for(uintptr_t a, bool create)
     size_t r = a >> (NTH_LG_CHUNK + LEAF_BITS);
     leaf *l = atomic_load_explicit(&root[r], memory_order_acquire);
     if (l || !create) return l;
-    void *mem = mmap(NULL, sizeof(leaf), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) return NULL;
-    l = mem;
+    l = nth_vm_map_private(sizeof(leaf));
+    if (!l) return NULL; /* the caller's mapping fails cleanly: nothing was stored */
     atomic_store_explicit(&root[r], l, memory_order_release);
     return l;
 }
@@ -44,7 +45,7 @@ static bool store_range(const void *base, size_t size, const nth_owner *owner)
     uintptr_t start = (uintptr_t)base, end = start + size;
     if ((end - 1) >> ADDRESS_BITS) return false;
     bool ok = true;
-    pthread_mutex_lock(&map_lock);
+    nth_mutex_lock(&map_lock, NTH_RANK_ADDRMAP);
     /* Create every leaf first, so a failure changes nothing. */
     for (uintptr_t a = start; a < end && ok; a += NTH_CHUNK)
         if (!leaf_for(a, owner != NULL) && owner) ok = false;
@@ -54,18 +55,18 @@ static bool store_range(const void *base, size_t size, const nth_owner *owner)
             atomic_store_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << LEAF_BITS) - 1)], owner,
                                   memory_order_release);
     }
-    pthread_mutex_unlock(&map_lock);
+    nth_mutex_unlock(&map_lock, NTH_RANK_ADDRMAP);
     return ok;
 }
 
 void nth_addrmap_fork_prepare(void)
 {
-    pthread_mutex_lock(&map_lock);
+    nth_mutex_lock(&map_lock, NTH_RANK_ADDRMAP);
 }
 
 void nth_addrmap_fork_release(void)
 {
-    pthread_mutex_unlock(&map_lock);
+    nth_mutex_unlock(&map_lock, NTH_RANK_ADDRMAP);
 }
 
 bool nth_addrmap_set(const void *base, size_t size, const nth_owner *owner)

@@ -14,17 +14,17 @@
 
 static inline void lock_for(nth_heap *heap, uint32_t flags)
 {
-    if (!(flags & NTH_NO_SERIALIZE)) nth_lock_acquire(&heap->lock);
+    nth_call_lock(heap, flags);
 }
 
 static inline void unlock_for(nth_heap *heap, uint32_t flags)
 {
-    if (!(flags & NTH_NO_SERIALIZE)) nth_lock_release(&heap->lock);
+    nth_call_unlock(heap, flags);
 }
 
-static bool enter(nth_heap *heap, const char *call)
+/* The entry check, after NTH_ENTER has named the call: a handle that is not a live heap fails. */
+static bool handle_ok(nth_heap *heap)
 {
-    nth_active_call = call;
     if (NTH_LIKELY(nth_heap_handle_ok(heap))) return true;
     nth_set_last_error(NTH_ERR_INVALID_HANDLE);
     return false;
@@ -46,6 +46,7 @@ static bool is_big_request(const nth_heap *heap, uint32_t flags, size_t size)
 /* Allocation with the lock held; alignment 16 means none beyond the default. */
 static void *alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
+    nth_assert_held(heap);
     if (alignment > NTH_CHUNK || is_big_request(heap, flags, size + (alignment > NTH_GRANULE ? alignment : 0))) {
         if (heap->maximum != 0) return NULL; /* fixed heaps have no big blocks, as on Windows */
         return nth_big_alloc_locked(heap, flags, size, alignment);
@@ -66,30 +67,31 @@ static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t al
     return p;
 }
 
-/* Everything but the owner-thread fast path, out of line so that the fast path saves no
- * registers. */
-static __attribute__((noinline)) void *heap_alloc_slow(nth_heap *heap, uint32_t flags, size_t size)
+/* Everything but the LFH fast path: out of line, so the fast path carries no call scope. */
+static __attribute__((noinline)) void *alloc_slow(nth_heap *heap, uint32_t flags, size_t size)
 {
+    NTH_ENTER("nth_heap_alloc");
     if (size <= NTH_LFH_MAX_SIZE) {
         void *p = nth_lfh_alloc(heap, flags, size);
         if (NTH_LIKELY(p != NULL)) return p;
     }
-    if (!enter(heap, "nth_heap_alloc")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    if (!handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
     return alloc_common(heap, flags, size, NTH_GRANULE);
 }
 
 void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
 {
-    if (NTH_LIKELY(flags == 0 && size <= NTH_LFH_MAX_SIZE)) {
-        void *p = nth_lfh_alloc_fast(heap, size);
+    if (size <= NTH_LFH_MAX_SIZE && flags == 0) {
+        void *p = nth_lfh_alloc_fast(heap, size); /* never reports */
         if (NTH_LIKELY(p != NULL)) return p;
     }
-    return heap_alloc_slow(heap, flags, size);
+    return alloc_slow(heap, flags, size);
 }
 
 void *nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t size)
 {
-    if (!enter(heap, "nth_heap_alloc_aligned")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    NTH_ENTER("nth_heap_alloc_aligned");
+    if (!handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
     if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > ((size_t)1 << 30)) {
         nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
         return NULL;
@@ -144,17 +146,12 @@ static bool free_located(nth_heap *heap, nth_located *where)
     return true;
 }
 
-bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
+/* Everything but the LFH fast path (sub: the LFH subsegment holding ptr, or NULL). */
+static __attribute__((noinline)) bool free_slow(nth_heap *heap, uint32_t flags, void *ptr, nth_lfh_subsegment *sub)
 {
-    if (ptr && !(flags & NTH_NO_SERIALIZE)) {
-        nth_lfh_subsegment *sub = lfh_owner(heap, ptr);
-        if (sub) {
-            if (NTH_LIKELY(nth_lfh_free_fast(heap, sub, ptr))) return true;
-            nth_active_call = "nth_heap_free";
-            return nth_lfh_free(heap, sub, ptr);
-        }
-    }
-    if (!enter(heap, "nth_heap_free")) return false;
+    NTH_ENTER("nth_heap_free");
+    if (sub) return nth_lfh_free(heap, sub, ptr);
+    if (!handle_ok(heap)) return false;
     if (!ptr) return true;
     flags |= heap->force_flags;
     nth_located where;
@@ -164,22 +161,27 @@ bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
     return ok;
 }
 
-/* Everything but the owner-thread fast path, and every report, under the caller's name. */
-static __attribute__((noinline)) bool free_slow(void *ptr, const nth_owner *owner, const char *call)
+bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
 {
-    nth_set_call_name(call);
-    bool ok;
+    nth_lfh_subsegment *sub = NULL;
+    if (ptr && !(flags & NTH_NO_SERIALIZE)) {
+        sub = lfh_owner(heap, ptr);
+        if (sub && NTH_LIKELY(nth_lfh_free_fast(heap, sub, ptr))) return true;
+    }
+    return free_slow(heap, flags, ptr, sub);
+}
+
+/* Everything but the LFH fast path, and every report, goes the long way under the caller's name. */
+static __attribute__((noinline)) bool free_as_slow(void *ptr, const nth_owner *owner, const char *call)
+{
+    NTH_ENTER(call);
     if (!owner) {
         nth_report_problem(NULL, NTH_ERR_INVALID_POINTER, ptr, "a block of an ntheap heap",
                            "an address no ntheap heap owns (wild or stack pointer)");
-        ok = false;
-    } else if (owner->kind == OWNER_LFH) {
-        ok = nth_lfh_free(owner->heap, (nth_lfh_subsegment *)owner, ptr);
-    } else {
-        ok = nth_heap_free(owner->heap, 0, ptr);
+        return false;
     }
-    nth_set_call_name(NULL);
-    return ok;
+    if (owner->kind == OWNER_LFH) return nth_lfh_free(owner->heap, (nth_lfh_subsegment *)owner, ptr);
+    return nth_heap_free(owner->heap, 0, ptr);
 }
 
 bool nth_free_as(void *ptr, const char *call)
@@ -189,7 +191,7 @@ bool nth_free_as(void *ptr, const char *call)
     if (NTH_LIKELY(owner && owner->kind == OWNER_LFH) &&
         NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr)))
         return true;
-    return free_slow(ptr, owner, call);
+    return free_as_slow(ptr, owner, call);
 }
 
 bool nth_free(void *ptr)
@@ -209,6 +211,7 @@ static uintptr_t user_value_of(const nth_located *where)
 
 static void store_user_value_locked(nth_heap *heap, void *ptr, uintptr_t value)
 {
+    nth_assert_held(heap);
     nth_located where;
     const char *expected, *found;
     if (nth_locate_block(heap, ptr, &where, &expected, &found) != NTH_OK) return;
@@ -220,6 +223,7 @@ static void store_user_value_locked(nth_heap *heap, void *ptr, uintptr_t value)
 
 static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t size, nth_error *error)
 {
+    nth_assert_held(heap);
     nth_located where;
     if (!locate_or_report(heap, ptr, &where)) {
         *error = nth_last_error();
@@ -310,7 +314,8 @@ static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags
 
 void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
 {
-    if (!enter(heap, "nth_heap_realloc")) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    NTH_ENTER("nth_heap_realloc");
+    if (!handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
     flags |= heap->force_flags;
     if (!ptr) {
         nth_set_last_error(NTH_ERR_INVALID_POINTER);
@@ -329,9 +334,16 @@ void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
     return p;
 }
 
+void *nth_heap_realloc_as(nth_heap *heap, uint32_t flags, void *ptr, size_t size, const char *call)
+{
+    NTH_ENTER(call);
+    return nth_heap_realloc(heap, flags, ptr, size);
+}
+
 size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr)
 {
-    if (!enter(heap, "nth_heap_size")) return NTH_SIZE_ERROR;
+    NTH_ENTER("nth_heap_size");
+    if (!handle_ok(heap)) return NTH_SIZE_ERROR;
     flags |= heap->force_flags;
     nth_located where;
     nth_lfh_subsegment *sub = ptr && !(flags & NTH_NO_SERIALIZE) ? lfh_owner(heap, ptr) : NULL;
@@ -351,7 +363,8 @@ size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr)
 
 size_t nth_heap_usable_size(nth_heap *heap, const void *ptr)
 {
-    if (!enter(heap, "nth_heap_usable_size")) return NTH_SIZE_ERROR;
+    NTH_ENTER("nth_heap_usable_size");
+    if (!handle_ok(heap)) return NTH_SIZE_ERROR;
     nth_located where;
     nth_lfh_subsegment *sub = ptr && !(heap->force_flags & NTH_NO_SERIALIZE) ? lfh_owner(heap, ptr) : NULL;
     if (sub) {
@@ -369,6 +382,12 @@ size_t nth_heap_usable_size(nth_heap *heap, const void *ptr)
     if (where.big) return (size_t)where.hdr.size_gr * NTH_GRANULE;
     if (where.hdr.flags & BLOCK_FILL) return nth_block_requested(&where.hdr);
     return nth_block_fill_end(&where.hdr) - sizeof(nth_block_header);
+}
+
+size_t nth_heap_usable_size_as(nth_heap *heap, const void *ptr, const char *call)
+{
+    NTH_ENTER(call);
+    return nth_heap_usable_size(heap, ptr);
 }
 
 nth_heap *nth_heap_owner(const void *ptr)
@@ -392,7 +411,8 @@ nth_heap *nth_heap_from_pointer(const void *ptr)
 
 bool nth_heap_set_user_value(nth_heap *heap, void *ptr, uintptr_t value)
 {
-    if (!enter(heap, "nth_heap_set_user_value")) return false;
+    NTH_ENTER("nth_heap_set_user_value");
+    if (!handle_ok(heap)) return false;
     nth_located where;
     bool ok;
     lock_for(heap, heap->force_flags);
@@ -414,7 +434,8 @@ bool nth_heap_set_user_value(nth_heap *heap, void *ptr, uintptr_t value)
 
 bool nth_heap_get_user_info(nth_heap *heap, const void *ptr, uintptr_t *value, uint32_t *user_flags)
 {
-    if (!enter(heap, "nth_heap_get_user_info")) return false;
+    NTH_ENTER("nth_heap_get_user_info");
+    if (!handle_ok(heap)) return false;
     nth_located where;
     lock_for(heap, heap->force_flags);
     bool ok = locate_or_report(heap, ptr, &where);
@@ -428,7 +449,8 @@ bool nth_heap_get_user_info(nth_heap *heap, const void *ptr, uintptr_t *value, u
 
 bool nth_heap_set_user_flags(nth_heap *heap, void *ptr, uint32_t clear, uint32_t set)
 {
-    if (!enter(heap, "nth_heap_set_user_flags")) return false;
+    NTH_ENTER("nth_heap_set_user_flags");
+    if (!handle_ok(heap)) return false;
     if (((clear | set) & ~(uint32_t)NTH_SETTABLE_USER_FLAGS) != 0) {
         nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
         return false;

@@ -26,8 +26,40 @@
 /* Thread-locals use the initial-exec model: one instruction to reach, in the preloaded malloc too. */
 #define NTH_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
-/* The native call in progress, for reports (report.c). */
-extern NTH_TLS const char *nth_active_call;
+/* ------------------------------------------------------------ the call in progress (report.c)
+ *
+ * One thread-local name, read by the reporter, set once per entry point:
+ *
+ *   HeapFree ──► nth_set_call_name("HeapFree") ──► nth_heap_free: NTH_ENTER("nth_heap_free")
+ *                (outer layer: its name wins)           (kept: a name is already set)
+ *   free()   ──► nth_free_as(p, "free"): NTH_ENTER("free") ──► nth_heap_free: NTH_ENTER(...) (kept)
+ *   nth_heap_alloc: NTH_ENTER("nth_heap_alloc") ... scope ends ──► cleared again
+ *
+ * NTH_ENTER(name) sets the name only when none is set, and clears it again when the enclosing
+ * scope ends, however the function returns (the compiler's cleanup attribute), so a name never
+ * outlives its call. Put it at the top of every entry point, after any fast path that cannot
+ * report. nth_call_begin/nth_call_end are the same pair for code that needs it by hand.
+ */
+extern NTH_TLS const char *nth_call_in_progress;
+
+typedef struct nth_call_scope {
+    bool owns; /* this scope set the name and clears it */
+} nth_call_scope;
+
+static inline nth_call_scope nth_call_begin(const char *name)
+{
+    if (nth_call_in_progress) return (nth_call_scope){false};
+    nth_call_in_progress = name;
+    return (nth_call_scope){true};
+}
+
+static inline void nth_call_end(nth_call_scope *scope)
+{
+    if (scope->owns) nth_call_in_progress = NULL;
+}
+
+#define NTH_ENTER(name)                                                                          \
+    nth_call_scope nth_call_scope_ __attribute__((cleanup(nth_call_end), unused)) = nth_call_begin(name)
 
 static inline size_t nth_round_up(size_t value, size_t alignment)
 {
@@ -298,32 +330,71 @@ nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, co
 
 /* ------------------------------------------------------------------------------- report.c */
 
-/* Reports a misuse or corruption (formatted through the one reporter), sets the thread's last
- * error, and applies the heap's termination policy. `call` may be NULL (the current call). */
+/* Reports a misuse or corruption (formatted through the one reporter, naming the call in
+ * progress), sets the thread's last error, and applies the heap's termination policy. */
 void nth_report_problem(nth_heap *heap, nth_error error, const void *address, const char *expected,
                         const char *found);
 /* Raises the GENERATE_EXCEPTIONS handler for a failed call, if the flags ask for it. */
 void nth_raise_if_asked(nth_heap *heap, uint32_t flags, nth_error error);
-const char *nth_current_call(const char *native_name);
+/* The call in progress (see NTH_ENTER), or "ntheap" outside any call. */
+const char *nth_current_call(void);
 
 /* -------------------------------------------------------------------------------- heap.c */
 
 extern nth_registry nth_heap_registry;
 bool nth_heap_handle_ok(const nth_heap *heap);
+
+/* Preconditions of *_locked functions: nth_assert_held(heap) on their first line. In a DEBUG=1
+ * build it aborts with the function's name unless this thread holds the heap lock, the heap is
+ * NO_SERIALIZE, or a call with NTH_NO_SERIALIZE is in progress on this thread (the caller
+ * promised exclusive use); otherwise it compiles to nothing. */
+#if NTH_DEBUG
+extern NTH_TLS uint32_t nth_unserialized_calls;
+_Noreturn void nth_assert_held_failed(const nth_heap *heap, const char *function);
+static inline void nth_assert_held_at(nth_heap *heap, const char *function)
+{
+    if (!(heap->flags & NTH_NO_SERIALIZE) && !nth_lock_held_by_me(&heap->lock) && nth_unserialized_calls == 0)
+        nth_assert_held_failed(heap, function);
+}
+#define nth_assert_held(heap) nth_assert_held_at((heap), __func__)
+#else
+#define nth_assert_held(heap) ((void)0)
+#endif
+
+/* The heap lock for one call with these (already forced) flags: none with NTH_NO_SERIALIZE. */
+static inline void nth_call_lock(nth_heap *heap, uint32_t flags)
+{
+    if (!(flags & NTH_NO_SERIALIZE)) {
+        nth_lock_acquire(&heap->lock);
+        return;
+    }
+#if NTH_DEBUG
+    nth_unserialized_calls++;
+#endif
+}
+
+static inline void nth_call_unlock(nth_heap *heap, uint32_t flags)
+{
+    if (!(flags & NTH_NO_SERIALIZE)) {
+        nth_lock_release(&heap->lock);
+        return;
+    }
+#if NTH_DEBUG
+    nth_unserialized_calls--;
+#endif
+}
 void nth_heap_lock_internal(nth_heap *heap);
 void nth_heap_unlock_internal(nth_heap *heap);
-uint64_t nth_random64(void);
 
 /* ------------------------------------------------------------------------------ options.c */
 
+/* The process defaults: one field per row of options.def, named as the option. */
 typedef struct nth_defaults {
-    bool terminate_on_corruption;
-    bool lfh;
-    size_t decommit_free_block;
-    size_t decommit_total_free;
-    bool validate_at_exit;
+#define NTH_OPTION_ROW(name, id, type, ...) type name;
+#include "heap/options.def"
 } nth_defaults;
 extern nth_defaults nth_process_defaults;
+/* Reads NTHEAP_OPTIONS into nth_process_defaults, once per process. */
 void nth_options_load(void);
 
 #endif

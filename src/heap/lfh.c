@@ -155,6 +155,7 @@ typedef enum { FREED, REFUSED, RETRY_LOCKED } free_result;
 
 static free_result refuse_double_free(nth_heap *heap, const void *ptr)
 {
+    NTH_ENTER("nth_heap_free"); /* named already when called from an entry point */
     nth_report_problem(heap, NTH_ERR_DOUBLE_FREE, ptr, "a busy LFH block", "a free LFH block (already freed)");
     return REFUSED;
 }

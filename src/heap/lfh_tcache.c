@@ -87,14 +87,14 @@ nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap)
     atomic_init(&tc->heap, heap);
     nth_lock_acquire(&heap->lock);
     nth_lfh_adopt_orphans_locked(heap);
-    pthread_mutex_lock(&cache_lock);
+    nth_mutex_lock(&cache_lock, NTH_RANK_CACHE);
     atomic_store_explicit(&tc->paused, atomic_load(&heap->lfh_paused) > 0, memory_order_relaxed);
     nth_lfh *lfh = heap->lfh;
     tc->heap_prev = NULL;
     tc->heap_next = lfh->caches;
     if (lfh->caches) lfh->caches->heap_prev = tc;
     lfh->caches = tc;
-    pthread_mutex_unlock(&cache_lock);
+    nth_mutex_unlock(&cache_lock, NTH_RANK_CACHE);
     nth_lock_release(&heap->lock);
     tc->thread_next = tls_caches;
     tls_caches = tc;
@@ -127,9 +127,9 @@ void nth_lfh_adopt_orphans_locked(nth_heap *heap)
     nth_lfh_tcache *tc = atomic_exchange_explicit(&lfh->orphans, NULL, memory_order_acquire);
     while (tc) {
         nth_lfh_tcache *next = tc->orphan_next;
-        pthread_mutex_lock(&cache_lock);
+        nth_mutex_lock(&cache_lock, NTH_RANK_CACHE);
         detach_cache_locked(heap, tc);
-        pthread_mutex_unlock(&cache_lock);
+        nth_mutex_unlock(&cache_lock, NTH_RANK_CACHE);
         nth_vm_unmap_private(tc, sizeof *tc);
         tc = next;
     }
@@ -144,7 +144,7 @@ static void thread_exit(void *unused)
     while (tc) {
         nth_lfh_tcache *next = tc->thread_next;
         bool handed_over = false;
-        pthread_mutex_lock(&cache_lock);
+        nth_mutex_lock(&cache_lock, NTH_RANK_CACHE);
         nth_heap *heap = atomic_load_explicit(&tc->heap, memory_order_relaxed);
         if (heap && nth_lock_try_acquire(&heap->lock)) {
             detach_cache_locked(heap, tc);
@@ -157,12 +157,13 @@ static void thread_exit(void *unused)
             }
             handed_over = true;
         }
-        pthread_mutex_unlock(&cache_lock);
+        nth_mutex_unlock(&cache_lock, NTH_RANK_CACHE);
         if (!handed_over) nth_vm_unmap_private(tc, sizeof *tc);
         tc = next;
     }
 }
 
+/* fork(): taken in the documented order by heap.c's handler, outside the rank bookkeeping. */
 void nth_lfh_fork_prepare(void)
 {
     pthread_mutex_lock(&cache_lock);
@@ -177,12 +178,12 @@ void nth_lfh_destroy(nth_heap *heap)
 {
     nth_lfh *lfh = heap->lfh;
     if (!lfh) return;
-    pthread_mutex_lock(&cache_lock);
+    nth_mutex_lock(&cache_lock, NTH_RANK_CACHE);
     for (nth_lfh_tcache *tc = lfh->caches; tc; tc = tc->heap_next)
         atomic_store_explicit(&tc->heap, NULL, memory_order_relaxed);
     /* Caches of exited threads have no thread left to free them. */
     nth_lfh_tcache *orphan = atomic_exchange_explicit(&lfh->orphans, NULL, memory_order_acquire);
-    pthread_mutex_unlock(&cache_lock);
+    nth_mutex_unlock(&cache_lock, NTH_RANK_CACHE);
     while (orphan) {
         nth_lfh_tcache *next = orphan->orphan_next;
         nth_vm_unmap_private(orphan, sizeof *orphan);

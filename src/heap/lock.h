@@ -1,12 +1,26 @@
 /*
- * lock.h — the heap lock: a mutex that the owning thread may take again (nth_heap_lock followed
- * by nth_heap_alloc on the same thread works, as with a Windows critical section).
+ * lock.h — the engine's locks: the heap lock (a mutex that the owning thread may take again:
+ * nth_heap_lock followed by nth_heap_alloc on the same thread works, as with a Windows critical
+ * section), the ranked wrappers of the plain global mutexes, and the debug-build rank checker.
  *
- * Lock order (acquire left to right, never the reverse):
- *   registry lock (heap.c)  <  heap lock  <  cache lock (lfh.c)  <  address-map lock (addrmap.c)
- * (Thread exit holds the cache lock and only *tries* a heap lock, backing off when it is busy.)
- * Functions named *_locked expect the heap lock to be held by the caller (or the heap to be
- * NO_SERIALIZE).
+ * Lock order (acquire by increasing rank, never the reverse):
+ *
+ *   rank 1 registry lock (heap.c) < 2 heap lock < 3 cache lock (lfh) < 4 address-map lock (addrmap.c)
+ *
+ * Heap locks may nest among themselves (the fork handler takes every heap's in registry order; a
+ * user may hold one heap's lock while calling into another heap). A try-acquire never waits, so
+ * it may go against the order (thread exit holds the cache lock and only *tries* a heap lock,
+ * backing off when it is busy).
+ *
+ * Checked when built with DEBUG=1 (NTH_DEBUG=1): each thread counts the ranks it holds, and a
+ * blocking acquire of a rank lower than or equal to one it holds (other than re-entering a heap
+ * lock it owns, or a second heap lock) aborts at once with both ranks named:
+ *
+ *   ntheap: lock order violated: acquiring the registry lock (rank 1) while holding the heap
+ *           lock (rank 2); the order is registry < heap < cache < address map
+ *
+ * Functions named *_locked expect the heap lock to be held by the caller, or the heap or the
+ * call to be NO_SERIALIZE; nth_assert_held (internal.h) checks it in debug builds.
  */
 #ifndef NTH_LOCK_H
 #define NTH_LOCK_H
@@ -15,6 +29,18 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#ifndef NTH_DEBUG
+#define NTH_DEBUG 0 /* DEBUG=1 in the Makefile: precondition and lock-rank checks */
+#endif
+
+typedef enum nth_lock_rank {
+    NTH_RANK_REGISTRY = 1,
+    NTH_RANK_HEAP = 2,
+    NTH_RANK_CACHE = 3,
+    NTH_RANK_ADDRMAP = 4,
+    NTH_RANK_LIMIT /* one past the highest rank */
+} nth_lock_rank;
 
 typedef struct nth_lock {
     pthread_mutex_t mutex;
@@ -32,6 +58,61 @@ static inline uintptr_t nth_thread_id(void)
 {
     return (uintptr_t)&nth_thread_anchor;
 }
+
+/* ------------------------------------------------------------------- rank record (debug) */
+
+#if NTH_DEBUG
+/* Per thread: how many locks of each rank it holds (heap.c). */
+extern _Thread_local uint32_t nth_held_ranks[NTH_RANK_LIMIT] __attribute__((tls_model("initial-exec")));
+/* Prints the violation and aborts (heap.c). */
+_Noreturn void nth_lock_order_violated(nth_lock_rank acquiring, nth_lock_rank held);
+
+/* Before a blocking acquire of `rank`. */
+static inline void nth_rank_check(nth_lock_rank rank)
+{
+    for (unsigned r = rank; r < NTH_RANK_LIMIT; r++)
+        if (nth_held_ranks[r] != 0 && !(r == NTH_RANK_HEAP && rank == NTH_RANK_HEAP))
+            nth_lock_order_violated(rank, (nth_lock_rank)r);
+}
+static inline void nth_rank_acquired(nth_lock_rank rank)
+{
+    nth_held_ranks[rank]++;
+}
+static inline void nth_rank_released(nth_lock_rank rank)
+{
+    nth_held_ranks[rank]--;
+}
+#else
+static inline void nth_rank_check(nth_lock_rank rank)
+{
+    (void)rank;
+}
+static inline void nth_rank_acquired(nth_lock_rank rank)
+{
+    (void)rank;
+}
+static inline void nth_rank_released(nth_lock_rank rank)
+{
+    (void)rank;
+}
+#endif
+
+/* ------------------------------------------------------------ plain global mutexes, ranked */
+
+static inline void nth_mutex_lock(pthread_mutex_t *mutex, nth_lock_rank rank)
+{
+    nth_rank_check(rank);
+    pthread_mutex_lock(mutex);
+    nth_rank_acquired(rank);
+}
+
+static inline void nth_mutex_unlock(pthread_mutex_t *mutex, nth_lock_rank rank)
+{
+    nth_rank_released(rank);
+    pthread_mutex_unlock(mutex);
+}
+
+/* ---------------------------------------------------------------------------- heap lock */
 
 static inline void nth_lock_init(nth_lock *lock)
 {
@@ -55,13 +136,15 @@ static inline void nth_lock_acquire(nth_lock *lock)
         lock->acquisitions++;
         return;
     }
+    nth_rank_check(NTH_RANK_HEAP);
     pthread_mutex_lock(&lock->mutex);
+    nth_rank_acquired(NTH_RANK_HEAP);
     atomic_store_explicit(&lock->owner, me, memory_order_relaxed);
     lock->depth = 1;
     lock->acquisitions++;
 }
 
-/* Acquires the lock only if that needs no waiting. */
+/* Acquires the lock only if that needs no waiting (exempt from the rank order). */
 static inline bool nth_lock_try_acquire(nth_lock *lock)
 {
     uintptr_t me = nth_thread_id();
@@ -71,6 +154,7 @@ static inline bool nth_lock_try_acquire(nth_lock *lock)
         return true;
     }
     if (pthread_mutex_trylock(&lock->mutex) != 0) return false;
+    nth_rank_acquired(NTH_RANK_HEAP);
     atomic_store_explicit(&lock->owner, me, memory_order_relaxed);
     lock->depth = 1;
     lock->acquisitions++;
@@ -81,6 +165,7 @@ static inline void nth_lock_release(nth_lock *lock)
 {
     if (--lock->depth == 0) {
         atomic_store_explicit(&lock->owner, 0, memory_order_relaxed);
+        nth_rank_released(NTH_RANK_HEAP);
         pthread_mutex_unlock(&lock->mutex);
     }
 }

@@ -17,8 +17,7 @@ static nth_report_handler report_handler;
 static void *report_context;
 static nth_exception_handler exception_handler;
 static void *exception_context;
-static NTH_TLS const char *call_name_override;
-NTH_TLS const char *nth_active_call;
+NTH_TLS const char *nth_call_in_progress;
 
 void nth_set_report_handler(nth_report_handler handler, void *context)
 {
@@ -32,16 +31,16 @@ void nth_set_exception_handler(nth_exception_handler handler, void *context)
     exception_handler = handler;
 }
 
+/* The outer layers' hook: their name stays until they clear it, and every NTH_ENTER inside
+ * keeps it (internal.h). */
 void nth_set_call_name(const char *call)
 {
-    call_name_override = call;
+    nth_call_in_progress = call;
 }
 
-const char *nth_current_call(const char *native_name)
+const char *nth_current_call(void)
 {
-    if (call_name_override) return call_name_override;
-    if (native_name) return native_name;
-    return nth_active_call ? nth_active_call : "ntheap";
+    return nth_call_in_progress ? nth_call_in_progress : "ntheap";
 }
 
 static void deliver(const nth_report *report)
@@ -63,7 +62,7 @@ void nth_report_problem(nth_heap *heap, nth_error error, const void *address, co
 {
     char message[512];
     nth_report report = {
-        .call = nth_current_call(NULL),
+        .call = nth_current_call(),
         .heap = heap,
         .address = address,
         .error = error,
@@ -89,9 +88,9 @@ void nth_raise_if_asked(nth_heap *heap, uint32_t flags, nth_error error)
                       : error == NTH_ERR_CORRUPT ? NTH_STATUS_HEAP_CORRUPTION
                                                  : NTH_STATUS_ACCESS_VIOLATION;
     char message[160];
-    snprintf(message, sizeof message, "ntheap: %s(heap %p): exception 0x%08X (%s)", nth_current_call(NULL),
+    snprintf(message, sizeof message, "ntheap: %s(heap %p): exception 0x%08X (%s)", nth_current_call(),
              (void *)heap, status, nth_error_name(error));
-    nth_report report = {.call = nth_current_call(NULL), .heap = heap, .error = error,
+    nth_report report = {.call = nth_current_call(), .heap = heap, .error = error,
                          .expected = "success", .found = nth_error_name(error), .message = message};
     if (exception_handler) {
         exception_handler(status, &report, exception_context);

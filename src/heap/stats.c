@@ -33,7 +33,7 @@ static size_t largest_free_locked(nth_heap *heap)
 
 bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats)
 {
-    nth_active_call = "nth_heap_query_stats";
+    NTH_ENTER("nth_heap_query_stats");
     if (!nth_heap_handle_ok(heap) || !stats) {
         nth_set_last_error(stats ? NTH_ERR_INVALID_HANDLE : NTH_ERR_INVALID_PARAMETER);
         return false;
@@ -65,21 +65,20 @@ bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats)
 
 size_t nth_heap_compact(nth_heap *heap, uint32_t flags)
 {
-    nth_active_call = "nth_heap_compact";
+    NTH_ENTER("nth_heap_compact");
     if (!nth_heap_handle_ok(heap)) {
         nth_set_last_error(NTH_ERR_INVALID_HANDLE);
         return 0;
     }
     flags |= heap->force_flags;
-    bool locked = !(flags & NTH_NO_SERIALIZE);
-    if (locked) nth_lock_acquire(&heap->lock);
+    nth_call_lock(heap, flags);
     nth_lfh_pause(heap);
     nth_lfh_trim_locked(heap);
     nth_big_cache_release_locked(heap);
     nth_backend_decommit_free_locked(heap, COMPACT_MIN_BYTES);
     size_t largest = largest_free_locked(heap);
     nth_lfh_resume(heap);
-    if (locked) nth_lock_release(&heap->lock);
+    nth_call_unlock(heap, flags);
     if (largest == 0) nth_set_last_error(NTH_OK);
     return largest;
 }

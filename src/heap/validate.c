@@ -159,17 +159,16 @@ static bool validate_block_locked(nth_heap *heap, const void *ptr)
 
 bool nth_heap_validate(nth_heap *heap, uint32_t flags, const void *ptr)
 {
-    nth_active_call = "nth_heap_validate";
+    NTH_ENTER("nth_heap_validate");
     if (!nth_heap_handle_ok(heap)) {
         nth_set_last_error(NTH_ERR_INVALID_HANDLE);
         return false;
     }
     flags |= heap->force_flags;
-    bool locked = !(flags & NTH_NO_SERIALIZE);
-    if (locked) nth_lock_acquire(&heap->lock);
+    nth_call_lock(heap, flags);
     if (!ptr) nth_lfh_pause(heap);
     bool ok = ptr ? validate_block_locked(heap, ptr) : validate_heap_locked(heap);
     if (!ptr) nth_lfh_resume(heap);
-    if (locked) nth_lock_release(&heap->lock);
+    nth_call_unlock(heap, flags);
     return ok;
 }

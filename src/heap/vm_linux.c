@@ -9,19 +9,30 @@
  *   remap     mremap in place, else a fresh aligned reservation and mremap(MAYMOVE|FIXED) onto it
  *             (pages move without copying)
  *   move      mremap(MAYMOVE|FIXED) onto a reservation the caller made (and registered) first
+ *   protect   mprotect(NONE | READ | READ|WRITE)
+ *   private   mmap(READ|WRITE) of zeroed pages for engine metadata; munmap
+ *   random    getrandom(GRND_NONBLOCK), else a mix of the clock, the pid and a stack address
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "heap/vm.h"
 
-static _Atomic unsigned fault_countdown[NTH_VM_FAULT_PRIVATE + 1];
+static _Atomic unsigned fault_countdown[NTH_VM_FAULT_KINDS];
 
 void nth_vm_inject_failure(enum nth_vm_fault kind, unsigned n)
 {
     atomic_store(&fault_countdown[kind], n);
+}
+
+unsigned nth_vm_pending_failure(enum nth_vm_fault kind)
+{
+    return atomic_load(&fault_countdown[kind]);
 }
 
 static bool injected_failure(enum nth_vm_fault kind)
@@ -82,20 +93,44 @@ void *nth_vm_remap(void *addr, size_t old_size, size_t new_size, size_t alignmen
     return moved;
 }
 
+bool nth_vm_protect(void *addr, size_t size, enum nth_vm_access access)
+{
+    if (injected_failure(NTH_VM_FAULT_PROTECT)) return false;
+    int prot = access == NTH_VM_READ_WRITE ? PROT_READ | PROT_WRITE : access == NTH_VM_READ ? PROT_READ : PROT_NONE;
+    return mprotect(addr, size, prot) == 0;
+}
+
+static size_t page_round(size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return (size + page - 1) & ~(page - 1);
+}
+
 void *nth_vm_map_private(size_t size)
 {
     if (injected_failure(NTH_VM_FAULT_PRIVATE)) return NULL;
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    void *mem = mmap(NULL, page_round(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return mem == MAP_FAILED ? NULL : mem;
 }
 
 void nth_vm_unmap_private(void *addr, size_t size)
 {
-    munmap(addr, size);
+    munmap(addr, page_round(size));
 }
 
 bool nth_vm_move(void *addr, size_t old_size, void *target, size_t new_size)
 {
     if (injected_failure(NTH_VM_FAULT_REMAP)) return false;
     return mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) != MAP_FAILED;
+}
+
+uint64_t nth_random64(void)
+{
+    uint64_t value;
+    if (getrandom(&value, sizeof value, GRND_NONBLOCK) == (ssize_t)sizeof value) return value;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    value = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32 ^
+            (uintptr_t)&value;
+    return value;
 }

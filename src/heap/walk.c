@@ -73,7 +73,7 @@ static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
 
 bool nth_heap_walk(nth_heap *heap, nth_walk_entry *entry)
 {
-    nth_active_call = "nth_heap_walk";
+    NTH_ENTER("nth_heap_walk");
     if (!nth_heap_handle_ok(heap)) {
         nth_set_last_error(NTH_ERR_INVALID_HANDLE);
         return false;

@@ -189,6 +189,21 @@ static void *aligned_lenient(size_t alignment, size_t size)
     return aligned_checked(alignment, size);
 }
 
+/* errno for a failed realloc of an owned pointer: a bad pointer (the engine reported it) is
+ * EINVAL, as for a pointer no heap owns; running out of memory is ENOMEM. */
+static int realloc_errno(nth_error error)
+{
+    switch (error) {
+    case NTH_ERR_INVALID_POINTER:
+    case NTH_ERR_DOUBLE_FREE:
+    case NTH_ERR_WRONG_HEAP:
+    case NTH_ERR_CORRUPT:
+        return EINVAL;
+    default:
+        return ENOMEM;
+    }
+}
+
 static __attribute__((noinline)) void *realloc_unowned(void *ptr, size_t size)
 {
     if (boot_owns(ptr)) {
@@ -201,9 +216,7 @@ static __attribute__((noinline)) void *realloc_unowned(void *ptr, size_t size)
     }
     nth_heap *heap = heap_get();
     if (heap) {
-        nth_set_call_name("realloc");
-        void *moved = nth_heap_realloc(heap, 0, ptr, size); /* reports the bad pointer */
-        nth_set_call_name(NULL);
+        void *moved = nth_heap_realloc_as(heap, 0, ptr, size, "realloc"); /* reports the bad pointer */
         if (moved) return moved; /* the engine knows better than nth_heap_from_pointer */
     }
     errno = EINVAL;
@@ -250,10 +263,8 @@ NTH_EXPORT void *realloc(void *ptr, size_t size)
     if (NTH_UNLIKELY(size > PTRDIFF_MAX)) return fail_nomem();
     nth_heap *owner = nth_heap_owner(ptr); /* lock-free; nth_heap_realloc checks the block */
     if (NTH_UNLIKELY(!owner)) return realloc_unowned(ptr, size);
-    nth_set_call_name("realloc");
-    void *moved = nth_heap_realloc(owner, 0, ptr, size);
-    nth_set_call_name(NULL);
-    if (NTH_UNLIKELY(!moved)) errno = ENOMEM;
+    void *moved = nth_heap_realloc_as(owner, 0, ptr, size, "realloc");
+    if (NTH_UNLIKELY(!moved)) errno = realloc_errno(nth_last_error());
     return moved;
 }
 
@@ -307,9 +318,7 @@ static __attribute__((noinline)) size_t usable_size_unowned(void *ptr)
     if (boot_owns(ptr)) return boot_size(ptr);
     nth_heap *heap = heap_get();
     if (!heap) return 0;
-    nth_set_call_name("malloc_usable_size");
-    size_t usable = nth_heap_usable_size(heap, ptr); /* reports the bad pointer */
-    nth_set_call_name(NULL);
+    size_t usable = nth_heap_usable_size_as(heap, ptr, "malloc_usable_size"); /* reports the bad pointer */
     return usable == NTH_SIZE_ERROR ? 0 : usable;
 }
 
@@ -318,9 +327,7 @@ NTH_EXPORT size_t malloc_usable_size(void *ptr)
     if (!ptr) return 0;
     nth_heap *owner = nth_heap_owner(ptr); /* lock-free; nth_heap_usable_size checks the block */
     if (NTH_UNLIKELY(!owner)) return usable_size_unowned(ptr);
-    nth_set_call_name("malloc_usable_size");
-    size_t usable = nth_heap_usable_size(owner, ptr);
-    nth_set_call_name(NULL);
+    size_t usable = nth_heap_usable_size_as(owner, ptr, "malloc_usable_size");
     return usable == NTH_SIZE_ERROR ? 0 : usable;
 }
 

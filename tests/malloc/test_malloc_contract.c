@@ -394,6 +394,21 @@ TEST(bad_pointers_are_reported_and_ignored)
     CHECK(realloc(opaque_pointer(stack_bytes), 100) == NULL);
     CHECK_EQ(errno, EINVAL);
     CHECK(atomic_load(&report_count) >= 1);
+    /* Bad pointers into memory a heap owns (interior, misaligned, freed; small and back-end
+     * blocks): the same EINVAL, as the malloc.c header promises, not ENOMEM. */
+    char *large = malloc(40000);
+    REQUIRE(large != NULL);
+    void *owned_bad[] = {block + 16, block + 1, gone, large + 4096};
+    for (size_t i = 0; i < sizeof owned_bad / sizeof owned_bad[0]; i++) {
+        atomic_store(&report_count, 0);
+        report_call[0] = 0;
+        errno = 0;
+        CHECK(realloc(opaque_pointer(owned_bad[i]), 100) == NULL);
+        CHECK_EQ(errno, EINVAL);
+        CHECK(atomic_load(&report_count) >= 1);
+        CHECK_STR(report_call, "realloc");
+    }
+    free(large);
     nth.set_report_handler(NULL, NULL);
 
     memset(block, 7, 256);
