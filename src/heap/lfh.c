@@ -193,8 +193,8 @@ nth_error nth_lfh_locate(nth_heap *heap, nth_lfh_subsegment *sub, const void *pt
     return NTH_OK;
 }
 
-/* A free from a thread that does not own the subsegment: claim the block (the busy bit), count
- * it, then publish its remote bit for the owner to collect. Every access to the subsegment comes
+/* A free from a thread that does not own the subsegment: count it, claim the block (the busy
+ * bit), then publish its remote bit for the owner to collect. Every access to the subsegment comes
  * before the bit is published: from then on an owner or adopter may collect the block and the
  * subsegment may go back to the back-end at any moment. */
 static free_result free_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index)
@@ -202,10 +202,18 @@ static free_result free_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t
     char *p = nth_lfh_block_at(sub, index);
     uint64_t bit = 1ull << (index % 64);
     _Atomic uint64_t *word = &sub->remote_bits[index / 64];
-    if (nth_lfh_is_remote(sub, index) || !nth_lfh_claim(sub, index)) return refuse_double_free(heap, p);
-    uint32_t pending = atomic_fetch_add_explicit(&sub->remote_count, 1, memory_order_relaxed) + 1;
+    if (nth_lfh_is_remote(sub, index)) return refuse_double_free(heap, p);
+    /* Counted before it is claimed: while a free is under way, remote_count is not 0, so "no
+     * busy bit and remote_count 0" (nth_lfh_is_empty) proves a subsegment empty. */
+    uint32_t pending = atomic_fetch_add_explicit(&sub->remote_count, 1, memory_order_acq_rel) + 1;
+    if (!nth_lfh_claim(sub, index)) {
+        atomic_fetch_sub_explicit(&sub->remote_count, 1, memory_order_relaxed);
+        return refuse_double_free(heap, p);
+    }
+    /* n_used, set at retirement, never exceeds the blocks then still out: once as many frees
+     * are pending, this may be the last one, and the lock is taken to see. */
     bool last = atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL &&
-                pending == nth_lfh_load_u32(&sub->n_used);
+                pending >= nth_lfh_load_u32(&sub->n_used);
     if (!last) {
         atomic_fetch_or_explicit(word, bit, memory_order_release);
         return FREED;
@@ -217,7 +225,7 @@ static free_result free_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t
     atomic_fetch_or_explicit(word, bit, memory_order_release);
     if (sub->magic == NTH_LFH_MAGIC && atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL) {
         nth_lfh_collect_remote(heap, sub);
-        if (nth_lfh_load_u32(&sub->n_used) == 0) {
+        if (nth_lfh_is_empty(sub)) {
             nth_lfh_pool_remove(heap->lfh, sub);
             nth_lfh_release_subsegment_locked(heap, sub);
         }

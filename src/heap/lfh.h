@@ -58,7 +58,7 @@ typedef struct nth_lfh_subsegment {
     uint32_t block_size;             /* bytes, the stride */
     uint32_t reciprocal;             /* ceil(2^32 / block_size), for index = offset / size */
     uint32_t bump;                   /* blocks [0, bump) have been handed out before */
-    uint32_t n_used;                 /* busy blocks while unowned (set at retirement); owned: stale */
+    uint32_t n_used;                 /* unowned: at most the blocks still out (a trigger, see lfh.c) */
     uint32_t free_head;              /* first block of the local free list, or NTH_LFH_NO_BLOCK */
     uint16_t unused_width;           /* 1 or 2 bytes per unused[] entry */
     uint16_t bucket;

@@ -89,9 +89,8 @@ bool nth_lfh_check_subsegment(nth_heap *heap, char *block)
         busy += (uint32_t)__builtin_popcountll(bits);
         pending += (uint32_t)__builtin_popcountll(remote & ~bits);
     }
-    if (!atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) &&
-        busy + pending != sub->n_used)
-        return lfh_problem(heap, sub, "a retired subsegment's count equal to its busy blocks", "a different count");
+    if (sub->n_used > sub->n_blocks)
+        return lfh_problem(heap, sub, "a subsegment's count within its blocks", "a larger count");
     for (uint32_t i = 0; i < sub->bump; i++)
         if (nth_lfh_is_busy(sub, i) && nth_lfh_unused_of(sub, i) > sub->block_size)
             return lfh_problem(heap, nth_lfh_block_at(sub, i), "a block's unused bytes within its size",
@@ -125,11 +124,7 @@ void nth_lfh_add_stats(nth_heap *heap, nth_heap_stats *stats)
     if (!lfh) return;
     size_t blocks = 0, bytes = 0;
     for (nth_lfh_subsegment *sub = lfh->all; sub; sub = sub->next) {
-        /* Owned: a free clears the busy bit at once. Retired: n_used counts what the last
-         * collection left, of which remote_count blocks have been freed since. */
-        uint32_t live = atomic_load_explicit(&sub->owner_cache, memory_order_relaxed)
-                            ? nth_lfh_count_busy(sub)
-                            : nth_lfh_load_u32(&sub->n_used) - atomic_load_explicit(&sub->remote_count, memory_order_relaxed);
+        uint32_t live = nth_lfh_count_live(sub);
         blocks += live;
         bytes += (size_t)live * sub->block_size;
     }
@@ -149,7 +144,7 @@ void nth_lfh_trim_locked(nth_heap *heap)
         while (sub) {
             nth_lfh_subsegment *next = sub->pool_next;
             nth_lfh_collect_remote(heap, sub);
-            if (nth_lfh_load_u32(&sub->n_used) == 0) {
+            if (nth_lfh_is_empty(sub)) {
                 nth_lfh_pool_remove(lfh, sub);
                 nth_lfh_release_subsegment_locked(heap, sub);
             }

@@ -70,12 +70,34 @@ static inline void nth_lfh_set_unused(nth_lfh_subsegment *sub, uint32_t index, s
         memcpy(sub->unused + 2 * (size_t)index, &(uint16_t){(uint16_t)unused}, 2);
 }
 
-/* Busy blocks, counted from the bitmap (n_used is kept only while a subsegment is unowned). */
+/* Busy blocks, counted from the bitmap. */
 static inline uint32_t nth_lfh_count_busy(const nth_lfh_subsegment *sub)
 {
     uint32_t n = 0;
     for (uint32_t w = 0; w < sub->n_words; w++) n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(&sub->busy_bits[w]));
     return n;
+}
+
+/* Live blocks: busy and not freed by another thread. (A busy bit can come back for a moment
+ * under a claimed block — see nth_lfh_claim — whose remote bit then says it is free.) */
+static inline uint32_t nth_lfh_count_live(const nth_lfh_subsegment *sub)
+{
+    uint32_t n = 0;
+    for (uint32_t w = 0; w < sub->n_words; w++)
+        n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(&sub->busy_bits[w]) &
+                                            ~atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed));
+    return n;
+}
+
+/* True when every block is back: none busy, then no remote free pending or under way. The order
+ * matters: a remote free counts itself before it claims (clears) its block's busy bit, so a
+ * block found not busy was either back already or its free is counted by the time the count
+ * is read. After a collection, under the heap lock. */
+static inline bool nth_lfh_is_empty(const nth_lfh_subsegment *sub)
+{
+    if (nth_lfh_count_busy(sub) != 0) return false;
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&sub->remote_count, memory_order_acquire) == 0;
 }
 
 /* The index of the block starting at ptr, if ptr starts a block that has been handed out. */

@@ -167,7 +167,7 @@ uint32_t nth_lfh_collect_remote(nth_heap *heap, nth_lfh_subsegment *sub)
         }
     }
     atomic_fetch_sub_explicit(&sub->remote_count, collected, memory_order_relaxed);
-    nth_lfh_store_u32(&sub->n_used, sub->n_used - collected);
+    nth_lfh_store_u32(&sub->n_used, sub->n_used > collected ? sub->n_used - collected : 0);
     return collected;
 }
 
@@ -187,9 +187,10 @@ void nth_lfh_repair_free_list(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t 
 void nth_lfh_retire_locked(nth_heap *heap, nth_lfh_subsegment *sub)
 {
     nth_lfh_collect_remote(heap, sub);
-    nth_lfh_store_u32(&sub->n_used, nth_lfh_count_busy(sub)); /* the owner did not count */
-    atomic_store_explicit(&sub->owner_cache, NULL, memory_order_release);
-    if (nth_lfh_load_u32(&sub->n_used) == 0)
+    /* The owner does not count its blocks: count the busy ones. Frees under way on other
+     * threads may or may not be among them, so this is a lower bound (see free_remote). */
+    nth_lfh_store_u32(&sub->n_used, nth_lfh_count_live(sub));
+    if (nth_lfh_is_empty(sub))
         nth_lfh_release_subsegment_locked(heap, sub);
     else
         pool_push(heap->lfh, sub);

@@ -312,6 +312,128 @@ TEST(thread_exit_while_another_thread_holds_the_heap_lock)
     run_in_child(exit_while_locked_child);
 }
 
+/* ------------------------------------------------------------- producer / consumer */
+
+/* Two producers allocate messages and hand them over in batches to two consumers, which check
+ * and free them: nearly every free is a cross-thread free, into subsegments that their owners
+ * retire and other threads adopt all the while. A subsegment given back too early (while a
+ * block of it is still live) shows as a bad free report or a message whose contents changed. */
+enum { PC_PAIRS = 2, PC_MESSAGES = 400000, PC_BATCH = 32, PC_QUEUE = 64 };
+
+typedef struct pc_message {
+    struct pc_message *next;
+    uint32_t length, seed;
+    unsigned char body[];
+} pc_message;
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty, not_full;
+    pc_message *batches[PC_QUEUE];
+    size_t head, count;
+    int producers_left;
+} pc_queue = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, 0, PC_PAIRS};
+static nth_heap *pc_heap;
+static atomic_int pc_bad;
+
+static void pc_put(pc_message *batch)
+{
+    pthread_mutex_lock(&pc_queue.lock);
+    while (pc_queue.count == PC_QUEUE) pthread_cond_wait(&pc_queue.not_full, &pc_queue.lock);
+    pc_queue.batches[(pc_queue.head + pc_queue.count++) % PC_QUEUE] = batch;
+    pthread_cond_signal(&pc_queue.not_empty);
+    pthread_mutex_unlock(&pc_queue.lock);
+}
+
+static void *pc_produce(void *arg)
+{
+    uint32_t seed = (uint32_t)(uintptr_t)arg * 7919u + 1;
+    pc_message *batch = NULL;
+    int in_batch = 0;
+    for (int i = 0; i < PC_MESSAGES / PC_PAIRS; i++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t length = 16 + (seed >> 8) % 480;
+        pc_message *m = nth_heap_alloc(pc_heap, 0, sizeof *m + length);
+        if (!m) {
+            atomic_fetch_add(&pc_bad, 1);
+            break;
+        }
+        m->length = length;
+        m->seed = seed;
+        memset(m->body, (int)(seed & 0xFF), length);
+        m->next = batch;
+        batch = m;
+        if (++in_batch == PC_BATCH) {
+            pc_put(batch);
+            batch = NULL;
+            in_batch = 0;
+        }
+    }
+    if (batch) pc_put(batch);
+    pthread_mutex_lock(&pc_queue.lock);
+    pc_queue.producers_left--;
+    pthread_cond_broadcast(&pc_queue.not_empty);
+    pthread_mutex_unlock(&pc_queue.lock);
+    return NULL;
+}
+
+static void *pc_consume(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&pc_queue.lock);
+        while (pc_queue.count == 0 && pc_queue.producers_left > 0)
+            pthread_cond_wait(&pc_queue.not_empty, &pc_queue.lock);
+        if (pc_queue.count == 0) {
+            pthread_mutex_unlock(&pc_queue.lock);
+            return NULL;
+        }
+        pc_message *batch = pc_queue.batches[pc_queue.head];
+        pc_queue.head = (pc_queue.head + 1) % PC_QUEUE;
+        pc_queue.count--;
+        pthread_cond_signal(&pc_queue.not_full);
+        pthread_mutex_unlock(&pc_queue.lock);
+        while (batch) {
+            pc_message *next = batch->next;
+            for (uint32_t k = 0; k < batch->length; k++)
+                if (batch->body[k] != (unsigned char)(batch->seed & 0xFF)) {
+                    atomic_fetch_add(&pc_bad, 1);
+                    break;
+                }
+            if (!nth_heap_free(pc_heap, 0, batch)) atomic_fetch_add(&pc_bad, 1);
+            batch = next;
+        }
+    }
+}
+
+static void producer_consumer_child(void)
+{
+    listen();
+    pc_heap = nth_heap_create(0, 0, 0);
+    pthread_t producers[PC_PAIRS], consumers[PC_PAIRS];
+    for (int i = 0; i < PC_PAIRS; i++) {
+        pthread_create(&producers[i], NULL, pc_produce, (void *)(uintptr_t)i);
+        pthread_create(&consumers[i], NULL, pc_consume, NULL);
+    }
+    for (int i = 0; i < PC_PAIRS; i++) {
+        pthread_join(producers[i], NULL);
+        pthread_join(consumers[i], NULL);
+    }
+    CHECK_EQ(atomic_load(&pc_bad), 0);
+    CHECK_EQ(seen.count, 0);
+    CHECK(nth_heap_validate(pc_heap, 0, NULL));
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(pc_heap, &st));
+    CHECK_EQ(st.busy_blocks, 0);
+    nth_heap_destroy(pc_heap);
+    _exit(harness_failed || harness_case_failed ? 1 : 0);
+}
+
+TEST(producers_and_consumers_free_across_threads)
+{
+    run_in_child(producer_consumer_child);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -323,5 +445,6 @@ int main(int argc, char **argv)
     RUN(overrun_found_by_the_next_allocation);
     RUN(owner_and_other_thread_free_the_same_block_at_once);
     RUN(thread_exit_while_another_thread_holds_the_heap_lock);
+    RUN(producers_and_consumers_free_across_threads);
     return harness_finish(argv[0]);
 }
