@@ -59,7 +59,7 @@ typedef struct nth_pst_error {
     nth_pst_status status;
     uint64_t offset;
     char structure[24];
-    char message[240];
+    char message[320];
 } nth_pst_error;
 
 #define NTH_PST_NO_OFFSET UINT64_MAX
@@ -122,6 +122,7 @@ typedef struct nth_pst_node {
     uint32_t nid_parent;
     uint64_t bid_data; /* data tree; 0 = no data */
     uint64_t bid_sub;  /* subnode tree; 0 = none */
+    uint64_t ib_entry; /* file offset of the NBTENTRY / SLENTRY it came from (0 if unknown) */
 } nth_pst_node;
 
 /* The data blocks of a node in tree order, decoded. Page i of an HN is data[i]. */
@@ -238,7 +239,12 @@ NTH_PST_API nth_pst_status nth_pst_walk(nth_pst_file *file, const nth_pst_walker
 /* Formats a node path as "0x200024/0x8025" into buf (always terminated). */
 NTH_PST_API void nth_pst_path_format(const nth_pst_node_ref *ref, char *buf, size_t size);
 
-/* Parses "0x21", "33" or "0x200024/0x8025" and resolves it through the NBT and subnode trees. */
+/* Parses one NID of `len` characters: decimal ("33", leading zeros allowed, never octal) or
+ * "0x" and hex digits. Anything else, or a value above 0xFFFFFFFF, is NTH_PST_E_INVALID. */
+NTH_PST_API nth_pst_status nth_pst_parse_nid(const char *text, size_t len, uint32_t *nid);
+
+/* Parses "0x21", "33" or "0x200024/0x8025" (components as nth_pst_parse_nid; an empty
+ * component is an error) and resolves it through the NBT and subnode trees. */
 NTH_PST_API nth_pst_status nth_pst_resolve_path(nth_pst_file *file, const char *text,
                                                 nth_pst_node_ref *out, nth_pst_error *err);
 
@@ -508,9 +514,15 @@ NTH_PST_API size_t nth_pst_prop_format(const nth_pst_prop *prop, char *buf, size
 
 /* ------------------------------------------------------------------- heaps of a file */
 
+/* The bClientSig a node of this NID must hold: NTH_PST_CLIENT_PC for folders, messages,
+ * attachments, search criteria and the fixed PCs 0x21 and 0x61; NTH_PST_CLIENT_TC for the
+ * table NID types; 0 when the format sets no rule. */
+NTH_PST_API uint8_t nth_pst_nid_expected_client(uint32_t nid);
+
 /* Called for each node whose data is a Heap-on-Node (NID type not LTP or
- * SEARCH_UPDATE_QUEUE, data block 0 carrying bSig 0xEC at byte 2). `hn` is NULL when the heap
- * could not be parsed, and `error` then says why. Return nonzero to stop. */
+ * SEARCH_UPDATE_QUEUE, data block 0 carrying bSig 0xEC at byte 2), and for each node whose NID
+ * type requires a heap (nth_pst_nid_expected_client) but whose block 0 lacks bSig. `hn` is
+ * NULL when the heap could not be parsed, and `error` then says why. Return nonzero to stop. */
 typedef int (*nth_pst_heap_fn)(void *ctx, const nth_pst_node_ref *ref, const nth_pst_hn *hn,
                                const nth_pst_error *error);
 

@@ -160,7 +160,7 @@ static nth_pst_status lookup(nth_pst_file *f, uint8_t ptype, uint64_t key, const
         level = (int)pg->level - 1;
     }
     return pst_fail(err, NTH_PST_E_NOT_FOUND, ptype == PST_PTYPE_BBT ? "BBT" : "NBT",
-                    NTH_PST_NO_OFFSET, "%s 0x%llx is not in the tree",
+                    pg->ib, "%s 0x%llx is not in the tree",
                     ptype == PST_PTYPE_BBT ? "BID" : "NID", (unsigned long long)key);
 }
 
@@ -183,6 +183,7 @@ nth_pst_status nth_pst_nbt_lookup(nth_pst_file *file, uint32_t nid, nth_pst_node
     nth_pst_status st = lookup(file, PST_PTYPE_NBT, nid, &e, &pg, err);
     if (st) return st;
     decode_nbt(&file->lay, e, out);
+    out->ib_entry = pg.ib + (uint64_t)(e - pg.raw);
     return NTH_PST_OK;
 }
 
@@ -249,6 +250,7 @@ static nth_pst_status walk_page(walk_state *w, nth_pst_bref ref, int level, uint
         } else {
             nth_pst_node n;
             decode_nbt(L, entry(pg, i), &n);
+            n.ib_entry = ref.ib + (uint64_t)i * pg->entry_size;
             stop = w->nfn ? w->nfn(w->ctx, &n) : 0;
         }
         if (stop) w->stopped = true;
