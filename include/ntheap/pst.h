@@ -114,6 +114,7 @@ typedef struct nth_pst_block_entry {
     uint64_t ib;    /* file offset of the block */
     uint16_t cb;    /* bytes of data before the trailer */
     uint16_t refs;  /* cRef */
+    uint64_t ib_entry; /* file offset of the BBTENTRY itself */
 } nth_pst_block_entry;
 
 /* A node: an NBT leaf entry, or an SLENTRY of a subnode tree (nid_parent 0). */
@@ -487,6 +488,46 @@ NTH_PST_API const nth_pst_prop *nth_pst_pc_at(const nth_pst_pc *pc, size_t index
 /* The property with id `id`, or NULL. */
 NTH_PST_API const nth_pst_prop *nth_pst_pc_find(const nth_pst_pc *pc, uint16_t id);
 
+/* ---------------------------------------------------------------------------- TC layer */
+
+/* A Table Context: rows of cells described by column descriptors. */
+typedef struct nth_pst_tc nth_pst_tc;
+
+/* One TCOLDESC. */
+typedef struct nth_pst_tc_column {
+    uint32_t tag;  /* property id << 16 | type */
+    uint16_t ib;   /* ibData: offset of the cell in a row */
+    uint8_t cb;    /* cbData: 1, 2, 4 or 8 */
+    uint8_t bit;   /* iBit: the column's bit in the cell existence bitmap */
+} nth_pst_tc_column;
+
+/* Opens the TC stored in a node: checks the TCINFO and column layout, reads the row matrix
+ * (from the heap or a subnode), checks the row index against it and resolves every existing
+ * cell (values in subnodes are read once). */
+NTH_PST_API nth_pst_status nth_pst_tc_open(nth_pst_file *file, const nth_pst_node *node,
+                                           nth_pst_tc **out, nth_pst_error *err);
+
+/* Same over an HN in memory (no subnodes). Borrows hn. */
+NTH_PST_API nth_pst_status nth_pst_tc_from_hn(const nth_pst_hn *hn, nth_pst_tc **out,
+                                              nth_pst_error *err);
+
+/* Releases a TC. NULL is ignored. */
+NTH_PST_API void nth_pst_tc_close(nth_pst_tc *tc);
+
+NTH_PST_API size_t nth_pst_tc_column_count(const nth_pst_tc *tc);
+NTH_PST_API const nth_pst_tc_column *nth_pst_tc_column_at(const nth_pst_tc *tc, size_t index);
+NTH_PST_API size_t nth_pst_tc_row_count(const nth_pst_tc *tc);
+/* Bytes per row (rgib[3]). */
+NTH_PST_API size_t nth_pst_tc_row_size(const nth_pst_tc *tc);
+/* dwRowID of a row (its first 4 bytes), in row-matrix order. */
+NTH_PST_API uint32_t nth_pst_tc_row_id(const nth_pst_tc *tc, size_t row);
+
+/* The cell at (row, column) as a property (id and type from the column's tag).
+ * NTH_PST_E_NOT_FOUND when its bit in the cell existence bitmap is clear. Data stays valid
+ * until the TC is closed. */
+NTH_PST_API nth_pst_status nth_pst_tc_cell(nth_pst_tc *tc, size_t row, size_t column,
+                                           nth_pst_prop *out, nth_pst_error *err);
+
 /* -------------------------------------------------------------------- property values */
 
 /* Name of a property type ("PtypString", ...), or NULL when unknown. */
@@ -533,6 +574,39 @@ NTH_PST_API nth_pst_status nth_pst_walk_heaps(nth_pst_file *file, nth_pst_heap_f
                                                               const nth_pst_node_ref *ref,
                                                               const nth_pst_error *error),
                                               void *ctx, nth_pst_error *err);
+
+/* ------------------------------------------------------------------------ validation */
+
+/* Checks one heap of a file: nth_pst_hn_validate's rules, the bClientSig its NID type
+ * requires, and that a PC or TC opens with every value resolved. Returns the number of
+ * problems (hints excluded); fn may be NULL. */
+NTH_PST_API size_t nth_pst_heap_check(nth_pst_file *file, const nth_pst_node_ref *ref,
+                                      const nth_pst_hn *hn, nth_pst_problem_fn fn, void *ctx);
+
+/* Receives each finding of nth_pst_validate. `ref` is the node concerned, or NULL for a
+ * finding about the header, a B-tree or an allocation map; `hint` marks advisory notes (stale
+ * fill levels, bytes past ibFileEof), which do not make a file unsound. */
+typedef void (*nth_pst_finding_fn)(void *ctx, const nth_pst_node_ref *ref,
+                                   const nth_pst_error *finding, bool hint);
+
+/* What nth_pst_validate looked at and found. */
+typedef struct nth_pst_report {
+    bool sound;            /* no problem found (notes allowed) */
+    size_t problems, notes;
+    size_t bbt_pages, nbt_pages, blocks;
+    size_t nodes, subnodes; /* nodes counts NBT nodes and subnodes */
+    size_t data_trees;     /* distinct data-tree roots */
+    size_t heaps, property_contexts, tables; /* heaps counts unreadable ones too */
+    size_t amap_pages;
+} nth_pst_report;
+
+/* Checks the whole file: header vs. file size, both B-trees and every block, every data and
+ * subnode tree (cycles, repeated blocks), node type vs. heap client, every heap, PC and TC,
+ * and the allocation maps against the pages and blocks in use. Work and memory are bounded by
+ * a constant times the file size. `fn` may be NULL. Returns NTH_PST_OK once the checks ran
+ * (the verdict is report->sound). */
+NTH_PST_API nth_pst_status nth_pst_validate(nth_pst_file *file, nth_pst_finding_fn fn, void *ctx,
+                                            nth_pst_report *report);
 
 #ifdef __cplusplus
 }

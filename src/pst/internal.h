@@ -134,6 +134,20 @@ void pst_budget_disarm(nth_pst_file *f, bool armed_here);
 nth_pst_status pst_budget_charge(nth_pst_file *f, uint64_t bytes, const char *structure,
                                  uint64_t ib, nth_pst_error *err);
 
+/* Walks a B-tree as nth_pst_bbt_foreach / nth_pst_nbt_foreach do, also calling pagefn (may
+ * be NULL) with the file offset of every page read. */
+nth_pst_status pst_bt_walk(nth_pst_file *f, uint8_t ptype, nth_pst_block_fn bfn,
+                           nth_pst_node_fn nfn, void (*pagefn)(void *ctx, uint64_t ib), void *ctx,
+                           size_t *pages, nth_pst_error *err);
+
+/* Opens a PC over an HN the caller keeps (values in subnodes read through node). */
+nth_pst_status pst_pc_open_hn(nth_pst_file *file, const nth_pst_node *node, const nth_pst_hn *hn,
+                              nth_pst_pc **out, nth_pst_error *err);
+
+/* Opens a TC over an HN the caller keeps. */
+nth_pst_status pst_tc_open_hn(nth_pst_file *file, const nth_pst_node *node, const nth_pst_hn *hn,
+                              nth_pst_tc **out, nth_pst_error *err);
+
 /* Appends " (referred to by <who>)" to err's message when it fits. */
 void pst_refer(nth_pst_error *err, const char *fmt, ...) PST_PRINTF(2, 3);
 

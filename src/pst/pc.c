@@ -178,6 +178,16 @@ nth_pst_status nth_pst_pc_open(nth_pst_file *file, const nth_pst_node *node, nth
     return finish(pc, st, out);
 }
 
+nth_pst_status pst_pc_open_hn(nth_pst_file *file, const nth_pst_node *node, const nth_pst_hn *hn,
+                              nth_pst_pc **out, nth_pst_error *err)
+{
+    *out = NULL;
+    nth_pst_pc *pc = calloc(1, sizeof *pc);
+    if (!pc) return pst_fail(err, NTH_PST_E_NO_MEMORY, "PC", NTH_PST_NO_OFFSET, "out of memory");
+    pc->hn = hn;
+    return finish(pc, build(pc, file, node, err), out);
+}
+
 nth_pst_status nth_pst_pc_from_hn(const nth_pst_hn *hn, nth_pst_pc **out, nth_pst_error *err)
 {
     *out = NULL;
