@@ -24,9 +24,12 @@
  *     8 rgbid[cEnt]              8/4 SLENTRY nid bidData bidSub  (24/12 bytes)
  *                                    SIENTRY nid bid             (16/8 bytes)
  *
- * Invariants: a data tree is at most two internal levels deep, its leaves are data blocks, and
- * the sizes of its leaves add up to lcbTotal. A data tree holds at most one data block per 64
- * bytes of file, which bounds the memory a corrupt tree can make us use.
+ * Invariants: a data tree is at most two internal levels deep, its leaves are data blocks, the
+ * sizes of its leaves add up to lcbTotal, and no block appears twice in one tree (a repeat is
+ * reported by the XBLOCK/XXBLOCK entry that repeats it). So a tree's leaves are distinct
+ * blocks of the file: reading it costs at most the file's size, never a multiple of it.
+ * Blocks come from the per-file cache (cache.c): each is read and decoded once per handle.
+ * pst_data_first reads only the first leaf, for callers that test block 0 (bSig).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,13 +207,6 @@ static nth_pst_status x_header(const pst_layout *L, uint64_t bid, const pst_bloc
 /* Reads the tree at bid; `level` is the cLevel a parent requires (-1: any). */
 static nth_pst_status read_tree(tree_state *s, uint64_t bid, int level, nth_pst_error *err)
 {
-    int added = pst_idset_add(&s->seen, bid & ~(uint64_t)1);
-    if (added < 0) return pst_fail(err, NTH_PST_E_NO_MEMORY, "XBLOCK", NTH_PST_NO_OFFSET, "out of memory");
-    if (added == 0)
-        return pst_fail(err, NTH_PST_E_CORRUPT, "data tree", NTH_PST_NO_OFFSET,
-                        "block 0x%llx appears twice in one data tree (a cycle, or a tree that "
-                        "repeats blocks to amplify its size)",
-                        (unsigned long long)bid);
     pst_block blk;
     nth_pst_status st = pst_block_get(s->f, bid, &blk, err);
     if (st) return st;
@@ -234,6 +230,15 @@ static nth_pst_status read_tree(tree_state *s, uint64_t bid, int level, nth_pst_
     for (unsigned i = 0; i < count && !st; i++) {
         const uint8_t *p = blk.data + 8 + (size_t)i * L->id_size;
         uint64_t child = L->unicode ? rd64(p) : rd32(p);
+        int added = pst_idset_add(&s->seen, child & ~(uint64_t)1);
+        if (added <= 0) {
+            st = added < 0 ? pst_fail(err, NTH_PST_E_NO_MEMORY, name, blk.ib, "out of memory")
+                           : pst_fail(err, NTH_PST_E_CORRUPT, name, blk.ib,
+                                      "entry %u names block 0x%llx, which this data tree already "
+                                      "holds (a cycle, or repeated blocks that amplify its size)",
+                                      i, (unsigned long long)child);
+            break;
+        }
         st = read_tree(s, child, (int)clevel - 1, err);
         if (st) pst_refer(err, "%s at offset 0x%llx, entry %u", name, (unsigned long long)blk.ib, i);
     }
@@ -250,7 +255,10 @@ nth_pst_status nth_pst_read_data(nth_pst_file *f, uint64_t bid_data, nth_pst_blo
 {
     memset(out, 0, sizeof *out);
     tree_state s = {.f = f, .out = out};
-    nth_pst_status st = read_tree(&s, bid_data, -1, err);
+    nth_pst_status st = pst_idset_add(&s.seen, bid_data & ~(uint64_t)1) < 0
+                            ? pst_fail(err, NTH_PST_E_NO_MEMORY, "data tree", NTH_PST_NO_OFFSET,
+                                       "out of memory")
+                            : read_tree(&s, bid_data, -1, err);
     pst_idset_free(&s.seen);
     if (st) nth_pst_blocks_free(out);
     return st;

@@ -43,13 +43,26 @@ typedef struct vctx {
     void *ctx;
     nth_pst_report *r;
     pst_idset trees;   /* data-tree roots already checked */
+    pst_idset said;    /* hashes of the findings reported, so none is reported twice */
     extent *ext;       /* pages and blocks in use, for the AMap check */
     size_t next, cext;
     bool ext_oom;
 } vctx;
 
+/* Hash of a message without its " (referred to by ...)" tail: the same damage reached from
+ * two referrers is one finding. */
+static uint64_t message_key(const char *m)
+{
+    const char *end = strstr(m, " (referred to by ");
+    size_t n = end ? (size_t)(end - m) : strlen(m);
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)m[i]) * 1099511628211ULL;
+    return h;
+}
+
 static void finding(vctx *v, const nth_pst_node_ref *ref, const nth_pst_error *e, bool hint)
 {
+    if (pst_idset_add(&v->said, message_key(e->message)) == 0) return;
     if (hint)
         v->r->notes++;
     else
@@ -149,7 +162,7 @@ static int on_node(void *ctx, const nth_pst_node_ref *ref)
     uint8_t want = maybe_hn ? nth_pst_nid_expected_client(ref->node.nid) : 0;
     if (!is_hn && want) {
         pst_fail(&e, NTH_PST_E_CORRUPT, "HNHDR", ib,
-                 "bSig 0x%02X is not 0xEC, but a %s node holds a Heap-on-Node", bsig,
+                 "bSig 0x%02X is not 0xEC, yet node type %s requires a Heap-on-Node", bsig,
                  nth_pst_nid_type_name(ref->node.nid));
         refer_node(&e, ref);
         v->r->heaps++;
@@ -293,6 +306,7 @@ nth_pst_status nth_pst_validate(nth_pst_file *file, nth_pst_finding_fn fn, void 
         check_maps(&v);
     }
     pst_idset_free(&v.trees);
+    pst_idset_free(&v.said);
     free(v.ext);
     pst_budget_disarm(file, armed);
     r->sound = r->problems == 0;

@@ -236,7 +236,7 @@ static int heap_node(void *ctx, const nth_pst_node_ref *ref)
     if (!is_hn) {
         if (!want) return 0;
         pst_fail(&e, NTH_PST_E_CORRUPT, "HNHDR", ib,
-                 "bSig 0x%02X is not 0xEC, but a %s node holds a Heap-on-Node", sig,
+                 "bSig 0x%02X is not 0xEC, yet node type %s requires a Heap-on-Node", sig,
                  nth_pst_nid_type_name(ref->node.nid));
         refer_node(&e, ref);
         return h->fn(h->ctx, ref, NULL, &e);
