@@ -4,7 +4,8 @@
  * The first input byte picks what the rest is:
  *
  *     0x00 ...   a whole PST file: header, both B-trees, every block, every node's data and
- *                subnode trees, every heap (validated, BTH walked, PC values resolved)
+ *                subnode trees, every heap (validated, BTH walked, PC values resolved, TC
+ *                rows and cells read), then nth_pst_validate over the whole file
  *     other      heap pages: byte 1 = page count (1..8), then for each page a 2-byte
  *                little-endian length and its bytes; parsed, validated, walked, then edited
  *                with allocate/free/reallocate steps driven by the remaining bytes and
@@ -75,6 +76,19 @@ static int on_heap(void *ctx, const nth_pst_node_ref *ref, const nth_pst_hn *hn,
             nth_pst_pc_close(pc);
         }
     }
+    if (nth_pst_hn_client_sig(hn) == NTH_PST_CLIENT_TC) {
+        nth_pst_tc *tc;
+        if (nth_pst_tc_open(c->f, &ref->node, &tc, NULL) == NTH_PST_OK) {
+            char buf[128];
+            for (size_t r = 0; r < nth_pst_tc_row_count(tc) && r < 256; r++)
+                for (size_t k = 0; k < nth_pst_tc_column_count(tc); k++) {
+                    nth_pst_prop p;
+                    if (nth_pst_tc_cell(tc, r, k, &p, NULL) == NTH_PST_OK)
+                        nth_pst_prop_format(&p, buf, sizeof buf, 16);
+                }
+            nth_pst_tc_close(tc);
+        }
+    }
     return 0;
 }
 
@@ -108,6 +122,8 @@ static void fuzz_file(const uint8_t *data, size_t size)
     nth_pst_walk_heaps(f, on_heap, NULL, &c, NULL);
     nth_pst_node_ref ref;
     nth_pst_resolve_path(f, "0x200024/0x8025", &ref, NULL);
+    nth_pst_report r;
+    nth_pst_validate(f, NULL, NULL, &r);
     nth_pst_close(f);
 }
 

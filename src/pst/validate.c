@@ -237,7 +237,7 @@ static void check_maps(vctx *v)
     const nth_pst_info *in = &v->f->info;
     if (!in->amap_valid || v->ext_oom) return;
     uint64_t limit = in->file_eof < v->f->size ? in->file_eof : v->f->size;
-    qsort(v->ext, v->next, sizeof *v->ext, by_ib);
+    if (v->next) qsort(v->ext, v->next, sizeof *v->ext, by_ib);
     uint8_t raw[PST_PAGE_SIZE];
     unsigned bits_at = v->f->lay.unicode ? 0 : 4;
     size_t x = 0;
