@@ -152,19 +152,24 @@ static image craft_self_sl(void)
     image im = load();
     finder fd;
     scan(&im, &fd);
+    /* the SLBLOCK with the most entries: the worst case for a walk that follows cycles */
+    const nth_pst_block_entry *best = NULL;
     for (size_t i = 0; i < fd.nnodes; i++) {
         const nth_pst_block_entry *b = block_of(&fd, fd.nodes[i].bid_sub);
         if (!fd.nodes[i].bid_sub || !b || im.d[b->ib] != 2 || im.d[b->ib + 1] != 0) continue;
-        uint8_t *p = im.d + b->ib;
-        unsigned count = (unsigned)rd(p + 2, 2);
-        for (unsigned k = 0; k < count; k++) wr(p + 8 + k * 24 + 16, b->bid, 8);
-        uint8_t copy[8192];
-        memcpy(copy, p, b->cb);
-        put_block(&im, b->ib, b->bid, copy, b->cb);
+        if (!best || rd(im.d + b->ib + 2, 2) > rd(im.d + best->ib + 2, 2)) best = b;
+    }
+    if (!best) {
+        free(im.d);
+        im.d = NULL;
         return im;
     }
-    free(im.d);
-    im.d = NULL;
+    uint8_t *p = im.d + best->ib;
+    unsigned count = (unsigned)rd(p + 2, 2);
+    for (unsigned k = 0; k < count; k++) wr(p + 8 + k * 24 + 16, best->bid, 8);
+    uint8_t copy[8192];
+    memcpy(copy, p, best->cb);
+    put_block(&im, best->ib, best->bid, copy, best->cb);
     return im;
 }
 
