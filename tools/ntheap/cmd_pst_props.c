@@ -2,7 +2,9 @@
  * cmd_pst_props.c — the property commands of `ntheap pst`:
  *
  *     props PATH   a Property Context: id, type, name, where the value lives, value
- *     table PATH   a Table Context: column descriptors, then each row's existing cells
+ *     table PATH   a Table Context: column descriptors, then each row's existing cells;
+ *                  --raw: one line per cell, "ROW 0xTAG 0xTYPE hex" (as props --raw), with
+ *                  "-" for the hex of a cell the row lacks (its CEB bit clear)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +68,26 @@ int pst_cmd_table(nth_pst_file *f, const pst_opts *o)
         return pst_cli_fail(o, "%s", e.message);
     size_t ncols = nth_pst_tc_column_count(tc), nrows = nth_pst_tc_row_count(tc);
     int rc = 0;
+    if (o->raw && !o->json) {
+        for (size_t r = 0; r < nrows; r++)
+            for (size_t c = 0; c < ncols; c++) {
+                nth_pst_prop p;
+                nth_pst_status st = nth_pst_tc_cell(tc, r, c, &p, &e);
+                if (st == NTH_PST_E_NOT_FOUND) {
+                    printf("%zu 0x%04x%04x 0x%04x -\n", r, p.id, p.type, p.type);
+                    continue;
+                }
+                if (st) {
+                    rc = pst_cli_fail(o, "%s", e.message);
+                    continue;
+                }
+                printf("%zu 0x%04x%04x 0x%04x ", r, p.id, p.type, p.type);
+                for (size_t k = 0; k < p.size; k++) printf("%02x", p.data[k]);
+                putchar('\n');
+            }
+        nth_pst_tc_close(tc);
+        return rc;
+    }
     if (o->json) {
         printf("{\"node\":");
         pst_json_str(o->arg);
