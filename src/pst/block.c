@@ -358,7 +358,7 @@ static nth_pst_status read_sub(sub_state *s, uint64_t bid, int level, nth_pst_er
 {
     const pst_layout *L = &s->f->lay;
     if (!bid_internal(bid))
-        return pst_fail(err, NTH_PST_E_CORRUPT, "SLBLOCK", NTH_PST_NO_OFFSET,
+        return pst_fail(err, NTH_PST_E_CORRUPT, "SLBLOCK", pst_block_ib(s->f, bid),
                         "subnode tree BID 0x%llx is not an internal block",
                         (unsigned long long)bid);
     pst_block blk;

@@ -178,6 +178,14 @@ nth_pst_status pst_block_get(nth_pst_file *f, uint64_t bid, pst_block *out, nth_
     return cached_result(b, out, err);
 }
 
+uint64_t pst_block_ib(nth_pst_file *f, uint64_t bid)
+{
+    const pst_cblock *hit = cache_find(&f->cache, (bid & ~(uint64_t)1) | 1);
+    if (hit && !hit->status) return hit->ib;
+    nth_pst_block_entry be;
+    return nth_pst_bbt_lookup(f, bid, &be, NULL) ? NTH_PST_NO_OFFSET : be.ib;
+}
+
 void pst_block_release(pst_block *b)
 {
     if (b->owned) free(b->data);

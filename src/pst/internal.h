@@ -148,6 +148,9 @@ nth_pst_status pst_pc_open_hn(nth_pst_file *file, const nth_pst_node *node, cons
 nth_pst_status pst_tc_open_hn(nth_pst_file *file, const nth_pst_node *node, const nth_pst_hn *hn,
                               nth_pst_tc **out, nth_pst_error *err);
 
+/* File offset of a block according to the BBT, or NTH_PST_NO_OFFSET when it has none. */
+uint64_t pst_block_ib(nth_pst_file *f, uint64_t bid);
+
 /* Appends " (referred to by <who>)" to err's message when it fits. */
 void pst_refer(nth_pst_error *err, const char *fmt, ...) PST_PRINTF(2, 3);
 

@@ -52,7 +52,7 @@ static void visit_subnodes(walk_ctx *c, const nth_pst_node_ref *parent, const ui
     for (size_t k = 0; k + 1 < parent->depth; k++) {
         if (above[k] != bid) continue;
         if (pst_idset_add(&c->cycles, bid) == 1) {
-            pst_fail(&e, NTH_PST_E_CORRUPT, "SLBLOCK", NTH_PST_NO_OFFSET,
+            pst_fail(&e, NTH_PST_E_CORRUPT, "SLBLOCK", pst_block_ib(c->f, bid),
                      "subnode tree 0x%llx contains itself (a cycle)", (unsigned long long)bid);
             refer_node(&e, parent);
             report(c, parent, &e);
@@ -60,7 +60,7 @@ static void visit_subnodes(walk_ctx *c, const nth_pst_node_ref *parent, const ui
         return;
     }
     if (parent->depth >= NTH_PST_PATH_MAX) {
-        pst_fail(&e, NTH_PST_E_CORRUPT, "SLBLOCK", NTH_PST_NO_OFFSET,
+        pst_fail(&e, NTH_PST_E_CORRUPT, "SLBLOCK", pst_block_ib(c->f, parent->node.bid_sub),
                  "subnodes nested deeper than %d levels", NTH_PST_PATH_MAX);
         refer_node(&e, parent);
         report(c, parent, &e);
