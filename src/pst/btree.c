@@ -160,7 +160,7 @@ static nth_pst_status lookup(nth_pst_file *f, uint8_t ptype, uint64_t key, const
         level = (int)pg->level - 1;
     }
     return pst_fail(err, NTH_PST_E_NOT_FOUND, ptype == PST_PTYPE_BBT ? "BBT" : "NBT",
-                    pg->ib, "%s 0x%llx is not in the tree",
+                    pg->ib, "%s 0x%llX is not in the tree",
                     ptype == PST_PTYPE_BBT ? "BID" : "NID", (unsigned long long)key);
 }
 

@@ -70,6 +70,10 @@ for bad in 0x21/ /0x21 0x 1a 0x200024//0x8025 -1; do
     [ $status -eq 1 ] || fail "props $bad: exit $status, expected 1"
     grep -q '"error":".*bad node path' "$tmp/out" || fail "props $bad: no JSON error: $(cat "$tmp/out")"
 done
+run --json "$sample" frobnicate
+[ $status -eq 2 ] && grep -q '"error":"unknown command"' "$tmp/out" || fail "unknown command: no JSON error"
+run --json "$sample" props
+[ $status -eq 2 ] && grep -q '"error":' "$tmp/out" || fail "props without a path: no JSON error"
 run --json "$tmp/nonexistent.pst" info
 [ $status -eq 1 ] && grep -q '"error":' "$tmp/out" || fail "missing file: no JSON error"
 run --json "$sample" table 0x21

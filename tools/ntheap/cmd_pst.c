@@ -28,6 +28,20 @@ static void usage(FILE *out)
           out);
 }
 
+/* Bad usage: exit 2, and with --json an object with an "error" field too. */
+static int usage_fail(const pst_opts *o, const char *why)
+{
+    usage(stderr);
+    if (o->json) {
+        printf("{\"command\":");
+        pst_json_str(o->command ? o->command : "");
+        printf(",\"error\":");
+        pst_json_str(why);
+        printf("}\n");
+    }
+    return 2;
+}
+
 typedef struct command {
     const char *name;
     bool needs_path;
@@ -55,15 +69,10 @@ int nth_cli_pst(int argc, char **argv)
             return 0;
         } else if (npos < 3)
             pos[npos++] = argv[i];
-        else {
-            usage(stderr);
-            return 2;
-        }
+        else
+            return usage_fail(&o, "too many arguments");
     }
-    if (npos < 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (npos < 2) return usage_fail(&o, "expected FILE and COMMAND");
     o.file = pos[0];
     o.command = pos[1];
     o.arg = pos[2];
@@ -72,13 +81,11 @@ int nth_cli_pst(int argc, char **argv)
         if (strcmp(o.command, commands[i].name) == 0) cmd = &commands[i];
     if (!cmd) {
         fprintf(stderr, "ntheap pst: unknown command \"%s\"\n", o.command);
-        usage(stderr);
-        return 2;
+        return usage_fail(&o, "unknown command");
     }
-    if (cmd->needs_path != (o.arg != NULL)) {
-        usage(stderr);
-        return 2;
-    }
+    if (cmd->needs_path != (o.arg != NULL))
+        return usage_fail(&o, cmd->needs_path ? "this command needs a node path"
+                                               : "this command takes no node path");
     nth_pst_file *f;
     nth_pst_error e;
     if (nth_pst_open(o.file, &f, &e)) return pst_cli_fail(&o, "%s: %s", o.file, e.message);
