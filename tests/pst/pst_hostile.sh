@@ -61,6 +61,15 @@ run "$tmp/self_sl.pst" validate
 n=$(grep -c 'contains itself' "$tmp/out")
 [ "$n" -eq 1 ] || fail "self_sl: cycle reported $n times"
 
+# a folder listing its own parent: `tree` shows each folder once and says so
+run "$tmp/folder_cycle.pst" tree
+[ $status -eq 1 ] || fail "folder_cycle: tree exit $status, expected 1"
+grep -q 'folder 0x8022 is listed again' "$tmp/out" || fail "folder_cycle: repeat not reported: $(tail -n 3 "$tmp/out")"
+run "$tmp/folder_cycle.pst" validate
+[ $status -eq 0 ] || fail "folder_cycle: the store itself is sound, validate exit $status"
+run --json "$tmp/folder_cycle.pst" tree
+is_json "$tmp/out" || fail "folder_cycle: tree --json is not JSON"
+
 # malformed paths and leading zeros
 sample=tests/data/pst/pstsdk-sample1.pst
 run "$sample" props 033

@@ -254,6 +254,30 @@ static image craft_root_folder_byte(size_t at, uint8_t value)
     return im;
 }
 
+/* The root folder's hierarchy table (0x802D) names the root folder (0x8022) itself instead of
+ * Deleted Items (0x8062): row matrix and row index stay consistent, so the table is sound and
+ * only a browser that follows folders can loop. Written with --write for pst_hostile.sh. */
+static image craft_folder_cycle(void)
+{
+    image im = load();
+    finder fd;
+    scan(&im, &fd);
+    const nth_pst_node *n = node_of(&fd, 0x802D);
+    const nth_pst_block_entry *b = n ? block_of(&fd, n->bid_data) : NULL;
+    if (!b || (b->bid & 2)) {
+        free(im.d);
+        im.d = NULL;
+        return im;
+    }
+    uint8_t copy[8192];
+    memcpy(copy, im.d + b->ib, b->cb);
+    nth_pst_permute_decode(copy, b->cb);
+    for (size_t i = 0; i + 4 <= b->cb; i++)
+        if (rd(copy + i, 4) == 0x8062) wr(copy + i, 0x8022, 4);
+    put_block(&im, b->ib, b->bid, copy, b->cb);
+    return im;
+}
+
 static image craft_bad_bsig(void) { return craft_root_folder_byte(2, 0x00); }
 static image craft_wrong_client(void) { return craft_root_folder_byte(3, NTH_PST_CLIENT_TC); }
 
@@ -454,11 +478,11 @@ TEST(missing_blocks_name_who_referred_to_them)
 
 static int write_all(const char *dir)
 {
-    for (size_t i = 0; i < NCRAFTS; i++) {
-        image im = crafts[i].make();
+    for (size_t i = 0; i <= NCRAFTS; i++) {
+        image im = i < NCRAFTS ? crafts[i].make() : craft_folder_cycle();
         if (!im.d) return 1;
         char path[512];
-        snprintf(path, sizeof path, "%s/%s.pst", dir, crafts[i].name);
+        snprintf(path, sizeof path, "%s/%s.pst", dir, i < NCRAFTS ? crafts[i].name : "folder_cycle");
         FILE *out = fopen(path, "wb");
         if (!out || fwrite(im.d, 1, im.size, out) != im.size) return 1;
         fclose(out);

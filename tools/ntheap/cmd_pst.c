@@ -8,6 +8,8 @@
  *     ntheap pst [--raw] FILE props PATH     one line per property: tag type hex-value
  *     ntheap pst [--json] FILE table PATH    a Table Context: columns and rows
  *     ntheap pst [--json] FILE validate      every check of nth_pst_validate; exit 0 only if sound
+ *     ntheap pst [--json] FILE tree          folder hierarchy with item counts
+ *     ntheap pst [--json] FILE ls FOLDER     a folder's items (FOLDER: NID or "Name/Name")
  *
  * PATH is a NID ("0x21" or decimal "33") or a subnode path ("0x200024/0x8025"). Options may
  * come anywhere. Exit status: 0 success, 1 problems or errors, 2 usage. With --json every
@@ -22,8 +24,9 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: ntheap pst [--json] FILE info|heaps|validate\n"
+    fputs("usage: ntheap pst [--json] FILE info|heaps|validate|tree\n"
           "       ntheap pst [--json] FILE hn|table NID[/SUBNID...]\n"
+          "       ntheap pst [--json] FILE ls FOLDER-NID|FOLDER/NAMES\n"
           "       ntheap pst [--json|--raw] FILE props NID[/SUBNID...]\n",
           out);
 }
@@ -52,6 +55,7 @@ static const command commands[] = {
     {"info", false, pst_cmd_info},   {"heaps", false, pst_cmd_heaps},
     {"validate", false, pst_cmd_validate}, {"hn", true, pst_cmd_hn},
     {"props", true, pst_cmd_props},  {"table", true, pst_cmd_table},
+    {"tree", false, pst_cmd_tree},   {"ls", true, pst_cmd_ls},
 };
 
 int nth_cli_pst(int argc, char **argv)

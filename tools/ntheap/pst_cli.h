@@ -7,6 +7,7 @@
  *     cmd_pst_file.c     info, validate
  *     cmd_pst_heaps.c    heaps, hn
  *     cmd_pst_props.c    props, table
+ *     cmd_pst_browse.c   tree, ls
  */
 #ifndef NTH_CLI_PST_SHARED_H
 #define NTH_CLI_PST_SHARED_H
@@ -58,5 +59,7 @@ int pst_cmd_heaps(nth_pst_file *f, const pst_opts *o);
 int pst_cmd_hn(nth_pst_file *f, const pst_opts *o);
 int pst_cmd_props(nth_pst_file *f, const pst_opts *o);
 int pst_cmd_table(nth_pst_file *f, const pst_opts *o);
+int pst_cmd_tree(nth_pst_file *f, const pst_opts *o);
+int pst_cmd_ls(nth_pst_file *f, const pst_opts *o);
 
 #endif
