@@ -575,6 +575,26 @@ NTH_PST_API nth_pst_status nth_pst_walk_heaps(nth_pst_file *file, nth_pst_heap_f
                                                               const nth_pst_error *error),
                                               void *ctx, nth_pst_error *err);
 
+/* ------------------------------------------------------------------------ writing back */
+
+/* Sets property `id` of the PC held in `hn` to a value of `type` (little-endian bytes as a PC
+ * stores them; UTF-16LE without terminator for PtypString): updates the record in the BTH
+ * leaf, or inserts it in id order, and allocates, reallocates or frees the value's HN
+ * allocation. NTH_PST_E_UNSUPPORTED (nothing changed) for a BTH with index levels, a value of
+ * more than 3580 bytes or an old value held in a subnode. */
+NTH_PST_API nth_pst_status nth_pst_pc_set(nth_pst_hn *hn, uint16_t id, uint16_t type,
+                                          const void *value, size_t size, nth_pst_error *err);
+
+/* Writes a one-page heap back as the data block of NBT node `nid` of the file at `path`, in
+ * place of its current heap: the block keeps its BID, offset and on-disk size (so NBT, header
+ * and allocation maps stay right); its bytes are encoded, its trailer and CRC and its BBT
+ * entry's cb and page CRC rewritten. Atomic: the new file is written to a temporary file next
+ * to it, read back, synced and renamed over the original, which is never modified in place.
+ * NTH_PST_E_UNSUPPORTED for a data tree of several blocks or a block other nodes share,
+ * NTH_PST_E_FULL when the heap no longer fits the block. */
+NTH_PST_API nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid,
+                                              const nth_pst_hn *hn, nth_pst_error *err);
+
 /* ------------------------------------------------------------------------ validation */
 
 /* Checks one heap of a file: nth_pst_hn_validate's rules, the bClientSig its NID type

@@ -10,6 +10,7 @@
  *     ntheap pst [--json] FILE validate      every check of nth_pst_validate; exit 0 only if sound
  *     ntheap pst [--json] FILE tree          folder hierarchy with item counts
  *     ntheap pst [--json] FILE ls FOLDER     a folder's items (FOLDER: NID or "Name/Name")
+ *     ntheap pst [--json] FILE set NID TAG VALUE   rewrite one property in the file (atomic)
  *
  * PATH is a NID ("0x21" or decimal "33") or a subnode path ("0x200024/0x8025"). Options may
  * come anywhere. Exit status: 0 success, 1 problems or errors, 2 usage. With --json every
@@ -27,6 +28,7 @@ static void usage(FILE *out)
     fputs("usage: ntheap pst [--json] FILE info|heaps|validate|tree\n"
           "       ntheap pst [--json] FILE hn|table NID[/SUBNID...]\n"
           "       ntheap pst [--json] FILE ls FOLDER-NID|FOLDER/NAMES\n"
+          "       ntheap pst [--json] FILE set NID 0xIIIITTTT VALUE\n"
           "       ntheap pst [--json|--raw] FILE props NID[/SUBNID...]\n",
           out);
 }
@@ -47,21 +49,22 @@ static int usage_fail(const pst_opts *o, const char *why)
 
 typedef struct command {
     const char *name;
-    bool needs_path;
+    int nargs; /* arguments after the command */
     int (*run)(nth_pst_file *, const pst_opts *);
 } command;
 
 static const command commands[] = {
-    {"info", false, pst_cmd_info},   {"heaps", false, pst_cmd_heaps},
-    {"validate", false, pst_cmd_validate}, {"hn", true, pst_cmd_hn},
-    {"props", true, pst_cmd_props},  {"table", true, pst_cmd_table},
-    {"tree", false, pst_cmd_tree},   {"ls", true, pst_cmd_ls},
+    {"info", 0, pst_cmd_info},   {"heaps", 0, pst_cmd_heaps},
+    {"validate", 0, pst_cmd_validate}, {"hn", 1, pst_cmd_hn},
+    {"props", 1, pst_cmd_props},  {"table", 1, pst_cmd_table},
+    {"tree", 0, pst_cmd_tree},   {"ls", 1, pst_cmd_ls},
+    {"set", 3, NULL},
 };
 
 int nth_cli_pst(int argc, char **argv)
 {
     pst_opts o = {0};
-    const char *pos[3] = {0};
+    const char *pos[5] = {0};
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
@@ -71,7 +74,7 @@ int nth_cli_pst(int argc, char **argv)
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
-        } else if (npos < 3)
+        } else if (npos < 5)
             pos[npos++] = argv[i];
         else
             return usage_fail(&o, "too many arguments");
@@ -80,6 +83,8 @@ int nth_cli_pst(int argc, char **argv)
     o.file = pos[0];
     o.command = pos[1];
     o.arg = pos[2];
+    o.tag = pos[3];
+    o.value = pos[4];
     const command *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(o.command, commands[i].name) == 0) cmd = &commands[i];
@@ -87,9 +92,11 @@ int nth_cli_pst(int argc, char **argv)
         fprintf(stderr, "ntheap pst: unknown command \"%s\"\n", o.command);
         return usage_fail(&o, "unknown command");
     }
-    if (cmd->needs_path != (o.arg != NULL))
-        return usage_fail(&o, cmd->needs_path ? "this command needs a node path"
-                                               : "this command takes no node path");
+    if (npos - 2 != cmd->nargs)
+        return usage_fail(&o, cmd->nargs == 0 ? "this command takes no node path"
+                              : cmd->nargs == 1 ? "this command needs one node path"
+                                                : "set needs NID TAG VALUE");
+    if (!cmd->run) return pst_cmd_set(&o);
     nth_pst_file *f;
     nth_pst_error e;
     if (nth_pst_open(o.file, &f, &e)) return pst_cli_fail(&o, "%s: %s", o.file, e.message);

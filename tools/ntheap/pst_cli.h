@@ -8,6 +8,7 @@
  *     cmd_pst_heaps.c    heaps, hn
  *     cmd_pst_props.c    props, table
  *     cmd_pst_browse.c   tree, ls
+ *     cmd_pst_set.c      set
  */
 #ifndef NTH_CLI_PST_SHARED_H
 #define NTH_CLI_PST_SHARED_H
@@ -23,7 +24,9 @@ typedef struct pst_opts {
     bool raw;
     const char *file;
     const char *command;
-    const char *arg;
+    const char *arg;    /* the node path or folder */
+    const char *tag;    /* set: 0xIIIITTTT */
+    const char *value;  /* set: the new value */
 } pst_opts;
 
 /* Prints a failure: "ntheap pst: <message>" on stderr, and with --json
@@ -61,5 +64,7 @@ int pst_cmd_props(nth_pst_file *f, const pst_opts *o);
 int pst_cmd_table(nth_pst_file *f, const pst_opts *o);
 int pst_cmd_tree(nth_pst_file *f, const pst_opts *o);
 int pst_cmd_ls(nth_pst_file *f, const pst_opts *o);
+/* `set` writes the file, so it runs on the path, not on an open handle. */
+int pst_cmd_set(const pst_opts *o);
 
 #endif
