@@ -547,11 +547,48 @@ NTH_PST_API nth_pst_status nth_pst_prop_int(const nth_pst_prop *prop, int64_t *v
  * string in malloc'd memory. Unpaired surrogates become U+FFFD. */
 NTH_PST_API nth_pst_status nth_pst_prop_utf8(const nth_pst_prop *prop, char **text);
 
+/* Number of items of a multi-valued property (type | NTH_PST_PT_MV). NTH_PST_E_INVALID for a
+ * single-valued property or a base type without a defined layout, NTH_PST_E_CORRUPT when the
+ * item count or offsets do not fit the value. */
+NTH_PST_API nth_pst_status nth_pst_prop_mv_count(const nth_pst_prop *prop, size_t *count);
+
+/* The index-th item of a multi-valued property as a single-valued property of the base type
+ * (data points into the original value). */
+NTH_PST_API nth_pst_status nth_pst_prop_mv_item(const nth_pst_prop *prop, size_t index,
+                                                nth_pst_prop *out);
+
 /* Formats a value for people: numbers, quoted strings, ISO 8601 times (UTC), hex for
- * binaries (cut at `max_bytes` bytes, 0 = no limit). Returns the length it needed (as
- * snprintf). */
+ * binaries (cut at `max_bytes` bytes, 0 = no limit), multi-valued properties item by item as
+ * "[n items] item, item, ..." (at most 8 items when max_bytes is not 0). Returns the length
+ * it needed (as snprintf). */
 NTH_PST_API size_t nth_pst_prop_format(const nth_pst_prop *prop, char *buf, size_t size,
                                        size_t max_bytes);
+
+/* ------------------------------------------------------------------ named properties */
+
+/* The name-to-id map of a file (NID 0x61). */
+typedef struct nth_pst_named_map nth_pst_named_map;
+
+/* What a named property id (0x8000 and up) stands for. */
+typedef struct nth_pst_named_prop {
+    uint16_t id;       /* 0x8000 + wPropIdx */
+    uint8_t guid[16];  /* property set, as stored (all zero when wGuid is 0) */
+    bool is_string;    /* named by a string rather than a number */
+    uint32_t lid;      /* the number (when !is_string) */
+    char *name;        /* the string, UTF-8 (when is_string; owned by the map) */
+} nth_pst_named_prop;
+
+/* Reads and checks the map: entry, GUID and string streams (indexes and ranges), no id twice. */
+NTH_PST_API nth_pst_status nth_pst_named_open(nth_pst_file *file, nth_pst_named_map **out,
+                                              nth_pst_error *err);
+NTH_PST_API void nth_pst_named_close(nth_pst_named_map *map);
+NTH_PST_API size_t nth_pst_named_count(const nth_pst_named_map *map);
+/* Entries in ascending id order. */
+NTH_PST_API const nth_pst_named_prop *nth_pst_named_at(const nth_pst_named_map *map, size_t index);
+/* The entry of a named property id, or NULL. */
+NTH_PST_API const nth_pst_named_prop *nth_pst_named_find(const nth_pst_named_map *map, uint16_t id);
+/* Name of a well-known property set ("PS_MAPI", "PSETID_Common", ...), or NULL. */
+NTH_PST_API const char *nth_pst_guid_name(const uint8_t guid[16]);
 
 /* ------------------------------------------------------------------- heaps of a file */
 

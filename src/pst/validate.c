@@ -16,6 +16,7 @@
  *     5 AMap/PMap     when ROOT.fAMapValid is set: every AMap page's trailer and CRC, and every
  *                     BT page and block in use lies in bytes the AMap marks allocated; PMap
  *                     page trailers where the file holds them
+ *     6 names         the name-to-id map (NID 0x61), when present, reads (nth_pst_named_open)
  *
  * Invariant: the whole run is one armed work budget (cache.c), so its cost is O(file size).
  */
@@ -304,6 +305,14 @@ nth_pst_status nth_pst_validate(nth_pst_file *file, nth_pst_finding_fn fn, void 
         finding(&v, NULL, &e, false);
     } else {
         check_maps(&v);
+        nth_pst_node map;
+        nth_pst_named_map *named;
+        if (nth_pst_nbt_lookup(file, 0x61, &map, NULL) == NTH_PST_OK) {
+            if (nth_pst_named_open(file, &named, &e))
+                finding(&v, NULL, &e, false);
+            else
+                nth_pst_named_close(named);
+        }
     }
     pst_idset_free(&v.trees);
     pst_idset_free(&v.said);

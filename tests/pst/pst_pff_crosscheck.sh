@@ -121,6 +121,32 @@ folder_tables() {
     fi
 }
 
+# compare_named FILE NID PATH-SUFFIX: the named properties of an item resolved through the
+# name-to-id map, against pffexport's "Maps to entry" lines (numeric LIDs and string names).
+compare_named() {
+    pst=$1 nid=$2 suffix=$3
+    values=$(find "$tmp/$(basename "$pst" .pst).export" -path "*/$suffix/ItemValues.txt" | sort | head -n 1)
+    [ -n "$values" ] || { echo "FAIL $pst $nid: no $suffix/ItemValues.txt"; failed=$((failed + 1)); return; }
+    awk '
+    /^Set:/ { set = $2 }
+    /^Entry type:/ { id = tolower(substr($3, 7, 4)) }
+    /^Maps to entry type:/ { if (set == 0) print "0x" id " 0x" tolower(substr($5, 7, 4)) }
+    /^Maps to entry:/ { if (set == 0) { sub(/^Maps to entry:[ \t]*/, ""); print "0x" id " " $0 } }' "$values" |
+        sort >"$tmp/pff.txt"
+    "$CLI" pst "$pst" props "$nid" | awk '$1 ~ /^0x8/ {
+        split($3, a, ":"); name = a[2]; if (name ~ /^0x/) name = tolower(name)
+        print tolower($1) " " name }' | sort >"$tmp/ours.txt"
+    count=$(wc -l <"$tmp/pff.txt")
+    if [ "$count" -gt 0 ] && cmp -s "$tmp/pff.txt" "$tmp/ours.txt"; then
+        echo "ok   $pst $nid: $count named properties resolve as in pffexport"
+        checked=$((checked + 1))
+    else
+        echo "FAIL $pst $nid named properties differ from pffexport:"
+        diff "$tmp/pff.txt" "$tmp/ours.txt" | head -n 10
+        failed=$((failed + 1))
+    fi
+}
+
 # Message store summary of pffinfo against our PidTagValidFolderMask and PidTagPstPassword.
 store_summary() {
     pst=$1
@@ -163,6 +189,7 @@ compare "$a" 0x8082 "Top of Personal Folders/Folder"
 compare "$a" 0x200024 "Top of Personal Folders/Folder/Item00001"
 compare "$a" 0x8042 "Search Root"
 compare "$a" 0x2223 "SPAM Search Folder 2"
+compare_named "$a" 0x200024 "Top of Personal Folders/Folder/Item00001"
 folder_tables "$a" 0x8022 "Top of Personal Folders"
 folder_tables "$a" 0x8082 "Top of Personal Folders/Folder"
 
@@ -176,6 +203,7 @@ for k in 1 2; do
     compare "$s" 0x8042 "Search Root"
     compare "$s" 0x2223 "SPAM Search Folder 2"
     compare "$s" 0x80023 "ItemProcSearch"
+    compare_named "$s" 0x200024 "Top of Outlook data file/Sample$k/Message00001"
     folder_tables "$s" 0x8022 "Top of Outlook data file"
     folder_tables "$s" 0x8082 "Top of Outlook data file/Sample$k"
     compare_table "$s" 0x200024/0x692 "Sample$k/Message00001/RecipientsItemValues.txt"
@@ -183,4 +211,4 @@ for k in 1 2; do
 done
 
 echo "$checked checks passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$checked" -eq 36 ]
+[ "$failed" -eq 0 ] && [ "$checked" -eq 39 ]

@@ -2,6 +2,8 @@
  * cmd_pst_props.c — the property commands of `ntheap pst`:
  *
  *     props PATH   a Property Context: id, type, name, where the value lives, value
+ * Names: the standard name of a tag, or for ids from 0x8000 what the name-to-id map says
+ * ("PSETID_Common:0x8514", "PS_PUBLIC_STRINGS:Keywords").
  *     table PATH   a Table Context: column descriptors, then each row's existing cells;
  *                  --raw: one line per cell, "ROW 0xTAG 0xTYPE hex" (as props --raw), with
  *                  "-" for the hex of a cell the row lacks (its CEB bit clear)
@@ -25,7 +27,8 @@ int pst_cmd_props(nth_pst_file *f, const pst_opts *o)
     else if (!o->raw) printf("Property Context %s: %zu properties\n", o->arg, n);
     for (size_t i = 0; i < n; i++) {
         const nth_pst_prop *p = nth_pst_pc_at(pc, i);
-        const char *tname = nth_pst_type_name(p->type), *name = nth_pst_tag_name(p->id);
+        char nbuf[160];
+        const char *tname = nth_pst_type_name(p->type), *name = pst_prop_name(f, p->id, nbuf, sizeof nbuf);
         if (o->raw) {
             printf("0x%04x%04x 0x%04x ", p->id, p->type, p->type);
             for (size_t k = 0; k < p->size; k++) printf("%02x", p->data[k]);
@@ -98,7 +101,8 @@ int pst_cmd_table(nth_pst_file *f, const pst_opts *o)
     }
     for (size_t c = 0; c < ncols; c++) {
         const nth_pst_tc_column *col = nth_pst_tc_column_at(tc, c);
-        const char *name = nth_pst_tag_name((uint16_t)(col->tag >> 16));
+        char nbuf[160];
+        const char *name = pst_prop_name(f, (uint16_t)(col->tag >> 16), nbuf, sizeof nbuf);
         const char *tname = nth_pst_type_name((uint16_t)col->tag);
         if (o->json) {
             printf("%s{\"tag\":\"0x%08X\",\"ibData\":%u,\"cbData\":%u,\"iBit\":%u,\"name\":",
@@ -133,7 +137,8 @@ int pst_cmd_table(nth_pst_file *f, const pst_opts *o)
                 value = malloc(need + 1);
                 if (value) nth_pst_prop_format(&p, value, need + 1, o->json ? 0 : 32);
             }
-            const char *name = nth_pst_tag_name(p.id);
+            char nbuf[160];
+            const char *name = pst_prop_name(f, p.id, nbuf, sizeof nbuf);
             if (o->json) {
                 printf("%s{\"tag\":\"0x%04X%04X\",\"name\":", first ? "" : ",", p.id, p.type);
                 if (name) pst_json_str(name); else printf("null");

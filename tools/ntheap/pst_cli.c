@@ -100,6 +100,35 @@ const char *pst_where_name(nth_pst_where w)
     return "?";
 }
 
+/* The map of the one file a command works on; read on first use, kept until exit. */
+static nth_pst_file *named_file;
+static nth_pst_named_map *named_map;
+
+const char *pst_prop_name(nth_pst_file *f, uint16_t id, char *buf, size_t size)
+{
+    if (id < 0x8000) return nth_pst_tag_name(id);
+    if (named_file != f) {
+        nth_pst_named_close(named_map);
+        named_map = NULL;
+        named_file = f;
+        if (nth_pst_named_open(f, &named_map, NULL)) named_map = NULL;
+    }
+    const nth_pst_named_prop *n = named_map ? nth_pst_named_find(named_map, id) : NULL;
+    if (!n) return NULL;
+    const char *set = nth_pst_guid_name(n->guid);
+    char guid[40];
+    const uint8_t *g = n->guid;
+    snprintf(guid, sizeof guid, "{%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}",
+             (unsigned)(g[0] | g[1] << 8 | g[2] << 16 | (unsigned)g[3] << 24),
+             (unsigned)(g[4] | g[5] << 8), (unsigned)(g[6] | g[7] << 8), g[8], g[9], g[10], g[11],
+             g[12], g[13], g[14], g[15]);
+    if (n->is_string)
+        snprintf(buf, size, "%s:%s", set ? set : guid, n->name);
+    else
+        snprintf(buf, size, "%s:0x%04X", set ? set : guid, n->lid);
+    return buf;
+}
+
 void pst_fill_string(const nth_pst_hn *hn, char *buf, size_t size, bool actual)
 {
     size_t n = nth_pst_hn_page_count(hn), at = 0;

@@ -39,6 +39,10 @@ void pst_hexdump(const uint8_t *d, size_t n, size_t base, const char *indent);
 const char *pst_client_name(uint8_t sig);
 const char *pst_crypt_name(uint8_t c);
 const char *pst_where_name(nth_pst_where w);
+/* The name of a property id: the standard tag name, or for 0x8000 and up the property set
+ * and name from the file's name-to-id map (read once); NULL when unknown. */
+const char *pst_prop_name(nth_pst_file *f, uint16_t id, char *buf, size_t size);
+
 /* Fill levels of all pages as hex digits, page 0 first. */
 void pst_fill_string(const nth_pst_hn *hn, char *buf, size_t size, bool actual);
 
