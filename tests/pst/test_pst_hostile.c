@@ -56,7 +56,7 @@ static void wr(uint8_t *p, uint64_t v, unsigned w)
     for (unsigned i = 0; i < w; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* The sample is Unicode and permute-encoded; these helpers assume both. */
+/* The sample is Unicode and permute-encoded; the functions below assume both. */
 enum { W = 8, TRAILER = 16, PAGE_DATA = 496 };
 
 static void fix_page(image *im, uint64_t any_ib_in_page)

@@ -1,5 +1,5 @@
 /*
- * pst_cli.c — output helpers of `ntheap pst`: JSON strings, hex, names of codes, the findings
+ * pst_cli.c — output functions of `ntheap pst`: JSON strings, hex, names of codes, the findings
  * list, and the single failure path (pst_cli_fail) so every error, with --json, is a JSON
  * object with an "error" field.
  */
