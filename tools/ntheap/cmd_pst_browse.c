@@ -85,18 +85,30 @@ typedef struct tree_ctx {
     size_t folders;
 } tree_ctx;
 
+/* Adds nid to the set of folders shown (open addressing; NIDs are never 0 here, as a NID
+ * of 0 would be type HID, not a folder); false when it was there already. */
 static bool mark(tree_ctx *t, uint32_t nid)
 {
-    for (size_t i = 0; i < t->nseen; i++)
-        if (t->seen[i] == nid) return false;
-    if (t->nseen == t->cap) {
+    uint32_t key = nid ? nid : 0xFFFFFFFFu;
+    if ((t->nseen + 1) * 2 > t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 64;
-        uint32_t *s = realloc(t->seen, cap * sizeof *s);
+        uint32_t *s = calloc(cap, sizeof *s);
         if (!s) return false;
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->seen[i]) {
+                size_t j = (t->seen[i] * 2654435761u) & (cap - 1);
+                while (s[j]) j = (j + 1) & (cap - 1);
+                s[j] = t->seen[i];
+            }
+        free(t->seen);
         t->seen = s;
         t->cap = cap;
     }
-    t->seen[t->nseen++] = nid;
+    size_t j = (key * 2654435761u) & (t->cap - 1);
+    for (; t->seen[j]; j = (j + 1) & (t->cap - 1))
+        if (t->seen[j] == key) return false;
+    t->seen[j] = key;
+    t->nseen++;
     return true;
 }
 
