@@ -618,7 +618,8 @@ NTH_PST_API nth_pst_status nth_pst_walk_heaps(nth_pst_file *file, nth_pst_heap_f
  * stores them; UTF-16LE without terminator for PtypString): updates the record in the BTH
  * leaf, or inserts it in id order, and allocates, reallocates or frees the value's HN
  * allocation. NTH_PST_E_UNSUPPORTED (nothing changed) for a BTH with index levels, a value of
- * more than 3580 bytes or an old value held in a subnode. */
+ * more than 3580 bytes or an old value held in a subnode. Any other failure (the heap is
+ * full) can leave the heap partly edited: discard it. */
 NTH_PST_API nth_pst_status nth_pst_pc_set(nth_pst_hn *hn, uint16_t id, uint16_t type,
                                           const void *value, size_t size, nth_pst_error *err);
 

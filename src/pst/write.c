@@ -77,8 +77,8 @@ static nth_pst_status read_all(const char *path, uint8_t **out, size_t *size, mo
     return NTH_PST_OK;
 }
 
-static nth_pst_status write_all(int fd, const uint8_t *d, size_t n, const char *tmp,
-                                nth_pst_error *err)
+static nth_pst_status write_span(int fd, const uint8_t *d, size_t n, const char *tmp,
+                                 nth_pst_error *err)
 {
     size_t done = 0;
     while (done < n) {
@@ -88,9 +88,18 @@ static nth_pst_status write_all(int fd, const uint8_t *d, size_t n, const char *
             return pst_fail(err, NTH_PST_E_IO, NULL, NTH_PST_NO_OFFSET, "writing %s failed: %s",
                             tmp, strerror(errno));
         done += (size_t)w;
-        if (done >= n / 2) crash_point(2);
     }
     return NTH_PST_OK;
+}
+
+/* Writes the image in two halves, with crash point 2 between them. */
+static nth_pst_status write_all(int fd, const uint8_t *d, size_t n, const char *tmp,
+                                nth_pst_error *err)
+{
+    nth_pst_status st = write_span(fd, d, n / 2, tmp, err);
+    if (st) return st;
+    crash_point(2);
+    return write_span(fd, d + n / 2, n - n / 2, tmp, err);
 }
 
 /* Patches the node's block and BBT entry inside f->mem. */
