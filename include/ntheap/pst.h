@@ -151,6 +151,13 @@ NTH_PST_API void nth_pst_close(nth_pst_file *file);
 /* The decoded header of an open file. */
 NTH_PST_API const nth_pst_info *nth_pst_get_info(const nth_pst_file *file);
 
+/* Bounds, for the rest of the handle's life, the bytes handed out through data trees and the
+ * subnode entries read to `factor` times the file size plus 16 MiB; past it those reads fail
+ * with NTH_PST_E_CORRUPT ("work budget ... exhausted"). Without it only whole-file walks are
+ * bounded (each to 8 times the file size). A tool working on untrusted files sets it once
+ * after opening. */
+NTH_PST_API void nth_pst_limit_work(nth_pst_file *file, unsigned factor);
+
 /* Looks up a block in the BBT (bit 0 of bid is ignored). NTH_PST_E_NOT_FOUND if absent. */
 NTH_PST_API nth_pst_status nth_pst_bbt_lookup(nth_pst_file *file, uint64_t bid,
                                               nth_pst_block_entry *out, nth_pst_error *err);

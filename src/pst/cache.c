@@ -14,7 +14,9 @@
  * work budget: every data-tree block and subnode entry it hands out is charged, and the walk
  * stops with one error once it has handed out more than a fixed multiple of the file size.
  * Shared data trees and shared subnode trees are legal, so this (not a ban on sharing) is
- * what keeps a hostile file from costing more than O(N) time.
+ * what keeps a hostile file from costing more than O(N) time. nth_pst_limit_work arms a budget
+ * for the rest of a handle's life instead (the CLI does, so that single-node commands are
+ * bounded too); walks then share it.
  *
  * pst_idset is a plain set of 64-bit IDs (BIDs, NIDs) used to detect cycles and repeats.
  */
@@ -206,6 +208,13 @@ bool pst_budget_arm(nth_pst_file *f)
     return true;
 }
 
+void nth_pst_limit_work(nth_pst_file *file, unsigned factor)
+{
+    file->budget_armed = true;
+    file->budget_spent = false;
+    file->budget_left = file->size * factor + BUDGET_SLACK;
+}
+
 void pst_budget_disarm(nth_pst_file *f, bool armed_here)
 {
     if (armed_here) f->budget_armed = false;
@@ -222,7 +231,6 @@ nth_pst_status pst_budget_charge(nth_pst_file *f, uint64_t bytes, const char *st
     f->budget_left = 0;
     f->budget_spent = true;
     return pst_fail(err, NTH_PST_E_CORRUPT, structure, ib,
-                    "work budget of this file (%u times its size) exhausted: data or subnode "
-                    "trees are shared far more often than a sound file shares them",
-                    BUDGET_FACTOR);
+                    "work budget of this file exhausted: data or subnode trees are shared far "
+                    "more often than a sound file shares them");
 }

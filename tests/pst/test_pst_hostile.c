@@ -476,6 +476,30 @@ TEST(missing_blocks_name_who_referred_to_them)
     free(im.d);
 }
 
+/* With nth_pst_limit_work, re-reading the same data tree over and over ends with an error once
+ * the handle has handed out factor x size + 16 MiB; without it, it never does. */
+TEST(a_work_limit_bounds_repeated_reads)
+{
+    nth_pst_file *f;
+    REQUIRE(nth_pst_open(SAMPLE, &f, NULL) == NTH_PST_OK);
+    nth_pst_node n;
+    REQUIRE(nth_pst_nbt_lookup(f, 0x61, &n, NULL) == NTH_PST_OK);
+    nth_pst_limit_work(f, 1);
+    size_t reads = 0;
+    nth_pst_error e;
+    nth_pst_status st = NTH_PST_OK;
+    while (reads < 100000 && st == NTH_PST_OK) {
+        nth_pst_blocks b;
+        st = nth_pst_read_data(f, n.bid_data, &b, &e);
+        if (st == NTH_PST_OK) nth_pst_blocks_free(&b);
+        reads++;
+    }
+    CHECK(st == NTH_PST_E_CORRUPT);
+    CHECK(strstr(e.message, "work budget") != NULL);
+    CHECK(reads < 100000);
+    nth_pst_close(f);
+}
+
 static int write_all(const char *dir)
 {
     for (size_t i = 0; i <= NCRAFTS; i++) {
@@ -500,5 +524,6 @@ int main(int argc, char **argv)
     RUN(an_amplified_tree_costs_little_time_and_memory);
     RUN(nids_are_decimal_or_hex_and_malformed_paths_fail);
     RUN(missing_blocks_name_who_referred_to_them);
+    RUN(a_work_limit_bounds_repeated_reads);
     return harness_finish(argv[0]);
 }

@@ -100,6 +100,7 @@ int nth_cli_pst(int argc, char **argv)
     nth_pst_file *f;
     nth_pst_error e;
     if (nth_pst_open(o.file, &f, &e)) return pst_cli_fail(&o, "%s: %s", o.file, e.message);
+    nth_pst_limit_work(f, 64); /* any command costs O(file size), however hostile the file */
     int rc = cmd->run(f, &o);
     nth_pst_close(f);
     return rc;

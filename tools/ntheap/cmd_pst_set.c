@@ -125,6 +125,7 @@ int pst_cmd_set(const pst_opts *o)
     nth_pst_file *f;
     nth_pst_error e;
     if (nth_pst_open(o->file, &f, &e)) return pst_cli_fail(o, "%s: %s", o->file, e.message);
+    nth_pst_limit_work(f, 64);
     nth_pst_node_ref ref;
     nth_pst_hn *hn = NULL;
     nth_pst_status st = nth_pst_resolve_path(f, o->arg, &ref, &e);
