@@ -4,11 +4,13 @@
  * The first input byte picks what the rest is:
  *
  *     0x00 ...   a whole PST file: header, both B-trees, every block, every node's data and
- *                subnode trees, every heap (validated, BTH walked, PC values resolved)
+ *                subnode trees, every heap (validated, BTH walked, PC values resolved, TC
+ *                rows and cells read), then nth_pst_validate over the whole file
  *     other      heap pages: byte 1 = page count (1..8), then for each page a 2-byte
  *                little-endian length and its bytes; parsed, validated, walked, then edited
  *                with allocate/free/reallocate steps driven by the remaining bytes and
- *                validated again (an edit must never produce an invalid heap)
+ *                validated again (an edit must never produce an invalid heap); a PC is also
+ *                edited with nth_pst_pc_set and must still open with the value set
  *
  * Build: clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc fuzz/pst_fuzz.c plus every
  * source file of src/pst (tests/pst/fuzz_smoke.sh does this).
@@ -75,6 +77,19 @@ static int on_heap(void *ctx, const nth_pst_node_ref *ref, const nth_pst_hn *hn,
             nth_pst_pc_close(pc);
         }
     }
+    if (nth_pst_hn_client_sig(hn) == NTH_PST_CLIENT_TC) {
+        nth_pst_tc *tc;
+        if (nth_pst_tc_open(c->f, &ref->node, &tc, NULL) == NTH_PST_OK) {
+            char buf[128];
+            for (size_t r = 0; r < nth_pst_tc_row_count(tc) && r < 256; r++)
+                for (size_t k = 0; k < nth_pst_tc_column_count(tc); k++) {
+                    nth_pst_prop p;
+                    if (nth_pst_tc_cell(tc, r, k, &p, NULL) == NTH_PST_OK)
+                        nth_pst_prop_format(&p, buf, sizeof buf, 16);
+                }
+            nth_pst_tc_close(tc);
+        }
+    }
     return 0;
 }
 
@@ -108,6 +123,14 @@ static void fuzz_file(const uint8_t *data, size_t size)
     nth_pst_walk_heaps(f, on_heap, NULL, &c, NULL);
     nth_pst_node_ref ref;
     nth_pst_resolve_path(f, "0x200024/0x8025", &ref, NULL);
+    nth_pst_report r;
+    nth_pst_validate(f, NULL, NULL, &r);
+    nth_pst_named_map *named;
+    if (nth_pst_named_open(f, &named, NULL) == NTH_PST_OK) {
+        for (size_t i = 0; i < nth_pst_named_count(named); i++)
+            nth_pst_guid_name(nth_pst_named_at(named, i)->guid);
+        nth_pst_named_close(named);
+    }
     nth_pst_close(f);
 }
 
@@ -154,6 +177,26 @@ static void fuzz_heap(const uint8_t *data, size_t size)
             nth_pst_hn_free(hn, s.hid, NULL);
         else if (slots)
             nth_pst_hn_realloc(hn, s.hid, NULL, arg % (NTH_PST_HN_ALLOC_MAX + 2), &hid, NULL);
+    }
+    /* a property set on a sound PC must read back, and the PC must still open */
+    nth_pst_pc *pc2;
+    if (before == 0 && at + 4 <= size && nth_pst_pc_from_hn(hn, &pc2, NULL) == NTH_PST_OK) {
+        nth_pst_pc_close(pc2);
+        uint16_t id = (uint16_t)(data[at] | data[at + 1] << 8);
+        static const uint16_t types[4] = {NTH_PST_PT_INT32, NTH_PST_PT_BINARY, NTH_PST_PT_UNICODE,
+                                          NTH_PST_PT_BOOLEAN};
+        uint16_t type = types[data[at + 2] % 4];
+        size_t len = type == NTH_PST_PT_INT32 ? 4 : type == NTH_PST_PT_BOOLEAN ? 1 : data[at + 3] * 7u;
+        memset(fill, data[at + 3], sizeof fill);
+        if (nth_pst_pc_set(hn, id, type, fill, len, NULL) == NTH_PST_OK) {
+            if (nth_pst_hn_validate(hn, NULL, NULL) != 0) abort();
+            const nth_pst_prop *p;
+            if (nth_pst_pc_from_hn(hn, &pc2, NULL) != NTH_PST_OK) abort();
+            p = nth_pst_pc_find(pc2, id);
+            if (!p || p->type != type || p->size != len || (len && memcmp(p->data, fill, len) != 0))
+                abort();
+            nth_pst_pc_close(pc2);
+        }
     }
     /* editing only ever rewrites pages in canonical form: a heap that was sound stays sound
      * (fill levels aside, which validate reports as hints) */

@@ -59,7 +59,7 @@ typedef struct nth_pst_error {
     nth_pst_status status;
     uint64_t offset;
     char structure[24];
-    char message[240];
+    char message[320];
 } nth_pst_error;
 
 #define NTH_PST_NO_OFFSET UINT64_MAX
@@ -114,6 +114,7 @@ typedef struct nth_pst_block_entry {
     uint64_t ib;    /* file offset of the block */
     uint16_t cb;    /* bytes of data before the trailer */
     uint16_t refs;  /* cRef */
+    uint64_t ib_entry; /* file offset of the BBTENTRY itself */
 } nth_pst_block_entry;
 
 /* A node: an NBT leaf entry, or an SLENTRY of a subnode tree (nid_parent 0). */
@@ -122,6 +123,7 @@ typedef struct nth_pst_node {
     uint32_t nid_parent;
     uint64_t bid_data; /* data tree; 0 = no data */
     uint64_t bid_sub;  /* subnode tree; 0 = none */
+    uint64_t ib_entry; /* file offset of the NBTENTRY / SLENTRY it came from (0 if unknown) */
 } nth_pst_node;
 
 /* The data blocks of a node in tree order, decoded. Page i of an HN is data[i]. */
@@ -148,6 +150,13 @@ NTH_PST_API void nth_pst_close(nth_pst_file *file);
 
 /* The decoded header of an open file. */
 NTH_PST_API const nth_pst_info *nth_pst_get_info(const nth_pst_file *file);
+
+/* Bounds, for the rest of the handle's life, the bytes handed out through data trees and the
+ * subnode entries read to `factor` times the file size plus 16 MiB; past it those reads fail
+ * with NTH_PST_E_CORRUPT ("work budget ... exhausted"). Without it only whole-file walks are
+ * bounded (each to 8 times the file size). A tool working on untrusted files sets it once
+ * after opening. */
+NTH_PST_API void nth_pst_limit_work(nth_pst_file *file, unsigned factor);
 
 /* Looks up a block in the BBT (bit 0 of bid is ignored). NTH_PST_E_NOT_FOUND if absent. */
 NTH_PST_API nth_pst_status nth_pst_bbt_lookup(nth_pst_file *file, uint64_t bid,
@@ -238,7 +247,12 @@ NTH_PST_API nth_pst_status nth_pst_walk(nth_pst_file *file, const nth_pst_walker
 /* Formats a node path as "0x200024/0x8025" into buf (always terminated). */
 NTH_PST_API void nth_pst_path_format(const nth_pst_node_ref *ref, char *buf, size_t size);
 
-/* Parses "0x21", "33" or "0x200024/0x8025" and resolves it through the NBT and subnode trees. */
+/* Parses one NID of `len` characters: decimal ("33", leading zeros allowed, never octal) or
+ * "0x" and hex digits. Anything else, or a value above 0xFFFFFFFF, is NTH_PST_E_INVALID. */
+NTH_PST_API nth_pst_status nth_pst_parse_nid(const char *text, size_t len, uint32_t *nid);
+
+/* Parses "0x21", "33" or "0x200024/0x8025" (components as nth_pst_parse_nid; an empty
+ * component is an error) and resolves it through the NBT and subnode trees. */
 NTH_PST_API nth_pst_status nth_pst_resolve_path(nth_pst_file *file, const char *text,
                                                 nth_pst_node_ref *out, nth_pst_error *err);
 
@@ -481,6 +495,46 @@ NTH_PST_API const nth_pst_prop *nth_pst_pc_at(const nth_pst_pc *pc, size_t index
 /* The property with id `id`, or NULL. */
 NTH_PST_API const nth_pst_prop *nth_pst_pc_find(const nth_pst_pc *pc, uint16_t id);
 
+/* ---------------------------------------------------------------------------- TC layer */
+
+/* A Table Context: rows of cells described by column descriptors. */
+typedef struct nth_pst_tc nth_pst_tc;
+
+/* One TCOLDESC. */
+typedef struct nth_pst_tc_column {
+    uint32_t tag;  /* property id << 16 | type */
+    uint16_t ib;   /* ibData: offset of the cell in a row */
+    uint8_t cb;    /* cbData: 1, 2, 4 or 8 */
+    uint8_t bit;   /* iBit: the column's bit in the cell existence bitmap */
+} nth_pst_tc_column;
+
+/* Opens the TC stored in a node: checks the TCINFO and column layout, reads the row matrix
+ * (from the heap or a subnode), checks the row index against it and resolves every existing
+ * cell (values in subnodes are read once). */
+NTH_PST_API nth_pst_status nth_pst_tc_open(nth_pst_file *file, const nth_pst_node *node,
+                                           nth_pst_tc **out, nth_pst_error *err);
+
+/* Same over an HN in memory (no subnodes). Borrows hn. */
+NTH_PST_API nth_pst_status nth_pst_tc_from_hn(const nth_pst_hn *hn, nth_pst_tc **out,
+                                              nth_pst_error *err);
+
+/* Releases a TC. NULL is ignored. */
+NTH_PST_API void nth_pst_tc_close(nth_pst_tc *tc);
+
+NTH_PST_API size_t nth_pst_tc_column_count(const nth_pst_tc *tc);
+NTH_PST_API const nth_pst_tc_column *nth_pst_tc_column_at(const nth_pst_tc *tc, size_t index);
+NTH_PST_API size_t nth_pst_tc_row_count(const nth_pst_tc *tc);
+/* Bytes per row (rgib[3]). */
+NTH_PST_API size_t nth_pst_tc_row_size(const nth_pst_tc *tc);
+/* dwRowID of a row (its first 4 bytes), in row-matrix order. */
+NTH_PST_API uint32_t nth_pst_tc_row_id(const nth_pst_tc *tc, size_t row);
+
+/* The cell at (row, column) as a property (id and type from the column's tag).
+ * NTH_PST_E_NOT_FOUND when its bit in the cell existence bitmap is clear. Data stays valid
+ * until the TC is closed. */
+NTH_PST_API nth_pst_status nth_pst_tc_cell(nth_pst_tc *tc, size_t row, size_t column,
+                                           nth_pst_prop *out, nth_pst_error *err);
+
 /* -------------------------------------------------------------------- property values */
 
 /* Name of a property type ("PtypString", ...), or NULL when unknown. */
@@ -500,17 +554,60 @@ NTH_PST_API nth_pst_status nth_pst_prop_int(const nth_pst_prop *prop, int64_t *v
  * string in malloc'd memory. Unpaired surrogates become U+FFFD. */
 NTH_PST_API nth_pst_status nth_pst_prop_utf8(const nth_pst_prop *prop, char **text);
 
+/* Number of items of a multi-valued property (type | NTH_PST_PT_MV). NTH_PST_E_INVALID for a
+ * single-valued property or a base type without a defined layout, NTH_PST_E_CORRUPT when the
+ * item count or offsets do not fit the value. */
+NTH_PST_API nth_pst_status nth_pst_prop_mv_count(const nth_pst_prop *prop, size_t *count);
+
+/* The index-th item of a multi-valued property as a single-valued property of the base type
+ * (data points into the original value). */
+NTH_PST_API nth_pst_status nth_pst_prop_mv_item(const nth_pst_prop *prop, size_t index,
+                                                nth_pst_prop *out);
+
 /* Formats a value for people: numbers, quoted strings, ISO 8601 times (UTC), hex for
- * binaries (cut at `max_bytes` bytes, 0 = no limit). Returns the length it needed (as
- * snprintf). */
+ * binaries (cut at `max_bytes` bytes, 0 = no limit), multi-valued properties item by item as
+ * "[n items] item, item, ..." (at most 8 items when max_bytes is not 0). Returns the length
+ * it needed (as snprintf). */
 NTH_PST_API size_t nth_pst_prop_format(const nth_pst_prop *prop, char *buf, size_t size,
                                        size_t max_bytes);
 
+/* ------------------------------------------------------------------ named properties */
+
+/* The name-to-id map of a file (NID 0x61). */
+typedef struct nth_pst_named_map nth_pst_named_map;
+
+/* What a named property id (0x8000 and up) stands for. */
+typedef struct nth_pst_named_prop {
+    uint16_t id;       /* 0x8000 + wPropIdx */
+    uint8_t guid[16];  /* property set, as stored (all zero when wGuid is 0) */
+    bool is_string;    /* named by a string rather than a number */
+    uint32_t lid;      /* the number (when !is_string) */
+    char *name;        /* the string, UTF-8 (when is_string; owned by the map) */
+} nth_pst_named_prop;
+
+/* Reads and checks the map: entry, GUID and string streams (indexes and ranges), no id twice. */
+NTH_PST_API nth_pst_status nth_pst_named_open(nth_pst_file *file, nth_pst_named_map **out,
+                                              nth_pst_error *err);
+NTH_PST_API void nth_pst_named_close(nth_pst_named_map *map);
+NTH_PST_API size_t nth_pst_named_count(const nth_pst_named_map *map);
+/* Entries in ascending id order. */
+NTH_PST_API const nth_pst_named_prop *nth_pst_named_at(const nth_pst_named_map *map, size_t index);
+/* The entry of a named property id, or NULL. */
+NTH_PST_API const nth_pst_named_prop *nth_pst_named_find(const nth_pst_named_map *map, uint16_t id);
+/* Name of a well-known property set ("PS_MAPI", "PSETID_Common", ...), or NULL. */
+NTH_PST_API const char *nth_pst_guid_name(const uint8_t guid[16]);
+
 /* ------------------------------------------------------------------- heaps of a file */
 
+/* The bClientSig a node of this NID must hold: NTH_PST_CLIENT_PC for folders, messages,
+ * attachments, search criteria and the fixed PCs 0x21 and 0x61; NTH_PST_CLIENT_TC for the
+ * table NID types; 0 when the format sets no rule. */
+NTH_PST_API uint8_t nth_pst_nid_expected_client(uint32_t nid);
+
 /* Called for each node whose data is a Heap-on-Node (NID type not LTP or
- * SEARCH_UPDATE_QUEUE, data block 0 carrying bSig 0xEC at byte 2). `hn` is NULL when the heap
- * could not be parsed, and `error` then says why. Return nonzero to stop. */
+ * SEARCH_UPDATE_QUEUE, data block 0 carrying bSig 0xEC at byte 2), and for each node whose NID
+ * type requires a heap (nth_pst_nid_expected_client) but whose block 0 lacks bSig. `hn` is
+ * NULL when the heap could not be parsed, and `error` then says why. Return nonzero to stop. */
 typedef int (*nth_pst_heap_fn)(void *ctx, const nth_pst_node_ref *ref, const nth_pst_hn *hn,
                                const nth_pst_error *error);
 
@@ -521,6 +618,60 @@ NTH_PST_API nth_pst_status nth_pst_walk_heaps(nth_pst_file *file, nth_pst_heap_f
                                                               const nth_pst_node_ref *ref,
                                                               const nth_pst_error *error),
                                               void *ctx, nth_pst_error *err);
+
+/* ------------------------------------------------------------------------ writing back */
+
+/* Sets property `id` of the PC held in `hn` to a value of `type` (little-endian bytes as a PC
+ * stores them; UTF-16LE without terminator for PtypString): updates the record in the BTH
+ * leaf, or inserts it in id order, and allocates, reallocates or frees the value's HN
+ * allocation. NTH_PST_E_UNSUPPORTED (nothing changed) for a BTH with index levels, a value of
+ * more than 3580 bytes or an old value held in a subnode. Any other failure (the heap is
+ * full) can leave the heap partly edited: discard it. */
+NTH_PST_API nth_pst_status nth_pst_pc_set(nth_pst_hn *hn, uint16_t id, uint16_t type,
+                                          const void *value, size_t size, nth_pst_error *err);
+
+/* Writes a one-page heap back as the data block of NBT node `nid` of the file at `path`, in
+ * place of its current heap: the block keeps its BID, offset and on-disk size (so NBT, header
+ * and allocation maps stay right); its bytes are encoded, its trailer and CRC and its BBT
+ * entry's cb and page CRC rewritten. Atomic: the new file is written to a temporary file next
+ * to it, read back, synced and renamed over the original, which is never modified in place.
+ * NTH_PST_E_UNSUPPORTED for a data tree of several blocks or a block other nodes share,
+ * NTH_PST_E_FULL when the heap no longer fits the block. */
+NTH_PST_API nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid,
+                                              const nth_pst_hn *hn, nth_pst_error *err);
+
+/* ------------------------------------------------------------------------ validation */
+
+/* Checks one heap of a file: nth_pst_hn_validate's rules, the bClientSig its NID type
+ * requires, and that a PC or TC opens with every value resolved. Returns the number of
+ * problems (hints excluded); fn may be NULL. */
+NTH_PST_API size_t nth_pst_heap_check(nth_pst_file *file, const nth_pst_node_ref *ref,
+                                      const nth_pst_hn *hn, nth_pst_problem_fn fn, void *ctx);
+
+/* Receives each finding of nth_pst_validate. `ref` is the node concerned, or NULL for a
+ * finding about the header, a B-tree or an allocation map; `hint` marks advisory notes (stale
+ * fill levels, bytes past ibFileEof), which do not make a file unsound. */
+typedef void (*nth_pst_finding_fn)(void *ctx, const nth_pst_node_ref *ref,
+                                   const nth_pst_error *finding, bool hint);
+
+/* What nth_pst_validate looked at and found. */
+typedef struct nth_pst_report {
+    bool sound;            /* no problem found (notes allowed) */
+    size_t problems, notes;
+    size_t bbt_pages, nbt_pages, blocks;
+    size_t nodes, subnodes; /* nodes counts NBT nodes and subnodes */
+    size_t data_trees;     /* distinct data-tree roots */
+    size_t heaps, property_contexts, tables; /* heaps counts unreadable ones too */
+    size_t amap_pages;
+} nth_pst_report;
+
+/* Checks the whole file: header vs. file size, both B-trees and every block, every data and
+ * subnode tree (cycles, repeated blocks), node type vs. heap client, every heap, PC and TC,
+ * and the allocation maps against the pages and blocks in use. Work and memory are bounded by
+ * a constant times the file size. `fn` may be NULL. Returns NTH_PST_OK once the checks ran
+ * (the verdict is report->sound). */
+NTH_PST_API nth_pst_status nth_pst_validate(nth_pst_file *file, nth_pst_finding_fn fn, void *ctx,
+                                            nth_pst_report *report);
 
 #ifdef __cplusplus
 }

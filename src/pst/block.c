@@ -24,9 +24,12 @@
  *     8 rgbid[cEnt]              8/4 SLENTRY nid bidData bidSub  (24/12 bytes)
  *                                    SIENTRY nid bid             (16/8 bytes)
  *
- * Invariants: a data tree is at most two internal levels deep, its leaves are data blocks, and
- * the sizes of its leaves add up to lcbTotal. A data tree holds at most one data block per 64
- * bytes of file, which bounds the memory a corrupt tree can make us use.
+ * Invariants: a data tree is at most two internal levels deep, its leaves are data blocks, the
+ * sizes of its leaves add up to lcbTotal, and no block appears twice in one tree (a repeat is
+ * reported by the XBLOCK/XXBLOCK entry that repeats it). So a tree's leaves are distinct
+ * blocks of the file: reading it costs at most the file's size, never a multiple of it.
+ * Blocks come from the per-file cache (cache.c): each is read and decoded once per handle.
+ * pst_data_first reads only the first leaf, for callers that test block 0 (bSig).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,15 +42,17 @@
 
 static bool bid_internal(uint64_t bid) { return (bid & 2) != 0; }
 
-nth_pst_status nth_pst_read_block(nth_pst_file *f, uint64_t bid, uint8_t **data, size_t *size,
-                                  nth_pst_error *err)
+nth_pst_status pst_block_read_uncached(nth_pst_file *f, uint64_t bid, uint8_t **data,
+                                       size_t *size, uint64_t *ib, nth_pst_error *err)
 {
     *data = NULL;
     *size = 0;
+    *ib = 0;
     const pst_layout *L = &f->lay;
     nth_pst_block_entry be;
     nth_pst_status st = nth_pst_bbt_lookup(f, bid, &be, err);
     if (st) return st;
+    *ib = be.ib;
     size_t total = ((size_t)be.cb + L->block_trailer + PST_BLOCK_ALIGN - 1) & ~(size_t)(PST_BLOCK_ALIGN - 1);
     if (total > PST_BLOCK_MAX)
         return pst_fail(err, NTH_PST_E_CORRUPT, "BBTENTRY", be.ib,
@@ -106,6 +111,26 @@ nth_pst_status nth_pst_read_block(nth_pst_file *f, uint64_t bid, uint8_t **data,
     return NTH_PST_OK;
 }
 
+nth_pst_status nth_pst_read_block(nth_pst_file *f, uint64_t bid, uint8_t **data, size_t *size,
+                                  nth_pst_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    pst_block b;
+    nth_pst_status st = pst_block_get(f, bid, &b, err);
+    if (st) return st;
+    uint8_t *copy = malloc(b.size ? b.size : 1);
+    if (!copy) {
+        pst_block_release(&b);
+        return pst_fail(err, NTH_PST_E_NO_MEMORY, "block", b.ib, "out of memory");
+    }
+    memcpy(copy, b.data, b.size);
+    *data = copy;
+    *size = b.size;
+    pst_block_release(&b);
+    return NTH_PST_OK;
+}
+
 void nth_pst_blocks_free(nth_pst_blocks *b)
 {
     for (size_t i = 0; i < b->count; i++) free(b->data[i]);
@@ -120,18 +145,13 @@ typedef struct tree_state {
     nth_pst_file *f;
     nth_pst_blocks *out;
     size_t cap;
-    size_t limit;
+    pst_idset seen; /* every BID of this tree: a repeat is a cycle or an amplifying tree */
 } tree_state;
 
-static nth_pst_status push_block(tree_state *s, uint64_t bid, uint8_t *data, size_t size,
+static nth_pst_status push_block(tree_state *s, uint64_t bid, const pst_block *blk,
                                  nth_pst_error *err)
 {
     nth_pst_blocks *b = s->out;
-    if (b->count == s->limit) {
-        free(data);
-        return pst_fail(err, NTH_PST_E_CORRUPT, "XBLOCK", NTH_PST_NO_OFFSET,
-                        "data tree has more blocks than the file can hold");
-    }
     if (b->count == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 4;
         uint8_t **d = realloc(b->data, cap * sizeof *d);
@@ -142,75 +162,91 @@ static nth_pst_status push_block(tree_state *s, uint64_t bid, uint8_t *data, siz
         if (i) b->bid = i;
         uint64_t *o = realloc(b->ib, cap * sizeof *o);
         if (o) b->ib = o;
-        if (!d || !z || !i || !o) {
-            free(data);
+        if (!d || !z || !i || !o)
             return pst_fail(err, NTH_PST_E_NO_MEMORY, "XBLOCK", NTH_PST_NO_OFFSET, "out of memory");
-        }
         s->cap = cap;
     }
-    nth_pst_block_entry be = {0};
-    nth_pst_bbt_lookup(s->f, bid, &be, NULL);
-    b->data[b->count] = data;
-    b->size[b->count] = size;
+    uint8_t *copy = malloc(blk->size ? blk->size : 1);
+    if (!copy) return pst_fail(err, NTH_PST_E_NO_MEMORY, "block", blk->ib, "out of memory");
+    memcpy(copy, blk->data, blk->size);
+    b->data[b->count] = copy;
+    b->size[b->count] = blk->size;
     b->bid[b->count] = bid;
-    b->ib[b->count] = be.ib;
+    b->ib[b->count] = blk->ib;
     b->count++;
-    b->total += size;
+    b->total += blk->size;
+    return NTH_PST_OK;
+}
+
+/* Checks that an internal block is an XBLOCK/XXBLOCK of the cLevel a parent requires (-1:
+ * any) and returns its name, cLevel, cEnt and lcbTotal. */
+static nth_pst_status x_header(const pst_layout *L, uint64_t bid, const pst_block *blk, int level,
+                               const char **name, unsigned *clevel, unsigned *count,
+                               uint32_t *total, nth_pst_error *err)
+{
+    const uint8_t *data = blk->data;
+    size_t size = blk->size;
+    *name = "XBLOCK";
+    if (size < 8 || data[0] != BTYPE_XBLOCK || data[1] < 1 || data[1] > 2)
+        return pst_fail(err, NTH_PST_E_CORRUPT, "XBLOCK", blk->ib,
+                        "block 0x%llx is not an XBLOCK/XXBLOCK (btype 0x%02X, cLevel %u)",
+                        (unsigned long long)bid, size ? data[0] : 0, size > 1 ? data[1] : 0);
+    *clevel = data[1];
+    if (*clevel == 2) *name = "XXBLOCK";
+    if (level == 0 || (level > 0 && (int)*clevel != level))
+        return pst_fail(err, NTH_PST_E_CORRUPT, *name, blk->ib, "cLevel %u where %d is required",
+                        *clevel, level);
+    *count = rd16(data + 2);
+    *total = rd32(data + 4);
+    if (*count == 0 || 8 + (size_t)*count * L->id_size > size)
+        return pst_fail(err, NTH_PST_E_CORRUPT, *name, blk->ib,
+                        "cEnt %u does not fit the block's %zu bytes", *count, size);
     return NTH_PST_OK;
 }
 
 /* Reads the tree at bid; `level` is the cLevel a parent requires (-1: any). */
 static nth_pst_status read_tree(tree_state *s, uint64_t bid, int level, nth_pst_error *err)
 {
-    uint8_t *data;
-    size_t size;
-    nth_pst_status st = nth_pst_read_block(s->f, bid, &data, &size, err);
+    pst_block blk;
+    nth_pst_status st = pst_block_get(s->f, bid, &blk, err);
     if (st) return st;
     if (!bid_internal(bid)) {
-        if (level > 0) {
-            free(data);
-            return pst_fail(err, NTH_PST_E_CORRUPT, "XXBLOCK", NTH_PST_NO_OFFSET,
-                            "child 0x%llx is a data block where an XBLOCK is required",
-                            (unsigned long long)bid);
-        }
-        return push_block(s, bid, data, size, err);
-    }
-    nth_pst_block_entry be = {0};
-    nth_pst_bbt_lookup(s->f, bid, &be, NULL);
-    const pst_layout *L = &s->f->lay;
-    const char *name = "XBLOCK";
-    if (size < 8 || data[0] != BTYPE_XBLOCK || data[1] < 1 || data[1] > 2) {
-        st = pst_fail(err, NTH_PST_E_CORRUPT, name, be.ib,
-                      "block 0x%llx is not an XBLOCK/XXBLOCK (btype 0x%02X, cLevel %u)",
-                      (unsigned long long)bid, size ? data[0] : 0, size > 1 ? data[1] : 0);
-        free(data);
+        if (level > 0)
+            st = pst_fail(err, NTH_PST_E_CORRUPT, "block", blk.ib,
+                          "block 0x%llx is a data block where an XBLOCK is required",
+                          (unsigned long long)bid);
+        else
+            st = pst_budget_charge(s->f, blk.size, "block", blk.ib, err);
+        if (!st) st = push_block(s, bid, &blk, err);
+        pst_block_release(&blk);
         return st;
     }
-    unsigned clevel = data[1];
-    if (clevel == 2) name = "XXBLOCK";
-    if (level == 0 || (level > 0 && (int)clevel != level)) {
-        free(data);
-        return pst_fail(err, NTH_PST_E_CORRUPT, name, be.ib, "cLevel %u where %d is required",
-                        clevel, level);
-    }
-    unsigned count = rd16(data + 2);
-    uint32_t total = rd32(data + 4);
-    if (count == 0 || 8 + (size_t)count * L->id_size > size) {
-        free(data);
-        return pst_fail(err, NTH_PST_E_CORRUPT, name, be.ib,
-                        "cEnt %u does not fit the block's %zu bytes", count, size);
-    }
+    const pst_layout *L = &s->f->lay;
+    const char *name;
+    unsigned clevel = 0, count = 0;
+    uint32_t total = 0;
+    st = x_header(L, bid, &blk, level, &name, &clevel, &count, &total, err);
     uint64_t before = s->out->total;
     for (unsigned i = 0; i < count && !st; i++) {
-        const uint8_t *p = data + 8 + (size_t)i * L->id_size;
+        const uint8_t *p = blk.data + 8 + (size_t)i * L->id_size;
         uint64_t child = L->unicode ? rd64(p) : rd32(p);
+        int added = pst_idset_add(&s->seen, child & ~(uint64_t)1);
+        if (added <= 0) {
+            st = added < 0 ? pst_fail(err, NTH_PST_E_NO_MEMORY, name, blk.ib, "out of memory")
+                           : pst_fail(err, NTH_PST_E_CORRUPT, name, blk.ib,
+                                      "entry %u names block 0x%llx, which this data tree already "
+                                      "holds (a cycle, or repeated blocks that amplify its size)",
+                                      i, (unsigned long long)child);
+            break;
+        }
         st = read_tree(s, child, (int)clevel - 1, err);
+        if (st) pst_refer(err, "%s at offset 0x%llx, entry %u", name, (unsigned long long)blk.ib, i);
     }
     if (!st && s->out->total - before != total)
-        st = pst_fail(err, NTH_PST_E_CORRUPT, name, be.ib,
+        st = pst_fail(err, NTH_PST_E_CORRUPT, name, blk.ib,
                       "lcbTotal %u but the children hold %llu bytes", total,
                       (unsigned long long)(s->out->total - before));
-    free(data);
+    pst_block_release(&blk);
     return st;
 }
 
@@ -218,10 +254,48 @@ nth_pst_status nth_pst_read_data(nth_pst_file *f, uint64_t bid_data, nth_pst_blo
                                  nth_pst_error *err)
 {
     memset(out, 0, sizeof *out);
-    tree_state s = {.f = f, .out = out, .limit = (size_t)(f->size / PST_BLOCK_ALIGN) + 1};
-    nth_pst_status st = read_tree(&s, bid_data, -1, err);
+    tree_state s = {.f = f, .out = out};
+    nth_pst_status st = pst_idset_add(&s.seen, bid_data & ~(uint64_t)1) < 0
+                            ? pst_fail(err, NTH_PST_E_NO_MEMORY, "data tree", NTH_PST_NO_OFFSET,
+                                       "out of memory")
+                            : read_tree(&s, bid_data, -1, err);
+    pst_idset_free(&s.seen);
     if (st) nth_pst_blocks_free(out);
     return st;
+}
+
+nth_pst_status pst_data_first(nth_pst_file *f, uint64_t bid_data, pst_block *out,
+                              nth_pst_error *err)
+{
+    const pst_layout *L = &f->lay;
+    uint64_t bid = bid_data;
+    int level = -1;
+    for (unsigned depth = 0;; depth++) {
+        nth_pst_status st = pst_block_get(f, bid, out, err);
+        if (st) return st;
+        if (!bid_internal(bid)) {
+            if (level <= 0) return NTH_PST_OK;
+            st = pst_fail(err, NTH_PST_E_CORRUPT, "block", out->ib,
+                          "block 0x%llx is a data block where an XBLOCK is required",
+                          (unsigned long long)bid);
+            pst_block_release(out);
+            return st;
+        }
+        const char *name;
+        unsigned clevel = 0, count = 0;
+        uint32_t total;
+        st = x_header(L, bid, out, level, &name, &clevel, &count, &total, err);
+        if (st) {
+            pst_block_release(out);
+            return st;
+        }
+        uint64_t ib = out->ib;
+        bid = L->unicode ? rd64(out->data + 8) : rd32(out->data + 8);
+        pst_block_release(out);
+        level = (int)clevel - 1;
+        if (depth >= 2) /* x_header's level check makes this unreachable; kept as a guard */
+            return pst_fail(err, NTH_PST_E_CORRUPT, name, ib, "data tree deeper than XXBLOCK");
+    }
 }
 
 nth_pst_status nth_pst_read_stream(nth_pst_file *f, uint64_t bid_data, uint8_t **data,
@@ -251,80 +325,80 @@ nth_pst_status nth_pst_read_stream(nth_pst_file *f, uint64_t bid_data, uint8_t *
 typedef struct sub_state {
     nth_pst_file *f;
     nth_pst_node *nodes;
-    size_t count, cap, limit;
+    size_t count, cap;
 } sub_state;
 
+static nth_pst_status add_sub(sub_state *s, const pst_layout *L, const uint8_t *e, uint64_t ib,
+                              unsigned i, const char *name, uint64_t block_ib, nth_pst_error *err)
+{
+    unsigned w = L->id_size;
+    uint32_t nid = L->unicode ? (uint32_t)rd64(e) : rd32(e);
+    if (s->count && nid <= s->nodes[s->count - 1].nid)
+        return pst_fail(err, NTH_PST_E_CORRUPT, name, block_ib,
+                        "SLENTRY %u NID 0x%X does not ascend", i, nid);
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        nth_pst_node *n = realloc(s->nodes, cap * sizeof *n);
+        if (!n) return pst_fail(err, NTH_PST_E_NO_MEMORY, name, block_ib, "out of memory");
+        s->nodes = n;
+        s->cap = cap;
+    }
+    nth_pst_node *n = &s->nodes[s->count++];
+    n->nid = nid;
+    n->nid_parent = 0;
+    n->bid_data = L->unicode ? rd64(e + w) : rd32(e + w);
+    n->bid_sub = L->unicode ? rd64(e + 2 * w) : rd32(e + 2 * w);
+    n->ib_entry = ib;
+    return NTH_PST_OK;
+}
+
+/* Reads an SLBLOCK, or an SIBLOCK and its SLBLOCKs (level: the cLevel required, -1 any). An
+ * SIBLOCK's children must be SLBLOCKs, so this recursion is at most two deep. */
 static nth_pst_status read_sub(sub_state *s, uint64_t bid, int level, nth_pst_error *err)
 {
     const pst_layout *L = &s->f->lay;
-    nth_pst_block_entry be = {0};
-    nth_pst_bbt_lookup(s->f, bid, &be, NULL);
     if (!bid_internal(bid))
-        return pst_fail(err, NTH_PST_E_CORRUPT, "SLBLOCK", be.ib,
+        return pst_fail(err, NTH_PST_E_CORRUPT, "SLBLOCK", pst_block_ib(s->f, bid),
                         "subnode tree BID 0x%llx is not an internal block",
                         (unsigned long long)bid);
-    uint8_t *data;
-    size_t size;
-    nth_pst_status st = nth_pst_read_block(s->f, bid, &data, &size, err);
+    pst_block blk;
+    nth_pst_status st = pst_block_get(s->f, bid, &blk, err);
     if (st) return st;
+    const uint8_t *data = blk.data;
+    size_t size = blk.size;
     unsigned head = L->unicode ? 8 : 4;
     if (size < head || data[0] != BTYPE_SLBLOCK || data[1] > 1) {
-        st = pst_fail(err, NTH_PST_E_CORRUPT, "SLBLOCK", be.ib,
+        st = pst_fail(err, NTH_PST_E_CORRUPT, "SLBLOCK", blk.ib,
                       "block 0x%llx is not an SLBLOCK/SIBLOCK (btype 0x%02X, cLevel %u)",
                       (unsigned long long)bid, size ? data[0] : 0, size > 1 ? data[1] : 0);
-        free(data);
+        pst_block_release(&blk);
         return st;
     }
     unsigned clevel = data[1];
     const char *name = clevel ? "SIBLOCK" : "SLBLOCK";
-    if (level >= 0 && (int)clevel != level) {
-        free(data);
-        return pst_fail(err, NTH_PST_E_CORRUPT, name, be.ib, "cLevel %u where %d is required",
-                        clevel, level);
-    }
     unsigned w = L->id_size;
     size_t esize = clevel ? 2 * w : 3 * w;
     unsigned count = rd16(data + 2);
-    if (head + (size_t)count * esize > size) {
-        free(data);
-        return pst_fail(err, NTH_PST_E_CORRUPT, name, be.ib,
-                        "cEnt %u does not fit the block's %zu bytes", count, size);
-    }
+    if (level >= 0 && (int)clevel != level)
+        st = pst_fail(err, NTH_PST_E_CORRUPT, name, blk.ib, "cLevel %u where %d is required",
+                      clevel, level);
+    else if (head + (size_t)count * esize > size)
+        st = pst_fail(err, NTH_PST_E_CORRUPT, name, blk.ib,
+                      "cEnt %u does not fit the block's %zu bytes", count, size);
+    else
+        st = pst_budget_charge(s->f, (uint64_t)count * esize, name, blk.ib, err);
     for (unsigned i = 0; i < count && !st; i++) {
         const uint8_t *e = data + head + (size_t)i * esize;
-        uint32_t nid = L->unicode ? (uint32_t)rd64(e) : rd32(e);
-        uint64_t b1 = L->unicode ? rd64(e + w) : rd32(e + w);
         if (clevel) {
-            st = read_sub(s, b1, 0, err);
+            uint64_t child = L->unicode ? rd64(e + w) : rd32(e + w);
+            st = read_sub(s, child, 0, err);
+            if (st)
+                pst_refer(err, "SIBLOCK at offset 0x%llx, entry %u", (unsigned long long)blk.ib, i);
             continue;
         }
-        if (s->count && nid <= s->nodes[s->count - 1].nid) {
-            st = pst_fail(err, NTH_PST_E_CORRUPT, name, be.ib,
-                          "SLENTRY %u NID 0x%X does not ascend", i, nid);
-            break;
-        }
-        if (s->count == s->limit) {
-            st = pst_fail(err, NTH_PST_E_CORRUPT, name, be.ib,
-                          "more subnodes than the file can hold");
-            break;
-        }
-        if (s->count == s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 8;
-            nth_pst_node *n = realloc(s->nodes, cap * sizeof *n);
-            if (!n) {
-                st = pst_fail(err, NTH_PST_E_NO_MEMORY, name, be.ib, "out of memory");
-                break;
-            }
-            s->nodes = n;
-            s->cap = cap;
-        }
-        nth_pst_node *n = &s->nodes[s->count++];
-        n->nid = nid;
-        n->nid_parent = 0;
-        n->bid_data = b1;
-        n->bid_sub = L->unicode ? rd64(e + 2 * w) : rd32(e + 2 * w);
+        st = add_sub(s, L, e, blk.ib + (size_t)(e - data), i, name, blk.ib, err);
     }
-    free(data);
+    pst_block_release(&blk);
     return st;
 }
 
@@ -334,7 +408,7 @@ nth_pst_status nth_pst_read_subnodes(nth_pst_file *f, uint64_t bid_sub, nth_pst_
     *nodes = NULL;
     *count = 0;
     if (bid_sub == 0) return NTH_PST_OK;
-    sub_state s = {.f = f, .limit = (size_t)(f->size / 8) + 1};
+    sub_state s = {.f = f};
     nth_pst_status st = read_sub(&s, bid_sub, -1, err);
     if (st) {
         free(s.nodes);

@@ -160,7 +160,7 @@ static nth_pst_status lookup(nth_pst_file *f, uint8_t ptype, uint64_t key, const
         level = (int)pg->level - 1;
     }
     return pst_fail(err, NTH_PST_E_NOT_FOUND, ptype == PST_PTYPE_BBT ? "BBT" : "NBT",
-                    NTH_PST_NO_OFFSET, "%s 0x%llx is not in the tree",
+                    pg->ib, "%s 0x%llX is not in the tree",
                     ptype == PST_PTYPE_BBT ? "BID" : "NID", (unsigned long long)key);
 }
 
@@ -172,6 +172,7 @@ nth_pst_status nth_pst_bbt_lookup(nth_pst_file *file, uint64_t bid, nth_pst_bloc
     nth_pst_status st = lookup(file, PST_PTYPE_BBT, bid & ~(uint64_t)1, &e, &pg, err);
     if (st) return st;
     decode_bbt(&file->lay, e, out);
+    out->ib_entry = pg.ib + (uint64_t)(e - pg.raw);
     return NTH_PST_OK;
 }
 
@@ -183,6 +184,7 @@ nth_pst_status nth_pst_nbt_lookup(nth_pst_file *file, uint32_t nid, nth_pst_node
     nth_pst_status st = lookup(file, PST_PTYPE_NBT, nid, &e, &pg, err);
     if (st) return st;
     decode_nbt(&file->lay, e, out);
+    out->ib_entry = pg.ib + (uint64_t)(e - pg.raw);
     return NTH_PST_OK;
 }
 
@@ -191,6 +193,7 @@ typedef struct walk_state {
     uint8_t ptype;
     nth_pst_block_fn bfn;
     nth_pst_node_fn nfn;
+    void (*pagefn)(void *ctx, uint64_t ib);
     void *ctx;
     size_t pages;
     size_t page_cap;
@@ -211,6 +214,7 @@ static nth_pst_status walk_page(walk_state *w, nth_pst_bref ref, int level, uint
     bt_page *pg = malloc(sizeof *pg);
     if (!pg) return pst_fail(err, NTH_PST_E_NO_MEMORY, name, ref.ib, "out of memory");
     nth_pst_status st = read_page(w->f, ref, w->ptype, level, pg, err);
+    if (!st && w->pagefn) w->pagefn(w->ctx, ref.ib);
     if (!st && level >= 0 && pg->count == 0)
         st = pst_fail(err, NTH_PST_E_CORRUPT, name, ref.ib, "non-root page with no entries");
     for (unsigned i = 0; !st && i < pg->count && !w->stopped; i++) {
@@ -245,10 +249,12 @@ static nth_pst_status walk_page(walk_state *w, nth_pst_bref ref, int level, uint
         if (w->ptype == PST_PTYPE_BBT) {
             nth_pst_block_entry be;
             decode_bbt(L, entry(pg, i), &be);
+            be.ib_entry = ref.ib + (uint64_t)i * pg->entry_size;
             stop = w->bfn ? w->bfn(w->ctx, &be) : 0;
         } else {
             nth_pst_node n;
             decode_nbt(L, entry(pg, i), &n);
+            n.ib_entry = ref.ib + (uint64_t)i * pg->entry_size;
             stop = w->nfn ? w->nfn(w->ctx, &n) : 0;
         }
         if (stop) w->stopped = true;
@@ -257,10 +263,11 @@ static nth_pst_status walk_page(walk_state *w, nth_pst_bref ref, int level, uint
     return st;
 }
 
-static nth_pst_status walk_tree(nth_pst_file *f, uint8_t ptype, nth_pst_block_fn bfn,
-                                nth_pst_node_fn nfn, void *ctx, size_t *pages, nth_pst_error *err)
+nth_pst_status pst_bt_walk(nth_pst_file *f, uint8_t ptype, nth_pst_block_fn bfn,
+                           nth_pst_node_fn nfn, void (*pagefn)(void *ctx, uint64_t ib), void *ctx,
+                           size_t *pages, nth_pst_error *err)
 {
-    walk_state w = {.f = f, .ptype = ptype, .bfn = bfn, .nfn = nfn, .ctx = ctx};
+    walk_state w = {.f = f, .ptype = ptype, .bfn = bfn, .nfn = nfn, .pagefn = pagefn, .ctx = ctx};
     w.page_cap = (size_t)(f->size / PST_PAGE_SIZE) + 1;
     nth_pst_bref root = ptype == PST_PTYPE_BBT ? f->info.bbt_root : f->info.nbt_root;
     nth_pst_status st = walk_page(&w, root, -1, 0, 0, true, err);
@@ -271,11 +278,11 @@ static nth_pst_status walk_tree(nth_pst_file *f, uint8_t ptype, nth_pst_block_fn
 nth_pst_status nth_pst_bbt_foreach(nth_pst_file *file, nth_pst_block_fn fn, void *ctx,
                                    size_t *pages, nth_pst_error *err)
 {
-    return walk_tree(file, PST_PTYPE_BBT, fn, NULL, ctx, pages, err);
+    return pst_bt_walk(file, PST_PTYPE_BBT, fn, NULL, NULL, ctx, pages, err);
 }
 
 nth_pst_status nth_pst_nbt_foreach(nth_pst_file *file, nth_pst_node_fn fn, void *ctx,
                                    size_t *pages, nth_pst_error *err)
 {
-    return walk_tree(file, PST_PTYPE_NBT, NULL, fn, ctx, pages, err);
+    return pst_bt_walk(file, PST_PTYPE_NBT, NULL, fn, NULL, ctx, pages, err);
 }

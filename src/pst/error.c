@@ -34,6 +34,19 @@ nth_pst_status pst_fail(nth_pst_error *err, nth_pst_status status, const char *s
     return status;
 }
 
+void pst_refer(nth_pst_error *err, const char *fmt, ...)
+{
+    if (!err) return;
+    char who[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(who, sizeof who, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(err->message);
+    if (strstr(err->message, "(referred to by ")) return; /* the innermost referrer is enough */
+    snprintf(err->message + len, sizeof err->message - len, " (referred to by %s)", who);
+}
+
 const char *nth_pst_status_name(nth_pst_status status)
 {
     switch (status) {

@@ -223,6 +223,7 @@ nth_pst_status nth_pst_open_memory(const void *data, size_t size, nth_pst_file *
 void nth_pst_close(nth_pst_file *file)
 {
     if (!file) return;
+    pst_cache_free(&file->cache);
     if (file->mem)
         free(file->mem);
     else if (file->fd >= 0)

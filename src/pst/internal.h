@@ -68,13 +68,95 @@ typedef struct pst_layout {
 #define PST_NID_TYPE_LTP   0x1Fu
 #define PST_NID_TYPE_SUQ   0x06u  /* SEARCH_UPDATE_QUEUE */
 
+/* A set of nonzero-or-zero 64-bit IDs (cache.c). */
+typedef struct pst_idset {
+    uint64_t *keys;
+    size_t count, cap;
+    bool has_zero;
+} pst_idset;
+
+/* Returns 1 when id was added, 0 when already present, -1 when out of memory. */
+int pst_idset_add(pst_idset *s, uint64_t id);
+bool pst_idset_has(const pst_idset *s, uint64_t id);
+void pst_idset_free(pst_idset *s);
+
+/* One remembered block read (cache.c). */
+typedef struct pst_cblock {
+    bool used;
+    uint64_t key;          /* BID | 1 */
+    uint64_t ib;
+    uint8_t *data;         /* decoded bytes, NULL on failure */
+    size_t size;
+    nth_pst_status status;
+    nth_pst_error *error;  /* the failure, when status != OK */
+} pst_cblock;
+
+typedef struct pst_cache {
+    pst_cblock *slots;
+    size_t count, cap;
+    uint64_t bytes;
+} pst_cache;
+
 struct nth_pst_file {
     uint8_t *mem;        /* whole file in memory (nth_pst_open_memory), or NULL */
     int fd;              /* otherwise the descriptor, read with pread */
     uint64_t size;
     pst_layout lay;
     nth_pst_info info;
+    pst_cache cache;     /* decoded blocks by BID */
+    bool budget_armed;   /* a whole-file walk is running */
+    bool budget_spent;   /* ... and ran out of work budget */
+    uint64_t budget_left;
 };
+
+/* A block as handed out by pst_block_get: borrowed from the cache unless `owned`. */
+typedef struct pst_block {
+    uint8_t *data;
+    size_t size;
+    uint64_t ib;
+    bool owned;
+} pst_block;
+
+/* Reads, checks and decodes a block once per file; later calls return the same bytes or the
+ * same error. Release with pst_block_release. */
+nth_pst_status pst_block_get(nth_pst_file *f, uint64_t bid, pst_block *out, nth_pst_error *err);
+void pst_block_release(pst_block *b);
+void pst_cache_free(pst_cache *c);
+
+/* The actual read behind the cache (block.c). *ib receives the block's file offset. */
+nth_pst_status pst_block_read_uncached(nth_pst_file *f, uint64_t bid, uint8_t **data,
+                                       size_t *size, uint64_t *ib, nth_pst_error *err);
+
+/* Work budget of whole-file walks: arm returns true when this call armed it (and must
+ * disarm); charge fails once the walk has handed out too much. */
+bool pst_budget_arm(nth_pst_file *f);
+void pst_budget_disarm(nth_pst_file *f, bool armed_here);
+nth_pst_status pst_budget_charge(nth_pst_file *f, uint64_t bytes, const char *structure,
+                                 uint64_t ib, nth_pst_error *err);
+
+/* Walks a B-tree as nth_pst_bbt_foreach / nth_pst_nbt_foreach do, also calling pagefn (may
+ * be NULL) with the file offset of every page read. */
+nth_pst_status pst_bt_walk(nth_pst_file *f, uint8_t ptype, nth_pst_block_fn bfn,
+                           nth_pst_node_fn nfn, void (*pagefn)(void *ctx, uint64_t ib), void *ctx,
+                           size_t *pages, nth_pst_error *err);
+
+/* Opens a PC over an HN the caller keeps (values in subnodes read through node). */
+nth_pst_status pst_pc_open_hn(nth_pst_file *file, const nth_pst_node *node, const nth_pst_hn *hn,
+                              nth_pst_pc **out, nth_pst_error *err);
+
+/* Opens a TC over an HN the caller keeps. */
+nth_pst_status pst_tc_open_hn(nth_pst_file *file, const nth_pst_node *node, const nth_pst_hn *hn,
+                              nth_pst_tc **out, nth_pst_error *err);
+
+/* File offset of a block according to the BBT, or NTH_PST_NO_OFFSET when it has none. */
+uint64_t pst_block_ib(nth_pst_file *f, uint64_t bid);
+
+/* Appends " (referred to by <who>)" to err's message when it fits. */
+void pst_refer(nth_pst_error *err, const char *fmt, ...) PST_PRINTF(2, 3);
+
+/* The first data block of a data tree, without reading the others (block.c). */
+nth_pst_status pst_data_first(nth_pst_file *f, uint64_t bid_data, pst_block *out,
+                              nth_pst_error *err);
 
 /* Reads len bytes at off into buf; a range past the end fails naming `structure`. */
 nth_pst_status pst_read(nth_pst_file *f, uint64_t off, size_t len, void *buf,

@@ -70,6 +70,7 @@ static nth_pst_status resolve(nth_pst_pc *pc, nth_pst_file *file, const nth_pst_
     nth_pst_node *subs = NULL;
     size_t nsubs = 0;
     bool subs_read = false;
+    const nth_pst_prop **loaded = NULL; /* per subnode: the property that read it */
     nth_pst_status st = NTH_PST_OK;
     uint64_t at = pc->hn->pages[0].ib;
     for (size_t i = 0; i < pc->count && !st; i++) {
@@ -100,14 +101,30 @@ static nth_pst_status resolve(nth_pst_pc *pc, nth_pst_file *file, const nth_pst_
                 st = nth_pst_read_subnodes(file, node->bid_sub, &subs, &nsubs, err);
                 if (st) break;
                 subs_read = true;
+                loaded = calloc(nsubs ? nsubs : 1, sizeof *loaded);
+                if (!loaded) {
+                    st = pst_fail(err, NTH_PST_E_NO_MEMORY, "PC", at, "out of memory");
+                    break;
+                }
             }
-            size_t k = 0;
-            while (k < nsubs && subs[k].nid != p->hnid) k++;
-            if (k == nsubs) {
+            size_t lo = 0, hi = nsubs;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (subs[mid].nid < p->hnid)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo == nsubs || subs[lo].nid != p->hnid) {
                 st = pst_fail(err, NTH_PST_E_CORRUPT, "PC", at,
                               "property 0x%04X names subnode 0x%X, which the node lacks", p->id,
                               p->hnid);
                 break;
+            }
+            if (loaded[lo]) { /* several properties may share a subnode: read it once */
+                p->data = loaded[lo]->data;
+                p->size = loaded[lo]->size;
+                continue;
             }
             uint8_t **bufs = realloc(pc->buffers, (pc->nbuffers + 1) * sizeof *bufs);
             if (!bufs) {
@@ -117,14 +134,16 @@ static nth_pst_status resolve(nth_pst_pc *pc, nth_pst_file *file, const nth_pst_
             pc->buffers = bufs;
             uint8_t *buf;
             size_t size;
-            st = nth_pst_read_stream(file, subs[k].bid_data, &buf, &size, err);
+            st = nth_pst_read_stream(file, subs[lo].bid_data, &buf, &size, err);
             if (st) break;
             pc->buffers[pc->nbuffers++] = buf;
             p->data = buf;
             p->size = size;
+            loaded[lo] = p;
         }
     }
     free(subs);
+    free(loaded);
     return st;
 }
 
@@ -176,6 +195,16 @@ nth_pst_status nth_pst_pc_open(nth_pst_file *file, const nth_pst_node *node, nth
         st = build(pc, file, node, err);
     }
     return finish(pc, st, out);
+}
+
+nth_pst_status pst_pc_open_hn(nth_pst_file *file, const nth_pst_node *node, const nth_pst_hn *hn,
+                              nth_pst_pc **out, nth_pst_error *err)
+{
+    *out = NULL;
+    nth_pst_pc *pc = calloc(1, sizeof *pc);
+    if (!pc) return pst_fail(err, NTH_PST_E_NO_MEMORY, "PC", NTH_PST_NO_OFFSET, "out of memory");
+    pc->hn = hn;
+    return finish(pc, build(pc, file, node, err), out);
 }
 
 nth_pst_status nth_pst_pc_from_hn(const nth_pst_hn *hn, nth_pst_pc **out, nth_pst_error *err)

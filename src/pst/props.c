@@ -380,11 +380,29 @@ size_t nth_pst_prop_format(const nth_pst_prop *p, char *buf, size_t size, size_t
             else
                 emit_hex(&s, d, p->size, max_bytes);
             break;
-        default:
-            if ((p->type & NTH_PST_PT_MV) && p->size >= 4 && !nth_pst_type_size(p->type & 0xFFF))
-                emit(&s, "[%u items] ", rd32(d));
-            emit_hex(&s, d, p->size, max_bytes);
+        default: {
+            size_t count;
+            if ((p->type & NTH_PST_PT_MV) && nth_pst_prop_mv_count(p, &count) == NTH_PST_OK) {
+                /* item by item; with a byte limit, at most 8 items */
+                size_t shown = max_bytes && count > 8 ? 8 : count;
+                emit(&s, "[%zu item%s]", count, count == 1 ? "" : "s");
+                for (size_t i = 0; i < shown; i++) {
+                    nth_pst_prop item;
+                    nth_pst_prop_mv_item(p, i, &item);
+                    size_t need = nth_pst_prop_format(&item, NULL, 0, max_bytes);
+                    char small[256];
+                    char *text = need < sizeof small ? small : malloc(need + 1);
+                    if (!text) break;
+                    nth_pst_prop_format(&item, text, need + 1, max_bytes);
+                    emit(&s, "%s%s", i ? ", " : " ", text);
+                    if (text != small) free(text);
+                }
+                if (shown < count) emit(&s, ", ...");
+            } else {
+                emit_hex(&s, d, p->size, max_bytes);
+            }
             break;
+        }
         }
     }
     return s.len;

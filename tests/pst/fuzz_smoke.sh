@@ -1,11 +1,12 @@
 #!/bin/sh
 # Builds the PST fuzz target with clang's libFuzzer (plus AddressSanitizer and UBSan) and runs
-# it for a bounded time from a seed corpus made of the sample files and the MS-PST sample
-# heap. Skips (77) when clang/libFuzzer is missing, and in sanitizer builds (SAN set) so that
+# it for a bounded time from a seed corpus made of the sample files, the crafted hostile files
+# of test_pst_hostile (cyclic subnode tree, amplifying data tree, truncation, damaged heaps)
+# and the MS-PST sample heap. Skips (77) when clang/libFuzzer is missing, and in sanitizer builds (SAN set) so that
 # CI runs it once, in the plain build.
 set -u
 BUILD=${BUILD:-build}
-SECONDS_TOTAL=${PST_FUZZ_SECONDS:-45}
+SECONDS_TOTAL=${PST_FUZZ_SECONDS:-30}
 if [ -n "${SAN:-}" ]; then
     echo "fuzz smoke runs only in the plain build (SAN=$SAN)"
     exit 77
@@ -33,6 +34,14 @@ for f in tests/data/pst/*.pst; do
     n=$((n + 1))
     { printf '\000'; cat "$f"; } >"$corpus/file$n"
 done
+if [ -x "$BUILD/tests/pst/test_pst_hostile" ] && "$BUILD/tests/pst/test_pst_hostile" --write "$probe"; then
+    for f in "$probe"/*.pst; do
+        n=$((n + 1))
+        { printf '\000'; cat "$f"; } >"$corpus/file$n"
+    done
+else
+    echo "no crafted seeds: $BUILD/tests/pst/test_pst_hostile not built"
+fi
 # The MS-PST 3.8 sample heap as one Unicode page: mode byte 1, one page, length 258.
 seed='ec00ecbc2000000000000000b502060040000000340e0201a0000000380e030000000000f90f02016000000001301f0080000000df35030089000000e0350201c0000000e335020100010000e7350201e000000033660b0001000000fa6603000d000e00ff67030000000000229db50adcd9944385de90aeb07d127055004e00490043004f0044004500310001000000f55ef6669569cc4c83d1d873989902850100000000000000229db50adcd9944385de90aeb07d12702280000000000000229db50adcd9944385de90aeb07d12704280000000000000229db50adcd9944385de90aeb07d127062800000080000000c0014006c007c008c00a400bc00d400ec00'
 # hex to POSIX printf octal escapes (dash's printf has no \x)

@@ -37,8 +37,18 @@ for name in pstsdk-test_ansi pstsdk-sample1 pstsdk-sample2; do
     grep -q '^  HID 0x20 ' "$tmp/hn.txt" || fail "$name: hn 0x21 lists no HID 0x20"
     "$CLI" pst "$pst" props 0x21 | grep -q 'PidTagDisplayName' || fail "$name: props 0x21"
 
+    "$CLI" pst "$pst" tree >"$tmp/tree.txt" || fail "$name: tree exit $?"
+    grep -Eq '^    (Sample[12]|Folder)  \(0x8082, 1 item, 0 unread\)$' "$tmp/tree.txt" ||
+        fail "$name: tree lacks the folder holding the message: $(cat "$tmp/tree.txt")"
+    grep -q '^  Search Root  (0x8042' "$tmp/tree.txt" || fail "$name: tree lacks Search Root"
+    "$CLI" pst "$pst" ls 0x8082 >"$tmp/ls.txt" || fail "$name: ls 0x8082 exit $?"
+    grep -q '^0x200024 .* Terry Mahaffey  *\(Here is a sample message\|Post\)$' "$tmp/ls.txt" ||
+        fail "$name: ls 0x8082 does not list the message: $(cat "$tmp/ls.txt")"
+    top=$(sed -n 's/^  \(Top of [A-Za-z ]*\)  (0x8022.*/\1/p' "$tmp/tree.txt")
+    "$CLI" pst "$pst" ls "$top/Deleted Items" | grep -q '^Folder 0x8062: 0 items$' ||
+        fail "$name: ls by folder names"
     if command -v python3 >/dev/null 2>&1; then
-        for cmd in info heaps validate "hn 0x21" "props 0x21" "props 0x200024"; do
+        for cmd in info heaps validate "hn 0x21" "props 0x21" "props 0x200024" tree "ls 0x8082" "table 0x12D"; do
             # shellcheck disable=SC2086
             "$CLI" pst --json "$pst" $cmd >"$tmp/out.json" || fail "$name: --json $cmd exit $?"
             python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out.json" ||
