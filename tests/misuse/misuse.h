@@ -178,6 +178,18 @@ static inline void mis_reports_near(int mark, const void *lo, const void *hi, co
         }
 }
 
+/* Every report since `mark` must name `call` (the call in progress). */
+static inline void mis_reports_name(int mark, const char *call, const char *what)
+{
+    int end = mis_mark();
+    if (end > MIS_MAX_REPORTS) end = MIS_MAX_REPORTS;
+    for (int i = mark; i < end; i++)
+        if (strcmp(mis_reports[i].call, call) != 0) {
+            mis_fail("%s: a report names the call \"%s\", not %s", what, mis_reports[i].call, call);
+            return;
+        }
+}
+
 /* Requires that nothing was reported since `mark`. */
 static inline void mis_expect_silence(int mark, const char *what)
 {
@@ -268,6 +280,7 @@ typedef struct mis_ops {
     int (*kind)(const void *p);              /* NTH_ENTRY_* flags of the busy block at p, or -1 */
     bool (*lock)(void);
     bool (*unlock)(void);
+    const char *alloc_call; /* the name reports made inside alloc must give */
 } mis_ops;
 
 /* Allocates through ops and tracks the block; NULL is a failure (false out-of-memory). */
@@ -335,7 +348,6 @@ static inline void mis_aftermath(const mis_ops *ops, const char *when)
 {
     MIS_STAGE("validating the heap after the damage");
     (void)ops->validate();
-    MIS_STAGE("walking / statistics / compacting after the damage");
     ops->traverse();
     mis_serve(ops, when);
     MIS_STAGE("validating after serving");
@@ -350,7 +362,7 @@ typedef struct mis_row {
     const char *kind;
     void (*fn)(long arg);
     long arg;
-    unsigned timeout; /* seconds; 0: 20 */
+    unsigned timeout; /* seconds; 0: 12 */
 } mis_row;
 
 static inline bool mis_selected(int number)
@@ -398,7 +410,7 @@ static inline void mis_run_table(const mis_row *rows, size_t n, int first_number
         int number = first_number + (int)i;
         if (!mis_selected(number)) continue;
         const mis_row *row = &rows[i];
-        unsigned timeout = row->timeout ? row->timeout : 20;
+        unsigned timeout = row->timeout ? row->timeout : 12;
         memset(mis_page, 0, sizeof *mis_page);
         fflush(NULL);
         pid_t pid = fork();

@@ -24,6 +24,8 @@
 
 #include "misuse/misuse.h"
 
+#include <sched.h>
+
 #define MIS_SMALL 64u
 #define MIS_PRIME 40
 #define MIS_BACK 20000u
@@ -172,6 +174,7 @@ static inline void mis_lfh_uaf(const mis_ops *ops, long what)
     int mark = mis_mark();
     mis_uaf_payload(p, what, blocks[3], MIS_SMALL);
     mis_take_many(ops, MIS_SMALL, 100, "allocating the same size after a use-after-free write");
+    mis_reports_name(mark, ops->alloc_call, "reports made while allocating");
     mis_canary_check("after the write");
     MIS_STAGE("validating");
     ops->validate();
@@ -196,6 +199,7 @@ static inline void mis_back_uaf(const mis_ops *ops, long what)
     mis_uaf_payload(p, what, live, MIS_BACK);
     mis_take_many(ops, MIS_BACK, 4, "allocating the same size after the write");
     mis_take_many(ops, MIS_BACK / 2, 4, "allocating half the size after the write");
+    mis_reports_name(mark, ops->alloc_call, "reports made while allocating");
     mis_canary_check("after the write");
     MIS_STAGE("validating");
     ops->validate();
@@ -341,7 +345,9 @@ static inline void mis_overrun(const mis_ops *ops, long arg)
         MIS_STAGE("freeing after the overrun");
         if (neighbour == MIS_N_LFH_LIVE) mis_give(ops, b);
         mis_give(ops, a);
+        int before_alloc = mis_mark();
         mis_take_many(ops, MIS_SMALL, 100, "allocating the same size after the overrun");
+        mis_reports_name(before_alloc, ops->alloc_call, "reports made while allocating");
         MIS_STAGE("validating");
         ops->validate();
         mis_reports_near(mark, mis_at(a, -(1 << 20)), mis_at(a, 1 << 20), "overrun into an LFH neighbour");
@@ -484,7 +490,7 @@ static inline void mis_underrun(const mis_ops *ops, long arg)
 
 /* ----------------------------------------------------------- stale pointers (double free) */
 
-enum { MIS_K_LFH, MIS_K_BACK, MIS_K_BIG };
+enum { MIS_K_LFH, MIS_K_BACK, MIS_K_BIG, MIS_K_LFH256 };
 
 /* free(p) after q = realloc(p, more) moved it: refused, reported, q intact. */
 static inline void mis_free_after_realloc(const mis_ops *ops, long kind)
@@ -656,37 +662,65 @@ static inline void mis_expect_unchanged(const mis_ops *ops)
 
 /* ------------------------------------------------------------------------------ threads */
 
+/* A short busy wait: the two racing frees start at offsets that sweep across the window. */
+static inline void mis_spin(int n)
+{
+    for (volatile int i = 0; i < n; i++) {}
+}
+
+#define MIS_RACE_BATCH 16
+
 typedef struct mis_race {
     const mis_ops *ops;
-    void *_Atomic target;
+    void *target[MIS_RACE_BATCH];
     atomic_int round, ready, start, done, quit;
-    bool result;
+    bool result[MIS_RACE_BATCH];
 } mis_race;
+
+/* Puts the calling thread on the `nth` CPU it may run on, so the two racers truly overlap. */
+static inline void mis_pin(int nth)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 2) return;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &set) && nth-- == 0) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+            return;
+        }
+}
 
 static inline void *mis_race_thread(void *arg)
 {
     mis_race *r = arg;
+    mis_pin(1);
     int seen = 0;
     for (;;) {
         while (atomic_load(&r->round) == seen && !atomic_load(&r->quit)) {}
         if (atomic_load(&r->quit)) return NULL;
         seen = atomic_load(&r->round);
-        void *p = atomic_load(&r->target);
         atomic_store(&r->ready, seen);
         while (atomic_load(&r->start) != seen) {}
-        r->result = r->ops->release(p);
+        mis_spin(seen % 37);
+        for (int j = 0; j < MIS_RACE_BATCH; j++) {
+            r->result[j] = r->ops->release(r->target[j]);
+            mis_spin((seen / 16) % 16 * 3);
+        }
         atomic_store(&r->done, seen);
     }
 }
 
-/* The owner thread and another thread free the same block at the same moment, many times:
- * exactly one free is accepted and the other refused and reported; never the same block twice. */
+/* The owner thread and another thread free the same blocks at the same moment (a batch of 16
+ * per round, both in the same order, many rounds): for each block exactly one free is accepted
+ * and the other refused and reported; the same block is never handed out twice afterwards. */
 static inline void mis_race_double_free(const mis_ops *ops, long kind)
 {
-    size_t size = kind == MIS_K_LFH ? MIS_SMALL : kind == MIS_K_BACK ? MIS_BACK : MIS_BIG;
-    int tries = kind == MIS_K_BIG ? 1500 : 20000;
+    size_t size = kind == MIS_K_LFH ? MIS_SMALL : kind == MIS_K_LFH256 ? 256 : kind == MIS_K_BACK ? MIS_BACK : MIS_BIG;
+    int tries = kind == MIS_K_BIG ? 200 : 20000;
     void *blocks[MIS_PRIME];
-    if (kind == MIS_K_LFH && !mis_prime(ops, MIS_SMALL, blocks)) return;
+    if ((kind == MIS_K_LFH || kind == MIS_K_LFH256) && !mis_prime(ops, size, blocks)) return;
     static mis_race race;
     memset(&race, 0, sizeof race);
     race.ops = ops;
@@ -697,38 +731,51 @@ static inline void mis_race_double_free(const mis_ops *ops, long kind)
     }
     int twice = 0, none = 0, silent = 0, dup = 0, done_tries = 0, null = 0;
     struct timespec t0, t1;
+    mis_pin(0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    MIS_STAGE("racing two frees of the same block");
-    for (int i = 1; i <= tries; i++) {
+    MIS_STAGE("racing two frees of the same blocks");
+    for (int i = 1; i <= tries && !null; i++) {
         atomic_store(&mis_report_count, 0);
-        void *p = ops->alloc(size);
-        if (!p) {
-            null++;
-            break;
-        }
-        atomic_store(&race.target, p);
+        for (int j = 0; j < MIS_RACE_BATCH; j++)
+            if (!(race.target[j] = ops->alloc(size))) null++;
+        if (null) break;
         atomic_store(&race.round, i);
         while (atomic_load(&race.ready) != i) {}
         atomic_store(&race.start, i);
-        bool mine = ops->release(p);
-        while (atomic_load(&race.done) != i) {}
-        int reports = mis_mark();
-        if (ops->release_observable) {
-            int accepted = (int)mine + (int)race.result;
-            if (accepted == 2) twice++;
-            if (accepted == 0) none++;
-            if (accepted == 1 && reports == 0) silent++;
-        } else if (reports == 0) {
-            silent++;
+        mis_spin((i / 37) % 29);
+        bool mine[MIS_RACE_BATCH];
+        for (int j = 0; j < MIS_RACE_BATCH; j++) {
+            mine[j] = ops->release(race.target[j]);
+            mis_spin(i % 16 * 3); /* the two paces differ from round to round */
         }
-        void *x = ops->alloc(size), *y = ops->alloc(size);
-        if (!x || !y) null++;
-        else if (x == y) dup++;
-        if (x) ops->release(x);
-        if (y && y != x) ops->release(y);
-        done_tries = i;
+        while (atomic_load(&race.done) != i) {}
+        int reports = mis_mark(), refused = MIS_RACE_BATCH;
+        if (ops->release_observable) {
+            refused = 0;
+            for (int j = 0; j < MIS_RACE_BATCH; j++) {
+                int accepted = (int)mine[j] + (int)race.result[j];
+                if (accepted == 2) twice++;
+                if (accepted == 0) none++;
+                refused += 2 - accepted;
+            }
+        }
+        if (reports < refused) silent += refused - reports;
+        void *fresh[2 * MIS_RACE_BATCH];
+        for (int j = 0; j < 2 * MIS_RACE_BATCH; j++) {
+            fresh[j] = ops->alloc(size);
+            if (!fresh[j]) null++;
+            for (int k = 0; k < j && fresh[j]; k++)
+                if (fresh[k] == fresh[j]) {
+                    dup++;
+                    fresh[j] = NULL;
+                    break;
+                }
+        }
+        for (int j = 0; j < 2 * MIS_RACE_BATCH; j++)
+            if (fresh[j]) ops->release(fresh[j]);
+        done_tries = i * MIS_RACE_BATCH;
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (t1.tv_sec - t0.tv_sec > 6) break;
+        if (t1.tv_sec - t0.tv_sec > 10) break;
     }
     atomic_store(&race.quit, 1);
     pthread_join(thread, NULL);

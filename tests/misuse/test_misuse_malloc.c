@@ -76,11 +76,13 @@ static void m_traverse(void)
     nth_walk_entry e;
     memset(&e, 0, sizeof e);
     long steps = 0;
+    MIS_STAGE("walking the heap after the damage");
     while (nth.walk(nth.process_heap(), &e))
         if (++steps > 4000000) {
             mis_fail("the walk did not end after %ld entries", steps);
             break;
         }
+    MIS_STAGE("statistics after the damage");
     nth_heap_stats st;
     (void)nth.query_stats(nth.process_heap(), &st);
     MIS_STAGE("mallinfo2 and malloc_trim after the damage");
@@ -91,7 +93,7 @@ static void m_traverse(void)
 }
 
 static const mis_ops malloc_ops = {"malloc", m_alloc,    m_release, false,  m_resize,
-                                   m_validate, m_traverse, m_kind, m_lock, m_unlock};
+                                   m_validate, m_traverse, m_kind, m_lock, m_unlock, "malloc"};
 
 static void malloc_setup(void)
 {
