@@ -39,7 +39,8 @@
  * The table fails (non-zero exit, the failing rows listed) when the library misbehaves; a row
  * is never weakened to pass. MISUSE_ROWS="3,17" runs only some rows.
  */
-#include "misuse/scenarios.h"
+#include "misuse/pointers.h"
+#include "misuse/threads.h"
 
 static nth_heap *heap;
 

@@ -26,7 +26,8 @@
 #pragma GCC diagnostic ignored "-Wfree-nonheap-object"
 #endif
 
-#include "misuse/scenarios.h"
+#include "misuse/pointers.h"
+#include "misuse/threads.h"
 
 #include <dlfcn.h>
 #include <malloc.h>

@@ -16,7 +16,8 @@
  * traverse with HeapWalk, HeapSummary and HeapCompact. The table's layout and rules are described
  * at the top of test_misuse.c.
  */
-#include "misuse/scenarios.h"
+#include "misuse/pointers.h"
+#include "misuse/threads.h"
 
 #include <ntheap/win32.h>
 
