@@ -1,5 +1,7 @@
 /*
- * scenarios.h — misuse scenarios shared by the three surfaces (native, Win32, malloc).
+ * scenarios.h — damage scenarios shared by the three surfaces (native, Win32, malloc):
+ * use-after-free writes, writes over freed and live big-block prefixes, overruns and underruns.
+ * Bad and stale pointers are in pointers.h, threads in threads.h.
  *
  * Each scenario builds the blocks it needs through a mis_ops (alloc/free/realloc/validate/...
  * of one surface), does one kind of damage or misuse, then checks the documented outcome and
@@ -29,6 +31,9 @@
 #define MIS_BACK 20000u
 #define MIS_BIG (2u << 20)
 #define MIS_REQUIRED 0x100 /* arg flag: a report is required */
+
+/* Block kinds for the stale-pointer and race scenarios (pointers.h, threads.h). */
+enum { MIS_K_LFH, MIS_K_BACK, MIS_K_BIG, MIS_K_LFH256 };
 
 static unsigned char mis_static_target[256];
 
@@ -172,6 +177,7 @@ static inline void mis_lfh_uaf(const mis_ops *ops, long what)
     int mark = mis_mark();
     mis_uaf_payload(p, what, blocks[3], MIS_SMALL);
     mis_take_many(ops, MIS_SMALL, 100, "allocating the same size after a use-after-free write");
+    mis_reports_name(mark, ops->alloc_call, "reports made while allocating");
     mis_canary_check("after the write");
     MIS_STAGE("validating");
     ops->validate();
@@ -196,6 +202,7 @@ static inline void mis_back_uaf(const mis_ops *ops, long what)
     mis_uaf_payload(p, what, live, MIS_BACK);
     mis_take_many(ops, MIS_BACK, 4, "allocating the same size after the write");
     mis_take_many(ops, MIS_BACK / 2, 4, "allocating half the size after the write");
+    mis_reports_name(mark, ops->alloc_call, "reports made while allocating");
     mis_canary_check("after the write");
     MIS_STAGE("validating");
     ops->validate();
@@ -342,7 +349,9 @@ static inline void mis_overrun(const mis_ops *ops, long arg)
         MIS_STAGE("freeing after the overrun");
         if (neighbour == MIS_N_LFH_LIVE) mis_give(ops, b);
         mis_give(ops, a);
+        int before_alloc = mis_mark();
         mis_take_many(ops, MIS_SMALL, 100, "allocating the same size after the overrun");
+        mis_reports_name(before_alloc, ops->alloc_call, "reports made while allocating");
         MIS_STAGE("validating");
         ops->validate();
         mis_reports_near(mark, mis_at(a, -(1 << 20)), mis_at(a, 1 << 20), "overrun into an LFH neighbour");
@@ -481,338 +490,6 @@ static inline void mis_underrun(const mis_ops *ops, long arg)
     }
     mis_aftermath(ops, "after an underrun");
     mis_canary_check("at the end");
-}
-
-/* ----------------------------------------------------------- stale pointers (double free) */
-
-enum { MIS_K_LFH, MIS_K_BACK, MIS_K_BIG };
-
-/* free(p) after q = realloc(p, more) moved it: refused, reported, q intact. */
-static inline void mis_free_after_realloc(const mis_ops *ops, long kind)
-{
-    void *blocks[MIS_PRIME], *p;
-    size_t size = kind == MIS_K_LFH ? MIS_SMALL : kind == MIS_K_BACK ? MIS_BACK : MIS_BIG;
-    if (kind == MIS_K_LFH) {
-        if (!mis_prime(ops, MIS_SMALL, blocks)) return;
-        p = blocks[MIS_PRIME - 1];
-    } else {
-        if (!(p = mis_take(ops, size, "the block"))) return;
-        if (!mis_take(ops, size, "a blocker")) return;
-    }
-    memset(p, 0x77, 64);
-    MIS_STAGE("reallocating (moving) the block");
-    void *q = NULL;
-    static const size_t grow[] = {50000, 3 * MIS_BACK, 16u << 20, 64};
-    for (size_t i = kind == MIS_K_LFH ? 0 : kind == MIS_K_BACK ? 1 : 2; i < 4 && (!q || q == p); i++) {
-        q = ops->resize(q ? q : p, grow[i]);
-        if (!q) {
-            mis_fail("realloc to %zu bytes failed", grow[i]);
-            return;
-        }
-        size = grow[i];
-    }
-    if (q == p) {
-        mis_fail("setup: realloc never moved the block");
-        return;
-    }
-    mis_untrack(p);
-    mis_track(q, size, "the moved block");
-    int mark = mis_mark();
-    MIS_STAGE("freeing the pointer realloc moved away from");
-    if (ops->release(p) && ops->release_observable) mis_fail("the stale pointer was freed");
-    mis_expect_report(mark, MIS_ANY_CORRUPTION, p, mis_at(p, 1), "double free after realloc");
-    const unsigned char *c = q;
-    for (int i = 0; i < 64; i++)
-        if (c[i] != 0x77) {
-            mis_fail("the moved block's contents changed");
-            break;
-        }
-    MIS_STAGE("validating");
-    if (!ops->validate()) mis_fail("validate failed after a refused double free");
-    mis_aftermath(ops, "after a double free of a reallocated block");
-}
-
-/* Double free after the memory was reused. LFH: other blocks of the size come and go first;
- * back-end: the block merged into its freed neighbour and a larger block now covers it. */
-static inline void mis_free_after_reuse(const mis_ops *ops, long kind)
-{
-    int mark;
-    if (kind == MIS_K_LFH) {
-        void *blocks[MIS_PRIME], *traffic[200];
-        if (!mis_prime(ops, MIS_SMALL, blocks)) return;
-        void *p = blocks[MIS_PRIME - 2];
-        mis_release_live(ops, p, "the block");
-        MIS_STAGE("allocation traffic of the same size");
-        for (int i = 0; i < 200; i++)
-            if (!(traffic[i] = mis_take(ops, MIS_SMALL, "traffic"))) return;
-        for (int i = 0; i < 200; i++) mis_release_live(ops, traffic[i], "traffic");
-        mark = mis_mark();
-        MIS_STAGE("freeing the block again");
-        if (ops->release(p) && ops->release_observable) mis_fail("the block was freed twice");
-        mis_expect_report(mark, MIS_ANY_CORRUPTION, p, mis_at(p, 1), "double free after reuse");
-        mis_take_many(ops, MIS_SMALL, 100, "allocating the same size after the double free");
-    } else {
-        MIS_STAGE("allocating four back-end blocks");
-        void *g0 = mis_take(ops, MIS_BACK, "guard"), *a = mis_take(ops, MIS_BACK, "a");
-        void *b = mis_take(ops, MIS_BACK, "b"), *g1 = mis_take(ops, MIS_BACK, "guard");
-        if (!g0 || !a || !b || !g1) return;
-        mis_release_live(ops, b, "b");
-        mis_release_live(ops, a, "a");
-        void *c = mis_take(ops, 2 * MIS_BACK, "the block over both");
-        if (!c) return;
-        memset(c, 0x66, 2 * MIS_BACK);
-        mark = mis_mark();
-        MIS_STAGE("freeing b, now inside a live block");
-        if (ops->release(b) && ops->release_observable) mis_fail("a pointer into a live block was freed");
-        mis_expect_report(mark, MIS_ANY_CORRUPTION, b, mis_at(b, 1), "double free after reuse");
-        const unsigned char *cc = c;
-        for (size_t i = 0; i < 2 * MIS_BACK; i++)
-            if (cc[i] != 0x66) {
-                mis_fail("the live block over the freed one was written at +%zu", i);
-                break;
-            }
-    }
-    MIS_STAGE("validating");
-    if (!ops->validate()) mis_fail("validate failed after a refused double free");
-    mis_aftermath(ops, "after a double free of reused memory");
-}
-
-/* ------------------------------------------------------------------------- bad pointers */
-
-enum {
-    MIS_BAD_STATIC, MIS_BAD_STACK, MIS_BAD_UNMAPPED, MIS_BAD_NULL1, MIS_BAD_KERNEL,
-    MIS_BAD_NONCANON, MIS_BAD_INTERIOR_BACK, MIS_BAD_INTERIOR_LFH, MIS_BAD_INTERIOR_BIG,
-    MIS_BAD_MISALIGNED_BACK, MIS_BAD_MISALIGNED_LFH, MIS_BAD_FREED_BACK, MIS_BAD_FREED_LFH,
-    MIS_BAD_FREED_BIG
-};
-
-/* A bad pointer of the given kind and the errors the docs name for it. */
-static inline void *mis_make_bad(const mis_ops *ops, int kind, void *stack, unsigned *mask)
-{
-    void *blocks[MIS_PRIME], *p;
-    *mask = MIS_BIT(NTH_ERR_INVALID_POINTER);
-    MIS_STAGE("making the bad pointer");
-    switch (kind) {
-    case MIS_BAD_STATIC: return &mis_static_target[16];
-    case MIS_BAD_STACK: return stack;
-    case MIS_BAD_UNMAPPED:
-        p = mmap(NULL, 1 << 16, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) return NULL;
-        munmap(p, 1 << 16);
-        return (char *)p + 4096;
-    case MIS_BAD_NULL1: return (void *)(uintptr_t)1;
-    case MIS_BAD_KERNEL: return (void *)(uintptr_t)0xffff800000001000ull;
-    case MIS_BAD_NONCANON: return (void *)(uintptr_t)0x0000900000000010ull;
-    case MIS_BAD_INTERIOR_BACK:
-        p = mis_take(ops, MIS_BACK, "a back-end block");
-        return p ? (char *)p + 16 : NULL;
-    case MIS_BAD_INTERIOR_LFH:
-        return mis_prime(ops, MIS_SMALL, blocks) ? (char *)blocks[MIS_PRIME - 1] + 16 : NULL;
-    case MIS_BAD_INTERIOR_BIG:
-        p = mis_take(ops, MIS_BIG, "a big block");
-        return p ? (char *)p + 4096 : NULL;
-    case MIS_BAD_MISALIGNED_BACK:
-        p = mis_take(ops, MIS_BACK, "a back-end block");
-        return p ? (char *)p + 1 : NULL;
-    case MIS_BAD_MISALIGNED_LFH:
-        return mis_prime(ops, MIS_SMALL, blocks) ? (char *)blocks[MIS_PRIME - 1] + 8 : NULL;
-    case MIS_BAD_FREED_BACK:
-        *mask = MIS_BIT(NTH_ERR_DOUBLE_FREE);
-        p = mis_guarded_back(ops);
-        if (p) mis_release_live(ops, p, "the block");
-        return p;
-    case MIS_BAD_FREED_LFH:
-        *mask = MIS_BIT(NTH_ERR_DOUBLE_FREE);
-        if (!mis_prime(ops, MIS_SMALL, blocks)) return NULL;
-        mis_release_live(ops, blocks[MIS_PRIME - 2], "the block");
-        return blocks[MIS_PRIME - 2];
-    case MIS_BAD_FREED_BIG:
-        *mask = MIS_BIT(NTH_ERR_DOUBLE_FREE) | MIS_BIT(NTH_ERR_INVALID_POINTER);
-        p = mis_take(ops, MIS_BIG, "a big block");
-        if (p) mis_release_live(ops, p, "the block");
-        return p;
-    }
-    return NULL;
-}
-
-/* After a refused bad pointer: exactly one report, with the right error, naming the pointer
- * (and the call, when `call` is given); the heap is unchanged and serves as before. */
-static inline const mis_report *mis_expect_one_report(int mark, unsigned mask, const void *bad,
-                                                      const char *call)
-{
-    const mis_report *r = mis_expect_report(mark, mask, bad, mis_at(bad, 1), "bad pointer");
-    if (mis_reports_since(mark) > 1) mis_fail("reported %d times", mis_reports_since(mark));
-    if (r && call && strcmp(r->call, call) != 0) mis_fail("the report names the call \"%s\", not %s", r->call, call);
-    return r;
-}
-
-static inline void mis_expect_unchanged(const mis_ops *ops)
-{
-    int mark = mis_mark();
-    MIS_STAGE("validating the heap after a refused bad pointer");
-    if (!ops->validate()) mis_fail("validate failed after a refused bad pointer");
-    mis_expect_silence(mark, "validating after a refused bad pointer");
-    mis_aftermath(ops, "after a refused bad pointer");
-}
-
-/* ------------------------------------------------------------------------------ threads */
-
-typedef struct mis_race {
-    const mis_ops *ops;
-    void *_Atomic target;
-    atomic_int round, ready, start, done, quit;
-    bool result;
-} mis_race;
-
-static inline void *mis_race_thread(void *arg)
-{
-    mis_race *r = arg;
-    int seen = 0;
-    for (;;) {
-        while (atomic_load(&r->round) == seen && !atomic_load(&r->quit)) {}
-        if (atomic_load(&r->quit)) return NULL;
-        seen = atomic_load(&r->round);
-        void *p = atomic_load(&r->target);
-        atomic_store(&r->ready, seen);
-        while (atomic_load(&r->start) != seen) {}
-        r->result = r->ops->release(p);
-        atomic_store(&r->done, seen);
-    }
-}
-
-/* The owner thread and another thread free the same block at the same moment, many times:
- * exactly one free is accepted and the other refused and reported; never the same block twice. */
-static inline void mis_race_double_free(const mis_ops *ops, long kind)
-{
-    size_t size = kind == MIS_K_LFH ? MIS_SMALL : kind == MIS_K_BACK ? MIS_BACK : MIS_BIG;
-    int tries = kind == MIS_K_BIG ? 1500 : 20000;
-    void *blocks[MIS_PRIME];
-    if (kind == MIS_K_LFH && !mis_prime(ops, MIS_SMALL, blocks)) return;
-    static mis_race race;
-    memset(&race, 0, sizeof race);
-    race.ops = ops;
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, mis_race_thread, &race) != 0) {
-        mis_fail("setup: pthread_create failed");
-        return;
-    }
-    int twice = 0, none = 0, silent = 0, dup = 0, done_tries = 0, null = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    MIS_STAGE("racing two frees of the same block");
-    for (int i = 1; i <= tries; i++) {
-        atomic_store(&mis_report_count, 0);
-        void *p = ops->alloc(size);
-        if (!p) {
-            null++;
-            break;
-        }
-        atomic_store(&race.target, p);
-        atomic_store(&race.round, i);
-        while (atomic_load(&race.ready) != i) {}
-        atomic_store(&race.start, i);
-        bool mine = ops->release(p);
-        while (atomic_load(&race.done) != i) {}
-        int reports = mis_mark();
-        if (ops->release_observable) {
-            int accepted = (int)mine + (int)race.result;
-            if (accepted == 2) twice++;
-            if (accepted == 0) none++;
-            if (accepted == 1 && reports == 0) silent++;
-        } else if (reports == 0) {
-            silent++;
-        }
-        void *x = ops->alloc(size), *y = ops->alloc(size);
-        if (!x || !y) null++;
-        else if (x == y) dup++;
-        if (x) ops->release(x);
-        if (y && y != x) ops->release(y);
-        done_tries = i;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (t1.tv_sec - t0.tv_sec > 6) break;
-    }
-    atomic_store(&race.quit, 1);
-    pthread_join(thread, NULL);
-    atomic_store(&mis_report_count, 0);
-    if (twice) mis_fail("both frees accepted in %d of %d tries", twice, done_tries);
-    if (none) mis_fail("both frees refused in %d of %d tries", none, done_tries);
-    if (silent) mis_fail("a refused (or doubled) free went unreported in %d of %d tries", silent, done_tries);
-    if (dup) mis_fail("the same block handed out twice after the race in %d of %d tries", dup, done_tries);
-    if (null) mis_fail("allocation failed during the race (%d)", null);
-    mis_aftermath(ops, "after racing double frees");
-}
-
-typedef struct mis_exiter {
-    const mis_ops *ops;
-    atomic_int ready, may_exit, held, release;
-} mis_exiter;
-
-static inline void *mis_exiting_thread(void *arg)
-{
-    mis_exiter *e = arg;
-    void *mine[MIS_PRIME];
-    for (int i = 0; i < MIS_PRIME; i++) mine[i] = e->ops->alloc(MIS_SMALL);
-    for (int i = 0; i < MIS_PRIME - 10; i++) e->ops->release(mine[i]);
-    void *back = e->ops->alloc(MIS_BACK);
-    e->ops->release(back);
-    atomic_store(&e->ready, 1);
-    while (!atomic_load(&e->may_exit)) {}
-    return NULL;
-}
-
-static inline void *mis_holding_thread(void *arg)
-{
-    mis_exiter *e = arg;
-    e->ops->lock();
-    atomic_store(&e->held, 1);
-    while (!atomic_load(&e->release)) {}
-    e->ops->unlock();
-    return NULL;
-}
-
-/* A thread that used the heap exits while another thread holds the heap lock.
- *   0  the lock holder joins it            (must not hang)
- *   1  a third thread holds the lock        (the exiting thread must finish within 3 s) */
-static inline void mis_exit_while_locked(const mis_ops *ops, long variant)
-{
-    static mis_exiter e;
-    memset(&e, 0, sizeof e);
-    e.ops = ops;
-    pthread_t t, holder;
-    MIS_STAGE("starting a thread that allocates");
-    if (pthread_create(&t, NULL, mis_exiting_thread, &e) != 0) {
-        mis_fail("setup: pthread_create failed");
-        return;
-    }
-    while (!atomic_load(&e.ready)) {}
-    if (variant == 0) {
-        MIS_STAGE("locking the heap");
-        if (!ops->lock()) mis_fail("lock failed");
-        atomic_store(&e.may_exit, 1);
-        MIS_STAGE("joining a thread that exits while this thread holds the heap lock");
-        pthread_join(t, NULL);
-        MIS_STAGE("unlocking");
-        ops->unlock();
-    } else {
-        pthread_create(&holder, NULL, mis_holding_thread, &e);
-        while (!atomic_load(&e.held)) {}
-        atomic_store(&e.may_exit, 1);
-        MIS_STAGE("waiting for a thread that exits while another thread holds the heap lock");
-        struct timespec limit;
-        clock_gettime(CLOCK_REALTIME, &limit);
-        limit.tv_sec += 3;
-        int rc = pthread_timedjoin_np(t, NULL, &limit);
-        if (rc == ETIMEDOUT)
-            mis_fail("a thread exiting while another thread holds the heap lock did not finish in 3 s");
-        atomic_store(&e.release, 1);
-        MIS_STAGE("joining the lock holder");
-        pthread_join(holder, NULL);
-        if (rc == ETIMEDOUT) {
-            MIS_STAGE("joining the exiting thread after the unlock");
-            pthread_join(t, NULL);
-        }
-    }
-    mis_aftermath(ops, "after a thread exited while the heap was locked");
 }
 
 #endif

@@ -39,7 +39,8 @@
  * The table fails (non-zero exit, the failing rows listed) when the library misbehaves; a row
  * is never weakened to pass. MISUSE_ROWS="3,17" runs only some rows.
  */
-#include "misuse/scenarios.h"
+#include "misuse/pointers.h"
+#include "misuse/threads.h"
 
 static nth_heap *heap;
 
@@ -56,18 +57,21 @@ static void n_traverse(void)
     nth_walk_entry e;
     memset(&e, 0, sizeof e);
     long steps = 0;
+    MIS_STAGE("walking the heap after the damage");
     while (nth_heap_walk(heap, &e))
         if (++steps > 4000000) {
             mis_fail("the walk did not end after %ld entries", steps);
             break;
         }
+    MIS_STAGE("statistics after the damage");
     nth_heap_stats st;
     (void)nth_heap_query_stats(heap, &st);
+    MIS_STAGE("compacting after the damage");
     (void)nth_heap_compact(heap, 0);
 }
 
 static const mis_ops native_ops = {"native", n_alloc,  n_release, true,   n_resize,
-                                   n_validate, n_traverse, n_kind, n_lock, n_unlock};
+                                   n_validate, n_traverse, n_kind, n_lock, n_unlock, "nth_heap_alloc"};
 
 static void native_setup(void)
 {
@@ -393,6 +397,7 @@ static const mis_row rows[] = {
     {"native", "underrun 16 bytes into big block header", native_underrun, MIS_NB(MIS_N_BIG, 16), 0},
     {"native", "underrun 128 bytes into big block prefix", native_underrun, MIS_NB(MIS_N_BIG, 128), 0},
     {"native", "racing double free LFH (owner + other thread)", native_race_double_free, MIS_K_LFH, 40},
+    {"native", "racing double free LFH 256 bytes", native_race_double_free, MIS_K_LFH256, 40},
     {"native", "racing double free back-end", native_race_double_free, MIS_K_BACK, 40},
     {"native", "racing double free big block", native_race_double_free, MIS_K_BIG, 40},
     {"native", "thread exit while the joining thread holds nth_heap_lock", native_exit_while_locked, 0, 10},

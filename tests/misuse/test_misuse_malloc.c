@@ -26,7 +26,8 @@
 #pragma GCC diagnostic ignored "-Wfree-nonheap-object"
 #endif
 
-#include "misuse/scenarios.h"
+#include "misuse/pointers.h"
+#include "misuse/threads.h"
 
 #include <dlfcn.h>
 #include <malloc.h>
@@ -76,11 +77,13 @@ static void m_traverse(void)
     nth_walk_entry e;
     memset(&e, 0, sizeof e);
     long steps = 0;
+    MIS_STAGE("walking the heap after the damage");
     while (nth.walk(nth.process_heap(), &e))
         if (++steps > 4000000) {
             mis_fail("the walk did not end after %ld entries", steps);
             break;
         }
+    MIS_STAGE("statistics after the damage");
     nth_heap_stats st;
     (void)nth.query_stats(nth.process_heap(), &st);
     MIS_STAGE("mallinfo2 and malloc_trim after the damage");
@@ -91,7 +94,7 @@ static void m_traverse(void)
 }
 
 static const mis_ops malloc_ops = {"malloc", m_alloc,    m_release, false,  m_resize,
-                                   m_validate, m_traverse, m_kind, m_lock, m_unlock};
+                                   m_validate, m_traverse, m_kind, m_lock, m_unlock, "malloc"};
 
 static void malloc_setup(void)
 {

@@ -16,7 +16,8 @@
  * traverse with HeapWalk, HeapSummary and HeapCompact. The table's layout and rules are described
  * at the top of test_misuse.c.
  */
-#include "misuse/scenarios.h"
+#include "misuse/pointers.h"
+#include "misuse/threads.h"
 
 #include <ntheap/win32.h>
 
@@ -35,20 +36,23 @@ static void w_traverse(void)
     PROCESS_HEAP_ENTRY e;
     memset(&e, 0, sizeof e);
     long steps = 0;
+    MIS_STAGE("walking the heap after the damage");
     while (HeapWalk(wheap, &e))
         if (++steps > 4000000) {
             mis_fail("HeapWalk did not end after %ld entries", steps);
             break;
         }
+    MIS_STAGE("HeapSummary after the damage");
     HEAP_SUMMARY summary;
     memset(&summary, 0, sizeof summary);
     summary.cb = sizeof summary;
     (void)HeapSummary(wheap, 0, &summary);
+    MIS_STAGE("HeapCompact after the damage");
     (void)HeapCompact(wheap, 0);
 }
 
 static const mis_ops win32_ops = {"win32", w_alloc,    w_release, true,   w_resize,
-                                  w_validate, w_traverse, w_kind, w_lock, w_unlock};
+                                  w_validate, w_traverse, w_kind, w_lock, w_unlock, "HeapAlloc"};
 
 static void win32_setup(void)
 {
