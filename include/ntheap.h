@@ -135,6 +135,9 @@ nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t 
  * on Windows; on any failure the original block is unchanged. */
 NTH_API NTH_NODISCARD NTH_ALLOC_SIZE(4) void *
 nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size);
+/* nth_heap_alloc whose reports (damage found while allocating) name `call`, e.g. "malloc". */
+NTH_API NTH_NODISCARD NTH_MALLOC_LIKE NTH_ALLOC_SIZE(3) void *
+nth_heap_alloc_as(nth_heap *heap, uint32_t flags, size_t size, const char *call);
 /* nth_heap_realloc whose reports name `call` (a layer's own name, e.g. "realloc"). */
 NTH_API NTH_NODISCARD NTH_ALLOC_SIZE(4) void *
 nth_heap_realloc_as(nth_heap *heap, uint32_t flags, void *ptr, size_t size, const char *call);

@@ -68,9 +68,9 @@ static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t al
 }
 
 /* Everything but the LFH fast path: out of line, so the fast path carries no call scope. */
-static __attribute__((noinline)) void *alloc_slow(nth_heap *heap, uint32_t flags, size_t size)
+static __attribute__((noinline)) void *alloc_slow(nth_heap *heap, uint32_t flags, size_t size, const char *call)
 {
-    NTH_ENTER("nth_heap_alloc");
+    NTH_ENTER(call);
     if (size <= NTH_LFH_MAX_SIZE) {
         void *p = nth_lfh_alloc(heap, flags, size);
         if (NTH_LIKELY(p != NULL)) return p;
@@ -85,7 +85,16 @@ void *nth_heap_alloc(nth_heap *heap, uint32_t flags, size_t size)
         void *p = nth_lfh_alloc_fast(heap, size); /* never reports */
         if (NTH_LIKELY(p != NULL)) return p;
     }
-    return alloc_slow(heap, flags, size);
+    return alloc_slow(heap, flags, size, "nth_heap_alloc");
+}
+
+void *nth_heap_alloc_as(nth_heap *heap, uint32_t flags, size_t size, const char *call)
+{
+    if (size <= NTH_LFH_MAX_SIZE && flags == 0) {
+        void *p = nth_lfh_alloc_fast(heap, size);
+        if (NTH_LIKELY(p != NULL)) return p;
+    }
+    return alloc_slow(heap, flags, size, call);
 }
 
 void *nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, size_t size)

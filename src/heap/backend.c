@@ -48,6 +48,7 @@ uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size)
 
 static void set_prev_size_locked(nth_heap *heap, char *block, uint32_t prev_size_gr)
 {
+    nth_assert_held(heap);
     nth_block_header next;
     if (!nth_header_load(heap, block, &next)) {
         nth_report_problem(heap, NTH_ERR_CORRUPT, block, "a block header after the block being changed",
@@ -60,6 +61,7 @@ static void set_prev_size_locked(nth_heap *heap, char *block, uint32_t prev_size
 
 static void fix_next_prev_locked(nth_heap *heap, char *block, const nth_block_header *hdr)
 {
+    nth_assert_held(heap);
     if (hdr->flags & BLOCK_LAST) return;
     set_prev_size_locked(heap, block_end(block, hdr->size_gr), hdr->size_gr);
 }
@@ -90,6 +92,7 @@ static bool fills_run(const nth_segment *segment, const char *block, const nth_b
  * head (LAST) | UCR | tail. False when there is nothing to decommit or the segment declined. */
 static bool decommit_block_locked(nth_heap *heap, char *block, const nth_block_header *hdr, bool grow_table)
 {
+    nth_assert_held(heap);
     nth_segment *segment = nth_segment_of(heap, block);
     char *end = block_end(block, hdr->size_gr);
     if (!segment) return false;
@@ -140,6 +143,7 @@ static bool decommit_block_locked(nth_heap *heap, char *block, const nth_block_h
 static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, uint8_t segment_index,
                                  uint32_t prev_size_gr, bool last, bool may_decommit)
 {
+    nth_assert_held(heap);
     bool coalesce = !(heap->flags & NTH_DISABLE_COALESCE_ON_FREE);
     bool fill = heap->flags & NTH_FREE_CHECKING_ENABLED;
     char *freed = block, *freed_end = block_end(block, size_gr);
@@ -190,6 +194,7 @@ static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, 
  * rest of its committed memory. */
 static void format_segment_locked(nth_heap *heap, nth_segment *segment)
 {
+    nth_assert_held(heap);
     char *base = nth_segment_base(segment);
     size_t header_bytes = (size_t)(segment->first_block - base);
     size_t struct_bytes = segment == &heap->segment0 ? sizeof(nth_heap) : sizeof(nth_block_header) + sizeof(nth_segment);
@@ -219,6 +224,7 @@ nth_heap *nth_backend_create_heap(uint32_t flags, size_t initial_size, size_t ma
  * free block of size_gr granules exists. */
 static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t i, uint32_t size_gr)
 {
+    nth_assert_held(heap);
     char *base = nth_segment_base(segment);
     nth_ucr ucr = segment->ucr[i];
     char *start = base + (size_t)ucr.offset_pg * NTH_PAGE;
@@ -252,6 +258,7 @@ static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t 
  * growable heap, adds a segment. False when neither is possible. */
 static bool grow_locked(nth_heap *heap, uint32_t size_gr)
 {
+    nth_assert_held(heap);
     for (nth_segment *segment = heap->first_segment; segment; segment = segment->next)
         for (uint32_t i = 0; i < segment->n_ucr; i++)
             if (commit_at_ucr_locked(heap, segment, i, size_gr)) return true;
@@ -269,6 +276,7 @@ static bool grow_locked(nth_heap *heap, uint32_t size_gr)
  * most once and contains damage as often as it is met (a few times at most). */
 static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_gr, nth_block_header *hdr)
 {
+    nth_assert_held(heap);
     bool grown = false;
     for (int attempt = 0; attempt < DAMAGE_RETRIES;) {
         bool damaged = false;
@@ -288,6 +296,7 @@ static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, uint32_t *
 
 static char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
 {
+    nth_assert_held(heap);
     uint32_t found_gr = 0;
     bool damaged = false;
     char *block = nth_freelist_find_locked(heap, size_gr, &found_gr, &damaged);
@@ -321,6 +330,7 @@ static char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_heade
  * user value. */
 static void *finish_busy_locked(nth_heap *heap, char *block, nth_block_header hdr, uint32_t flags, size_t size)
 {
+    nth_assert_held(heap);
     hdr.flags = (uint16_t)((hdr.flags & BLOCK_LAST) | BLOCK_BUSY | (flags & BLOCK_USER_FLAGS));
     if (flags & NTH_SETTABLE_USER_VALUE) hdr.flags |= BLOCK_EXTRA;
     if (heap->flags & NTH_TAIL_CHECKING_ENABLED) hdr.flags |= BLOCK_FILL;
@@ -341,6 +351,7 @@ static void *finish_busy_locked(nth_heap *heap, char *block, nth_block_header hd
 
 void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size)
 {
+    nth_assert_held(heap);
     uint32_t size_gr = nth_backend_block_gr(heap, flags, size);
     if (size_gr == 0) return NULL;
     nth_block_header hdr;
@@ -351,6 +362,7 @@ void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size)
 
 void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t alignment, size_t size)
 {
+    nth_assert_held(heap);
     uint32_t size_gr = nth_backend_block_gr(heap, flags, size);
     size_t slack_gr = alignment / NTH_GRANULE + NTH_MIN_FREE_GR;
     if (size_gr == 0 || size_gr + slack_gr >= NTH_BIG_THRESHOLD_GR) return NULL;
@@ -393,6 +405,7 @@ void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t al
 
 void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr)
 {
+    nth_assert_held(heap);
     heap->busy_blocks--;
     heap->busy_bytes -= nth_block_requested(hdr);
     heap->free_calls++;
@@ -405,6 +418,7 @@ void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr)
 
 bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hdr, uint32_t flags, size_t size)
 {
+    nth_assert_held(heap);
     uint32_t keep_flags = (hdr->flags & BLOCK_EXTRA) ? NTH_SETTABLE_USER_VALUE : 0;
     uint32_t new_gr = nth_backend_block_gr(heap, flags | keep_flags, size);
     if (new_gr == 0 || new_gr >= NTH_BIG_THRESHOLD_GR) return false;
@@ -462,6 +476,7 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
 
 void nth_backend_mark_locked(nth_heap *heap, void *data, uint16_t add_flags)
 {
+    nth_assert_held(heap);
     char *block = (char *)data - sizeof(nth_block_header);
     nth_block_header hdr;
     if (!nth_header_load(heap, block, &hdr)) return;
@@ -471,6 +486,7 @@ void nth_backend_mark_locked(nth_heap *heap, void *data, uint16_t add_flags)
 
 size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes)
 {
+    nth_assert_held(heap);
     size_t before = heap->committed_bytes;
     for (int attempt = 0; attempt < DAMAGE_RETRIES; attempt++) {
         bool damaged = false;

@@ -139,6 +139,7 @@ static bool prefix_intact(const nth_heap *heap, const nth_big *big)
 
 bool nth_big_check_locked(nth_heap *heap, nth_big *big)
 {
+    nth_assert_held(heap);
     if (NTH_LIKELY(prefix_intact(heap, big))) return true;
     /* Repair first: the report may not return (termination policy), and a later check must not
      * report the same damage again. */
@@ -150,6 +151,7 @@ bool nth_big_check_locked(nth_heap *heap, nth_big *big)
 
 void nth_big_set_flags_locked(nth_heap *heap, nth_big *big, uint16_t flags)
 {
+    nth_assert_held(heap);
     nth_big_check_locked(heap, big);
     big->flags = (uint16_t)(BLOCK_BUSY | BLOCK_BIG | (flags & BLOCK_USER_FLAGS));
     store_prefix(heap, big);
@@ -254,6 +256,7 @@ static bool cache_put(nth_heap *heap, char *base, size_t bytes)
 
 void nth_big_cache_release_locked(nth_heap *heap)
 {
+    nth_assert_held(heap);
     while (heap->big_cache_n > 0) {
         uint32_t i = --heap->big_cache_n;
         nth_vm_release(heap->big_cache[i].base, heap->big_cache[i].bytes);
@@ -268,6 +271,7 @@ void nth_big_cache_release_locked(nth_heap *heap)
 
 void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
+    nth_assert_held(heap);
     if (size > NTH_MAX_REQUEST) return NULL;
     /* The mapping is aligned to max(alignment, 64 KiB); `lead` puts the data on the alignment. */
     size_t lead = (alignment - NTH_BIG_HEADER_BYTES % alignment) % alignment;
@@ -317,6 +321,7 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
 
 bool nth_big_free_locked(nth_heap *heap, nth_big *big)
 {
+    nth_assert_held(heap);
     if (!nth_big_check_locked(heap, big)) return false; /* reported and repaired; still allocated */
     char *base = big->owner.base;
     size_t bytes = big->owner.reserve;
@@ -371,6 +376,7 @@ static char *resize_mapping(nth_big *big, size_t new_bytes, bool may_move)
 
 void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_t size)
 {
+    nth_assert_held(heap);
     if (size > NTH_MAX_REQUEST) return NULL;
     nth_big_check_locked(heap, big);
     size_t old_size = big->size;
@@ -407,6 +413,7 @@ void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_
 
 bool nth_big_validate_locked(nth_heap *heap, size_t *busy_blocks, size_t *busy_bytes, size_t *committed)
 {
+    nth_assert_held(heap);
     *committed += heap->big_cache_bytes; /* freed mappings kept for reuse */
     size_t records = 0;
     for (nth_big_page *page = heap->big_pages; page; page = page->next) {

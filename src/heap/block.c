@@ -20,6 +20,7 @@
 
 void nth_block_store_locked(nth_heap *heap, char *block, nth_block_header hdr)
 {
+    nth_assert_held(heap);
     nth_header_store(heap, block, hdr);
     if (hdr.flags & BLOCK_LAST) {
         nth_segment *segment = nth_segment_of(heap, block);

@@ -53,6 +53,7 @@ static inline char *block_of(nth_free_links *links)
 
 void nth_freelist_insert_locked(nth_heap *heap, char *block, uint32_t size_gr)
 {
+    nth_assert_held(heap);
     unsigned index = nth_freelist_index(size_gr);
     nth_free_links *head = &heap->freelists[index];
     nth_free_links *links = links_of(block);
@@ -86,6 +87,7 @@ static bool link_target_ok(const nth_heap *heap, const nth_free_links *target)
 
 bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr)
 {
+    nth_assert_held(heap);
     nth_free_links *links = links_of(block);
     nth_free_links *next = links->next, *prev = links->prev;
     /* A block linked to itself would pass the back-link test while staying on its list. */
@@ -134,6 +136,7 @@ static int next_nonempty(const nth_heap *heap, unsigned from)
 
 char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_size_gr, bool *damaged)
 {
+    nth_assert_held(heap);
     unsigned index = nth_freelist_index(size_gr);
     if (index >= NTH_EXACT_LISTS) {
         /* Blocks of the request's own class may be smaller: probe a few of them. */
@@ -195,6 +198,7 @@ static bool is_entry(const nth_heap *heap, unsigned index, const nth_free_links 
 
 bool nth_freelist_verify_locked(nth_heap *heap, unsigned index, char **suspect)
 {
+    nth_assert_held(heap);
     nth_free_links *f_last, *f_bad, *b_last, *b_bad;
     size_t bound = heap->free_blocks + 1;
     *suspect = NULL;
@@ -219,6 +223,7 @@ bool nth_freelist_verify_locked(nth_heap *heap, unsigned index, char **suspect)
 
 size_t nth_freelist_largest_locked(nth_heap *heap, bool *damaged)
 {
+    nth_assert_held(heap);
     for (int index = (int)NTH_FREE_LISTS - 1; index >= 0; index--) {
         nth_free_links *head = &heap->freelists[index];
         if (head->next == head) continue;
@@ -238,6 +243,7 @@ size_t nth_freelist_largest_locked(nth_heap *heap, bool *damaged)
 
 bool nth_freelist_check_locked(nth_heap *heap)
 {
+    nth_assert_held(heap);
     size_t blocks = 0, bytes = 0;
     for (unsigned i = 0; i < NTH_FREE_LISTS; i++) {
         nth_free_links *head = &heap->freelists[i];

@@ -147,12 +147,13 @@ static bool next_lfh_block(nth_iter *it, nth_walk_entry *e)
     nth_lfh_subsegment *sub = &it->sub;
     while (it->lfh_next < sub->bump) {
         uint32_t i = it->lfh_next;
-        uint64_t word;
-        if (!fetch(it, (uintptr_t)(sub->busy_bits + i / 64), &word, sizeof word)) {
-            note_problem(it, (uintptr_t)sub->busy_bits, "an LFH subsegment's busy bitmap", "unreadable memory");
+        uint64_t word, remote;
+        if (!fetch(it, (uintptr_t)(sub->busy_bits + i / 64), &word, sizeof word) ||
+            !fetch(it, (uintptr_t)(sub->remote_bits + i / 64), &remote, sizeof remote)) {
+            note_problem(it, (uintptr_t)sub->busy_bits, "an LFH subsegment's bitmaps", "unreadable memory");
             break;
         }
-        word >>= i % 64;
+        word = (word & ~remote) >> (i % 64); /* live: busy and not freed by another thread */
         if (word == 0) {
             it->lfh_next = (i | 63u) + 1;
             continue;

@@ -35,6 +35,7 @@
 
 static nth_lfh *create_lfh_locked(nth_heap *heap)
 {
+    nth_assert_held(heap);
     nth_lfh *lfh = nth_vm_map_private(nth_round_up(sizeof(nth_lfh), NTH_PAGE));
     if (!lfh) return NULL;
     lfh->magic = NTH_LFH_MAGIC;
@@ -44,6 +45,7 @@ static nth_lfh *create_lfh_locked(nth_heap *heap)
 
 void nth_lfh_note_backend_alloc_locked(nth_heap *heap, size_t size)
 {
+    nth_assert_held(heap);
     if (size > NTH_LFH_MAX_SIZE || !heap->lfh_enabled) return;
     unsigned b = nth_lfh_bucket(size);
     if (heap->lfh && atomic_load_explicit(&heap->lfh->active[b], memory_order_relaxed)) return;
@@ -64,6 +66,7 @@ void nth_lfh_note_backend_alloc_locked(nth_heap *heap, size_t size)
 
 void nth_lfh_note_backend_free_locked(nth_heap *heap, size_t size)
 {
+    nth_assert_held(heap);
     if (size > NTH_LFH_MAX_SIZE) return;
     unsigned b = nth_lfh_bucket(size);
     if (heap->lfh_usage[b] > 1) heap->lfh_usage[b]--;
@@ -94,12 +97,16 @@ static void *alloc_locked_path(nth_heap *heap, nth_lfh_tcache *tc, unsigned buck
     nth_lock_acquire(&heap->lock);
     nth_lfh_adopt_orphans_locked(heap);
     nth_lfh_subsegment *sub = tc->current[bucket];
+    if (sub && atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) != tc) {
+        tc->current[bucket] = NULL; /* not ours after all: leave it to its owner */
+        sub = NULL;
+    }
     if (sub && heap->lfh_enabled) {
         p = take_block(heap, sub, size);
         if (!p && nth_lfh_collect_remote(heap, sub)) p = take_block(heap, sub, size);
         if (!p) {
-            nth_lfh_retire_locked(heap, sub);
             tc->current[bucket] = NULL;
+            nth_lfh_retire_locked(heap, sub);
         }
     }
     if (!p && heap->lfh_enabled) {
@@ -134,7 +141,7 @@ void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size)
     void *p = NULL;
     flags |= heap->force_flags;
     nth_lfh_subsegment *sub = tc->current[bucket];
-    if (NTH_LIKELY(sub != NULL)) {
+    if (NTH_LIKELY(sub != NULL && atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == tc)) {
         if (NTH_LIKELY(nth_lfh_begin_fast(tc))) {
             p = take_block(heap, sub, size);
             nth_lfh_end_fast(tc);
@@ -197,32 +204,40 @@ nth_error nth_lfh_locate(nth_heap *heap, nth_lfh_subsegment *sub, const void *pt
  * bit), then publish its remote bit for the owner to collect. Every access to the subsegment comes
  * before the bit is published: from then on an owner or adopter may collect the block and the
  * subsegment may go back to the back-end at any moment. */
-static free_result free_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index)
+static free_result free_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index, nth_lfh_tcache *tc)
 {
     char *p = nth_lfh_block_at(sub, index);
     uint64_t bit = 1ull << (index % 64);
     _Atomic uint64_t *word = &sub->remote_bits[index / 64];
-    if (nth_lfh_is_remote(sub, index)) return refuse_double_free(heap, p);
-    /* Counted before it is claimed: while a free is under way, remote_count is not 0, so "no
-     * busy bit and remote_count 0" (nth_lfh_is_empty) proves a subsegment empty. */
-    uint32_t pending = atomic_fetch_add_explicit(&sub->remote_count, 1, memory_order_acq_rel) + 1;
-    if (!nth_lfh_claim(sub, index)) {
-        atomic_fetch_sub_explicit(&sub->remote_count, 1, memory_order_relaxed);
-        return refuse_double_free(heap, p);
+    /* As a fast operation of the freeing thread's own cache (tc; NULL when the caller holds the
+     * heap lock), so that a locked heap holds still for its walker: paused, it takes the lock. */
+    if (tc && !nth_lfh_begin_fast(tc)) return RETRY_LOCKED;
+    bool refused = nth_lfh_is_remote(sub, index);
+    uint32_t pending = 0;
+    if (!refused) {
+        /* Counted before it is claimed: while a free is under way, remote_count is not 0, so
+         * "no busy bit and remote_count 0" (nth_lfh_is_empty) proves a subsegment empty. */
+        pending = atomic_fetch_add_explicit(&sub->remote_count, 1, memory_order_acq_rel) + 1;
+        if (!nth_lfh_claim(sub, index)) {
+            atomic_fetch_sub_explicit(&sub->remote_count, 1, memory_order_relaxed);
+            refused = true;
+        }
     }
     /* n_used, set at retirement, never exceeds the blocks then still out: once as many frees
      * are pending, this may be the last one, and the lock is taken to see. */
-    bool last = atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL &&
+    bool last = !refused && atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL &&
                 pending >= nth_lfh_load_u32(&sub->n_used);
-    if (!last) {
-        atomic_fetch_or_explicit(word, bit, memory_order_release);
-        return FREED;
-    }
-    /* The last busy block of a retired subsegment: free it and give the subsegment back, under
-     * the lock (no one releases a subsegment without it, and ours cannot be released before our
-     * bit is published). */
+    /* Published inside the fast operation, so that no pauser (validate, a locked walk) ever
+     * sees a block claimed but neither busy, nor pending, nor listed. */
+    if (!refused) atomic_fetch_or_explicit(word, bit, memory_order_release);
+    if (tc) nth_lfh_end_fast(tc); /* before waiting for the lock: a pauser holding it waits for us */
+    if (refused) return refuse_double_free(heap, p);
+    if (!last) return FREED;
+    /* Perhaps the last busy block of a retired subsegment: give the subsegment back if it is
+     * empty, under the lock (no one releases a subsegment without it). Someone may have done so
+     * since our bit was published; the descriptor is then idle (metadata is never unmapped
+     * while its heap lives) or reused, and the exact emptiness check decides either way. */
     nth_lock_acquire(&heap->lock);
-    atomic_fetch_or_explicit(word, bit, memory_order_release);
     if (sub->magic == NTH_LFH_MAGIC && atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL) {
         nth_lfh_collect_remote(heap, sub);
         if (nth_lfh_is_empty(sub)) {
@@ -237,8 +252,7 @@ static free_result free_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t
 /* Frees block `index` of `sub`: locally when this thread owns the subsegment, else remotely. */
 static free_result free_index(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index, nth_lfh_tcache *mine, bool fast)
 {
-    if (!mine || atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) != mine)
-        return free_remote(heap, sub, index);
+    if (!mine || !nth_lfh_owns(mine, sub)) return free_remote(heap, sub, index, fast ? mine : NULL);
     if (fast && !nth_lfh_begin_fast(mine)) return RETRY_LOCKED;
     bool live = !nth_lfh_is_remote(sub, index) && nth_lfh_claim(sub, index);
     if (live) nth_lfh_push(sub, index, nth_lfh_block_at(sub, index));
@@ -255,10 +269,13 @@ bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
                            "an interior or unused address of an LFH subsegment");
         return false;
     }
+    /* A thread that only frees into this heap still gets a cache: its frees must pause with
+     * the others while the heap is locked. */
     nth_lfh_tcache *mine = nth_lfh_cache_for(heap);
-    free_result result = free_index(heap, sub, index, mine, true);
+    if (!mine) mine = nth_lfh_create_cache(heap);
+    free_result result = mine ? free_index(heap, sub, index, mine, true) : RETRY_LOCKED;
     if (NTH_LIKELY(result != RETRY_LOCKED)) return result == FREED;
-    /* Paused: do it under the lock. */
+    /* Paused (or no cache could be made): do it under the lock. */
     nth_lock_acquire(&heap->lock);
     result = free_index(heap, sub, index, mine, false);
     nth_lock_release(&heap->lock);
@@ -267,6 +284,7 @@ bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
 
 bool nth_lfh_free_located_locked(nth_heap *heap, nth_located *where)
 {
+    nth_assert_held(heap);
     return free_index(heap, where->lfh, where->lfh_index, nth_lfh_cache_for(heap), false) == FREED;
 }
 

@@ -137,6 +137,7 @@ void nth_lfh_add_stats(nth_heap *heap, nth_heap_stats *stats)
 
 void nth_lfh_trim_locked(nth_heap *heap)
 {
+    nth_assert_held(heap);
     nth_lfh *lfh = heap->lfh;
     if (!lfh) return;
     for (unsigned b = 0; b < NTH_LFH_BUCKETS; b++) {

@@ -216,12 +216,22 @@ static inline void nth_lfh_end_fast(nth_lfh_tcache *tc)
     atomic_store_explicit(&tc->in_op, 0, memory_order_release);
 }
 
+/* True when `tc` owns `sub`: the subsegment names the cache as its owner and the cache holds it
+ * as its current one for the bucket. Both must agree before a thread treats a subsegment as its
+ * own (no atomic read-modify-writes); anything else is freed as another thread's block. */
+static inline bool nth_lfh_owns(const nth_lfh_tcache *tc, const nth_lfh_subsegment *sub)
+{
+    return atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == tc && tc->current[sub->bucket] == sub;
+}
+
 static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *heap, size_t size)
 {
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
     if (NTH_UNLIKELY(!tc || atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return NULL;
     nth_lfh_subsegment *sub = tc->current[nth_lfh_bucket(size)];
-    if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_begin_fast(tc))) return NULL;
+    if (NTH_UNLIKELY(!sub || atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) != tc) ||
+        NTH_UNLIKELY(!nth_lfh_begin_fast(tc)))
+        return NULL;
     char *p = nth_lfh_pop(sub, size);
     nth_lfh_end_fast(tc);
     return p;
@@ -236,9 +246,7 @@ static inline __attribute__((always_inline)) bool nth_lfh_free_fast(nth_heap *he
     /* A subsegment owned by this thread's cache is of the cache's heap: the address map, which
      * led the caller from ptr to sub and to heap, says the rest. */
     (void)heap;
-    if (NTH_UNLIKELY(!tc || atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) != tc ||
-                     !nth_lfh_block_index(sub, ptr, &index)))
-        return false;
+    if (NTH_UNLIKELY(!tc || !nth_lfh_owns(tc, sub) || !nth_lfh_block_index(sub, ptr, &index))) return false;
     if (NTH_UNLIKELY(!nth_lfh_begin_fast(tc))) return false;
     /* Not live: a double free, refused (and reported) by the slow path; nothing changed. */
     bool live = !nth_lfh_is_remote(sub, index) && nth_lfh_claim(sub, index);

@@ -52,6 +52,7 @@ static void metadata_idle(nth_lfh *lfh, nth_lfh_subsegment *sub)
 
 static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned bucket)
 {
+    nth_assert_held(heap);
     nth_lfh *lfh = heap->lfh;
     uint32_t block_size = nth_lfh_bucket_size(bucket);
     size_t bytes = chunks_for(block_size) * NTH_CHUNK;
@@ -131,6 +132,7 @@ static void pool_push(nth_lfh *lfh, nth_lfh_subsegment *sub)
 
 void nth_lfh_release_subsegment_locked(nth_heap *heap, nth_lfh_subsegment *sub)
 {
+    nth_assert_held(heap);
     nth_lfh *lfh = heap->lfh;
     if (sub->prev)
         sub->prev->next = sub->next;
@@ -186,6 +188,7 @@ void nth_lfh_repair_free_list(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t 
 
 void nth_lfh_retire_locked(nth_heap *heap, nth_lfh_subsegment *sub)
 {
+    nth_assert_held(heap);
     nth_lfh_collect_remote(heap, sub);
     /* The owner does not count its blocks: count the busy ones. Frees under way on other
      * threads may or may not be among them, so this is a lower bound (see free_remote). */
@@ -198,6 +201,7 @@ void nth_lfh_retire_locked(nth_heap *heap, nth_lfh_subsegment *sub)
 
 nth_lfh_subsegment *nth_lfh_acquire_subsegment_locked(nth_heap *heap, nth_lfh_tcache *tc, unsigned bucket)
 {
+    nth_assert_held(heap);
     nth_lfh *lfh = heap->lfh;
     /* Oldest first (the likeliest to have had blocks freed); a probed subsegment with nothing
      * free goes to the back, so that successive probes visit the whole pool in turn. */

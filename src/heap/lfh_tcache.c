@@ -106,10 +106,12 @@ nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap)
 /* Retires every subsegment of a cache and unlinks it from its heap; heap and cache locks held. */
 static void detach_cache_locked(nth_heap *heap, nth_lfh_tcache *tc)
 {
+    nth_assert_held(heap);
     for (unsigned b = 0; b < NTH_LFH_BUCKETS; b++)
         if (tc->current[b]) {
-            nth_lfh_retire_locked(heap, tc->current[b]);
+            nth_lfh_subsegment *sub = tc->current[b];
             tc->current[b] = NULL;
+            nth_lfh_retire_locked(heap, sub);
         }
     nth_lfh *lfh = heap->lfh;
     if (tc->heap_prev)
@@ -122,6 +124,7 @@ static void detach_cache_locked(nth_heap *heap, nth_lfh_tcache *tc)
 
 void nth_lfh_adopt_orphans_locked(nth_heap *heap)
 {
+    nth_assert_held(heap);
     nth_lfh *lfh = heap->lfh;
     if (!lfh || !atomic_load_explicit(&lfh->orphans, memory_order_relaxed)) return;
     nth_lfh_tcache *tc = atomic_exchange_explicit(&lfh->orphans, NULL, memory_order_acquire);

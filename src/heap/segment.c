@@ -238,6 +238,7 @@ static char *reserve_down_to(size_t wanted, size_t needed, size_t *got)
 
 nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes)
 {
+    nth_assert_held(heap);
     if (heap->maximum != 0) return NULL;
     size_t header_bytes = nth_segment_header_bytes(false);
     size_t needed = nth_round_up(header_bytes + bytes, NTH_CHUNK);
@@ -272,6 +273,7 @@ nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes)
 
 bool nth_segment_commit_locked(nth_heap *heap, nth_segment *segment, uint32_t i, size_t bytes)
 {
+    nth_assert_held(heap);
     char *base = nth_segment_base(segment);
     nth_ucr ucr = segment->ucr[i];
     char *start = base + (size_t)ucr.offset_pg * NTH_PAGE;
@@ -292,6 +294,7 @@ bool nth_segment_commit_locked(nth_heap *heap, nth_segment *segment, uint32_t i,
 bool nth_segment_decommit_locked(nth_heap *heap, nth_segment *segment, char *start, size_t bytes, const char *last_block,
                                  bool grow_table)
 {
+    nth_assert_held(heap);
     char *base = nth_segment_base(segment);
     if (bytes == 0) return false;
     uint32_t offset_pg = (uint32_t)((size_t)(start - base) / NTH_PAGE), size_pg = (uint32_t)(bytes / NTH_PAGE);

@@ -22,6 +22,7 @@
 /* The largest listed free block; a damaged list is contained first (sweep.c). */
 static size_t largest_free_locked(nth_heap *heap)
 {
+    nth_assert_held(heap);
     for (int attempt = 0; attempt < 2; attempt++) {
         bool damaged = false;
         size_t largest = nth_freelist_largest_locked(heap, &damaged);

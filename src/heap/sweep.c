@@ -23,6 +23,7 @@
  * of this heap it is only reported. */
 static void quarantine_locked(nth_heap *heap, char *block)
 {
+    nth_assert_held(heap);
     nth_segment *segment = nth_segment_of(heap, block);
     nth_block_header hdr;
     if (!segment || !nth_segment_is_committed(segment, block, sizeof hdr) || !nth_header_load(heap, block, &hdr) ||
@@ -43,6 +44,7 @@ static void quarantine_locked(nth_heap *heap, char *block)
  * [keep_out, keep_out_end); the free counters follow what is listed. */
 static void rebuild_lists_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end)
 {
+    nth_assert_held(heap);
     nth_freelist_init(heap);
     heap->free_blocks = 0;
     heap->free_bytes = 0;
@@ -62,6 +64,7 @@ static void rebuild_lists_locked(nth_heap *heap, const char *keep_out, const cha
 
 void nth_sweep_contain_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end)
 {
+    nth_assert_held(heap);
     if (keep_out) {
         /* The caller is rewriting this range: make it one block the cursor can step over. It
          * reads "free", so a stale pointer into it is still a double free; being kept out, it

@@ -116,6 +116,7 @@ static bool check_big(nth_heap *heap, totals *t)
 
 static bool validate_heap_locked(nth_heap *heap)
 {
+    nth_assert_held(heap);
     totals t = {0};
     uint32_t n_segments = 0;
     for (nth_segment *segment = heap->first_segment; segment; segment = segment->next, n_segments++)
@@ -138,6 +139,7 @@ static bool validate_heap_locked(nth_heap *heap)
 
 static bool validate_block_locked(nth_heap *heap, const void *ptr)
 {
+    nth_assert_held(heap);
     nth_located where;
     const char *expected, *found;
     nth_error error = nth_locate_block(heap, ptr, &where, &expected, &found);

@@ -40,6 +40,7 @@ static bool resumable(nth_heap *heap, const nth_walk_entry *entry)
 
 static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
 {
+    nth_assert_held(heap);
     nth_iter *it = &cached.it;
     if (!resumable(heap, entry)) {
         cached.heap = NULL;

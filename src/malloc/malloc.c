@@ -230,7 +230,7 @@ NTH_EXPORT void *malloc(size_t size)
     if (NTH_UNLIKELY(size > PTRDIFF_MAX)) return fail_nomem();
     nth_heap *heap = heap_get();
     if (NTH_UNLIKELY(!heap)) return boot_alloc(MALLOC_ALIGNMENT, size);
-    void *ptr = nth_heap_alloc(heap, 0, size);
+    void *ptr = nth_heap_alloc_as(heap, 0, size, "malloc");
     if (NTH_UNLIKELY(!ptr)) errno = ENOMEM;
     return ptr;
 }
@@ -248,7 +248,7 @@ NTH_EXPORT void *calloc(size_t count, size_t size)
         return fail_nomem();
     nth_heap *heap = heap_get();
     if (NTH_UNLIKELY(!heap)) return boot_alloc(MALLOC_ALIGNMENT, total); /* static: zeroed */
-    void *ptr = nth_heap_alloc(heap, NTH_ZERO_MEMORY, total);
+    void *ptr = nth_heap_alloc_as(heap, NTH_ZERO_MEMORY, total, "calloc");
     if (NTH_UNLIKELY(!ptr)) errno = ENOMEM;
     return ptr;
 }
