@@ -97,10 +97,6 @@ static void *alloc_locked_path(nth_heap *heap, nth_lfh_tcache *tc, unsigned buck
     nth_lock_acquire(&heap->lock);
     nth_lfh_adopt_orphans_locked(heap);
     nth_lfh_subsegment *sub = tc->current[bucket];
-    if (sub && atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) != tc) {
-        tc->current[bucket] = NULL; /* not ours after all: leave it to its owner */
-        sub = NULL;
-    }
     if (sub && heap->lfh_enabled) {
         p = take_block(heap, sub, size);
         if (!p && nth_lfh_collect_remote(heap, sub)) p = take_block(heap, sub, size);
@@ -141,7 +137,7 @@ void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size)
     void *p = NULL;
     flags |= heap->force_flags;
     nth_lfh_subsegment *sub = tc->current[bucket];
-    if (NTH_LIKELY(sub != NULL && atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == tc)) {
+    if (NTH_LIKELY(sub != NULL)) {
         if (NTH_LIKELY(nth_lfh_begin_fast(tc))) {
             p = take_block(heap, sub, size);
             nth_lfh_end_fast(tc);

@@ -216,12 +216,11 @@ static inline void nth_lfh_end_fast(nth_lfh_tcache *tc)
     atomic_store_explicit(&tc->in_op, 0, memory_order_release);
 }
 
-/* True when `tc` owns `sub`: the subsegment names the cache as its owner and the cache holds it
- * as its current one for the bucket. Both must agree before a thread treats a subsegment as its
- * own (no atomic read-modify-writes); anything else is freed as another thread's block. */
+/* True when `tc` owns `sub`. A cache owns exactly the subsegments it holds as current (one per
+ * bucket): acquiring one sets its owner, retiring one clears it (under the heap lock). */
 static inline bool nth_lfh_owns(const nth_lfh_tcache *tc, const nth_lfh_subsegment *sub)
 {
-    return atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == tc && tc->current[sub->bucket] == sub;
+    return atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == tc;
 }
 
 static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *heap, size_t size)
@@ -229,9 +228,7 @@ static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
     if (NTH_UNLIKELY(!tc || atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return NULL;
     nth_lfh_subsegment *sub = tc->current[nth_lfh_bucket(size)];
-    if (NTH_UNLIKELY(!sub || atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) != tc) ||
-        NTH_UNLIKELY(!nth_lfh_begin_fast(tc)))
-        return NULL;
+    if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_begin_fast(tc))) return NULL;
     char *p = nth_lfh_pop(sub, size);
     nth_lfh_end_fast(tc);
     return p;

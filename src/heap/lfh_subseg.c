@@ -193,6 +193,7 @@ void nth_lfh_retire_locked(nth_heap *heap, nth_lfh_subsegment *sub)
     /* The owner does not count its blocks: count the busy ones. Frees under way on other
      * threads may or may not be among them, so this is a lower bound (see free_remote). */
     nth_lfh_store_u32(&sub->n_used, nth_lfh_count_live(sub));
+    atomic_store_explicit(&sub->owner_cache, NULL, memory_order_release); /* after n_used: see free_remote */
     if (nth_lfh_is_empty(sub))
         nth_lfh_release_subsegment_locked(heap, sub);
     else
