@@ -216,7 +216,9 @@ nth_heap *nth_backend_create_heap(uint32_t flags, size_t initial_size, size_t ma
     nth_heap *heap = nth_segment_create_heap(flags, initial_size, maximum_size);
     if (!heap) return NULL;
     nth_freelist_init(heap);
+    nth_lock_acquire(&heap->lock); /* no one else can see the heap yet: for the precondition */
     format_segment_locked(heap, &heap->segment0);
+    nth_lock_release(&heap->lock);
     return heap;
 }
 

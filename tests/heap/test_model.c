@@ -9,7 +9,7 @@
 #include "ntheap.h"
 
 #define SLOTS 1024
-#ifdef NTH_SANITIZER_BUILD
+#if defined(NTH_SANITIZER_BUILD) && NTH_SANITIZER_BUILD
 #define STEPS_PER_SEED 60000 /* sanitizer builds run the same sequences, shorter */
 #else
 #define STEPS_PER_SEED 220000 /* five seeds: 1.1 million steps */

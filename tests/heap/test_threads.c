@@ -12,7 +12,7 @@
 #include "ntheap.h"
 
 #define WORKERS 4
-#ifdef NTH_SANITIZER_BUILD
+#if defined(NTH_SANITIZER_BUILD) && NTH_SANITIZER_BUILD
 #define ROUNDS 40000
 #else
 #define ROUNDS 200000

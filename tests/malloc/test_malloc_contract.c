@@ -30,7 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef NTH_SANITIZER_BUILD
+#if !(defined(NTH_SANITIZER_BUILD) && NTH_SANITIZER_BUILD)
 #define NTH_SANITIZER_BUILD 0
 #endif
 
