@@ -8,27 +8,12 @@
  */
 #include "harness/harness.h"
 #include "ntheap/pst.h"
+#include "pst/pst_test.h"
 
 #define DATA "tests/data/pst/"
 
 static const char *const samples[3] = {"pstsdk-test_ansi", "pstsdk-sample1", "pstsdk-sample2"};
 
-static uint8_t *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
 
 static nth_pst_file *open_sample(const char *name)
 {

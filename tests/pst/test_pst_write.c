@@ -8,25 +8,10 @@
 
 #include "harness/harness.h"
 #include "ntheap/pst.h"
+#include "pst/pst_test.h"
 
 #define SAMPLE "tests/data/pst/pstsdk-sample1.pst"
 
-static uint8_t *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
 
 static bool spit(const char *path, const uint8_t *d, size_t n)
 {
