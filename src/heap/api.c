@@ -230,6 +230,24 @@ static void store_user_value_locked(nth_heap *heap, void *ptr, uintptr_t value)
         memcpy(where.header + nth_block_fill_end(&where.hdr), &value, sizeof value);
 }
 
+/* The bytes a reallocation added, zeroed when the caller asked for zeroed memory. */
+static void zero_growth(void *p, size_t old_size, size_t size, uint32_t flags)
+{
+    if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)p + old_size, 0, size - old_size);
+}
+
+/* Resizes the located block where it is, whatever its kind; false when it cannot. */
+static bool resize_in_place_locked(nth_heap *heap, nth_located *where, uint32_t flags, size_t size, bool want_big)
+{
+    nth_assert_held(heap);
+    if (where->lfh) return nth_lfh_resize(heap, where->lfh, where->lfh_index, size);
+    if (where->big) return false; /* nth_big_realloc_locked decides, below */
+    return !want_big && nth_backend_resize_locked(heap, where->header, &where->hdr, flags, size);
+}
+
+/* The one realloc route: locate and check the block, resize it in place (LFH bucket, back-end
+ * neighbours, big-block mapping), else move it: allocate, copy, free, carrying the user value
+ * and flags along. LFH blocks take the same route without the heap lock (nth_heap_realloc). */
 static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t size, nth_error *error)
 {
     nth_assert_held(heap);
@@ -239,65 +257,46 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
         return NULL;
     }
     check_tail_fill(heap, &where);
-    bool in_place_only = flags & NTH_REALLOC_IN_PLACE_ONLY;
-    if (where.lfh) {
-        size_t old_size = nth_block_requested(&where.hdr);
-        if (nth_lfh_resize(heap, where.lfh, where.lfh_index, size)) {
-            if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)ptr + old_size, 0, size - old_size);
-            return ptr;
-        }
-        if (in_place_only) {
-            *error = NTH_ERR_CANNOT_MOVE;
-            return NULL;
-        }
-        void *p = alloc_locked(heap, flags & ~NTH_ZERO_MEMORY, size, NTH_GRANULE);
-        if (!p) {
-            *error = NTH_ERR_NO_MEMORY;
-            return NULL;
-        }
-        memcpy(p, ptr, old_size < size ? old_size : size);
-        if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)p + old_size, 0, size - old_size);
-        (void)free_located(heap, &where);
-        return p;
-    }
-    uint32_t block_flags = (where.hdr.flags & BLOCK_USER_FLAGS) |
-                           ((where.big || (where.hdr.flags & BLOCK_EXTRA)) ? NTH_SETTABLE_USER_VALUE : 0);
-    bool want_big = is_big_request(heap, block_flags, size);
-
     if (where.big && !nth_big_check_locked(heap, where.big)) { /* reported and repaired */
         *error = NTH_ERR_CORRUPT;
         return NULL;
     }
+    bool in_place_only = flags & NTH_REALLOC_IN_PLACE_ONLY;
+    uint32_t block_flags = where.lfh ? 0
+                                     : (where.hdr.flags & BLOCK_USER_FLAGS) |
+                                           ((where.big || (where.hdr.flags & BLOCK_EXTRA)) ? NTH_SETTABLE_USER_VALUE : 0);
+    bool want_big = is_big_request(heap, block_flags, size);
+    size_t old_size = nth_block_requested(&where.hdr);
     if (where.big && (want_big || in_place_only)) {
         void *p = nth_big_realloc_locked(heap, where.big, flags, size);
         if (!p) *error = in_place_only ? NTH_ERR_CANNOT_MOVE : NTH_ERR_NO_MEMORY;
         return p;
     }
-    if (!where.big && !want_big && nth_backend_resize_locked(heap, where.header, &where.hdr, flags, size))
+    if (resize_in_place_locked(heap, &where, flags, size, want_big)) {
+        if (where.lfh) zero_growth(ptr, old_size, size, flags); /* the back-end zeroes its own */
         return ptr;
+    }
     if (in_place_only) {
         *error = NTH_ERR_CANNOT_MOVE;
         return NULL;
     }
-    /* Move: allocate, copy, free. */
     uintptr_t value = user_value_of(&where);
-    size_t old_size = nth_block_requested(&where.hdr);
     void *p = alloc_locked(heap, (flags & ~NTH_ZERO_MEMORY) | block_flags, size, NTH_GRANULE);
     if (!p) {
         *error = NTH_ERR_NO_MEMORY;
         return NULL;
     }
     memcpy(p, ptr, old_size < size ? old_size : size);
-    if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)p + old_size, 0, size - old_size);
+    zero_growth(p, old_size, size, flags);
     /* The allocation may have split the old block's neighbour: read its header again. */
-    if (where.header && !where.big) nth_header_load(heap, where.header, &where.hdr);
+    if (where.header && !where.big && !where.lfh) nth_header_load(heap, where.header, &where.hdr);
     (void)free_located(heap, &where);
     if (block_flags & NTH_SETTABLE_USER_VALUE) store_user_value_locked(heap, p, value);
     return p;
 }
 
-/* Realloc of an LFH block without the heap lock: in place within its bucket, else allocate, copy
- * and free through the fast paths. */
+/* The same route for an LFH block without the heap lock: in place within its bucket, else
+ * allocate, copy and free through the fast paths. */
 static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags, void *ptr, size_t size)
 {
     nth_located where;
@@ -309,14 +308,14 @@ static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags
     }
     size_t old_size = nth_block_requested(&where.hdr);
     if (nth_lfh_resize(heap, sub, where.lfh_index, size)) {
-        if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)ptr + old_size, 0, size - old_size);
+        zero_growth(ptr, old_size, size, flags);
         return ptr;
     }
     if (flags & NTH_REALLOC_IN_PLACE_ONLY) return fail_alloc(heap, flags, NTH_ERR_CANNOT_MOVE);
     void *p = nth_heap_alloc(heap, flags & ~NTH_ZERO_MEMORY, size);
     if (!p) return NULL; /* nth_heap_alloc set the error and raised if asked */
     memcpy(p, ptr, old_size < size ? old_size : size);
-    if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset((char *)p + old_size, 0, size - old_size);
+    zero_growth(p, old_size, size, flags);
     nth_lfh_free(heap, sub, ptr);
     return p;
 }
