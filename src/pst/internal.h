@@ -215,4 +215,18 @@ static inline uint16_t pst_hn_map_ib(const uint8_t *p, size_t k)
 /* Fill level recorded for page `page` (its nibble in the HNHDR or HNBITMAPHDR). */
 uint8_t pst_hn_fill_get(const nth_pst_hn *hn, size_t page);
 
+/* Bytes of a property value a PC keeps inline in its BTH record (MS-PST 2.3.3.3), 0 for a
+ * value kept in the heap or a subnode. */
+static inline size_t pst_pc_inline_size(uint16_t type)
+{
+    switch (type) {
+    case NTH_PST_PT_INT16: return 2;
+    case NTH_PST_PT_INT32:
+    case NTH_PST_PT_FLOAT32:
+    case NTH_PST_PT_ERROR: return 4;
+    case NTH_PST_PT_BOOLEAN: return 1;
+    default: return 0;
+    }
+}
+
 #endif

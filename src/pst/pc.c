@@ -52,18 +52,6 @@ static int collect(void *ctx, const uint8_t *key, const uint8_t *data)
     return 0;
 }
 
-static size_t inline_size(uint16_t type)
-{
-    switch (type) {
-    case NTH_PST_PT_INT16: return 2;
-    case NTH_PST_PT_INT32:
-    case NTH_PST_PT_FLOAT32:
-    case NTH_PST_PT_ERROR: return 4;
-    case NTH_PST_PT_BOOLEAN: return 1;
-    default: return 0;
-    }
-}
-
 static nth_pst_status resolve(nth_pst_pc *pc, nth_pst_file *file, const nth_pst_node *node,
                               nth_pst_error *err)
 {
@@ -75,7 +63,7 @@ static nth_pst_status resolve(nth_pst_pc *pc, nth_pst_file *file, const nth_pst_
     uint64_t at = pc->hn->pages[0].ib;
     for (size_t i = 0; i < pc->count && !st; i++) {
         nth_pst_prop *p = &pc->props[i];
-        size_t isz = inline_size(p->type);
+        size_t isz = pst_pc_inline_size(p->type);
         if (isz) {
             p->where = NTH_PST_WHERE_INLINE;
             wr32(p->inline_bytes, p->hnid);

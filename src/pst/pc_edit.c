@@ -21,25 +21,13 @@
 
 #include "internal.h"
 
-static size_t inline_size(uint16_t type)
-{
-    switch (type) {
-    case NTH_PST_PT_INT16: return 2;
-    case NTH_PST_PT_INT32:
-    case NTH_PST_PT_FLOAT32:
-    case NTH_PST_PT_ERROR: return 4;
-    case NTH_PST_PT_BOOLEAN: return 1;
-    default: return 0;
-    }
-}
-
 nth_pst_status nth_pst_pc_set(nth_pst_hn *hn, uint16_t id, uint16_t type, const void *value,
                               size_t size, nth_pst_error *err)
 {
     uint64_t at = hn->pages[0].ib;
     if (nth_pst_hn_client_sig(hn) != NTH_PST_CLIENT_PC)
         return pst_fail(err, NTH_PST_E_INVALID, "HNHDR", at, "the heap is not a Property Context");
-    size_t isz = inline_size(type);
+    size_t isz = pst_pc_inline_size(type);
     if (isz && size != isz)
         return pst_fail(err, NTH_PST_E_INVALID, "PC", at,
                         "a value of type 0x%04X takes %zu bytes, not %zu", type, isz, size);
@@ -77,7 +65,7 @@ nth_pst_status nth_pst_pc_set(nth_pst_hn *hn, uint16_t id, uint16_t type, const 
     if (found) {
         uint16_t old_type = rd16(recs + 8 * k + 2);
         old_hnid = rd32(recs + 8 * k + 4);
-        if (inline_size(old_type)) old_hnid = 0; /* the old value was inline: nothing to free */
+        if (pst_pc_inline_size(old_type)) old_hnid = 0; /* the old value was inline: nothing to free */
         if (old_hnid & 0x1F) {
             free(recs);
             return pst_fail(err, NTH_PST_E_UNSUPPORTED, "PC", at,
