@@ -243,10 +243,19 @@ typedef struct nth_heap {
     _Atomic uint32_t lfh_paused;   /* > 0: LFH fast paths must take the lock (lfh.c) */
     bool lfh_create_pending;       /* a bucket crossed the threshold before the LFH existed */
     uint8_t reserved3[3];
-    uint16_t lfh_usage[128];       /* per-bucket activation counters (Windows' UsageData) */
     uint64_t freelist_bitmap[NTH_BITMAP_WORDS];
-    nth_free_links freelists[NTH_FREE_LISTS];
+    /* Into the heap's side table (below): the free-list heads and the LFH usage counters. */
+    nth_free_links *freelists;
+    uint16_t *lfh_usage;           /* per-bucket activation counters (Windows' UsageData) */
 } nth_heap;
+
+/* The heap's side table: its larger fixed tables, in a private mapping made with the heap and
+ * released with it (segment.c). Kept out of the heap header, they leave a small fixed heap's
+ * reservation to blocks (as many as Windows holds) and a new heap's header within one page. */
+typedef struct nth_heap_side {
+    nth_free_links freelists[NTH_FREE_LISTS];
+    uint16_t lfh_usage[128];
+} nth_heap_side;
 
 /* The process-wide registry: one symbol from which an outside reader finds every heap. */
 typedef struct nth_registry {

@@ -28,6 +28,7 @@
 #define NEXT_SEGMENT_RESERVE ((size_t)1 << 20)
 #define MAX_SEGMENT_RESERVE ((size_t)1 << 30)
 #define DEFAULT_COMMIT_STEP ((size_t)64 << 10)
+#define FIXED_RESERVE_UNIT ((size_t)0x2000)
 /* Tables up to this many ranges are scanned; longer ones are binary-searched. */
 #define SHORT_TABLE 8u
 
@@ -169,12 +170,15 @@ nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t ma
                              NTH_CHUNK);
         if (limit < min_bytes) limit = nth_round_up(min_bytes, NTH_CHUNK);
     } else {
+        /* Windows x64 reserves fixed heaps in 0x2000-byte units (0x400 granules of 8 pointers). */
         size_t wanted = maximum_size > initial_size ? maximum_size : initial_size;
-        limit = nth_round_up(wanted, NTH_PAGE);
+        limit = nth_round_up(wanted, FIXED_RESERVE_UNIT);
         if (limit < min_bytes) limit = min_bytes;
     }
+    /* As on Windows, a heap starts with initial_size committed, at least its header and one
+     * free block: a single page for HeapCreate(0, 0, 0). Growth then commits commit_step at a
+     * time. */
     commit = nth_round_up(initial_size, NTH_PAGE);
-    if (commit < DEFAULT_COMMIT_STEP) commit = DEFAULT_COMMIT_STEP;
     if (commit < min_bytes) commit = min_bytes;
     if (commit > limit) commit = limit;
 
@@ -185,7 +189,14 @@ nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t ma
         nth_vm_release(base, reserve);
         return NULL;
     }
+    nth_heap_side *side = nth_vm_map_private(sizeof(nth_heap_side));
+    if (!side) {
+        nth_vm_release(base, reserve);
+        return NULL;
+    }
     nth_heap *heap = (nth_heap *)base;
+    heap->freelists = side->freelists;
+    heap->lfh_usage = side->lfh_usage;
     heap->magic = NTH_HEAP_MAGIC;
     heap->layout_version = NTH_LAYOUT_VERSION;
     heap->flags = flags | (maximum_size == 0 ? NTH_GROWABLE : 0);
@@ -215,6 +226,7 @@ nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t ma
     heap->committed_bytes = commit;
     heap->commit_ops = 1;
     if (!nth_addrmap_set(base, reserve, &segment->owner)) {
+        nth_vm_unmap_private(side, sizeof(nth_heap_side));
         nth_vm_release(base, reserve);
         return NULL;
     }
@@ -312,6 +324,11 @@ bool nth_segment_decommit_locked(nth_heap *heap, nth_segment *segment, char *sta
     return true;
 }
 
+static nth_heap_side *side_of(nth_heap *heap)
+{
+    return (nth_heap_side *)((char *)heap->freelists - offsetof(nth_heap_side, freelists));
+}
+
 void nth_segment_release_all(nth_heap *heap)
 {
     /* Segment 0 last: it holds the heap object itself, and with it the list. */
@@ -325,6 +342,7 @@ void nth_segment_release_all(nth_heap *heap)
         nth_vm_release(base, reserve);
         segment = next;
     }
+    nth_vm_unmap_private(side_of(heap), sizeof(nth_heap_side));
     segment = &heap->segment0;
     if (segment->ucr_map_bytes) nth_vm_release(segment->ucr, segment->ucr_map_bytes);
     nth_addrmap_clear(nth_segment_base(segment), segment->owner.reserve);

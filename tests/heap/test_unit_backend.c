@@ -181,7 +181,7 @@ static size_t compact_reserve(const nth_heap_stats *st)
 
 TEST(compaction_decommits_past_a_full_ucr_table)
 {
-    enum { PAIRS = 400 };
+    enum { PAIRS = 1000 };
     static char *big[PAIRS], *small[PAIRS];
     nth_heap *heap = nth_heap_create(0, 0, 0);
     nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
