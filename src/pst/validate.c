@@ -23,14 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-#define AMAP_FIRST     0x4400u
-#define AMAP_SPAN      253952u   /* 496 bytes * 8 bits * 64 bytes */
-#define PMAP_FIRST     0x4600u
-#define PMAP_SPAN      2031616u  /* 496 bytes * 8 bits * 512 bytes */
-#define PTYPE_PMAP     0x83
-#define PTYPE_AMAP     0x84
+#include "edit.h"
 
 typedef struct extent {
     uint64_t ib, size;
@@ -243,10 +236,10 @@ static void check_maps(vctx *v)
     unsigned bits_at = v->f->lay.unicode ? 0 : 4;
     size_t x = 0;
     nth_pst_error e;
-    for (uint64_t amap = AMAP_FIRST; amap < limit && amap <= in->amap_last; amap += AMAP_SPAN) {
+    for (uint64_t amap = PST_AMAP_FIRST; amap < limit && amap <= in->amap_last; amap += PST_AMAP_SPAN) {
         v->r->amap_pages++;
-        bool ok = read_map_page(v, amap, PTYPE_AMAP, "AMap page", raw);
-        uint64_t end = amap + AMAP_SPAN;
+        bool ok = read_map_page(v, amap, PST_PTYPE_AMAP, "AMap page", raw);
+        uint64_t end = amap + PST_AMAP_SPAN;
         for (; x < v->next && v->ext[x].ib < end; x++) {
             const extent *ex = &v->ext[x];
             if (!ok || ex->ib < amap) continue;
@@ -266,8 +259,8 @@ static void check_maps(vctx *v)
             }
         }
     }
-    for (uint64_t pmap = PMAP_FIRST; pmap < limit && pmap <= in->amap_last; pmap += PMAP_SPAN)
-        read_map_page(v, pmap, PTYPE_PMAP, "PMap page", raw);
+    for (uint64_t pmap = PST_PMAP_FIRST; pmap < limit && pmap <= in->amap_last; pmap += PST_PMAP_SPAN)
+        read_map_page(v, pmap, PST_PTYPE_PMAP, "PMap page", raw);
 }
 
 nth_pst_status nth_pst_validate(nth_pst_file *file, nth_pst_finding_fn fn, void *ctx,

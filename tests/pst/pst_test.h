@@ -1,10 +1,11 @@
 /*
  * pst_test.h — what the PST test programs share: reading a whole sample file into memory (the
- * tests then damage, re-encode or write back copies of it).
+ * tests then damage, re-encode or write back copies of it) and writing one out.
  */
 #ifndef NTH_PST_TEST_H
 #define NTH_PST_TEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,15 @@ static inline uint8_t *slurp(const char *path, size_t *size)
     fclose(f);
     *size = n > 0 ? (size_t)n : 0;
     return buf;
+}
+
+/* Writes n bytes at d to path; false on any failure. */
+static inline bool spit(const char *path, const uint8_t *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return false;
+    bool ok = fwrite(d, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
 }
 
 #endif
