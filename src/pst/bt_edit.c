@@ -80,6 +80,8 @@ static nth_pst_status check_page(nth_pst_file *f, uint64_t ib, uint8_t ptype, in
 static nth_pst_status next_page_bid(nth_pst_file *f, uint64_t *bid, nth_pst_error *err)
 {
     uint64_t limit = f->lay.unicode ? UINT64_MAX - 1 : UINT32_MAX - 1;
+    uint64_t floor = pst_page_bid_floor(f);
+    if (f->info.bid_next_page < floor) f->info.bid_next_page = floor;
     if (f->info.bid_next_page == 0 || f->info.bid_next_page > limit)
         return pst_fail(err, NTH_PST_E_CORRUPT, "HEADER", NTH_PST_NO_OFFSET,
                         "bidNextP 0x%llx cannot name a new page",

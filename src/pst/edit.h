@@ -31,6 +31,8 @@
 #define PST_PMAP_SPAN  2031616u  /* 496 bytes * 8 bits * 512 bytes */
 #define PST_PTYPE_PMAP 0x83
 #define PST_PTYPE_AMAP 0x84
+#define PST_PTYPE_DLIST 0x86
+#define PST_DLIST_IB   0x4200u
 #define PST_BLOCK_REF_ONE 2u     /* cRef of a block referenced once */
 
 static inline void wr64(uint8_t *p, uint64_t v)
@@ -63,8 +65,10 @@ nth_pst_status pst_space_alloc(nth_pst_file *f, size_t bytes, bool page, uint64_
 /* Zeroes [ib, ib + bytes) and marks it free in its AMap. */
 void pst_space_free(nth_pst_file *f, uint64_t ib, size_t bytes);
 /* Writes the PAGETRAILER of the page at ib: ptype twice, wSig (signature(ib, bid) for B-tree
- * pages, 0 for map pages), bid, and the CRC of the page data. */
+ * and DList pages, 0 for AMap and PMap pages), bid, and the CRC of the page data. */
 void pst_page_seal(nth_pst_file *f, uint64_t ib, uint8_t ptype, uint64_t bid);
+/* Lowest BID a new page may take (above the DList's), 0 without a DList. */
+uint64_t pst_page_bid_floor(nth_pst_file *f);
 /* Writes data (cb bytes, already encoded if external) as the block bid at ib, with padding
  * zeroed and its BLOCKTRAILER. */
 void pst_block_put(nth_pst_file *f, uint64_t ib, uint64_t bid, const uint8_t *data, size_t cb);

@@ -12,8 +12,9 @@
  * is written and marked in use first. A file whose ROOT.fAMapValid is clear has maps nobody
  * vouches for: its existing free bits are not trusted, space only comes from new spans.
  * Growth stops at 128 AMaps: past them the format needs FMap/FPMap pages, not written here.
- * The DList (density list, the page at 0x4200 when present) is a hint readers rebuild; it is
- * left as it is.
+ * The DList (density list, the page at 0x4200 when present) only hints which AMap has room;
+ * after an edit moved blocks its hints are stale, so it is emptied (cEntDList 0, same BID),
+ * and new page BIDs stay above its BID (Outlook gives it the value of bidNextP).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ void pst_page_seal(nth_pst_file *f, uint64_t ib, uint8_t ptype, uint64_t bid)
 {
     const pst_layout *L = &f->lay;
     uint8_t *p = f->mem + ib, *t = p + L->page_data;
-    bool map = ptype != PST_PTYPE_BBT && ptype != PST_PTYPE_NBT;
+    bool map = ptype == PST_PTYPE_AMAP || ptype == PST_PTYPE_PMAP;
     t[0] = t[1] = ptype;
     wr16(t + 2, map ? 0 : nth_pst_block_signature(ib, bid));
     uint32_t crc = nth_pst_crc(0, p, L->page_data);
@@ -197,8 +198,30 @@ nth_pst_status pst_next_block_bid(nth_pst_file *f, bool internal, uint64_t *bid,
     return NTH_PST_OK;
 }
 
+/* The DList page's trailer, when the file has one (ptype 0x86 at 0x4200). */
+static uint8_t *dlist(nth_pst_file *f, uint64_t *bid)
+{
+    const pst_layout *L = &f->lay;
+    if (f->size < PST_DLIST_IB + PST_PAGE_SIZE) return NULL;
+    uint8_t *t = f->mem + PST_DLIST_IB + L->page_data;
+    if (t[0] != PST_PTYPE_DLIST || t[1] != PST_PTYPE_DLIST) return NULL;
+    *bid = L->unicode ? rd64(t + 8) : rd32(t + 4);
+    return t;
+}
+
+uint64_t pst_page_bid_floor(nth_pst_file *f)
+{
+    uint64_t bid = 0;
+    return dlist(f, &bid) ? bid + 1 : 0;
+}
+
 void pst_header_store(nth_pst_file *f)
 {
+    uint64_t dl_bid;
+    if (dlist(f, &dl_bid)) { /* its free-space hints are stale now: an empty list is exact */
+        memset(f->mem + PST_DLIST_IB, 0, f->lay.page_data);
+        pst_page_seal(f, PST_DLIST_IB, PST_PTYPE_DLIST, dl_bid);
+    }
     const pst_layout *L = &f->lay;
     nth_pst_info *in = &f->info;
     uint64_t free_units = 0;
