@@ -5,7 +5,7 @@
  * with another node is copied, never written over; a heap of several pages is written as an
  * XBLOCK tree; enough edits split BBT pages and grow the file by a new AMap span. After every
  * write the file validates sound, every other node's heap reads as before, and, for the
- * ANSI and Unicode samples alike, the edited values read back.
+ * ANSI and Unicode samples alike and under each bCryptMethod, the edited values read back.
  */
 #include <unistd.h>
 
@@ -121,10 +121,29 @@ static nth_pst_report check_sound(const char *path)
     return r;
 }
 
-static void grows_past_its_block(const char *sample)
+/* The sample at path re-encoded with `method` (the samples are permute-encoded). */
+static bool encode_as(const char *path, uint8_t method)
+{
+    if (method == NTH_PST_CRYPT_PERMUTE) return true;
+    size_t size;
+    uint8_t *img = slurp(path, &size);
+    nth_pst_file *f;
+    if (!img || nth_pst_open_memory(img, size, &f, NULL)) {
+        free(img);
+        return false;
+    }
+    reencode(img, size, nth_pst_get_info(f)->unicode, f, method);
+    nth_pst_close(f);
+    bool ok = spit(path, img, size);
+    free(img);
+    return ok;
+}
+
+static void grows_past_its_block(const char *sample, uint8_t method)
 {
     char path[] = "/tmp/nth-pst-grow-XXXXXX";
     REQUIRE(copy_to(sample, path));
+    REQUIRE(encode_as(path, method));
     nth_pst_file *f;
     REQUIRE(nth_pst_open(path, &f, NULL) == NTH_PST_OK);
     nth_pst_node before;
@@ -157,17 +176,40 @@ static void grows_past_its_block(const char *sample)
     take_prints(path, 0x8082, &p1);
     CHECK(p0.count > 20 && same_prints(&p0, &p1));
     CHECK(check_sound(path).sound);
+    /* two more values: a heap of two pages, an XBLOCK over new blocks */
+    CHECK(set_binary(path, 0x8082, 0x6667, 3000, 0x6B, &e) == NTH_PST_OK);
+    CHECK(set_binary(path, 0x8082, 0x6668, 3000, 0x6C, &e) == NTH_PST_OK);
+    REQUIRE(nth_pst_open(path, &f, NULL) == NTH_PST_OK);
+    CHECK_EQ(nth_pst_get_info(f)->crypt, method);
+    REQUIRE(nth_pst_nbt_lookup(f, 0x8082, &after, NULL) == NTH_PST_OK);
+    CHECK((after.bid_data & 2) != 0);
+    CHECK_EQ(value_of(f, 0x8082, 0x6666, &first), 3000);
+    CHECK_EQ(first, 0x5A);
+    CHECK_EQ(value_of(f, 0x8082, 0x6668, &first), 3000);
+    CHECK_EQ(first, 0x6C);
+    nth_pst_close(f);
+    take_prints(path, 0x8082, &p1);
+    CHECK(same_prints(&p0, &p1));
+    CHECK(check_sound(path).sound);
     unlink(path);
 }
 
 TEST(a_unicode_heap_that_outgrows_its_block_moves_to_a_new_one)
 {
-    grows_past_its_block(UNICODE_SAMPLE);
+    grows_past_its_block(UNICODE_SAMPLE, NTH_PST_CRYPT_PERMUTE);
 }
 
 TEST(an_ansi_heap_that_outgrows_its_block_moves_to_a_new_one)
 {
-    grows_past_its_block(ANSI_SAMPLE);
+    grows_past_its_block(ANSI_SAMPLE, NTH_PST_CRYPT_PERMUTE);
+}
+
+/* New blocks are encoded with the file's method, cyclic keyed by their new BID. */
+TEST(moved_blocks_follow_the_files_encoding)
+{
+    grows_past_its_block(UNICODE_SAMPLE, NTH_PST_CRYPT_CYCLIC);
+    grows_past_its_block(ANSI_SAMPLE, NTH_PST_CRYPT_CYCLIC);
+    grows_past_its_block(UNICODE_SAMPLE, NTH_PST_CRYPT_NONE);
 }
 
 /* Two folders share one block (the NBT entry of 0x8062 is pointed at 0x8082's block, whose
@@ -369,6 +411,7 @@ int main(int argc, char **argv)
     (void)argc;
     RUN(a_unicode_heap_that_outgrows_its_block_moves_to_a_new_one);
     RUN(an_ansi_heap_that_outgrows_its_block_moves_to_a_new_one);
+    RUN(moved_blocks_follow_the_files_encoding);
     RUN(a_shared_block_is_copied_on_write);
     RUN(a_heap_of_several_pages_is_written_as_an_xblock);
     RUN(many_edits_split_bbt_pages);
