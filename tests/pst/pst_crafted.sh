@@ -3,7 +3,8 @@
 # is still exactly what `test_pst_hostile --write` generates, and `ntheap pst FILE validate`
 # rejects each one -- exit 1, "NOT SOUND", never "sound" -- within 10 seconds and 256 MiB of
 # address space (the limit is left out in sanitizer builds, whose shadow memory needs
-# terabytes of address space), printing less than 64 KB.
+# terabytes of address space), printing less than 64 KB; `set` into a copy of each is
+# refused (exit 1) within the same limits and leaves the copy byte for byte.
 set -u
 BUILD=${BUILD:-build}
 CLI=$BUILD/ntheap
@@ -33,7 +34,15 @@ for f in "$DIR"/*.pst; do
     grep -q 'NOT SOUND$' "$tmp/out" || fail "$name: no NOT SOUND verdict"
     grep -q ': sound$' "$tmp/out" && fail "$name: called sound"
     [ "$(wc -c <"$tmp/out")" -lt 65536 ] || fail "$name: $(wc -c <"$tmp/out") bytes of output"
-    echo "ok   $name: NOT SOUND, $(grep -c 'offset 0x' "$tmp/out") findings with offsets"
+    # writing into it is refused, bounded, and leaves it byte for byte
+    cp "$f" "$tmp/w.pst"
+    sh -c "$limit exec timeout 10 \"\$@\"" sh "$CLI" pst "$tmp/w.pst" set 0x8082 0x66660102 \
+        "$(head -c 3000 /dev/zero | od -An -tx1 -v | tr -d ' \n')" >"$tmp/out2" 2>&1
+    status=$?
+    [ $status -eq 1 ] || fail "$name: set exit $status, expected 1"
+    cmp -s "$f" "$tmp/w.pst" || fail "$name: a refused set changed the file"
+    ls "$tmp"/w.pst.* >/dev/null 2>&1 && fail "$name: a refused set left a temporary file"
+    echo "ok   $name: NOT SOUND, $(grep -c 'offset 0x' "$tmp/out") findings with offsets; set refused, file untouched"
 done
 [ $n -ge 6 ] || fail "only $n crafted files in $DIR"
 [ $failed -eq 0 ] && echo "all $n crafted files rejected"
