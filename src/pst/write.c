@@ -198,8 +198,8 @@ static nth_pst_status must_be_sound(nth_pst_file *f, const char *when, nth_pst_e
     pst_cache_free(&f->cache);
     if (r.sound) return NTH_PST_OK;
     return pst_fail(err, NTH_PST_E_CORRUPT, NULL, NTH_PST_NO_OFFSET,
-                    "%s is not sound (%zu problems; the first: %s); nothing written", when,
-                    (size_t)r.problems, fp.have ? fp.e.message : "?");
+                    "%s is not sound (%zu problem%s, the first: %s); nothing written", when,
+                    (size_t)r.problems, r.problems == 1 ? "" : "s", fp.have ? fp.e.message : "?");
 }
 
 /* Reads the node's heap back from the patched image and compares it with hn, page by page;
