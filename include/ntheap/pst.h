@@ -630,13 +630,17 @@ NTH_PST_API nth_pst_status nth_pst_walk_heaps(nth_pst_file *file, nth_pst_heap_f
 NTH_PST_API nth_pst_status nth_pst_pc_set(nth_pst_hn *hn, uint16_t id, uint16_t type,
                                           const void *value, size_t size, nth_pst_error *err);
 
-/* Writes a one-page heap back as the data block of NBT node `nid` of the file at `path`, in
- * place of its current heap: the block keeps its BID, offset and on-disk size (so NBT, header
- * and allocation maps stay right); its bytes are encoded, its trailer and CRC and its BBT
- * entry's cb and page CRC rewritten. Atomic: the new file is written to a temporary file next
- * to it, read back, synced and renamed over the original, which is never modified in place.
- * NTH_PST_E_UNSUPPORTED for a data tree of several blocks or a block other nodes share,
- * NTH_PST_E_FULL when the heap no longer fits the block. */
+/* Writes a heap back as the data of NBT node `nid` of the file at `path`. A one-page heap that
+ * still fits the node's own block (cRef <= 2) is rewritten in place; otherwise the pages are
+ * written as a new data tree (new BIDs from bidNextB, blocks of unchanged pages kept, an
+ * XBLOCK over several pages, BBT entries inserted with page splits, space taken from the
+ * allocation maps or from a new AMap span at the end of the file), the NBT entry is pointed at
+ * it and the old tree released (blocks no longer referenced leave the BBT, zeroed and freed);
+ * a block shared with other nodes is never written over. The file must validate sound before
+ * and after. Atomic: the new file is written to a temporary file next to it, read back,
+ * synced and renamed over the original, which is never modified in place.
+ * NTH_PST_E_UNSUPPORTED for a node without data, a heap that would need an XXBLOCK, a file
+ * that would need FMap pages to grow; NTH_PST_E_CORRUPT for a file that is not sound. */
 NTH_PST_API nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid,
                                               const nth_pst_hn *hn, nth_pst_error *err);
 

@@ -140,6 +140,12 @@ nth_pst_status pst_bt_walk(nth_pst_file *f, uint8_t ptype, nth_pst_block_fn bfn,
                            nth_pst_node_fn nfn, void (*pagefn)(void *ctx, uint64_t ib), void *ctx,
                            size_t *pages, nth_pst_error *err);
 
+/* Receives one finding of a whole-file check (hint: a note, not a problem). */
+typedef void (*pst_finding_sink)(void *ctx, const nth_pst_error *e, bool hint);
+
+/* validate_refs.c: block references against cRef, and the DList page. */
+void pst_check_refs(nth_pst_file *f, pst_finding_sink sink, void *ctx);
+
 /* Opens a PC over an HN the caller keeps (values in subnodes read through node). */
 nth_pst_status pst_pc_open_hn(nth_pst_file *file, const nth_pst_node *node, const nth_pst_hn *hn,
                               nth_pst_pc **out, nth_pst_error *err);

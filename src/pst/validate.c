@@ -15,7 +15,10 @@
  *                     cells)
  *     5 AMap/PMap     when ROOT.fAMapValid is set: every AMap page's trailer and CRC, and every
  *                     BT page and block in use lies in bytes the AMap marks allocated; PMap
- *                     page trailers where the file holds them
+ *                     page trailers where the file holds them; no two pages or blocks in use
+ *                     share bytes
+ *     5b references   cRef of every block against the references to it, the DList page
+ *                     (validate_refs.c)
  *     6 names         the name-to-id map (NID 0x61), when present, reads (nth_pst_named_open)
  *
  * Invariant: the whole run is one armed work budget (cache.c), so its cost is O(file size).
@@ -23,14 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-#define AMAP_FIRST     0x4400u
-#define AMAP_SPAN      253952u   /* 496 bytes * 8 bits * 64 bytes */
-#define PMAP_FIRST     0x4600u
-#define PMAP_SPAN      2031616u  /* 496 bytes * 8 bits * 512 bytes */
-#define PTYPE_PMAP     0x83
-#define PTYPE_AMAP     0x84
+#include "edit.h"
 
 typedef struct extent {
     uint64_t ib, size;
@@ -191,6 +187,11 @@ static int on_node(void *ctx, const nth_pst_node_ref *ref)
     return v->f->budget_spent;
 }
 
+static void on_sink(void *ctx, const nth_pst_error *e, bool hint)
+{
+    finding(ctx, NULL, e, hint);
+}
+
 static void on_walk_problem(void *ctx, const nth_pst_node_ref *ref, const nth_pst_error *e)
 {
     finding(ctx, ref, e, false);
@@ -233,6 +234,30 @@ static bool read_map_page(vctx *v, uint64_t ib, uint8_t ptype, const char *name,
     return true;
 }
 
+/* Two pages or blocks in use never share bytes (the extents are sorted by offset). */
+static void check_overlaps(vctx *v)
+{
+    nth_pst_error e;
+    uint64_t end = 0;
+    size_t last = 0;
+    for (size_t i = 0; i < v->next; i++) {
+        const extent *x = &v->ext[i];
+        if (i > 0 && x->ib < end) {
+            const extent *y = &v->ext[last];
+            pst_fail(&e, NTH_PST_E_CORRUPT, x->page ? "BT page" : "block", x->ib,
+                     "%s 0x%llx overlaps %s 0x%llx at 0x%llx (%llu bytes)",
+                     x->page ? "page" : "block", (unsigned long long)(x->page ? x->ib : x->bid),
+                     y->page ? "page" : "block", (unsigned long long)(y->page ? y->ib : y->bid),
+                     (unsigned long long)y->ib, (unsigned long long)y->size);
+            finding(v, NULL, &e, false);
+        }
+        if (x->ib + x->size > end) {
+            end = x->ib + x->size;
+            last = i;
+        }
+    }
+}
+
 static void check_maps(vctx *v)
 {
     const nth_pst_info *in = &v->f->info;
@@ -243,10 +268,10 @@ static void check_maps(vctx *v)
     unsigned bits_at = v->f->lay.unicode ? 0 : 4;
     size_t x = 0;
     nth_pst_error e;
-    for (uint64_t amap = AMAP_FIRST; amap < limit && amap <= in->amap_last; amap += AMAP_SPAN) {
+    for (uint64_t amap = PST_AMAP_FIRST; amap < limit && amap <= in->amap_last; amap += PST_AMAP_SPAN) {
         v->r->amap_pages++;
-        bool ok = read_map_page(v, amap, PTYPE_AMAP, "AMap page", raw);
-        uint64_t end = amap + AMAP_SPAN;
+        bool ok = read_map_page(v, amap, PST_PTYPE_AMAP, "AMap page", raw);
+        uint64_t end = amap + PST_AMAP_SPAN;
         for (; x < v->next && v->ext[x].ib < end; x++) {
             const extent *ex = &v->ext[x];
             if (!ok || ex->ib < amap) continue;
@@ -266,8 +291,9 @@ static void check_maps(vctx *v)
             }
         }
     }
-    for (uint64_t pmap = PMAP_FIRST; pmap < limit && pmap <= in->amap_last; pmap += PMAP_SPAN)
-        read_map_page(v, pmap, PTYPE_PMAP, "PMap page", raw);
+    for (uint64_t pmap = PST_PMAP_FIRST; pmap < limit && pmap <= in->amap_last; pmap += PST_PMAP_SPAN)
+        read_map_page(v, pmap, PST_PTYPE_PMAP, "PMap page", raw);
+    check_overlaps(v);
 }
 
 nth_pst_status nth_pst_validate(nth_pst_file *file, nth_pst_finding_fn fn, void *ctx,
@@ -305,6 +331,7 @@ nth_pst_status nth_pst_validate(nth_pst_file *file, nth_pst_finding_fn fn, void 
         finding(&v, NULL, &e, false);
     } else {
         check_maps(&v);
+        pst_check_refs(file, on_sink, &v);
         nth_pst_node map;
         nth_pst_named_map *named;
         if (nth_pst_nbt_lookup(file, 0x61, &map, NULL) == NTH_PST_OK) {

@@ -1,29 +1,40 @@
 /*
  * write.c — writing an edited heap back into a file (nth_pst_write_heap), atomically.
  *
- *     original ──read──> image in memory ──patch──> image' ──write──> PATH.XXXXXX ──fsync──>
- *     rename(PATH.XXXXXX, PATH) ──fsync(dir)
+ *     original ──read──> image in memory ──validate──> patch ──read back + validate──> image'
+ *     ──write──> PATH.XXXXXX ──fsync──> rename(PATH.XXXXXX, PATH) ──fsync(dir)
  *
- * Patched in the image:
- *     the node's data block:  new bytes, encoded with the file's bCryptMethod (cyclic keyed by
- *                             the BID), padding zeroed, BLOCKTRAILER cb / wSig / dwCRC / bid at
- *                             the end of the new size rounded up to 64 (a shrunk block leaves
- *                             zeroed bytes behind it, still allocated)
- *     its BBTENTRY:           cb, and the CRC of the BBT leaf page that holds it
- * The block keeps its BID, offset and on-disk size, so the NBT, the header, bidNextB and the
- * allocation maps stay exactly right. Before anything is written the patched image is opened
- * again and the node's heap read back and compared with what was asked.
+ * The image must validate sound before it is touched (the edit trusts its BBT, NBT and
+ * allocation maps) and again after; otherwise nothing is written.
+ *
+ * Patched in the image, one of two ways:
+ *   in place   a one-page heap whose node has one data block of its own (cRef <= 2) with room
+ *              for the new bytes on disk: the block is rewritten where it is (encoded with
+ *              bCryptMethod, cyclic keyed by the BID; padding zeroed; BLOCKTRAILER at the end
+ *              of the new size rounded up to 64, zeroes behind it, still allocated) and its
+ *              BBTENTRY's cb and the leaf page's CRC follow. BID, offset, NBT, header and maps
+ *              stay as they are.
+ *   moved      anything else -- a heap that outgrew its block, a block shared with other
+ *              nodes, a heap of several pages: tree_write.c writes the pages as a new data
+ *              tree (new blocks only for pages that changed, an XBLOCK over several pages,
+ *              BBT inserts with page splits, space from the AMaps or a new AMap span); the
+ *              NBT entry is pointed at it; the old tree is released (cRef - 1, blocks nobody
+ *              references leave the BBT, their bytes zeroed and freed); then the header
+ *              (bidNextB, bidNextP, ROOT, both CRCs) is stored.
+ * Before anything is written the patched image is opened again, the node's heap read back
+ * page by page and compared with what was asked, and the whole image validated.
  *
  * Crash safety: the original file is not opened for writing at any point; until the rename
  * it is untouched, and rename(2) replaces it in one step, so a crash leaves either the old or
  * the new file under PATH (at worst plus a stray PATH.XXXXXX). For tests, the environment
- * variable NTH_PST_CRASH_AT=1..5 ends the process with _exit(70) at step 1 (temporary file
- * created), 2 (half written), 3 (written, not synced), 4 (synced, not renamed) or 5 (renamed,
- * directory not synced).
+ * variable NTH_PST_CRASH_AT=N ends the process with _exit(70) at step N, in the order they
+ * happen: 6 (moved: new tree written), 7 (NBT repointed), 8 (old tree released), then 1
+ * (temporary file created), 2 (half written), 3 (written, not synced), 4 (synced, not
+ * renamed), 5 (renamed, directory not synced).
  *
- * Limits (NTH_PST_E_UNSUPPORTED / NTH_PST_E_FULL, nothing written): only NBT nodes whose data
- * is a single block, a block not shared with other nodes (cRef at most 2: the BBT's reference
- * and the node's), and a heap that still fits the block's on-disk size.
+ * Limits (NTH_PST_E_UNSUPPORTED, nothing written): a node in a subnode tree (its SLBLOCK would
+ * need rewriting), a node without data, a heap of more than one XBLOCK's worth of pages
+ * (an XXBLOCK), and a file that would need growing past 128 AMaps (FMap pages).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +45,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "edit.h"
 
 static void crash_point(int step)
 {
@@ -102,61 +113,98 @@ static nth_pst_status write_all(int fd, const uint8_t *d, size_t n, const char *
     return write_span(fd, d + n / 2, n - n / 2, tmp, err);
 }
 
-/* Patches the node's block and BBT entry inside f->mem. */
-static nth_pst_status patch(nth_pst_file *f, uint32_t nid, const uint8_t *page, size_t size,
-                            nth_pst_error *err)
+/* Rewrites the node's one block where it is, when that is possible: a single data block the
+ * node does not share (cRef <= 2) whose on-disk size holds the new page. *done says whether it
+ * was. */
+static nth_pst_status patch_in_place(nth_pst_file *f, const nth_pst_node *node,
+                                     const uint8_t *page, size_t size, bool *done,
+                                     nth_pst_error *err)
 {
     const pst_layout *L = &f->lay;
-    nth_pst_node node;
-    nth_pst_status st = nth_pst_nbt_lookup(f, nid, &node, err);
-    if (st) return st;
-    if (node.bid_data == 0 || (node.bid_data & 2))
-        return pst_fail(err, NTH_PST_E_UNSUPPORTED, "NBTENTRY", node.ib_entry,
-                        "node 0x%X's data is %s; only a single data block is rewritten", nid,
-                        node.bid_data ? "a data tree of several blocks" : "empty");
+    *done = false;
+    if (node->bid_data & 2) return NTH_PST_OK;
     nth_pst_block_entry be;
-    if ((st = nth_pst_bbt_lookup(f, node.bid_data, &be, err))) return st;
-    if (be.refs > 2)
-        return pst_fail(err, NTH_PST_E_UNSUPPORTED, "BBTENTRY", be.ib_entry,
-                        "block 0x%llx has cRef %u: other nodes share it, so it cannot be "
-                        "rewritten in place", (unsigned long long)be.bid, be.refs);
-    size_t room = (((size_t)be.cb + L->block_trailer + PST_BLOCK_ALIGN - 1) & ~(size_t)(PST_BLOCK_ALIGN - 1));
-    size_t need = ((size + L->block_trailer + PST_BLOCK_ALIGN - 1) & ~(size_t)(PST_BLOCK_ALIGN - 1));
-    if (need > room)
-        return pst_fail(err, NTH_PST_E_FULL, "block", be.ib,
-                        "the edited heap needs %zu bytes on disk but block 0x%llx has %zu; "
-                        "moving a block is not supported", need, (unsigned long long)be.bid, room);
+    nth_pst_status st = nth_pst_bbt_lookup(f, node->bid_data, &be, err);
+    if (st) return st;
+    size_t room = pst_block_total(L, be.cb), need = pst_block_total(L, size);
+    if (be.refs > PST_BLOCK_REF_ONE || need > room) return NTH_PST_OK;
     if (be.ib > f->size || room > f->size - be.ib)
         return pst_fail(err, NTH_PST_E_CORRUPT, "block", be.ib, "block lies past the end of the file");
-    uint8_t *b = f->mem + be.ib;
-    memset(b, 0, room);
-    memcpy(b, page, size);
+    uint8_t *enc = malloc(size ? size : 1);
+    if (!enc) return pst_fail(err, NTH_PST_E_NO_MEMORY, "block", be.ib, "out of memory");
+    memcpy(enc, page, size);
     if (f->info.crypt == NTH_PST_CRYPT_PERMUTE)
-        nth_pst_permute_encode(b, size);
+        nth_pst_permute_encode(enc, size);
     else if (f->info.crypt == NTH_PST_CRYPT_CYCLIC)
-        nth_pst_cyclic(b, size, (uint32_t)be.bid);
-    uint8_t *t = b + need - L->block_trailer; /* readers find the trailer from cb */
-    uint32_t crc = nth_pst_crc(0, b, size);
-    wr16(t, (uint16_t)size);
-    wr16(t + 2, nth_pst_block_signature(be.ib, be.bid));
-    if (L->unicode) {
-        wr32(t + 4, crc);
-        wr32(t + 8, (uint32_t)be.bid);
-        wr32(t + 12, (uint32_t)(be.bid >> 32));
-    } else {
-        wr32(t + 4, (uint32_t)be.bid);
-        wr32(t + 8, crc);
-    }
+        nth_pst_cyclic(enc, size, (uint32_t)be.bid);
+    memset(f->mem + be.ib, 0, room); /* a shrunk block leaves zeroes, still allocated */
+    pst_block_put(f, be.ib, be.bid, enc, size); /* readers find the trailer from cb */
+    free(enc);
     /* the BBT entry's cb, and its page's CRC (pages are 512-byte aligned) */
     wr16(f->mem + be.ib_entry + 2 * L->id_size, (uint16_t)size);
     uint8_t *pg = f->mem + (be.ib_entry & ~(uint64_t)(PST_PAGE_SIZE - 1));
     wr32(pg + L->page_data + (L->unicode ? 4 : 8), nth_pst_crc(0, pg, L->page_data));
     pst_cache_free(&f->cache); /* blocks read before the patch are stale */
+    *done = true;
     return NTH_PST_OK;
 }
 
-/* Reads the node's heap back from the patched image and compares it with `page`. */
-static nth_pst_status verify(nth_pst_file *f, uint32_t nid, const uint8_t *page, size_t size,
+/* Applies the edit to f->mem: in place when possible, else a new data tree. */
+static nth_pst_status patch(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,
+                            nth_pst_error *err)
+{
+    nth_pst_node node;
+    nth_pst_status st = nth_pst_nbt_lookup(f, nid, &node, err);
+    if (st) return st;
+    if (node.bid_data == 0)
+        return pst_fail(err, NTH_PST_E_UNSUPPORTED, "NBTENTRY", node.ib_entry,
+                        "node 0x%X has no data", nid);
+    bool done = false;
+    if (hn->count == 1) {
+        st = patch_in_place(f, &node, hn->pages[0].data, hn->pages[0].size, &done, err);
+        if (st || done) return st;
+    }
+    uint64_t tree;
+    if ((st = pst_tree_write(f, hn, node.bid_data, &tree, err))) return st;
+    crash_point(6);
+    if ((st = pst_nbt_set_data(f, nid, tree, err))) return st;
+    crash_point(7);
+    if ((st = pst_tree_release(f, node.bid_data, err))) return st;
+    crash_point(8);
+    pst_header_store(f);
+    return NTH_PST_OK;
+}
+
+typedef struct first_problem {
+    nth_pst_error e;
+    bool have;
+} first_problem;
+
+static void keep_first(void *ctx, const nth_pst_node_ref *ref, const nth_pst_error *e, bool hint)
+{
+    first_problem *fp = ctx;
+    (void)ref;
+    if (hint || fp->have) return;
+    fp->e = *e;
+    fp->have = true;
+}
+
+/* nth_pst_validate's verdict as a status; `when` says which image ("the file", ...). */
+static nth_pst_status must_be_sound(nth_pst_file *f, const char *when, nth_pst_error *err)
+{
+    first_problem fp = {.have = false};
+    nth_pst_report r;
+    nth_pst_validate(f, keep_first, &fp, &r);
+    pst_cache_free(&f->cache);
+    if (r.sound) return NTH_PST_OK;
+    return pst_fail(err, NTH_PST_E_CORRUPT, NULL, NTH_PST_NO_OFFSET,
+                    "%s is not sound (%zu problem%s, the first: %s); nothing written", when,
+                    (size_t)r.problems, r.problems == 1 ? "" : "s", fp.have ? fp.e.message : "?");
+}
+
+/* Reads the node's heap back from the patched image and compares it with hn, page by page;
+ * then the whole image must validate. */
+static nth_pst_status verify(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,
                              nth_pst_error *err)
 {
     nth_pst_node node;
@@ -164,25 +212,22 @@ static nth_pst_status verify(nth_pst_file *f, uint32_t nid, const uint8_t *page,
     nth_pst_status st = nth_pst_nbt_lookup(f, nid, &node, err);
     if (!st) st = nth_pst_hn_load(f, node.bid_data, &back, err);
     if (st) return st;
-    size_t n;
-    const uint8_t *d = nth_pst_hn_page_data(back, 0, &n);
-    bool same = n == size && memcmp(d, page, n) == 0;
+    bool same = nth_pst_hn_page_count(back) == hn->count;
+    for (size_t i = 0; same && i < hn->count; i++) {
+        size_t n;
+        const uint8_t *d = nth_pst_hn_page_data(back, i, &n);
+        same = n == hn->pages[i].size && memcmp(d, hn->pages[i].data, n) == 0;
+    }
     nth_pst_hn_close(back);
     if (!same)
         return pst_fail(err, NTH_PST_E_CORRUPT, "block", NTH_PST_NO_OFFSET,
                         "the patched file does not read back the heap written");
-    return NTH_PST_OK;
+    return must_be_sound(f, "the edited file", err);
 }
 
 nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid, const nth_pst_hn *hn,
                                   nth_pst_error *err)
 {
-    if (nth_pst_hn_page_count(hn) != 1)
-        return pst_fail(err, NTH_PST_E_UNSUPPORTED, NULL, NTH_PST_NO_OFFSET,
-                        "the heap has %zu pages; only a one-page heap is written back",
-                        nth_pst_hn_page_count(hn));
-    size_t size;
-    const uint8_t *page = nth_pst_hn_page_data(hn, 0, &size);
     uint8_t *image = NULL;
     size_t image_size = 0;
     mode_t mode = 0600;
@@ -197,8 +242,9 @@ nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid, const nth_pst_
         return pst_fail(err, NTH_PST_E_INVALID, NULL, NTH_PST_NO_OFFSET,
                         "the heap's format (ANSI/Unicode) differs from the file's");
     }
-    st = patch(f, nid, page, size, err);
-    if (!st) st = verify(f, nid, page, size, err);
+    st = must_be_sound(f, "the file", err);
+    if (!st) st = patch(f, nid, hn, err);
+    if (!st) st = verify(f, nid, hn, err);
     if (st) {
         nth_pst_close(f);
         return st;

@@ -19,17 +19,8 @@ trap 'rm -rf "$tmp"' EXIT
 failed=0
 checked=0
 
-# ItemValues.txt -> one "0xIIIITTTT 0xTTTT hexbytes" line per property of the first set, the
-# same shape as `ntheap pst FILE props NID --raw`.
-to_lines() {
-    awk '
-    function flush() { if (tag != "") print tag " " typ " " hex; tag = ""; hex = "" }
-    /^Set:/ { flush(); set = $2 }
-    /^Entry type:/ { if (set != 0) next; t = substr($3, 7, 4) }
-    /^Value type:/ { if (set != 0) next; y = substr($3, 7, 4); tag = "0x" t y; typ = "0x" y; hex = "" }
-    /^0x[0-9a-f]+: / { if (tag == "") next; h = substr($0, 13, 48); gsub(/ /, "", h); hex = hex h }
-    END { flush() }' "$1" | sort
-}
+# ItemValues.txt -> one "0xIIIITTTT 0xTTTT hexbytes" line per property of the first set.
+to_lines() { awk -f tests/pst/itemvalues.awk "$1" | sort; }
 
 # compare FILE NID PATH-SUFFIX: PATH-SUFFIX locates the item's ItemValues.txt in the export.
 compare() {

@@ -334,48 +334,6 @@ TEST(ansi_and_unicode_samples_give_the_same_values)
 
 /* --------------------------------------------------------- re-encoding with each method */
 
-/* Rewrites a file image for another bCryptMethod: every data block is decoded from permute,
- * re-encoded with `method`, its trailer CRC recomputed; then the header's method byte and CRCs.
- * Written from the format description, independently of the reader. */
-static void reencode(uint8_t *img, size_t size, bool unicode, nth_pst_file *f, uint8_t method);
-
-typedef struct reenc {
-    uint8_t *img;
-    size_t size;
-    bool unicode;
-    uint8_t method;
-} reenc;
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static int reencode_block(void *ctx, const nth_pst_block_entry *e)
-{
-    reenc *r = ctx;
-    if (e->bid & 2) return 0; /* internal blocks are never encoded */
-    unsigned trailer = r->unicode ? 16 : 12;
-    size_t total = (e->cb + trailer + 63) / 64 * 64;
-    if (e->ib + total > r->size) return 0;
-    uint8_t *d = r->img + e->ib;
-    nth_pst_permute_decode(d, e->cb);
-    if (r->method == NTH_PST_CRYPT_PERMUTE) nth_pst_permute_encode(d, e->cb);
-    if (r->method == NTH_PST_CRYPT_CYCLIC) nth_pst_cyclic(d, e->cb, (uint32_t)e->bid);
-    uint8_t *t = d + total - trailer;
-    put32(t + (r->unicode ? 4 : 8), nth_pst_crc(0, d, e->cb));
-    return 0;
-}
-
-static void reencode(uint8_t *img, size_t size, bool unicode, nth_pst_file *f, uint8_t method)
-{
-    reenc r = {img, size, unicode, method};
-    nth_pst_bbt_foreach(f, reencode_block, &r, NULL, NULL);
-    img[unicode ? 513 : 461] = method;
-    put32(img + 4, nth_pst_crc(0, img + 8, 471));
-    if (unicode) put32(img + 524, nth_pst_crc(0, img + 8, 516));
-}
-
 typedef struct prop_dump {
     nth_pst_file *f;
     char *text;
