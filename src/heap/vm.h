@@ -59,6 +59,9 @@ void *nth_vm_map_private(size_t size);
 /* pre: addr and size as passed to / returned by nth_vm_map_private. */
 void nth_vm_unmap_private(void *addr, size_t size);
 
+/* A coarse monotonic clock in milliseconds (cheap: for decay decisions, not for timing). */
+uint64_t nth_vm_clock_ms(void);
+
 /* 64 unpredictable bits (the system's random source; a time/address mix when it has none). */
 uint64_t nth_random64(void);
 

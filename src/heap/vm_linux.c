@@ -11,6 +11,7 @@
  *   move      mremap(MAYMOVE|FIXED) onto a reservation the caller made (and registered) first
  *   protect   mprotect(NONE | READ | READ|WRITE)
  *   private   mmap(READ|WRITE) of zeroed pages for engine metadata; munmap
+ *   clock     clock_gettime(CLOCK_MONOTONIC_COARSE), milliseconds
  *   random    getrandom(GRND_NONBLOCK), else a mix of the clock, the pid and a stack address
  */
 #include <errno.h>
@@ -122,6 +123,13 @@ bool nth_vm_move(void *addr, size_t old_size, void *target, size_t new_size)
 {
     if (injected_failure(NTH_VM_FAULT_REMAP)) return false;
     return mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) != MAP_FAILED;
+}
+
+uint64_t nth_vm_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 uint64_t nth_random64(void)
