@@ -11,14 +11,16 @@
  *   | base | bytes | dirty | ...                     | dirty: may hold old data | zero ...... |
  *                                                    ^ base                     ^ base+dirty  ^ +bytes
  *
- *   take   the smallest entry that fits: whole when the rest would be under a quarter of the
+ *   take   the smallest entry that fits: whole when the rest would be under an eighth of the
  *          request, else split (the tail stays cached, as its own entry); when none fits, the
  *          largest grows with mremap (its touched pages stay resident, new pages are zero)
  *   dirty  bytes from the base that may hold nonzero data: pages past it are known zero (fresh,
  *          or never written), so a zero-filled request clears only the dirty prefix
  *   demand the peak of live big-block bytes in this epoch and the one before (an epoch lasts
- *          big_cache_decay_ms). The cache holds at most peak - live bytes (and big_cache_max):
- *          what the program has shown it will want again. An epoch boundary is checked on the
+ *          big_cache_decay_ms). The cache holds at most peak - live bytes, plus an eighth of the
+ *          peak (room for sizes that do not match, so that a new size does not evict what the
+ *          next one wants), and at most big_cache_max: what the program has shown it will want
+ *          again. An epoch boundary is checked on the
  *          big-block alloc and free paths (no background thread: a heap that sees no big-block
  *          call keeps its cache until compaction, trim or destroy); after two quiet epochs the
  *          demand has fallen to the live bytes and the cache is empty.
@@ -70,6 +72,7 @@ void nth_big_cache_decay_locked(nth_heap *heap)
         heap->big_peak_prev = now - heap->big_epoch_ms >= 2 * window ? heap->big_bytes : heap->big_peak;
         heap->big_peak = heap->big_bytes;
         heap->big_epoch_ms = now;
+        nth_regions_decay(); /* the process's cached segments age on the same calls */
     }
     shrink_to(heap, demand_bound(heap));
 }

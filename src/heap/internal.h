@@ -303,6 +303,23 @@ nth_block_header nth_big_decoded(const nth_big *big);
 bool nth_big_validate_locked(nth_heap *heap, size_t *busy_blocks, size_t *busy_bytes, size_t *committed);
 void nth_big_release_all(nth_heap *heap);
 
+/* ----------------------------------------------------------------------------- regions.c */
+
+/* Keeps a destroyed heap's segment reservation: its first `hot` bytes committed, the rest
+ * inaccessible unless `scattered`. False: the caller releases it. */
+bool nth_regions_put(char *base, size_t reserve, size_t hot, bool scattered);
+/* The smallest cached reservation of at least `needed` bytes (its size in *reserve, its committed
+ * prefix in *hot; the rest inaccessible and zero), or NULL. */
+char *nth_regions_take(size_t needed, size_t *reserve, size_t *hot);
+/* Gives back what has been cached longer than segment_cache_decay_ms. */
+void nth_regions_decay(void);
+/* Gives back every cached reservation (compaction, trim, a refused reservation). */
+void nth_regions_release_all(void);
+/* Committed bytes held in cached reservations. */
+size_t nth_regions_cached_bytes(void);
+void nth_regions_fork_prepare(void);
+void nth_regions_fork_release(void);
+
 /* ---------------------------------------------------------------------------- bigcache.c */
 
 /* Gives the cached mappings of freed big blocks back to the system. */
