@@ -308,13 +308,14 @@ void nth_big_release_all(nth_heap *heap);
 /* Keeps a destroyed heap's segment reservation: its first `hot` bytes committed, the rest
  * inaccessible unless `scattered`. False: the caller releases it. */
 bool nth_regions_put(char *base, size_t reserve, size_t hot, bool scattered);
-/* The smallest cached reservation of at least `needed` bytes (its size in *reserve, its committed
- * prefix in *hot; the rest inaccessible and zero), or NULL. */
-char *nth_regions_take(size_t needed, size_t *reserve, size_t *hot);
+/* A cached reservation of exactly `size` bytes (*reserve = size; its committed prefix in *hot,
+ * the rest inaccessible and zero), or NULL. */
+char *nth_regions_take(size_t size, size_t *reserve, size_t *hot);
 /* Gives back what has been cached longer than segment_cache_decay_ms. */
 void nth_regions_decay(void);
-/* Gives back every cached reservation (compaction, trim, a refused reservation). */
-void nth_regions_release_all(void);
+/* Gives back every cached reservation (compaction, trim, a refused reservation); returns the
+ * bytes of address space given back. */
+size_t nth_regions_release_all(void);
 /* Committed bytes held in cached reservations. */
 size_t nth_regions_cached_bytes(void);
 void nth_regions_fork_prepare(void);

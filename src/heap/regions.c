@@ -10,7 +10,9 @@
  *   entry   | hot: committed, old contents | reserved, inaccessible (or, when `scattered`,
  *           ^ base                         ^ base+hot   committed ranges further on)   ^ +reserve
  *
- * A new segment takes the smallest entry that holds it, starts with the hot prefix committed
+ * A new segment takes an entry of exactly the size it would reserve (a heap's segments double
+ * in a fixed sequence, so a heap like the destroyed one finds each of its sizes; and the sizes
+ * a heap's segments have stay what the docs say), starts with the hot prefix committed
  * (no page faults to fill it again), and clears what it reads as its own header; a scattered
  * tail is decommitted first, so the new segment's uncommitted range is what it says. Nothing
  * in a cached region is in the address map (a stale pointer into one finds no owner).
@@ -95,14 +97,14 @@ bool nth_regions_put(char *base, size_t reserve, size_t hot, bool scattered)
     return true;
 }
 
-char *nth_regions_take(size_t needed, size_t *reserve, size_t *hot)
+char *nth_regions_take(size_t size, size_t *reserve, size_t *hot)
 {
     uint64_t now = nth_vm_clock_ms();
     nth_mutex_lock(&regions_lock, NTH_RANK_REGIONS);
     decay_held(now);
     int best = -1;
     for (uint32_t i = 0; i < n_regions; i++)
-        if (table[i].reserve >= needed && (best < 0 || table[i].reserve < table[best].reserve)) best = (int)i;
+        if (table[i].reserve == size && (best < 0 || table[i].hot > table[best].hot)) best = (int)i;
     region r = {0};
     last_take_ms = now;
     if (best >= 0) {
@@ -118,12 +120,17 @@ char *nth_regions_take(size_t needed, size_t *reserve, size_t *hot)
     return r.base;
 }
 
-void nth_regions_release_all(void)
+size_t nth_regions_release_all(void)
 {
     nth_mutex_lock(&regions_lock, NTH_RANK_REGIONS);
-    while (n_regions > 0) drop(n_regions - 1);
+    size_t released = 0;
+    while (n_regions > 0) {
+        released += table[n_regions - 1].reserve;
+        drop(n_regions - 1);
+    }
     nth_vm_private_pool_trim(0, 0);
     nth_mutex_unlock(&regions_lock, NTH_RANK_REGIONS);
+    return released;
 }
 
 size_t nth_regions_cached_bytes(void)

@@ -158,7 +158,7 @@ static void init_segment(nth_segment *segment, size_t header_bytes, size_t commi
                                (uint32_t)(header_bytes / NTH_GRANULE));
 }
 
-/* A cached reservation (regions.c) of at least `needed` bytes for a new segment, with at least
+/* A cached reservation (regions.c) of exactly `needed` bytes for a new segment, with at least
  * *commit bytes committed (raised to its hot prefix, which costs nothing to keep) and the header
  * cleared; *reserve receives its size. NULL when none is cached, or for executable heaps (cached
  * pages are not executable, and an executable heap's pages are never cached). */
@@ -272,9 +272,12 @@ static char *reserve_or_drop_caches(nth_heap *heap, size_t wanted, size_t needed
 {
     char *base = reserve_down_to(wanted, needed, got);
     if (base) return base;
-    nth_regions_release_all();
-    if (heap) nth_big_cache_release_locked(heap);
-    return reserve_down_to(wanted, needed, got);
+    bool dropped = nth_regions_release_all() > 0;
+    if (heap && heap->big_cache_n > 0) {
+        nth_big_cache_release_locked(heap);
+        dropped = true;
+    }
+    return dropped ? reserve_down_to(wanted, needed, got) : NULL;
 }
 
 nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes)
@@ -287,7 +290,7 @@ nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes)
     size_t reserve;
     size_t commit = nth_round_up(header_bytes + bytes, NTH_PAGE);
     if (commit < heap->commit_step) commit = heap->commit_step;
-    char *base = take_cached(heap->flags, needed, header_bytes, &reserve, &commit);
+    char *base = take_cached(heap->flags, nth_round_up(wanted, NTH_CHUNK), header_bytes, &reserve, &commit);
     if (!base) {
         if (!(base = reserve_or_drop_caches(heap, nth_round_up(wanted, NTH_CHUNK), needed, &reserve))) return NULL;
         if (commit > reserve) commit = reserve;
