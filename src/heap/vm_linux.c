@@ -112,19 +112,69 @@ static size_t page_round(size_t size)
 
 /* Freed private mappings of up to POOL_CLASSES pages wait here for the next request of their
  * size (a destroyed heap's LFH metadata serves the next heap's), up to POOL_MAX bytes, linked
- * through their first word. They are zeroed again when handed out. */
+ * through their first word. They are zeroed again when handed out.
+ *
+ * Requests of at most SLOT_MAX bytes share pages: slots of 256, 512, 1024 or 2048 bytes (aligned
+ * to their size), carved from 64 KiB mappings a page at a time, kept on a free list per size
+ * when freed (never unmapped: they stay engine-private and are bounded by the peak in use).
+ * Small metadata (a thread cache, an LFH subsegment's descriptor for a large block size) thus
+ * costs a slot of resident memory instead of a page. */
 #define POOL_CLASSES 4u
 #define POOL_MAX ((size_t)16 << 20)
+#define SLOT_MIN 256u
+#define SLOT_CLASSES 4u
+#define SLOT_MAX (SLOT_MIN << (SLOT_CLASSES - 1))
+#define SLAB_CHUNK ((size_t)64 << 10)
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *pool[POOL_CLASSES];
 static size_t pool_bytes;
 static uint64_t pool_last_put_ms;
+static void *slots[SLOT_CLASSES];
+static char *slab_next, *slab_end;
+
+static unsigned slot_class(size_t size)
+{
+    unsigned c = 0;
+    while ((size_t)SLOT_MIN << c < size) c++;
+    return c;
+}
+
+/* A zeroed slot of class c, or NULL. pre: pool_lock held. */
+static void *slot_take(unsigned c, size_t page)
+{
+    size_t bytes = (size_t)SLOT_MIN << c;
+    if (!slots[c]) {
+        if (slab_next == slab_end) {
+            char *chunk = mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (chunk == MAP_FAILED) return NULL;
+            slab_next = chunk;
+            slab_end = chunk + SLAB_CHUNK;
+        }
+        char *fresh = slab_next;
+        slab_next += page;
+        for (size_t at = page; at >= bytes; at -= bytes) { /* lowest address first out */
+            void *slot = fresh + at - bytes;
+            memcpy(slot, &slots[c], sizeof(void *));
+            slots[c] = slot;
+        }
+    }
+    void *slot = slots[c];
+    memcpy(&slots[c], slot, sizeof(void *));
+    return memset(slot, 0, bytes);
+}
 
 void *nth_vm_map_private(size_t size)
 {
     if (injected_failure(NTH_VM_FAULT_PRIVATE)) return NULL;
-    size_t bytes = page_round(size), pages = bytes / (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (size <= SLOT_MAX && SLOT_MAX <= page) {
+        pthread_mutex_lock(&pool_lock);
+        void *slot = slot_take(slot_class(size), page);
+        pthread_mutex_unlock(&pool_lock);
+        return slot;
+    }
+    size_t bytes = page_round(size), pages = bytes / page;
     if (pages <= POOL_CLASSES) {
         pthread_mutex_lock(&pool_lock);
         void *mem = pool[pages - 1];
@@ -141,7 +191,16 @@ void *nth_vm_map_private(size_t size)
 
 void nth_vm_unmap_private(void *addr, size_t size)
 {
-    size_t bytes = page_round(size), pages = bytes / (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (size <= SLOT_MAX && SLOT_MAX <= page) {
+        unsigned c = slot_class(size);
+        pthread_mutex_lock(&pool_lock);
+        memcpy(addr, &slots[c], sizeof(void *));
+        slots[c] = addr;
+        pthread_mutex_unlock(&pool_lock);
+        return;
+    }
+    size_t bytes = page_round(size), pages = bytes / page;
     if (pages <= POOL_CLASSES) {
         pthread_mutex_lock(&pool_lock);
         bool kept = pool_bytes + bytes <= POOL_MAX;
