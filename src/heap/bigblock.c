@@ -254,7 +254,7 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
     link_big(heap, big);
     heap->big_blocks++;
     heap->big_bytes += bytes;
-    nth_big_cache_note_live_locked(heap);
+    nth_big_cache_note_live_locked(heap, bytes);
     if (!reused) {
         heap->reserved_bytes += bytes;
         heap->committed_bytes += bytes;
@@ -358,7 +358,7 @@ void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_
         heap->big_bytes += new_bytes - old_bytes;
         heap->reserved_bytes += new_bytes - old_bytes;
         heap->committed_bytes += new_bytes - old_bytes;
-        nth_big_cache_note_live_locked(heap);
+        nth_big_cache_note_live_locked(heap, new_bytes > old_bytes ? new_bytes - old_bytes : 0);
         if (new_bytes < old_bytes && (size_t)big->dirty_pg * NTH_PAGE > new_bytes)
             big->dirty_pg = (uint32_t)(new_bytes / NTH_PAGE);
     }

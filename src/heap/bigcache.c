@@ -16,14 +16,15 @@
  *          largest grows with mremap (its touched pages stay resident, new pages are zero)
  *   dirty  bytes from the base that may hold nonzero data: pages past it are known zero (fresh,
  *          or never written), so a zero-filled request clears only the dirty prefix
- *   demand the peak of live big-block bytes in this epoch and the one before (an epoch lasts
- *          big_cache_decay_ms). The cache holds at most peak - live bytes, plus an eighth of the
- *          peak (room for sizes that do not match, so that a new size does not evict what the
- *          next one wants), and at most big_cache_max: what the program has shown it will want
- *          again. An epoch boundary is checked on the
- *          big-block alloc and free paths (no background thread: a heap that sees no big-block
- *          call keeps its cache until compaction, trim or destroy); after two quiet epochs the
- *          demand has fallen to the live bytes and the cache is empty.
+ *   demand the peak of live big-block bytes in this epoch and the one before. An epoch lasts
+ *          big_cache_decay_ms and until the program allocated twice its peak in big blocks (so
+ *          that a slow or descheduled program's epochs still see its whole working set); an
+ *          epoch of two windows without that turnover is quiet and leaves only the live bytes
+ *          as demand. The cache holds at most peak - live bytes, plus an eighth of the peak
+ *          (room for sizes that do not match, so that a new size does not evict what the next
+ *          one wants), and at most big_cache_max: what the program has shown it will want again.
+ *          Epochs end on the big-block alloc and free paths (no background thread: a heap that
+ *          sees no big-block call keeps its cache until compaction, trim or destroy).
  *   return oldest entries first, when the bound shrinks; all of them on nth_heap_compact
  *          (HeapCompact, malloc_trim), on destroy, and when the system refuses a new mapping
  *          (the caller then retries).
@@ -67,18 +68,26 @@ void nth_big_cache_decay_locked(nth_heap *heap)
 {
     nth_assert_held(heap);
     uint64_t now = nth_vm_clock_ms();
-    uint64_t window = heap->big_cache_decay_ms;
-    if (now - heap->big_epoch_ms >= window) {
-        heap->big_peak_prev = now - heap->big_epoch_ms >= 2 * window ? heap->big_bytes : heap->big_peak;
-        heap->big_peak = heap->big_bytes;
-        heap->big_epoch_ms = now;
-        nth_regions_decay(); /* the process's cached segments age on the same calls */
+    uint64_t window = heap->big_cache_decay_ms, elapsed = now - heap->big_epoch_ms;
+    if (elapsed >= window) {
+        bool busy = heap->big_epoch_volume >= 2 * heap->big_peak;
+        if (busy || elapsed >= 2 * window) {
+            /* A busy epoch (the live set turned over twice) hands its peak on; a quiet one of
+             * two windows leaves only what is live. A busy program whose turnover is slower
+             * than the window keeps its epoch open, so its demand is not underestimated. */
+            heap->big_peak_prev = busy ? heap->big_peak : heap->big_bytes;
+            heap->big_peak = heap->big_bytes;
+            heap->big_epoch_ms = now;
+            heap->big_epoch_volume = 0;
+            nth_regions_decay(); /* the process's cached segments age on the same calls */
+        }
     }
     shrink_to(heap, demand_bound(heap));
 }
 
-void nth_big_cache_note_live_locked(nth_heap *heap)
+void nth_big_cache_note_live_locked(nth_heap *heap, size_t grown)
 {
+    heap->big_epoch_volume += grown;
     if (heap->big_bytes > heap->big_peak) heap->big_peak = heap->big_bytes;
 }
 

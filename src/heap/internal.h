@@ -327,8 +327,9 @@ void nth_regions_fork_release(void);
 void nth_big_cache_release_locked(nth_heap *heap);
 /* Ends the demand epoch when it is over and gives back what the demand no longer covers. */
 void nth_big_cache_decay_locked(nth_heap *heap);
-/* Records the live big-block bytes in the epoch's peak (after they grew). */
-void nth_big_cache_note_live_locked(nth_heap *heap);
+/* Records the live big-block bytes in the epoch's peak and `grown` bytes of new big-block
+ * mappings in its turnover (after the live bytes grew). */
+void nth_big_cache_note_live_locked(nth_heap *heap, size_t grown);
 /* A cached mapping of at least `bytes` out of the cache (its size in e->bytes, its possibly
  * nonzero prefix in e->dirty); false when none can serve. */
 bool nth_big_cache_take_locked(nth_heap *heap, size_t bytes, nth_big_cached *e);

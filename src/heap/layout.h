@@ -243,6 +243,7 @@ typedef struct nth_heap {
     size_t big_cache_bytes;
     size_t big_peak, big_peak_prev; /* peak live big-block bytes: this epoch, the one before */
     uint64_t big_epoch_ms;          /* start of this epoch (nth_vm_clock_ms) */
+    size_t big_epoch_volume;        /* bytes of big blocks allocated in this epoch */
     size_t big_cache_decay_ms;      /* option: epoch length; 0 keeps no cache */
     size_t big_cache_max;           /* option: at most this many cached bytes */
     /* counters kept exact under the lock */

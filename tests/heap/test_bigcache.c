@@ -2,7 +2,7 @@
  * test_bigcache.c — the cache of freed big-block mappings (bigcache.c), as a program sees it:
  * freed big blocks are reused without new mappings, a zero-filled block is zero even when its
  * mapping held data, the cache is bounded (big_cache_max) and decays (big_cache_decay_ms: after
- * two quiet epochs the next big-block call gives the memory back), compaction gives it back at
+ * a quiet epoch of two windows the next big-block call gives the memory back), compaction gives it back at
  * once, and when the system refuses a mapping (RLIMIT_AS) the heap drops its cache and
  * succeeds. Memory is observed through nth_heap_query_stats (committed bytes, commit calls).
  */
@@ -165,7 +165,7 @@ TEST(cache_is_bounded_by_big_cache_max)
     CHECK(nth_heap_destroy(heap));
 }
 
-/* After two quiet epochs the demand has fallen to what is live: the next big-block call gives
+/* After a quiet epoch of two windows the demand has fallen to what is live: the next big-block call gives
  * the cache back. Within the epoch it is kept. */
 TEST(cache_decays_after_the_window)
 {
@@ -181,7 +181,7 @@ TEST(cache_decays_after_the_window)
     CHECK(p && stats_of(heap).commit_ops == commits);
     CHECK(nth_heap_free(heap, 0, p));
     sleep_ms(450);
-    p = nth_heap_alloc(heap, 0, 2 * MIB); /* the call that notices the quiet epochs */
+    p = nth_heap_alloc(heap, 0, 2 * MIB); /* the call that notices the quiet epoch */
     REQUIRE(p);
     CHECK(stats_of(heap).committed < base + 5 * MIB);
     CHECK(nth_heap_free(heap, 0, p));
