@@ -5,6 +5,7 @@
 #   micro           malloc micro-benchmarks, once per allocator through LD_PRELOAD
 #   private_heap    nth_heap_* vs mimalloc's mi_heap_* (pairs, destroy, walk), one binary
 #   workloads       bench/workloads.sh: work_*.c programs and real programs per allocator
+#   rss             peak RSS of small programs (bench/small_rss.c, python3 -c pass) per allocator
 #
 # Allocators: glibc (no preload), ntheap (BUILD/libntheap-malloc.so), and mimalloc, jemalloc,
 # tcmalloc from Debian's packages (see bench/allocators.sh); missing ones are installed with
@@ -18,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
-only=${BENCH_ONLY:-engine_random micro private_heap workloads}
+only=${BENCH_ONLY:-engine_random micro private_heap workloads rss}
 wanted() {
     case " $only " in *" $1 "*) return 0 ;; esac
     return 1
@@ -144,5 +145,33 @@ fi
 if wanted workloads; then
     echo
     sh "$here/workloads.sh" "$build" || status=1
+fi
+
+# Resident baseline: peak RSS (GNU time's %M) of small programs, once per allocator.
+if wanted rss; then
+    echo
+    echo "### rss — peak RSS KiB of small programs (lower is better; one run each)"
+    if [ ! -x /usr/bin/time ] || [ ! -x "$build/bench/small_rss" ]; then
+        echo "needs /usr/bin/time and $build/bench/small_rss (make bench builds it)"
+        status=1
+    else
+        printf '%-24s' program
+        while read -r name path; do printf ' %12s' "$name"; done <"$tmp/allocators"
+        printf '\n'
+        for prog in "small_rss 0" "small_rss 4" "python3 -c pass"; do
+            set -- $prog
+            cmd="$build/bench/$1"
+            [ "$1" = python3 ] && cmd=$(command -v python3)
+            [ -n "$cmd" ] || continue
+            shift
+            printf '%-24s' "$prog"
+            while read -r name path; do
+                [ "$path" = - ] && path=
+                kib=$(LD_PRELOAD=$path /usr/bin/time -f '%M' "$cmd" "$@" 2>&1 >/dev/null | tail -n 1)
+                printf ' %12s' "$kib"
+            done <"$tmp/allocators"
+            printf '\n'
+        done
+    fi
 fi
 exit $status

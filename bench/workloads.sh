@@ -104,7 +104,7 @@ awk -v functions=$((240 / scale)) 'BEGIN {
 # --------------------------------------------------------------------------- the workloads
 # One line each: name, then the command (words split by the shell).
 : >"$tmp/workloads"
-for work in work_server work_frag work_larson work_large work_prodcons; do
+for work in work_server work_frag work_larson work_large work_huge work_prodcons; do
     if [ -x "$build/bench/$work" ]; then
         echo "$work $build/bench/$work" >>"$tmp/workloads"
     else

@@ -275,6 +275,10 @@ typedef enum nth_heap_option {
     NTH_OPTION_DECOMMIT_FREE_BLOCK = 3,     /* bytes: free blocks at least this big are decommitted ... */
     NTH_OPTION_DECOMMIT_TOTAL_FREE = 4,     /* bytes: ... once the heap holds more free bytes than this */
     NTH_OPTION_VALIDATE_AT_EXIT = 5,        /* value 0/1, process-wide: validate every heap at exit */
+    NTH_OPTION_BIG_CACHE_DECAY_MS = 6,      /* ms: freed big blocks stay mapped while recent demand covers them */
+    NTH_OPTION_BIG_CACHE_MAX = 7,           /* bytes: ... up to this many per heap */
+    NTH_OPTION_SEGMENT_CACHE_DECAY_MS = 8,  /* ms, process-wide: destroyed heaps' segments stay mapped for new heaps */
+    NTH_OPTION_SEGMENT_CACHE_MAX = 9,       /* bytes, process-wide: ... holding at most this many committed bytes */
 } nth_heap_option;
 
 /* heap NULL sets the process-wide default for heaps created afterwards (and, for

@@ -29,12 +29,10 @@
  * to it; heap->big_list runs in allocation order; a mapping change that cannot be recorded in
  * the address map is undone, so a block is always owned by exactly one record.
  *
- * Freed mappings of up to 16 MiB are kept in a small per-heap cache (8 slots, 64 MiB) and handed
- * to the next big block, resized with mremap: a page fault costs about 11 us here, so a program
- * that frees and reallocates large buffers must not fault every page in again. Cached
- * mappings belong to no block (the address map does not know them, so a stale pointer into one
- * is refused), count as committed, and go back to the system on compaction and destroy. Record
- * pages count as reserved (64 KiB) and committed (56 KiB) and live until the heap is destroyed.
+ * Freed mappings go to the heap's cache (bigcache.c) and are handed to the next big blocks; the
+ * record keeps how much of its mapping may have been written (dirty_pg), so that a zero-filled
+ * block clears only that. Record pages count as reserved (64 KiB) and committed (56 KiB) and
+ * live until the heap is destroyed.
  */
 #include "heap/internal.h"
 #include "heap/vm.h"
@@ -183,9 +181,7 @@ static void unlink_big(nth_heap *heap, nth_big *big)
         heap->big_tail = big->prev;
 }
 
-/* ------------------------------------------------------------------------------ cache */
-
-#define CACHEABLE_BYTES ((size_t)16 << 20)
+/* ------------------------------------------------------------------------------ sizes */
 
 /* Bytes to map for `size` data bytes placed `lead` bytes into the mapping (at least one byte of
  * data, so that the data address lies inside the mapping). */
@@ -194,77 +190,26 @@ static size_t mapping_bytes(size_t lead, size_t size)
     return nth_round_up(lead + NTH_BIG_HEADER_BYTES + (size ? size : 1), NTH_CHUNK);
 }
 
-/* A cached mapping of at least `bytes` (its size in *got), taken out of the cache: the smallest
- * that is large enough (its tail unmapped when it is much larger), else the largest, grown with
- * mremap (its pages that were touched before stay resident). NULL when the cache is empty or the
- * resize fails (that mapping is then released); *got is written only on success. */
-static char *cache_take(nth_heap *heap, size_t bytes, size_t *got)
+/* Widens the record's dirty prefix to cover `end` bytes from the mapping's base. */
+static void mark_dirty(nth_big *big, size_t end)
 {
-    int best = -1;
-    for (uint32_t i = 0; i < heap->big_cache_n; i++) {
-        size_t have = heap->big_cache[i].bytes;
-        if (best < 0) {
-            best = (int)i;
-            continue;
-        }
-        size_t best_have = heap->big_cache[best].bytes;
-        bool fits = have >= bytes, best_fits = best_have >= bytes;
-        if ((fits && (!best_fits || have < best_have)) || (!fits && !best_fits && have > best_have)) best = (int)i;
-    }
-    if (best < 0) return NULL;
-    char *base = heap->big_cache[best].base;
-    size_t have = heap->big_cache[best].bytes;
-    heap->big_cache[best] = heap->big_cache[--heap->big_cache_n];
-    heap->big_cache_bytes -= have;
-    if (have < bytes || have > bytes + bytes / 4) {
-        char *resized = nth_vm_remap(base, have, bytes, NTH_CHUNK, true);
-        if (!resized) {
-            nth_vm_release(base, have);
-            heap->reserved_bytes -= have;
-            heap->committed_bytes -= have;
-            heap->decommit_ops++;
-            return NULL;
-        }
-        heap->reserved_bytes += bytes - have;
-        heap->committed_bytes += bytes - have;
-        base = resized;
-        have = bytes;
-    }
-    *got = have;
-    return base;
+    uint32_t pg = (uint32_t)(nth_round_up(end, NTH_PAGE) / NTH_PAGE);
+    if (pg > big->dirty_pg) big->dirty_pg = pg;
 }
 
-/* Keeps a freed mapping for reuse, evicting the oldest when full; false: release it. */
-static bool cache_put(nth_heap *heap, char *base, size_t bytes)
+/* A fresh committed mapping, aligned to `align`. When the system refuses, the heap's cached
+ * mappings are given back and it is asked once more (an address-space limit such as RLIMIT_AS
+ * counts what the cache holds). */
+static char *map_fresh(nth_heap *heap, size_t bytes, size_t align)
 {
-    if (bytes > CACHEABLE_BYTES) return false;
-    while (heap->big_cache_n > 0 &&
-           (heap->big_cache_n == NTH_BIG_CACHE_SLOTS || heap->big_cache_bytes + bytes > NTH_BIG_CACHE_MAX_BYTES)) {
-        nth_vm_release(heap->big_cache[0].base, heap->big_cache[0].bytes);
-        heap->big_cache_bytes -= heap->big_cache[0].bytes;
-        heap->reserved_bytes -= heap->big_cache[0].bytes;
-        heap->committed_bytes -= heap->big_cache[0].bytes;
-        heap->decommit_ops++;
-        memmove(&heap->big_cache[0], &heap->big_cache[1], --heap->big_cache_n * sizeof heap->big_cache[0]);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *base = nth_vm_reserve(bytes, align);
+        if (base && nth_vm_commit(base, bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) return base;
+        if (base) nth_vm_release(base, bytes);
+        if (heap->big_cache_n == 0) break;
+        nth_big_cache_release_locked(heap);
     }
-    heap->big_cache[heap->big_cache_n].base = base;
-    heap->big_cache[heap->big_cache_n].bytes = bytes;
-    heap->big_cache_n++;
-    heap->big_cache_bytes += bytes;
-    return true;
-}
-
-void nth_big_cache_release_locked(nth_heap *heap)
-{
-    nth_assert_held(heap);
-    while (heap->big_cache_n > 0) {
-        uint32_t i = --heap->big_cache_n;
-        nth_vm_release(heap->big_cache[i].base, heap->big_cache[i].bytes);
-        heap->reserved_bytes -= heap->big_cache[i].bytes;
-        heap->committed_bytes -= heap->big_cache[i].bytes;
-        heap->decommit_ops++;
-    }
-    heap->big_cache_bytes = 0;
+    return NULL;
 }
 
 /* ------------------------------------------------------------------- alloc, free, realloc */
@@ -278,23 +223,26 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
     size_t bytes = mapping_bytes(lead, size);
     nth_big *big = record_get(heap);
     if (!big) return NULL;
-    char *base = alignment <= NTH_CHUNK ? cache_take(heap, bytes, &bytes) : NULL;
-    bool reused = base != NULL;
-    if (!reused) {
-        base = nth_vm_reserve(bytes, alignment > NTH_CHUNK ? alignment : NTH_CHUNK);
-        if (base && !nth_vm_commit(base, bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
-            nth_vm_release(base, bytes);
-            base = NULL;
-        }
-        if (!base) {
-            record_put(big);
-            return NULL;
-        }
+    nth_big_cache_decay_locked(heap);
+    nth_big_cached got = {0};
+    bool reused = alignment <= NTH_CHUNK && nth_big_cache_take_locked(heap, bytes, &got);
+    if (reused) {
+        bytes = got.bytes;
+    } else if (!(got.base = map_fresh(heap, bytes, alignment > NTH_CHUNK ? alignment : NTH_CHUNK))) {
+        record_put(big);
+        return NULL;
+    } else {
+        got = (nth_big_cached){got.base, bytes, 0, heap->big_region_next++};
     }
+    char *base = got.base;
+    size_t dirty = got.dirty;
+    big->region = got.region;
     big->owner = (nth_owner){NTH_BIG_MAGIC, OWNER_BIG, 0, heap, base, bytes};
     if (!nth_addrmap_set(base, bytes, &big->owner)) {
-        if (reused) heap->reserved_bytes -= bytes, heap->committed_bytes -= bytes;
-        nth_vm_release(base, bytes);
+        if (!reused || !nth_big_cache_put_locked(heap, got)) {
+            if (reused) heap->reserved_bytes -= bytes, heap->committed_bytes -= bytes;
+            nth_vm_release(base, bytes);
+        }
         record_put(big);
         return NULL;
     }
@@ -306,6 +254,7 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
     link_big(heap, big);
     heap->big_blocks++;
     heap->big_bytes += bytes;
+    nth_big_cache_note_live_locked(heap, bytes);
     if (!reused) {
         heap->reserved_bytes += bytes;
         heap->committed_bytes += bytes;
@@ -314,8 +263,12 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
     heap->busy_blocks++;
     heap->busy_bytes += size;
     heap->alloc_calls++;
-    /* Fresh mappings are zero-filled; a reused one is not. */
-    if (reused && (flags & NTH_ZERO_MEMORY)) memset(big->data, 0, size);
+    /* Fresh pages are zero; a reused mapping may hold old data in its dirty prefix only. */
+    size_t data_at = lead + NTH_BIG_HEADER_BYTES;
+    if ((flags & NTH_ZERO_MEMORY) && dirty > data_at)
+        memset(big->data, 0, dirty - data_at < size ? dirty - data_at : size);
+    big->dirty_pg = (uint32_t)(nth_round_up(dirty, NTH_PAGE) / NTH_PAGE);
+    mark_dirty(big, data_at + size);
     return big->data;
 }
 
@@ -325,6 +278,9 @@ bool nth_big_free_locked(nth_heap *heap, nth_big *big)
     if (!nth_big_check_locked(heap, big)) return false; /* reported and repaired; still allocated */
     char *base = big->owner.base;
     size_t bytes = big->owner.reserve;
+    size_t dirty = (size_t)big->dirty_pg * NTH_PAGE;
+    uint16_t big_region = big->region;
+    nth_big_cache_decay_locked(heap); /* before the bytes leave: an epoch that starts now counts them */
     unlink_big(heap, big);
     nth_addrmap_clear(base, bytes);
     heap->big_blocks--;
@@ -333,7 +289,7 @@ bool nth_big_free_locked(nth_heap *heap, nth_big *big)
     heap->busy_bytes -= big->size;
     heap->free_calls++;
     record_put(big);
-    if (!cache_put(heap, base, bytes)) {
+    if (!nth_big_cache_put_locked(heap, (nth_big_cached){base, bytes, dirty, big_region})) {
         nth_vm_release(base, bytes);
         heap->reserved_bytes -= bytes;
         heap->committed_bytes -= bytes;
@@ -343,9 +299,11 @@ bool nth_big_free_locked(nth_heap *heap, nth_big *big)
 }
 
 /* Resizes the block's mapping to new_bytes and keeps the address map in step: in place, else
- * (may_move) onto a new reservation that is entered in the map before the pages move. Returns
- * the mapping's base, or NULL with the old mapping, its map entries and the record untouched. */
-static char *resize_mapping(nth_big *big, size_t new_bytes, bool may_move)
+ * (may_move) onto a new reservation that is entered in the map before the pages move; when the
+ * kernel cannot move them (a range it keeps as two mappings), onto fresh pages by copying.
+ * Returns the mapping's base, or NULL with the old mapping, its map entries and the record
+ * untouched. */
+static char *resize_mapping(nth_heap *heap, nth_big *big, size_t new_bytes, bool may_move)
 {
     char *base = big->owner.base;
     size_t old_bytes = big->owner.reserve;
@@ -366,11 +324,18 @@ static char *resize_mapping(nth_big *big, size_t new_bytes, bool may_move)
         return NULL;
     }
     if (!nth_vm_move(base, old_bytes, target, new_bytes)) {
-        nth_addrmap_clear(target, new_bytes);
-        nth_vm_release(target, new_bytes);
-        return NULL;
+        size_t keep = old_bytes < new_bytes ? old_bytes : new_bytes;
+        if (!nth_vm_commit(target, new_bytes, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
+            nth_addrmap_clear(target, new_bytes);
+            nth_vm_release(target, new_bytes);
+            return NULL;
+        }
+        memcpy(target, base, keep);
+        nth_vm_release(base, old_bytes);
+        big->dirty_pg = (uint32_t)(keep / NTH_PAGE);
     }
     nth_addrmap_clear(base, old_bytes);
+    big->region = heap->big_region_next++;
     return target;
 }
 
@@ -385,7 +350,7 @@ void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_
     size_t old_bytes = big->owner.reserve;
     size_t new_bytes = mapping_bytes(lead, size);
     if (new_bytes != old_bytes) {
-        char *new_base = resize_mapping(big, new_bytes, !(flags & NTH_REALLOC_IN_PLACE_ONLY));
+        char *new_base = resize_mapping(heap, big, new_bytes, !(flags & NTH_REALLOC_IN_PLACE_ONLY));
         if (!new_base) return NULL;
         big->owner.base = new_base;
         big->owner.reserve = new_bytes;
@@ -393,7 +358,11 @@ void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_
         heap->big_bytes += new_bytes - old_bytes;
         heap->reserved_bytes += new_bytes - old_bytes;
         heap->committed_bytes += new_bytes - old_bytes;
+        nth_big_cache_note_live_locked(heap, new_bytes > old_bytes ? new_bytes - old_bytes : 0);
+        if (new_bytes < old_bytes && (size_t)big->dirty_pg * NTH_PAGE > new_bytes)
+            big->dirty_pg = (uint32_t)(new_bytes / NTH_PAGE);
     }
+    mark_dirty(big, lead + NTH_BIG_HEADER_BYTES + size);
     big->size = size;
     /* The header's check covers its address: rewrite the prefix at the (possibly new) place. */
     store_prefix(heap, big);
@@ -461,7 +430,7 @@ void nth_big_release_all(nth_heap *heap)
     }
     heap->big_list = NULL;
     heap->big_tail = NULL;
-    nth_big_cache_release_locked(heap);
+    nth_big_cache_teardown(heap);
     while (heap->big_pages) {
         nth_big_page *page = heap->big_pages;
         heap->big_pages = page->next;

@@ -85,10 +85,14 @@ static void fork_prepare(void)
     }
     nth_lfh_fork_prepare();
     nth_addrmap_fork_prepare();
+    nth_regions_fork_prepare();
+    nth_vm_fork_prepare();
 }
 
 static void fork_release(void)
 {
+    nth_vm_fork_release();
+    nth_regions_fork_release();
     nth_addrmap_fork_release();
     nth_lfh_fork_release();
     for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap) {

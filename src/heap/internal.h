@@ -302,8 +302,42 @@ nth_block_header nth_big_decoded(const nth_big *big);
  * problem. */
 bool nth_big_validate_locked(nth_heap *heap, size_t *busy_blocks, size_t *busy_bytes, size_t *committed);
 void nth_big_release_all(nth_heap *heap);
+
+/* ----------------------------------------------------------------------------- regions.c */
+
+/* Keeps a destroyed heap's segment reservation: its first `hot` bytes committed, the rest
+ * inaccessible unless `scattered`. False: the caller releases it. */
+bool nth_regions_put(char *base, size_t reserve, size_t hot, bool scattered);
+/* A cached reservation of exactly `size` bytes (*reserve = size; its committed prefix in *hot,
+ * the rest inaccessible and zero), or NULL. */
+char *nth_regions_take(size_t size, size_t *reserve, size_t *hot);
+/* Gives back what has been cached longer than segment_cache_decay_ms. */
+void nth_regions_decay(void);
+/* Gives back every cached reservation (compaction, trim, a refused reservation); returns the
+ * bytes of address space given back. */
+size_t nth_regions_release_all(void);
+/* Committed bytes held in cached reservations. */
+size_t nth_regions_cached_bytes(void);
+void nth_regions_fork_prepare(void);
+void nth_regions_fork_release(void);
+
+/* ---------------------------------------------------------------------------- bigcache.c */
+
 /* Gives the cached mappings of freed big blocks back to the system. */
 void nth_big_cache_release_locked(nth_heap *heap);
+/* Ends the demand epoch when it is over and gives back what the demand no longer covers. */
+void nth_big_cache_decay_locked(nth_heap *heap);
+/* Records the live big-block bytes in the epoch's peak and `grown` bytes of new big-block
+ * mappings in its turnover (after the live bytes grew). */
+void nth_big_cache_note_live_locked(nth_heap *heap, size_t grown);
+/* A cached mapping of at least `bytes` out of the cache (its size in e->bytes, its possibly
+ * nonzero prefix in e->dirty); false when none can serve. */
+bool nth_big_cache_take_locked(nth_heap *heap, size_t bytes, nth_big_cached *e);
+/* Keeps a freed mapping (merged with cached pieces of the same region beside it) when the
+ * demand covers it; false: the caller releases it. */
+bool nth_big_cache_put_locked(nth_heap *heap, nth_big_cached e);
+/* Destroy: every entry and the entry page. */
+void nth_big_cache_teardown(nth_heap *heap);
 /* The in-band copy of the block header (user-writable; checked, never believed). */
 static inline char *nth_big_header(const nth_big *big)
 {

@@ -174,9 +174,17 @@ typedef struct nth_big {
     size_t size;              /* requested bytes */
     uintptr_t user_value;     /* NTH_SETTABLE_USER_VALUE */
     uint16_t flags;           /* BLOCK_BUSY | BLOCK_BIG | user flags */
-    uint16_t reserved0;
-    uint32_t reserved1;
+    uint16_t region;          /* the mapping it was carved from (bigcache.c: only such pieces merge) */
+    uint32_t dirty_pg;        /* pages from base that may hold nonzero bytes (written since mapped) */
 } nth_big;
+
+/* A freed big-block mapping kept for reuse (bigcache.c). */
+typedef struct nth_big_cached {
+    char *base;
+    size_t bytes;
+    size_t dirty;    /* bytes from base that may be nonzero; the rest is known zero */
+    uint16_t region; /* the mapping it was carved from: only pieces of one mapping merge */
+} nth_big_cached;
 
 /* The head of a record page: pages form a list on the heap; each keeps its spare records. */
 typedef struct nth_big_page {
@@ -192,8 +200,6 @@ typedef struct nth_big_page {
 #define NTH_BIG_PAGE_RESERVE NTH_CHUNK
 #define NTH_BIG_PAGE_COMMIT (NTH_CHUNK - 2 * NTH_PAGE) /* one guard page at each end */
 #define NTH_BIG_PAGE_RECORDS ((NTH_BIG_PAGE_COMMIT - sizeof(nth_big_page)) / sizeof(nth_big))
-#define NTH_BIG_CACHE_SLOTS 8u
-#define NTH_BIG_CACHE_MAX_BYTES ((size_t)64 << 20)
 #define NTH_BIG_HEADER_BYTES 128u /* data 128-byte aligned, like a cache-line pair */
 #define NTH_BIG_CANARY_WORDS ((NTH_BIG_HEADER_BYTES - sizeof(nth_block_header)) / sizeof(uint64_t))
 
@@ -229,11 +235,17 @@ typedef struct nth_heap {
     uint32_t reserved2;
     nth_big *big_list, *big_tail; /* records of big blocks in allocation order */
     nth_big_page *big_pages;       /* record pages (bigblock.c) */
-    /* Mappings of freed big blocks kept for reuse (bigblock.c): committed, owned by no one. */
-    struct { char *base; size_t bytes; } big_cache[NTH_BIG_CACHE_SLOTS];
+    /* Mappings of freed big blocks kept for reuse (bigcache.c): committed, owned by no one. */
+    nth_big_cached *big_cache;     /* engine-private page, oldest first; NULL until first used */
     uint32_t big_cache_n;
-    uint32_t reserved4;
+    uint16_t big_region_next;       /* id of the next fresh mapping (wraps; ids only gate merges) */
+    uint16_t reserved4;
     size_t big_cache_bytes;
+    size_t big_peak, big_peak_prev; /* peak live big-block bytes: this epoch, the one before */
+    uint64_t big_epoch_ms;          /* start of this epoch (nth_vm_clock_ms) */
+    size_t big_epoch_volume;        /* bytes of big blocks allocated in this epoch */
+    size_t big_cache_decay_ms;      /* option: epoch length; 0 keeps no cache */
+    size_t big_cache_max;           /* option: at most this many cached bytes */
     /* counters kept exact under the lock */
     size_t busy_blocks, busy_bytes, free_blocks, free_bytes;
     size_t big_blocks, big_bytes, reserved_bytes, committed_bytes;

@@ -34,7 +34,7 @@ static nth_lfh_subsegment *metadata_alloc_locked(nth_lfh *lfh, size_t bytes)
             return sub;
         }
     }
-    bytes = nth_round_up(bytes, NTH_PAGE);
+    bytes = nth_round_up(bytes, 64); /* small ones share pages (vm_linux.c) */
     nth_lfh_subsegment *sub = nth_vm_map_private(bytes);
     if (sub) sub->meta_bytes = bytes;
     return sub;

@@ -39,6 +39,7 @@ typedef enum nth_lock_rank {
     NTH_RANK_HEAP = 2,
     NTH_RANK_CACHE = 3,
     NTH_RANK_ADDRMAP = 4,
+    NTH_RANK_REGIONS = 5, /* regions.c: never held with the address map's lock */
     NTH_RANK_LIMIT /* one past the highest rank */
 } nth_lock_rank;
 

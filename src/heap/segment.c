@@ -159,6 +159,31 @@ static void init_segment(nth_segment *segment, size_t header_bytes, size_t commi
                                (uint32_t)(header_bytes / NTH_GRANULE));
 }
 
+/* A cached reservation (regions.c) of exactly `needed` bytes for a new segment, with at least
+ * *commit bytes committed (raised to its hot prefix, which costs nothing to keep) and the header
+ * cleared; *reserve receives its size. NULL when none is cached, or for executable heaps (cached
+ * pages are not executable, and an executable heap's pages are never cached). */
+static char *take_cached(uint32_t flags, size_t needed, size_t header_bytes, size_t *reserve, size_t *commit)
+{
+    if (flags & NTH_CREATE_ENABLE_EXECUTE) return NULL;
+    size_t hot;
+    char *base = nth_regions_take(needed, reserve, &hot);
+    if (!base) return NULL;
+    if (*commit > *reserve) *commit = *reserve;
+    if (hot >= *commit) {
+        *commit = hot;
+    } else if (!nth_vm_commit(base + hot, *commit - hot, false)) {
+        nth_vm_release(base, *reserve);
+        return NULL;
+    }
+    memset(base, 0, header_bytes); /* the new owner reads its header as zero-filled */
+    return base;
+}
+
+/* A fresh reservation; when the system refuses, the process's cached reservations and (under
+ * its lock) the heap's cached big-block mappings are given back and it is asked once more. */
+static char *reserve_or_drop_caches(nth_heap *heap, size_t wanted, size_t needed, size_t *got);
+
 nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t maximum_size)
 {
     size_t header_bytes = nth_segment_header_bytes(true);
@@ -183,11 +208,15 @@ nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t ma
     if (commit > limit) commit = limit;
 
     size_t reserve = nth_round_up(limit, NTH_CHUNK);
-    char *base = nth_vm_reserve(reserve, NTH_CHUNK);
-    if (!base) return NULL;
-    if (!nth_vm_commit(base, commit, flags & NTH_CREATE_ENABLE_EXECUTE)) {
-        nth_vm_release(base, reserve);
-        return NULL;
+    char *base = maximum_size == 0 ? take_cached(flags, reserve, header_bytes, &reserve, &commit) : NULL;
+    if (base) {
+        limit = reserve;
+    } else {
+        if (!(base = reserve_or_drop_caches(NULL, reserve, reserve, &reserve))) return NULL;
+        if (!nth_vm_commit(base, commit, flags & NTH_CREATE_ENABLE_EXECUTE)) {
+            nth_vm_release(base, reserve);
+            return NULL;
+        }
     }
     nth_heap_side *side = nth_vm_map_private(sizeof(nth_heap_side));
     if (!side) {
@@ -209,6 +238,9 @@ nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t ma
     heap->commit_step = DEFAULT_COMMIT_STEP;
     heap->decommit_free_block = nth_process_defaults.decommit_free_block;
     heap->decommit_total_free = nth_process_defaults.decommit_total_free;
+    heap->big_cache_decay_ms = nth_process_defaults.big_cache_decay_ms;
+    heap->big_cache_max = nth_process_defaults.big_cache_max;
+    heap->big_epoch_ms = nth_vm_clock_ms();
     heap->terminate_on_corruption = nth_process_defaults.terminate_on_corruption;
     /* Debug heaps and unserialized heaps use the back-end only, as on Windows. */
     heap->lfh_enabled = nth_process_defaults.lfh && maximum_size == 0 &&
@@ -248,6 +280,18 @@ static char *reserve_down_to(size_t wanted, size_t needed, size_t *got)
     }
 }
 
+static char *reserve_or_drop_caches(nth_heap *heap, size_t wanted, size_t needed, size_t *got)
+{
+    char *base = reserve_down_to(wanted, needed, got);
+    if (base) return base;
+    bool dropped = nth_regions_release_all() > 0;
+    if (heap && heap->big_cache_n > 0) {
+        nth_big_cache_release_locked(heap);
+        dropped = true;
+    }
+    return dropped ? reserve_down_to(wanted, needed, got) : NULL;
+}
+
 nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes)
 {
     nth_assert_held(heap);
@@ -256,14 +300,16 @@ nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes)
     size_t needed = nth_round_up(header_bytes + bytes, NTH_CHUNK);
     size_t wanted = heap->segment_reserve > needed ? heap->segment_reserve : needed;
     size_t reserve;
-    char *base = reserve_down_to(nth_round_up(wanted, NTH_CHUNK), needed, &reserve);
-    if (!base) return NULL;
     size_t commit = nth_round_up(header_bytes + bytes, NTH_PAGE);
     if (commit < heap->commit_step) commit = heap->commit_step;
-    if (commit > reserve) commit = reserve;
-    if (!nth_vm_commit(base, commit, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
-        nth_vm_release(base, reserve);
-        return NULL;
+    char *base = take_cached(heap->flags, nth_round_up(wanted, NTH_CHUNK), header_bytes, &reserve, &commit);
+    if (!base) {
+        if (!(base = reserve_or_drop_caches(heap, nth_round_up(wanted, NTH_CHUNK), needed, &reserve))) return NULL;
+        if (commit > reserve) commit = reserve;
+        if (!nth_vm_commit(base, commit, heap->flags & NTH_CREATE_ENABLE_EXECUTE)) {
+            nth_vm_release(base, reserve);
+            return NULL;
+        }
     }
     nth_segment *segment = (nth_segment *)(base + sizeof(nth_block_header));
     segment->owner = (nth_owner){NTH_SEGMENT_MAGIC, OWNER_SEGMENT, (uint16_t)heap->n_segments, heap, base, reserve};
@@ -329,22 +375,30 @@ static nth_heap_side *side_of(nth_heap *heap)
     return (nth_heap_side *)((char *)heap->freelists - offsetof(nth_heap_side, freelists));
 }
 
+/* Gives a destroyed heap's segment to the process's cache of reservations (regions.c), else
+ * back to the system. Executable heaps' pages are never cached. */
+static void release_segment(nth_segment *segment, bool executable)
+{
+    char *base = nth_segment_base(segment);
+    size_t reserve = segment->owner.reserve, limit = (size_t)(segment->limit - base);
+    size_t hot = segment->n_ucr ? (size_t)segment->ucr[0].offset_pg * NTH_PAGE : limit;
+    bool scattered = segment->n_ucr > 1 ||
+                     (segment->n_ucr == 1 && (size_t)(segment->ucr[0].offset_pg + segment->ucr[0].size_pg) * NTH_PAGE < limit);
+    if (segment->ucr_map_bytes) nth_vm_release(segment->ucr, segment->ucr_map_bytes);
+    nth_addrmap_clear(base, reserve);
+    if (executable || !nth_regions_put(base, reserve, hot, scattered)) nth_vm_release(base, reserve);
+}
+
 void nth_segment_release_all(nth_heap *heap)
 {
     /* Segment 0 last: it holds the heap object itself, and with it the list. */
+    bool executable = heap->flags & NTH_CREATE_ENABLE_EXECUTE;
     nth_segment *segment = heap->segment0.next;
     while (segment) {
         nth_segment *next = segment->next;
-        char *base = nth_segment_base(segment);
-        size_t reserve = segment->owner.reserve;
-        if (segment->ucr_map_bytes) nth_vm_release(segment->ucr, segment->ucr_map_bytes);
-        nth_addrmap_clear(base, reserve);
-        nth_vm_release(base, reserve);
+        release_segment(segment, executable);
         segment = next;
     }
     nth_vm_unmap_private(side_of(heap), sizeof(nth_heap_side));
-    segment = &heap->segment0;
-    if (segment->ucr_map_bytes) nth_vm_release(segment->ucr, segment->ucr_map_bytes);
-    nth_addrmap_clear(nth_segment_base(segment), segment->owner.reserve);
-    nth_vm_release(nth_segment_base(segment), segment->owner.reserve);
+    release_segment(&heap->segment0, executable);
 }

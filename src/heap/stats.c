@@ -76,6 +76,7 @@ size_t nth_heap_compact(nth_heap *heap, uint32_t flags)
     nth_lfh_pause(heap);
     nth_lfh_trim_locked(heap);
     nth_big_cache_release_locked(heap);
+    nth_regions_release_all(); /* destroyed heaps' segments kept for new heaps */
     nth_backend_decommit_free_locked(heap, COMPACT_MIN_BYTES);
     size_t largest = largest_free_locked(heap);
     nth_lfh_resume(heap);

@@ -56,8 +56,17 @@ bool nth_vm_protect(void *addr, size_t size, enum nth_vm_access access);
 /* Engine metadata: `size` bytes (rounded up to pages) of zeroed, readable and writable memory
  * that no heap owns. NULL when the system refuses. */
 void *nth_vm_map_private(size_t size);
-/* pre: addr and size as passed to / returned by nth_vm_map_private. */
+/* pre: addr and size as passed to / returned by nth_vm_map_private. Small mappings may be kept
+ * for reuse (not readable by anyone else: they stay engine-private). */
 void nth_vm_unmap_private(void *addr, size_t size);
+/* Unmaps the kept small mappings when none was kept for idle_ms (0: at once). */
+void nth_vm_private_pool_trim(uint64_t now_ms, uint64_t idle_ms);
+/* fork(): the pool's lock, taken last and released first by the engine's fork handlers. */
+void nth_vm_fork_prepare(void);
+void nth_vm_fork_release(void);
+
+/* A coarse monotonic clock in milliseconds (cheap: for decay decisions, not for timing). */
+uint64_t nth_vm_clock_ms(void);
 
 /* 64 unpredictable bits (the system's random source; a time/address mix when it has none). */
 uint64_t nth_random64(void);

@@ -10,10 +10,14 @@
  *             (pages move without copying)
  *   move      mremap(MAYMOVE|FIXED) onto a reservation the caller made (and registered) first
  *   protect   mprotect(NONE | READ | READ|WRITE)
- *   private   mmap(READ|WRITE) of zeroed pages for engine metadata; munmap
+ *   private   mmap(READ|WRITE) of zeroed pages for engine metadata; munmap, or a pool of freed
+ *             small ones (reused zeroed; given back when idle or on request)
+ *   clock     clock_gettime(CLOCK_MONOTONIC_COARSE), milliseconds
  *   random    getrandom(GRND_NONBLOCK), else a mix of the clock, the pid and a stack address
  */
 #include <errno.h>
+#include <pthread.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -106,22 +110,150 @@ static size_t page_round(size_t size)
     return (size + page - 1) & ~(page - 1);
 }
 
+/* Freed private mappings of up to POOL_CLASSES pages wait here for the next request of their
+ * size (a destroyed heap's LFH metadata serves the next heap's), up to POOL_MAX bytes, linked
+ * through their first word. They are zeroed again when handed out.
+ *
+ * Requests of at most SLOT_MAX bytes share pages: slots of 256, 512, 1024 or 2048 bytes (aligned
+ * to their size), carved from 64 KiB mappings a page at a time, kept on a free list per size
+ * when freed (never unmapped: they stay engine-private and are bounded by the peak in use).
+ * Small metadata (a thread cache, an LFH subsegment's descriptor for a large block size) thus
+ * costs a slot of resident memory instead of a page. */
+#define POOL_CLASSES 4u
+#define POOL_MAX ((size_t)16 << 20)
+#define SLOT_MIN 256u
+#define SLOT_CLASSES 4u
+#define SLOT_MAX (SLOT_MIN << (SLOT_CLASSES - 1))
+#define SLAB_CHUNK ((size_t)64 << 10)
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *pool[POOL_CLASSES];
+static size_t pool_bytes;
+static uint64_t pool_last_put_ms;
+static void *slots[SLOT_CLASSES];
+static char *slab_next, *slab_end;
+
+static unsigned slot_class(size_t size)
+{
+    unsigned c = 0;
+    while ((size_t)SLOT_MIN << c < size) c++;
+    return c;
+}
+
+/* A zeroed slot of class c, or NULL. pre: pool_lock held. */
+static void *slot_take(unsigned c, size_t page)
+{
+    size_t bytes = (size_t)SLOT_MIN << c;
+    if (!slots[c]) {
+        if (slab_next == slab_end) {
+            char *chunk = mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (chunk == MAP_FAILED) return NULL;
+            slab_next = chunk;
+            slab_end = chunk + SLAB_CHUNK;
+        }
+        char *fresh = slab_next;
+        slab_next += page;
+        for (size_t at = page; at >= bytes; at -= bytes) { /* lowest address first out */
+            void *slot = fresh + at - bytes;
+            memcpy(slot, &slots[c], sizeof(void *));
+            slots[c] = slot;
+        }
+    }
+    void *slot = slots[c];
+    memcpy(&slots[c], slot, sizeof(void *));
+    return memset(slot, 0, bytes);
+}
+
 void *nth_vm_map_private(size_t size)
 {
     if (injected_failure(NTH_VM_FAULT_PRIVATE)) return NULL;
-    void *mem = mmap(NULL, page_round(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (size <= SLOT_MAX && SLOT_MAX <= page) {
+        pthread_mutex_lock(&pool_lock);
+        void *slot = slot_take(slot_class(size), page);
+        pthread_mutex_unlock(&pool_lock);
+        return slot;
+    }
+    size_t bytes = page_round(size), pages = bytes / page;
+    if (pages <= POOL_CLASSES) {
+        pthread_mutex_lock(&pool_lock);
+        void *mem = pool[pages - 1];
+        if (mem) {
+            memcpy(&pool[pages - 1], mem, sizeof(void *));
+            pool_bytes -= bytes;
+        }
+        pthread_mutex_unlock(&pool_lock);
+        if (mem) return memset(mem, 0, bytes);
+    }
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return mem == MAP_FAILED ? NULL : mem;
 }
 
 void nth_vm_unmap_private(void *addr, size_t size)
 {
-    munmap(addr, page_round(size));
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (size <= SLOT_MAX && SLOT_MAX <= page) {
+        unsigned c = slot_class(size);
+        pthread_mutex_lock(&pool_lock);
+        memcpy(addr, &slots[c], sizeof(void *));
+        slots[c] = addr;
+        pthread_mutex_unlock(&pool_lock);
+        return;
+    }
+    size_t bytes = page_round(size), pages = bytes / page;
+    if (pages <= POOL_CLASSES) {
+        pthread_mutex_lock(&pool_lock);
+        bool kept = pool_bytes + bytes <= POOL_MAX;
+        if (kept) {
+            memcpy(addr, &pool[pages - 1], sizeof(void *));
+            pool[pages - 1] = addr;
+            pool_bytes += bytes;
+            pool_last_put_ms = nth_vm_clock_ms();
+        }
+        pthread_mutex_unlock(&pool_lock);
+        if (kept) return;
+    }
+    munmap(addr, bytes);
+}
+
+void nth_vm_private_pool_trim(uint64_t now_ms, uint64_t idle_ms)
+{
+    pthread_mutex_lock(&pool_lock);
+    if (idle_ms == 0 || now_ms - pool_last_put_ms >= idle_ms) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        for (size_t c = 0; c < POOL_CLASSES; c++) {
+            while (pool[c]) {
+                void *mem = pool[c];
+                memcpy(&pool[c], mem, sizeof(void *));
+                munmap(mem, (c + 1) * page);
+            }
+        }
+        pool_bytes = 0;
+    }
+    pthread_mutex_unlock(&pool_lock);
+}
+
+void nth_vm_fork_prepare(void)
+{
+    pthread_mutex_lock(&pool_lock);
+}
+
+void nth_vm_fork_release(void)
+{
+    pthread_mutex_unlock(&pool_lock);
 }
 
 bool nth_vm_move(void *addr, size_t old_size, void *target, size_t new_size)
 {
     if (injected_failure(NTH_VM_FAULT_REMAP)) return false;
     return mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) != MAP_FAILED;
+}
+
+uint64_t nth_vm_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 uint64_t nth_random64(void)

@@ -306,7 +306,8 @@ TEST(overflow_into_next_mapping_is_reported_by_free)
 /* ------------------------------------------------------------------------ pressure */
 
 /* A freed small mapping sits in the cache; the next, larger request must not get it when it
- * cannot be grown. */
+ * cannot be grown. kind 1: the fresh reservation fails too; the heap then drops its cache and
+ * asks once more (as under RLIMIT_AS), which succeeds. */
 static void cache_remap_failure(long kind)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
@@ -317,10 +318,8 @@ static void cache_remap_failure(long kind)
     unsigned char *p = nth_heap_alloc(heap, 0, 8 * MIB);
     nth_vm_inject_failure(NTH_VM_FAULT_REMAP, 0);
     nth_vm_inject_failure(NTH_VM_FAULT_RESERVE, 0);
-    if (kind) {
-        CK(p == NULL && nth_last_error() == NTH_ERR_NO_MEMORY);
-    } else {
-        CK(p != NULL);
+    CK(p != NULL);
+    {
         if (p) {
             CK(nth_heap_size(heap, 0, p) == 8 * MIB);
             CK(nth_heap_usable_size(heap, p) >= 8 * MIB);
@@ -343,7 +342,8 @@ TEST(cache_remap_failure_never_returns_a_smaller_block)
 }
 
 /* A realloc that must move a big block: remap number `n` fails (1: the growth in place, 2: the
- * move); reserve number `n - 2` fails (the new place). The old block stays valid and owned. */
+ * move, which then copies); reserve number `n - 2` fails (the new place). A failed realloc leaves
+ * the old block valid and owned. */
 static void realloc_move_failure(long arg)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
@@ -361,8 +361,8 @@ static void realloc_move_failure(long arg)
     unsigned char *q = nth_heap_realloc(heap, 0, p, 64 * MIB);
     nth_vm_inject_failure(NTH_VM_FAULT_REMAP, 0);
     nth_vm_inject_failure(NTH_VM_FAULT_RESERVE, 0);
-    if (arg == 1) {
-        CK(q != NULL); /* moved instead */
+    if (arg <= 2) {
+        CK(q != NULL); /* moved instead (arg 2: by copying) */
         if (q) {
             CK(filled(q, 2 * MIB, 9) && nth_heap_size(heap, 0, q) == 64 * MIB);
             memset(q, 0x11, 64 * MIB);

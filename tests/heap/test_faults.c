@@ -23,7 +23,8 @@ static int scenario(nth_heap *heap, int *bad)
     memset(live, 0, sizeof live);
     for (int step = 0; step < 600; step++) {
         int i = (int)(harness_rand(&rng) % LIVE);
-        /* 20 MiB blocks are too big for the heap's cache of freed mappings: each one maps anew. */
+        /* The heap keeps no freed big mappings (sweep sets big_cache_decay_ms to 0): each 20 MiB
+         * block maps anew. */
         size_t size = step % 50 == 0 ? (size_t)20 << 20 : harness_rand_range(&rng, 1, step % 7 == 0 ? 90000 : 600);
         if (live[i]) {
             if (step % 3 == 0) {
@@ -72,6 +73,7 @@ static void sweep(enum nth_vm_fault kind)
             total_failures++;
             continue;
         }
+        CHECK(nth_heap_set_option(heap, NTH_OPTION_BIG_CACHE_DECAY_MS, 0));
         int bad = 0;
         total_failures += scenario(heap, &bad);
         nth_vm_inject_failure(kind, 0);
@@ -95,6 +97,9 @@ TEST(every_nth_reserve_fails) { sweep(NTH_VM_FAULT_RESERVE); }
 
 TEST(create_fails_cleanly)
 {
+    /* Nothing cached to fall back on: destroyed heaps' segments are not kept. */
+    CHECK(nth_heap_set_option(NULL, NTH_OPTION_SEGMENT_CACHE_DECAY_MS, 0));
+    nth_heap_compact(nth_process_heap(), 0);
     nth_heap *before[64];
     size_t n = nth_heap_list(before, 64);
     nth_vm_inject_failure(NTH_VM_FAULT_RESERVE, 1);

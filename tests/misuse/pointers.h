@@ -3,7 +3,8 @@
  *
  *   mis_make_bad            a wild (static, stack, unmapped, NULL+1, kernel half, non-canonical),
  *                           interior, misaligned or freed pointer, with the errors docs/errors.md
- *                           names for it (freed big blocks: INVALID_POINTER or DOUBLE_FREE)
+ *                           names for it (freed big blocks, and pointers into a freed big
+ *                           block's mapping kept for reuse: INVALID_POINTER or DOUBLE_FREE)
  *   mis_expect_one_report   exactly one report, right error, naming the pointer and the call
  *   mis_expect_unchanged    the heap validates cleanly and serves as before
  *   mis_free_after_realloc  free(p) after realloc moved p: refused, reported, the new block intact
@@ -113,7 +114,7 @@ enum {
     MIS_BAD_STATIC, MIS_BAD_STACK, MIS_BAD_UNMAPPED, MIS_BAD_NULL1, MIS_BAD_KERNEL,
     MIS_BAD_NONCANON, MIS_BAD_INTERIOR_BACK, MIS_BAD_INTERIOR_LFH, MIS_BAD_INTERIOR_BIG,
     MIS_BAD_MISALIGNED_BACK, MIS_BAD_MISALIGNED_LFH, MIS_BAD_FREED_BACK, MIS_BAD_FREED_LFH,
-    MIS_BAD_FREED_BIG
+    MIS_BAD_FREED_BIG, MIS_BAD_CACHED_BIG
 };
 
 /* A bad pointer of the given kind and the errors the docs name for it. */
@@ -161,6 +162,15 @@ static inline void *mis_make_bad(const mis_ops *ops, int kind, void *stack, unsi
         p = mis_take(ops, MIS_BIG, "a big block");
         if (p) mis_release_live(ops, p, "the block");
         return p;
+    case MIS_BAD_CACHED_BIG:
+        /* A freed 8 MiB block's mapping stays cached; a 2 MiB block takes its front, and the
+         * pointer lies in the rest, which no block owns. */
+        *mask = MIS_BIT(NTH_ERR_DOUBLE_FREE) | MIS_BIT(NTH_ERR_INVALID_POINTER);
+        p = mis_take(ops, 4 * MIS_BIG, "an 8 MiB big block");
+        if (!p) return NULL;
+        mis_release_live(ops, p, "the block");
+        if (!mis_take(ops, MIS_BIG, "a big block from the cached mapping")) return NULL;
+        return (char *)p + 3 * MIS_BIG;
     }
     return NULL;
 }

@@ -304,6 +304,8 @@ static const mis_row rows[] = {
     {"native", "double free back-end (immediate)", native_bad_pointer, BAD(OP_FREE, MIS_BAD_FREED_BACK), 0},
     {"native", "double free LFH (immediate)", native_bad_pointer, BAD(OP_FREE, MIS_BAD_FREED_LFH), 0},
     {"native", "double free big block (immediate)", native_bad_pointer, BAD(OP_FREE, MIS_BAD_FREED_BIG), 0},
+    {"native", "free pointer into a cached big mapping", native_bad_pointer, BAD(OP_FREE, MIS_BAD_CACHED_BIG), 0},
+    {"native", "realloc pointer into a cached big mapping", native_bad_pointer, BAD(OP_REALLOC, MIS_BAD_CACHED_BIG), 0},
     {"native", "realloc stack pointer", native_bad_pointer, BAD(OP_REALLOC, MIS_BAD_STACK), 0},
     {"native", "realloc unmapped pointer", native_bad_pointer, BAD(OP_REALLOC, MIS_BAD_UNMAPPED), 0},
     {"native", "realloc kernel-half pointer", native_bad_pointer, BAD(OP_REALLOC, MIS_BAD_KERNEL), 0},

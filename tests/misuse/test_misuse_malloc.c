@@ -199,6 +199,7 @@ static const mis_row rows[] = {
     {"malloc", "double free back-end (immediate)", malloc_bad_pointer, BAD(OP_FREE, MIS_BAD_FREED_BACK), 0},
     {"malloc", "double free LFH (immediate)", malloc_bad_pointer, BAD(OP_FREE, MIS_BAD_FREED_LFH), 0},
     {"malloc", "double free big block (immediate)", malloc_bad_pointer, BAD(OP_FREE, MIS_BAD_FREED_BIG), 0},
+    {"malloc", "free pointer into a cached big mapping", malloc_bad_pointer, BAD(OP_FREE, MIS_BAD_CACHED_BIG), 0},
     {"malloc", "realloc freed LFH block", malloc_bad_pointer, BAD(OP_REALLOC, MIS_BAD_FREED_LFH), 0},
     {"malloc", "realloc freed back-end block", malloc_bad_pointer, BAD(OP_REALLOC, MIS_BAD_FREED_BACK), 0},
     {"malloc", "realloc stack pointer", malloc_bad_pointer, BAD(OP_REALLOC, MIS_BAD_STACK), 0},

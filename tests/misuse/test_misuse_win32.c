@@ -316,6 +316,7 @@ static const mis_row rows[] = {
     {"win32", "HeapFree double free back-end", win32_bad_pointer, BAD(OP_HEAPFREE, MIS_BAD_FREED_BACK), 0},
     {"win32", "HeapFree double free LFH", win32_bad_pointer, BAD(OP_HEAPFREE, MIS_BAD_FREED_LFH), 0},
     {"win32", "HeapFree double free big block", win32_bad_pointer, BAD(OP_HEAPFREE, MIS_BAD_FREED_BIG), 0},
+    {"win32", "HeapFree pointer into a cached big mapping", win32_bad_pointer, BAD(OP_HEAPFREE, MIS_BAD_CACHED_BIG), 0},
     {"win32", "HeapFree another heap's block", win32_other_pointer, 0, 0},
     {"win32", "HeapFree the heap handle itself", win32_other_pointer, 1, 0},
     {"win32", "HeapReAlloc freed LFH block", win32_bad_pointer, BAD(OP_HEAPREALLOC, MIS_BAD_FREED_LFH), 0},
