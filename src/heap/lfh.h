@@ -85,6 +85,9 @@ typedef struct nth_lfh_bucket_pool {
     uint32_t count;
 } nth_lfh_bucket_pool;
 
+#define NTH_LFH_GATE_PAUSED 1u       /* heap->lfh_paused > 0 */
+#define NTH_LFH_GATE_FENCE 2u        /* no membarrier: each fast operation issues a full fence */
+
 /* One per (thread, heap): the subsegments the thread allocates from. Lives outside the heap
  * (its own mapping), so a thread can tidy up after its heap was destroyed. */
 typedef struct nth_lfh_tcache {
@@ -94,7 +97,7 @@ typedef struct nth_lfh_tcache {
     struct nth_lfh_tcache *heap_prev;
     struct nth_lfh_tcache *orphan_next;  /* on the heap's orphan stack (its thread has exited) */
     _Atomic uint32_t in_op;          /* 1 while a fast-path operation runs (see lfh_tcache.c) */
-    _Atomic uint32_t paused;         /* mirrors heap->lfh_paused > 0, read by the owner's fast path */
+    _Atomic uint32_t gate;           /* 0, or NTH_LFH_GATE_* bits: the fast path's one test */
     nth_lfh_subsegment *current[NTH_LFH_BUCKETS];
 } nth_lfh_tcache;
 
@@ -190,6 +193,5 @@ void nth_lfh_trim_locked(nth_heap *heap);
 
 /* The fast paths' shared state (lfh_tcache.c), for lfh_fast.h. */
 extern NTH_TLS nth_lfh_tcache *nth_lfh_tls_recent;
-extern _Atomic bool nth_lfh_fast_path_needs_fence;
 
 #endif

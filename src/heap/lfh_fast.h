@@ -181,22 +181,38 @@ static inline void nth_lfh_give_back(nth_lfh_subsegment *sub, uint32_t index, ch
     nth_lfh_push(sub, index, p);
 }
 
+/* The rare half of nth_lfh_begin_fast: the gate is not 0, so the heap is paused, or this
+ * process orders the fast path with a fence because membarrier is unavailable (the gate then
+ * always has NTH_LFH_GATE_FENCE set, so that the common path tests one word). */
+bool nth_lfh_begin_gated(nth_lfh_tcache *tc);
+
 /* Marks the start of an owner operation; false (and unmarked) while the heap is paused.
- * Sanitizer builds use read-modify-writes on in_op on both sides instead of the store + fence
- * (or membarrier) pairing, which ThreadSanitizer cannot follow; the ordering is the same. */
+ * Sanitizer builds use read-modify-writes on in_op on both sides instead of the store +
+ * membarrier pairing, which ThreadSanitizer cannot follow; the ordering is the same. */
 static inline bool nth_lfh_begin_fast(nth_lfh_tcache *tc)
 {
 #if NTH_SANITIZER_BUILD
     atomic_exchange_explicit(&tc->in_op, 1, memory_order_seq_cst);
 #else
     atomic_store_explicit(&tc->in_op, 1, memory_order_relaxed);
-    if (atomic_load_explicit(&nth_lfh_fast_path_needs_fence, memory_order_relaxed))
-        atomic_thread_fence(memory_order_seq_cst);
-    else
-        atomic_signal_fence(memory_order_seq_cst); /* membarrier orders it for the pauser */
+    atomic_signal_fence(memory_order_seq_cst); /* membarrier orders it for the pauser */
 #endif
     /* Acquire: whatever a pauser did before resuming happens before this operation. */
-    if (NTH_LIKELY(atomic_load_explicit(&tc->paused, memory_order_acquire) == 0)) return true;
+    if (NTH_LIKELY(atomic_load_explicit(&tc->gate, memory_order_acquire) == 0)) return true;
+    return nth_lfh_begin_gated(tc);
+}
+
+/* nth_lfh_begin_fast for the inline fast paths, which leave every gated case to lfh.c (so
+ * that they make no call): false (and unmarked) unless the gate is open. */
+static inline __attribute__((always_inline)) bool nth_lfh_enter_inline(nth_lfh_tcache *tc)
+{
+#if NTH_SANITIZER_BUILD
+    atomic_exchange_explicit(&tc->in_op, 1, memory_order_seq_cst);
+#else
+    atomic_store_explicit(&tc->in_op, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+    if (NTH_LIKELY(atomic_load_explicit(&tc->gate, memory_order_acquire) == 0)) return true;
     atomic_store_explicit(&tc->in_op, 0, memory_order_release);
     return false;
 }
@@ -228,7 +244,7 @@ static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
     if (NTH_UNLIKELY(!tc || atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return NULL;
     nth_lfh_subsegment *sub = tc->current[nth_lfh_bucket(size)];
-    if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_begin_fast(tc))) return NULL;
+    if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return NULL;
     char *p = nth_lfh_pop(sub, size);
     nth_lfh_end_fast(tc);
     return p;
@@ -244,7 +260,7 @@ static inline __attribute__((always_inline)) bool nth_lfh_free_fast(nth_heap *he
      * led the caller from ptr to sub and to heap, says the rest. */
     (void)heap;
     if (NTH_UNLIKELY(!tc || !nth_lfh_owns(tc, sub) || !nth_lfh_block_index(sub, ptr, &index))) return false;
-    if (NTH_UNLIKELY(!nth_lfh_begin_fast(tc))) return false;
+    if (NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return false;
     /* Not live: a double free, refused (and reported) by the slow path; nothing changed. */
     bool live = !nth_lfh_is_remote(sub, index) && nth_lfh_claim(sub, index);
     if (NTH_LIKELY(live)) nth_lfh_push(sub, index, ptr);

@@ -8,10 +8,12 @@
  * recent cache, then the thread's list).
  *
  * Pausing: nth_heap_lock, whole-heap validation and compaction call nth_lfh_pause. Each fast
- * operation marks its cache `in_op` before it reads the cache's `paused` flag; the pauser raises
- * heap->lfh_paused and every cache's flag, issues an expedited membarrier (or, where that is
- * unavailable, fast paths use a full fence), then waits for every cache's in_op to drop. Paused
- * fast paths take the heap lock.
+ * operation marks its cache `in_op` before it reads the cache's `gate`; the pauser raises
+ * heap->lfh_paused and every cache's NTH_LFH_GATE_PAUSED bit, issues an expedited membarrier,
+ * then waits for every cache's in_op to drop. Paused fast paths take the heap lock. Where
+ * membarrier is unavailable every gate keeps NTH_LFH_GATE_FENCE set, which sends each fast
+ * operation through nth_lfh_begin_gated: a full fence between the in_op store and the real test
+ * (so the common path reads one word either way).
  *
  * Thread exit retires the thread's subsegments under the heap lock. It holds the cache lock
  * (which keeps the heap from being destroyed under it), and the heap lock comes before the cache
@@ -36,7 +38,7 @@ static NTH_TLS nth_lfh_tcache *tls_caches;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
-_Atomic bool nth_lfh_fast_path_needs_fence = true;
+static _Atomic bool nth_lfh_fast_path_needs_fence = true;
 
 static void thread_exit(void *unused);
 
@@ -60,6 +62,18 @@ nth_lfh_tcache *nth_lfh_cache_for(const nth_heap *heap)
             return tc;
         }
     return NULL;
+}
+
+bool nth_lfh_begin_gated(nth_lfh_tcache *tc)
+{
+    uint32_t gate = atomic_load_explicit(&tc->gate, memory_order_acquire);
+    if (gate & NTH_LFH_GATE_FENCE) {
+        atomic_thread_fence(memory_order_seq_cst);
+        gate = atomic_load_explicit(&tc->gate, memory_order_acquire);
+    }
+    if (!(gate & NTH_LFH_GATE_PAUSED)) return true;
+    atomic_store_explicit(&tc->in_op, 0, memory_order_release);
+    return false;
 }
 
 /* Frees this thread's caches whose heap is gone. */
@@ -88,7 +102,9 @@ nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap)
     nth_lock_acquire(&heap->lock);
     nth_lfh_adopt_orphans_locked(heap);
     nth_mutex_lock(&cache_lock, NTH_RANK_CACHE);
-    atomic_store_explicit(&tc->paused, atomic_load(&heap->lfh_paused) > 0, memory_order_relaxed);
+    uint32_t gate = atomic_load_explicit(&nth_lfh_fast_path_needs_fence, memory_order_relaxed) ? NTH_LFH_GATE_FENCE : 0;
+    if (atomic_load(&heap->lfh_paused) > 0) gate |= NTH_LFH_GATE_PAUSED;
+    atomic_store_explicit(&tc->gate, gate, memory_order_relaxed);
     nth_lfh *lfh = heap->lfh;
     tc->heap_prev = NULL;
     tc->heap_next = lfh->caches;
@@ -199,7 +215,7 @@ void nth_lfh_pause(nth_heap *heap)
 {
     if (atomic_fetch_add_explicit(&heap->lfh_paused, 1, memory_order_seq_cst) != 0 || !heap->lfh) return;
     for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
-        atomic_store_explicit(&tc->paused, 1, memory_order_seq_cst);
+        atomic_fetch_or_explicit(&tc->gate, NTH_LFH_GATE_PAUSED, memory_order_seq_cst);
     if (!atomic_load_explicit(&nth_lfh_fast_path_needs_fence, memory_order_relaxed))
         syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
     for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
@@ -212,5 +228,5 @@ void nth_lfh_resume(nth_heap *heap)
     if (atomic_fetch_sub_explicit(&heap->lfh_paused, 1, memory_order_release) != 1 || !heap->lfh) return;
     nth_lfh_adopt_orphans_locked(heap);
     for (nth_lfh_tcache *tc = heap->lfh->caches; tc; tc = tc->heap_next)
-        atomic_store_explicit(&tc->paused, 0, memory_order_release);
+        atomic_fetch_and_explicit(&tc->gate, ~NTH_LFH_GATE_PAUSED, memory_order_release);
 }
