@@ -20,12 +20,15 @@
  *
  *   metadata (its own private mapping, reached from the address map; never adjacent to blocks)
  *   | nth_lfh_subsegment | busy bits | remote bits | unused[] |
+ *   ^ sub                ^ sub + NTH_LFH_META_HEAD, then at fixed offsets (NTH_LFH_BITMAP_WORDS
+ *                          words per bitmap, whatever n_blocks is), so that the fast paths
+ *                          address them from the descriptor without loading a pointer
  *
  *   busy bits    1 = allocated; set by the owner (or under the heap lock when unowned), cleared
  *                by every free with one atomic claim, so that one of two racing frees wins
  *   remote bits  1 = freed by another thread, not yet collected by the owner (atomic)
  *   a block below bump is busy, or waiting for collection (remote), or on the free list
- *   unused[]     per block: block_size - requested (u8, or u16 above 8 KiB), so sizes are exact
+ *   unused[]     per block: block_size - requested (u16), so sizes are exact
  *
  * The local free list is a LIFO (the last block freed is the first reused, as in the seed
  * lecture) threaded through the free blocks. Its head index lives in the descriptor; each free
@@ -60,12 +63,12 @@ typedef struct nth_lfh_subsegment {
     uint32_t bump;                   /* blocks [0, bump) have been handed out before */
     uint32_t n_used;                 /* unowned: at most the blocks still out (a trigger, see lfh.c) */
     uint32_t free_head;              /* first block of the local free list, or NTH_LFH_NO_BLOCK */
-    uint16_t unused_width;           /* 1 or 2 bytes per unused[] entry */
+    uint16_t unused_width;           /* bytes per unused[] entry: 2 */
     uint16_t bucket;
     uint64_t link_key;               /* secret mixed into every encoded link */
-    uint64_t *busy_bits;
-    _Atomic uint64_t *remote_bits;
-    unsigned char *unused;
+    uint64_t *busy_bits;             /* at NTH_LFH_META_HEAD, for readers other than lfh_fast.h */
+    _Atomic uint64_t *remote_bits;   /* at NTH_LFH_META_REMOTE */
+    unsigned char *unused;           /* at NTH_LFH_META_UNUSED */
     /* -- the rest -- */
     uint32_t magic;
     _Atomic uint32_t remote_count;   /* remote bits set and not yet collected */
@@ -87,6 +90,11 @@ typedef struct nth_lfh_bucket_pool {
 
 #define NTH_LFH_GATE_PAUSED 1u       /* heap->lfh_paused > 0 */
 #define NTH_LFH_GATE_FENCE 2u        /* no membarrier: each fast operation issues a full fence */
+
+/* Where the bitmaps and unused[] start in a descriptor's mapping (see the diagram above). */
+#define NTH_LFH_META_HEAD ((sizeof(nth_lfh_subsegment) + 63u) & ~(size_t)63u)
+#define NTH_LFH_META_REMOTE (NTH_LFH_META_HEAD + 8u * NTH_LFH_BITMAP_WORDS)
+#define NTH_LFH_META_UNUSED (NTH_LFH_META_HEAD + 16u * NTH_LFH_BITMAP_WORDS)
 
 /* One per (thread, heap): the subsegments the thread allocates from. Lives outside the heap
  * (its own mapping), so a thread can tidy up after its heap was destroyed. */

@@ -36,45 +36,54 @@ static inline char *nth_lfh_block_at(const nth_lfh_subsegment *sub, uint32_t ind
     return sub->first_block + (size_t)index * sub->block_size;
 }
 
+/* The bitmap words and the unused[] entry of block `index`, at their fixed offsets (lfh.h). */
+static inline uint64_t *nth_lfh_busy_word(const nth_lfh_subsegment *sub, uint32_t index)
+{
+    return (uint64_t *)((uintptr_t)sub + NTH_LFH_META_HEAD) + index / 64;
+}
+
+static inline _Atomic uint64_t *nth_lfh_remote_word(const nth_lfh_subsegment *sub, uint32_t index)
+{
+    return (_Atomic uint64_t *)((uintptr_t)sub + NTH_LFH_META_REMOTE) + index / 64;
+}
+
+static inline uint16_t *nth_lfh_unused_entry(const nth_lfh_subsegment *sub, uint32_t index)
+{
+    return (uint16_t *)((uintptr_t)sub + NTH_LFH_META_UNUSED) + index;
+}
+
 static inline bool nth_lfh_is_busy(const nth_lfh_subsegment *sub, uint32_t index)
 {
-    return (nth_lfh_load_bits(&sub->busy_bits[index / 64]) >> (index % 64)) & 1;
+    return (nth_lfh_load_bits(nth_lfh_busy_word(sub, index)) >> (index % 64)) & 1;
 }
 
 static inline bool nth_lfh_is_remote(const nth_lfh_subsegment *sub, uint32_t index)
 {
-    return (atomic_load_explicit(&sub->remote_bits[index / 64], memory_order_relaxed) >> (index % 64)) & 1;
+    return (atomic_load_explicit(nth_lfh_remote_word(sub, index), memory_order_relaxed) >> (index % 64)) & 1;
 }
 
 static inline void nth_lfh_set_busy_bit(nth_lfh_subsegment *sub, uint32_t index, bool busy)
 {
-    uint64_t *word = &sub->busy_bits[index / 64];
+    uint64_t *word = nth_lfh_busy_word(sub, index);
     uint64_t bit = 1ull << (index % 64), value = __atomic_load_n(word, __ATOMIC_RELAXED);
     __atomic_store_n(word, busy ? value | bit : value & ~bit, __ATOMIC_RELAXED);
 }
 
 static inline uint32_t nth_lfh_unused_of(const nth_lfh_subsegment *sub, uint32_t index)
 {
-    if (sub->unused_width == 1) return sub->unused[index];
-    uint16_t v;
-    memcpy(&v, sub->unused + 2 * (size_t)index, 2);
-    return v;
+    return *nth_lfh_unused_entry(sub, index);
 }
 
 static inline void nth_lfh_set_unused(nth_lfh_subsegment *sub, uint32_t index, size_t size)
 {
-    uint32_t unused = sub->block_size - (uint32_t)size;
-    if (sub->unused_width == 1)
-        sub->unused[index] = (unsigned char)unused;
-    else
-        memcpy(sub->unused + 2 * (size_t)index, &(uint16_t){(uint16_t)unused}, 2);
+    *nth_lfh_unused_entry(sub, index) = (uint16_t)(sub->block_size - (uint32_t)size);
 }
 
 /* Busy blocks, counted from the bitmap. */
 static inline uint32_t nth_lfh_count_busy(const nth_lfh_subsegment *sub)
 {
     uint32_t n = 0;
-    for (uint32_t w = 0; w < sub->n_words; w++) n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(&sub->busy_bits[w]));
+    for (uint32_t w = 0; w < sub->n_words; w++) n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(nth_lfh_busy_word(sub, w * 64)));
     return n;
 }
 
@@ -84,8 +93,8 @@ static inline uint32_t nth_lfh_count_live(const nth_lfh_subsegment *sub)
 {
     uint32_t n = 0;
     for (uint32_t w = 0; w < sub->n_words; w++)
-        n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(&sub->busy_bits[w]) &
-                                            ~atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed));
+        n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(nth_lfh_busy_word(sub, w * 64)) &
+                                            ~atomic_load_explicit(nth_lfh_remote_word(sub, w * 64), memory_order_relaxed));
     return n;
 }
 
@@ -140,9 +149,9 @@ static inline char *nth_lfh_pop(nth_lfh_subsegment *sub, size_t size)
     memcpy(&w, p, sizeof w);
     w ^= sub->link_key ^ (uintptr_t)p;
     uint32_t next = (uint32_t)w;
-    uint64_t *busy_word = &sub->busy_bits[i / 64];
+    uint64_t *busy_word = nth_lfh_busy_word(sub, i);
     uint64_t bit = 1ull << (i % 64), busy = nth_lfh_load_bits(busy_word);
-    uint64_t taken = busy | atomic_load_explicit(&sub->remote_bits[i / 64], memory_order_relaxed);
+    uint64_t taken = busy | atomic_load_explicit(nth_lfh_remote_word(sub, i), memory_order_relaxed);
     /* next + 1 wraps to 0 for NO_BLOCK, so one comparison accepts "end" and "below bump". */
     if (NTH_UNLIKELY((uint32_t)(w >> 32) != next || next + 1u > nth_lfh_load_u32(&sub->bump) ||
                      (taken & bit)))
@@ -170,7 +179,7 @@ static inline char *nth_lfh_hand_out_fresh(nth_lfh_subsegment *sub, uint32_t ind
 static inline bool nth_lfh_claim(nth_lfh_subsegment *sub, uint32_t index)
 {
     uint64_t bit = 1ull << (index % 64);
-    return (__atomic_fetch_and(&sub->busy_bits[index / 64], ~bit, __ATOMIC_ACQ_REL) & bit) != 0;
+    return (__atomic_fetch_and(nth_lfh_busy_word(sub, index), ~bit, __ATOMIC_ACQ_REL) & bit) != 0;
 }
 
 /* Puts block `index` at `p`, already claimed or collected, on the local free list (owner, or
@@ -243,7 +252,9 @@ static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *
 {
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
     if (NTH_UNLIKELY(!tc || atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return NULL;
-    nth_lfh_subsegment *sub = tc->current[nth_lfh_bucket(size)];
+    /* Sizes 1 ... 1024 (16-byte buckets) are the common case: one shift. */
+    unsigned bucket = size - 1 < 1024 ? (unsigned)((size - 1) >> 4) : nth_lfh_bucket(size);
+    nth_lfh_subsegment *sub = tc->current[bucket];
     if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return NULL;
     char *p = nth_lfh_pop(sub, size);
     nth_lfh_end_fast(tc);
@@ -255,11 +266,16 @@ static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *
 static inline __attribute__((always_inline)) bool nth_lfh_free_fast(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
 {
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
-    uint32_t index;
     /* A subsegment owned by this thread's cache is of the cache's heap: the address map, which
      * led the caller from ptr to sub and to heap, says the rest. */
     (void)heap;
-    if (NTH_UNLIKELY(!tc || !nth_lfh_owns(tc, sub) || !nth_lfh_block_index(sub, ptr, &index))) return false;
+    if (NTH_UNLIKELY(!tc || !nth_lfh_owns(tc, sub))) return false;
+    /* nth_lfh_block_index without its bump test: a block at or above bump was never busy, so
+     * the claim below refuses it (and the slow path reports it). */
+    size_t offset = (size_t)((const char *)ptr - sub->first_block);
+    if (NTH_UNLIKELY(offset >= sub->span)) return false;
+    uint32_t index = (uint32_t)(((uint64_t)offset * sub->reciprocal) >> 32);
+    if (NTH_UNLIKELY((size_t)index * sub->block_size != offset)) return false;
     if (NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return false;
     /* Not live: a double free, refused (and reported) by the slow path; nothing changed. */
     bool live = !nth_lfh_is_remote(sub, index) && nth_lfh_claim(sub, index);
