@@ -95,7 +95,7 @@ static void *alloc_locked_path(nth_heap *heap, nth_lfh_tcache *tc, unsigned buck
 {
     void *p = NULL;
     nth_lock_acquire(&heap->lock);
-    nth_lfh_adopt_orphans_locked(heap);
+    nth_lfh_adopt_orphans_locked(heap, NTH_LFH_SPARE_CACHES);
     nth_lfh_subsegment *sub = tc->current[bucket];
     if (sub && heap->lfh_enabled) {
         p = take_block(heap, sub, size);

@@ -103,7 +103,7 @@ typedef struct nth_lfh_tcache {
     struct nth_lfh_tcache *thread_next;  /* this thread's caches */
     struct nth_lfh_tcache *heap_next;    /* the heap's caches (under the heap lock) */
     struct nth_lfh_tcache *heap_prev;
-    struct nth_lfh_tcache *orphan_next;  /* on the heap's orphan stack (its thread has exited) */
+    struct nth_lfh_tcache *orphan_next;  /* on the heap's spare stack (its thread has exited) */
     _Atomic uint32_t in_op;          /* 1 while a fast-path operation runs (see lfh_tcache.c) */
     _Atomic uint32_t gate;           /* 0, or NTH_LFH_GATE_* bits: the fast path's one test */
     nth_lfh_subsegment *current[NTH_LFH_BUCKETS];
@@ -116,7 +116,8 @@ typedef struct nth_lfh {
     nth_lfh_subsegment *all;         /* every subsegment of the heap */
     nth_lfh_subsegment *idle;        /* metadata mappings of released subsegments, for reuse */
     nth_lfh_tcache *caches;          /* every thread cache of the heap */
-    _Atomic(nth_lfh_tcache *) orphans; /* caches of exited threads, awaiting the heap lock */
+    _Atomic(nth_lfh_tcache *) orphans; /* spare caches of exited threads (lfh_tcache.c) */
+    _Atomic uint32_t n_orphans;      /* caches on that stack */
     size_t subsegment_bytes;         /* bytes of subsegment user areas */
     uint64_t damaged_links;          /* free-list links found damaged (and repaired) */
     nth_lfh_bucket_pool pools[NTH_LFH_BUCKETS];
@@ -180,8 +181,9 @@ void nth_lfh_release_metadata(nth_heap *heap);
 struct nth_lfh_tcache *nth_lfh_cache_for(const nth_heap *heap);
 /* Creates this thread's cache for `heap`; called without the heap lock. */
 struct nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap);
-/* Retires the subsegments of caches whose threads exited while the heap was busy. */
-void nth_lfh_adopt_orphans_locked(nth_heap *heap);
+/* Retires the subsegments of exited threads' spare caches, when there are more than `keep`. */
+#define NTH_LFH_SPARE_CACHES 4u
+void nth_lfh_adopt_orphans_locked(nth_heap *heap, uint32_t keep);
 /* Keep every fast path out while the heap is locked by a user, validated or compacted. */
 void nth_lfh_pause(nth_heap *heap);
 void nth_lfh_resume(nth_heap *heap);

@@ -144,21 +144,21 @@ static inline char *nth_lfh_pop(nth_lfh_subsegment *sub, size_t size)
 {
     uint32_t i = sub->free_head;
     if (i == NTH_LFH_NO_BLOCK) return NULL;
+    uint16_t unused = (uint16_t)(sub->block_size - (uint32_t)size);
     char *p = nth_lfh_block_at(sub, i);
     uint64_t w;
     memcpy(&w, p, sizeof w);
     w ^= sub->link_key ^ (uintptr_t)p;
     uint32_t next = (uint32_t)w;
-    uint64_t *busy_word = nth_lfh_busy_word(sub, i);
-    uint64_t bit = 1ull << (i % 64), busy = nth_lfh_load_bits(busy_word);
-    uint64_t taken = busy | atomic_load_explicit(nth_lfh_remote_word(sub, i), memory_order_relaxed);
     /* next + 1 wraps to 0 for NO_BLOCK, so one comparison accepts "end" and "below bump". */
-    if (NTH_UNLIKELY((uint32_t)(w >> 32) != next || next + 1u > nth_lfh_load_u32(&sub->bump) ||
-                     (taken & bit)))
-        return NULL;
+    if (NTH_UNLIKELY((uint32_t)(w >> 32) != next || next + 1u > nth_lfh_load_u32(&sub->bump))) return NULL;
+    uint64_t *busy_word = nth_lfh_busy_word(sub, i);
+    uint64_t busy = nth_lfh_load_bits(busy_word);
+    uint64_t taken = busy | atomic_load_explicit(nth_lfh_remote_word(sub, i), memory_order_relaxed);
+    if (NTH_UNLIKELY((taken >> (i % 64)) & 1)) return NULL;
     sub->free_head = next;
-    __atomic_store_n(busy_word, busy | bit, __ATOMIC_RELAXED);
-    nth_lfh_set_unused(sub, i, size);
+    __atomic_store_n(busy_word, busy | (1ull << (i % 64)), __ATOMIC_RELAXED);
+    *nth_lfh_unused_entry(sub, i) = unused;
     return p;
 }
 
@@ -259,6 +259,20 @@ static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *
     char *p = nth_lfh_pop(sub, size);
     nth_lfh_end_fast(tc);
     return p;
+}
+
+/* The address map's lookup (nth_addrmap_lookup) for the free fast paths, without its range
+ * test: an address beyond the map's reach finds the owner of an alias below it, whose span
+ * test (nth_lfh_free_fast) then fails, and the slow path looks it up properly. */
+static inline const nth_owner *nth_lfh_owner_fast(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    nth_addrmap_leaf *l = atomic_load_explicit(
+        &nth_addrmap_root[(a >> (NTH_LG_CHUNK + NTH_ADDRMAP_LEAF_BITS)) & ((1u << NTH_ADDRMAP_ROOT_BITS) - 1)],
+        memory_order_acquire);
+    if (NTH_UNLIKELY(!l)) return NULL;
+    return atomic_load_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << NTH_ADDRMAP_LEAF_BITS) - 1)],
+                                memory_order_acquire);
 }
 
 /* Frees ptr when this thread owns its subsegment and everything is in order; false otherwise

@@ -258,7 +258,7 @@ static __attribute__((noinline)) void free_slow(void *ptr)
 NTH_EXPORT void free(void *ptr)
 {
     /* NULL and the bootstrap arena have no owner in the address map. */
-    const nth_owner *owner = nth_addrmap_lookup(ptr);
+    const nth_owner *owner = nth_lfh_owner_fast(ptr);
     if (NTH_LIKELY(owner != NULL && owner->kind == OWNER_LFH) &&
         NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr)))
         return;

@@ -1,0 +1,147 @@
+/*
+ * test_lfh_handover.c — thread caches change hands without the heap lock, and the owner's
+ * lock-free free still refuses what it must.
+ *
+ *   - a thread that exits leaves its cache as a spare; the next thread to allocate from the heap
+ *     takes it over, with the exiting thread's subsegment and free list: its first block is the
+ *     last one the other thread freed, and neither its start, its allocations and frees nor its
+ *     exit acquire the heap lock (the lock's acquisition count is unchanged);
+ *   - a spare nobody takes is retired when the heap is next unlocked: its blocks stay valid,
+ *     and walks, validation and statistics see them;
+ *   - the owner's free of an address in its own subsegment that was never handed out, or at an
+ *     interior offset, or twice, is reported once and changes nothing.
+ */
+#include <pthread.h>
+
+#include "harness/harness.h"
+#include "heap/internal.h"
+#include "ntheap.h"
+
+enum { SIZE = 32, WARM = 40 };
+
+static nth_heap *heap;
+static void *last_freed;
+static void *first_taken;
+
+static int reports, double_frees, bad_pointers;
+
+static void capture(const nth_report *report, void *context)
+{
+    (void)context;
+    reports++;
+    if (report->error == NTH_ERR_DOUBLE_FREE) double_frees++;
+    if (report->error == NTH_ERR_INVALID_POINTER) bad_pointers++;
+}
+
+/* A heap whose SIZE bucket is served by the LFH. */
+static nth_heap *lfh_heap(void)
+{
+    nth_heap *h = nth_heap_create(0, 0, 0);
+    void *warm[WARM];
+    for (int i = 0; i < WARM; i++) warm[i] = nth_heap_alloc(h, 0, SIZE);
+    for (int i = 0; i < WARM; i++) nth_heap_free(h, 0, warm[i]);
+    return h;
+}
+
+static void *first_thread(void *arg)
+{
+    void **keep = arg;
+    void *b[10];
+    for (int i = 0; i < 10; i++) b[i] = nth_heap_alloc(heap, 0, SIZE);
+    keep[0] = b[0]; /* stays live across the hand-over */
+    for (int i = 1; i < 10; i++) nth_heap_free(heap, 0, b[i]);
+    last_freed = b[9];
+    return NULL;
+}
+
+static void *second_thread(void *arg)
+{
+    (void)arg;
+    first_taken = nth_heap_alloc(heap, 0, SIZE);
+    void *more[20];
+    for (int i = 0; i < 20; i++) more[i] = nth_heap_alloc(heap, 0, SIZE);
+    for (int i = 0; i < 20; i++) nth_heap_free(heap, 0, more[i]);
+    return NULL;
+}
+
+static void run_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, fn, arg) == 0);
+    REQUIRE(pthread_join(t, NULL) == 0);
+}
+
+TEST(exiting_thread_hands_its_cache_over_without_the_heap_lock)
+{
+    heap = lfh_heap();
+    void *keep[1] = {NULL};
+    run_thread(first_thread, keep);
+    uint64_t before = heap->lock.acquisitions;
+    run_thread(second_thread, NULL);
+    CHECK_EQ(heap->lock.acquisitions, before);
+    CHECK(first_taken == last_freed); /* the same subsegment, its free list's head */
+    CHECK(nth_heap_size(heap, 0, first_taken) == SIZE);
+    CHECK(nth_heap_size(heap, 0, keep[0]) == SIZE);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    CHECK(nth_heap_free(heap, 0, first_taken));
+    CHECK(nth_heap_free(heap, 0, keep[0]));
+    nth_heap_destroy(heap);
+}
+
+TEST(unclaimed_spare_is_retired_at_unlock)
+{
+    heap = lfh_heap();
+    void *keep[1] = {NULL};
+    run_thread(first_thread, keep);
+    CHECK(nth_heap_lock(heap));
+    CHECK(nth_heap_unlock(heap)); /* retires the spare: its subsegment goes to the pool */
+    int live = 0;
+    nth_walk_entry e = {0};
+    CHECK(nth_heap_lock(heap));
+    while (nth_heap_walk(heap, &e))
+        if (e.data == keep[0]) live = (e.flags & NTH_ENTRY_BUSY) != 0;
+    CHECK(nth_heap_unlock(heap));
+    CHECK_EQ(live, 1);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    /* Another thread now gets a new cache (under the lock) and may free the kept block. */
+    uint64_t before = heap->lock.acquisitions;
+    run_thread(second_thread, NULL);
+    CHECK(heap->lock.acquisitions > before);
+    CHECK(nth_heap_free(heap, 0, first_taken));
+    CHECK(nth_heap_free(heap, 0, keep[0]));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
+TEST(owner_free_of_a_block_never_handed_out_is_refused)
+{
+    heap = lfh_heap();
+    nth_set_report_handler(capture, NULL);
+    char *p = nth_heap_alloc(heap, 0, SIZE); /* the subsegment's blocks beyond bump are untouched */
+    nth_heap_stats before, after;
+    CHECK(nth_heap_query_stats(heap, &before));
+    reports = double_frees = bad_pointers = 0;
+    CHECK(!nth_heap_free(heap, 0, p + 100 * SIZE)); /* a block start above bump */
+    CHECK(!nth_heap_free(heap, 0, p + SIZE / 2));   /* inside a block */
+    CHECK_EQ(bad_pointers, 2);
+    CHECK(nth_heap_free(heap, 0, p));
+    CHECK(!nth_heap_free(heap, 0, p)); /* double free, on the owner's fast path */
+    CHECK_EQ(double_frees, 1);
+    CHECK_EQ(reports, 3);
+    CHECK(nth_heap_query_stats(heap, &after));
+    CHECK_EQ(after.lfh_blocks + 1, before.lfh_blocks);
+    /* Nothing changed: the next two allocations are p, then a block other than p. */
+    char *a = nth_heap_alloc(heap, 0, SIZE), *b = nth_heap_alloc(heap, 0, SIZE);
+    CHECK(a == p && b != p);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
+int main(int argc, char **argv)
+{
+    RUN(exiting_thread_hands_its_cache_over_without_the_heap_lock);
+    RUN(unclaimed_spare_is_retired_at_unlock);
+    RUN(owner_free_of_a_block_never_handed_out_is_refused);
+    return harness_finish(argv[0]);
+}
