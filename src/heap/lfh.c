@@ -122,7 +122,7 @@ static nth_lfh_tcache *slow_cache_for(nth_heap *heap, unsigned bucket)
     if (!nth_heap_handle_ok(heap) || !heap->lfh_enabled || !heap->lfh || (heap->force_flags & NTH_ZERO_MEMORY) ||
         !atomic_load_explicit(&heap->lfh->active[bucket], memory_order_relaxed))
         return NULL;
-    return nth_lfh_create_cache(heap);
+    return nth_lfh_create_cache(heap, true);
 }
 
 void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size)
@@ -268,7 +268,7 @@ bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
     /* A thread that only frees into this heap still gets a cache: its frees must pause with
      * the others while the heap is locked. */
     nth_lfh_tcache *mine = nth_lfh_cache_for(heap);
-    if (!mine) mine = nth_lfh_create_cache(heap);
+    if (!mine) mine = nth_lfh_create_cache(heap, false);
     free_result result = mine ? free_index(heap, sub, index, mine, true) : RETRY_LOCKED;
     if (NTH_LIKELY(result != RETRY_LOCKED)) return result == FREED;
     /* Paused (or no cache could be made): do it under the lock. */

@@ -179,8 +179,10 @@ void nth_lfh_release_metadata(nth_heap *heap);
 
 /* This thread's cache for `heap`, or NULL. */
 struct nth_lfh_tcache *nth_lfh_cache_for(const nth_heap *heap);
-/* Creates this thread's cache for `heap`; called without the heap lock. */
-struct nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap);
+/* Creates this thread's cache for `heap`, or takes over an exited thread's spare when the thread
+ * is about to allocate (a thread that only frees would strand the spare's subsegments); called
+ * without the heap lock. */
+struct nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap, bool to_allocate);
 /* Retires the subsegments of exited threads' spare caches, when there are more than `keep`. */
 #define NTH_LFH_SPARE_CACHES 4u
 void nth_lfh_adopt_orphans_locked(nth_heap *heap, uint32_t keep);

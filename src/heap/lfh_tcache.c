@@ -17,8 +17,8 @@
  *
  * Thread exit hands its caches over without the heap lock: each goes onto its heap's spare
  * stack (lfh->orphans) as it is — still on the heap's cache list, so pausers keep seeing it,
- * still the owner of its current subsegments — and the next thread that needs a cache for that
- * heap takes it over, subsegments, free lists and all (take_spare), so thread start and exit
+ * still the owner of its current subsegments — and the next thread that allocates from that
+ * heap without a cache takes it over, subsegments, free lists and all (take_spare), so thread start and exit
  * touch neither the heap lock nor the bucket pools. Spares nobody takes are retired under the
  * heap lock: all of them when a pauser resumes (nth_heap_unlock, validate, compact) or when a
  * cache has to be made, and those beyond NTH_LFH_SPARE_CACHES when a thread refills from the
@@ -135,11 +135,11 @@ static nth_lfh_tcache *make_cache(nth_heap *heap)
     return tc;
 }
 
-nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap)
+nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap, bool to_allocate)
 {
     pthread_once(&exit_key_once, make_exit_key);
     drop_dead_caches();
-    nth_lfh_tcache *tc = take_spare(heap);
+    nth_lfh_tcache *tc = to_allocate ? take_spare(heap) : NULL;
     if (!tc) tc = make_cache(heap);
     if (!tc) return NULL;
     tc->thread_next = tls_caches;
