@@ -205,5 +205,6 @@ void nth_lfh_trim_locked(nth_heap *heap);
 
 /* The fast paths' shared state (lfh_tcache.c), for lfh_fast.h. */
 extern NTH_TLS nth_lfh_tcache *nth_lfh_tls_recent;
+extern NTH_TLS nth_lfh_tcache *nth_lfh_tls_process; /* this thread's cache for the process heap */
 
 #endif

@@ -248,10 +248,9 @@ static inline bool nth_lfh_owns(const nth_lfh_tcache *tc, const nth_lfh_subsegme
     return atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == tc;
 }
 
-static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *heap, size_t size)
+/* Allocates from `tc`'s current subsegment for the request's bucket; NULL for anything else. */
+static inline __attribute__((always_inline)) void *nth_lfh_alloc_cached(nth_lfh_tcache *tc, size_t size)
 {
-    nth_lfh_tcache *tc = nth_lfh_tls_recent;
-    if (NTH_UNLIKELY(!tc || atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return NULL;
     /* Sizes 1 ... 1024 (16-byte buckets) are the common case: one shift. */
     unsigned bucket = size - 1 < 1024 ? (unsigned)((size - 1) >> 4) : nth_lfh_bucket(size);
     nth_lfh_subsegment *sub = tc->current[bucket];
@@ -259,6 +258,13 @@ static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *
     char *p = nth_lfh_pop(sub, size);
     nth_lfh_end_fast(tc);
     return p;
+}
+
+static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *heap, size_t size)
+{
+    nth_lfh_tcache *tc = nth_lfh_tls_recent;
+    if (NTH_UNLIKELY(!tc || atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return NULL;
+    return nth_lfh_alloc_cached(tc, size);
 }
 
 /* The address map's lookup (nth_addrmap_lookup) for the free fast paths, without its range

@@ -4,8 +4,9 @@
  *
  * A cache belongs to one (thread, heap) pair and holds the thread's current subsegment per
  * bucket. It lives in a private mapping of its own (vm.h), outside every heap, so a thread can
- * tidy up after its heap was destroyed; the thread finds it through two thread-locals (the most
- * recent cache, then the thread's list).
+ * tidy up after its heap was destroyed; the thread finds it through thread-locals: the most
+ * recent cache, then the thread's list; malloc reads its cache for the process heap (which is
+ * never destroyed) directly from nth_lfh_tls_process.
  *
  * Pausing: nth_heap_lock, whole-heap validation and compaction call nth_lfh_pause. Each fast
  * operation marks its cache `in_op` before it reads the cache's `gate`; the pauser raises
@@ -40,6 +41,7 @@
 #include "heap/vm.h"
 
 NTH_TLS nth_lfh_tcache *nth_lfh_tls_recent;
+NTH_TLS nth_lfh_tcache *nth_lfh_tls_process;
 static NTH_TLS nth_lfh_tcache *tls_caches;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
@@ -91,6 +93,7 @@ static void drop_dead_caches(void)
         if (atomic_load_explicit(&tc->heap, memory_order_relaxed) == NULL) {
             *link = tc->thread_next;
             if (nth_lfh_tls_recent == tc) nth_lfh_tls_recent = NULL;
+            if (nth_lfh_tls_process == tc) nth_lfh_tls_process = NULL;
             nth_vm_unmap_private(tc, sizeof *tc);
         } else {
             link = &tc->thread_next;
@@ -145,6 +148,7 @@ nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap, bool to_allocate)
     tc->thread_next = tls_caches;
     tls_caches = tc;
     nth_lfh_tls_recent = tc;
+    if (heap == nth_heap_registry.process_heap) nth_lfh_tls_process = tc;
     pthread_setspecific(exit_key, tc);
     return tc;
 }
@@ -192,6 +196,7 @@ static void thread_exit(void *unused)
     nth_lfh_tcache *tc = tls_caches;
     tls_caches = NULL;
     nth_lfh_tls_recent = NULL;
+    nth_lfh_tls_process = NULL;
     while (tc) {
         nth_lfh_tcache *next = tc->thread_next;
         nth_mutex_lock(&cache_lock, NTH_RANK_CACHE);

@@ -241,9 +241,10 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 
 NTH_EXPORT void *malloc(size_t size)
 {
-    nth_heap *heap = atomic_load_explicit(&process_heap, memory_order_acquire);
-    if (NTH_LIKELY(heap != NULL) && size <= NTH_LFH_MAX_SIZE) {
-        void *ptr = nth_lfh_alloc_fast(heap, size); /* never reports */
+    /* This thread's cache for the process heap, set once the slow path has made one. */
+    nth_lfh_tcache *tc = nth_lfh_tls_process;
+    if (NTH_LIKELY(tc != NULL) && size <= NTH_LFH_MAX_SIZE) {
+        void *ptr = nth_lfh_alloc_cached(tc, size); /* never reports */
         if (NTH_LIKELY(ptr != NULL)) return ptr;
     }
     return malloc_slow(size);
