@@ -142,23 +142,21 @@ static inline void nth_lfh_push(nth_lfh_subsegment *sub, uint32_t index, char *p
  * apart by free_head and repairs a damaged list). */
 static inline char *nth_lfh_pop(nth_lfh_subsegment *sub, size_t size)
 {
-    uint32_t i = sub->free_head;
+    size_t i = sub->free_head; /* 64 bits wide from here on: one register for the index */
     if (i == NTH_LFH_NO_BLOCK) return NULL;
-    uint16_t unused = (uint16_t)(sub->block_size - (uint32_t)size);
-    char *p = nth_lfh_block_at(sub, i);
+    char *p = sub->first_block + i * sub->block_size;
     uint64_t w;
     memcpy(&w, p, sizeof w);
     w ^= sub->link_key ^ (uintptr_t)p;
     uint32_t next = (uint32_t)w;
     /* next + 1 wraps to 0 for NO_BLOCK, so one comparison accepts "end" and "below bump". */
     if (NTH_UNLIKELY((uint32_t)(w >> 32) != next || next + 1u > nth_lfh_load_u32(&sub->bump))) return NULL;
-    uint64_t *busy_word = nth_lfh_busy_word(sub, i);
-    uint64_t busy = nth_lfh_load_bits(busy_word);
-    uint64_t taken = busy | atomic_load_explicit(nth_lfh_remote_word(sub, i), memory_order_relaxed);
-    if (NTH_UNLIKELY((taken >> (i % 64)) & 1)) return NULL;
+    uint64_t *busy_word = (uint64_t *)((uintptr_t)sub + NTH_LFH_META_HEAD) + (i >> 6);
+    uint64_t busy = nth_lfh_load_bits(busy_word), bit = 1ull << (i & 63);
+    if (NTH_UNLIKELY((busy | nth_lfh_load_bits(busy_word + NTH_LFH_BITMAP_WORDS)) & bit)) return NULL;
     sub->free_head = next;
-    __atomic_store_n(busy_word, busy | (1ull << (i % 64)), __ATOMIC_RELAXED);
-    *nth_lfh_unused_entry(sub, i) = unused;
+    __atomic_store_n(busy_word, busy | bit, __ATOMIC_RELAXED);
+    *nth_lfh_unused_entry(sub, (uint32_t)i) = (uint16_t)(sub->block_size - (uint32_t)size);
     return p;
 }
 
