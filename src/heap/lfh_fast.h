@@ -62,11 +62,16 @@ static inline bool nth_lfh_is_remote(const nth_lfh_subsegment *sub, uint32_t ind
     return (atomic_load_explicit(nth_lfh_remote_word(sub, index), memory_order_relaxed) >> (index % 64)) & 1;
 }
 
+/* Atomic, like every write of a busy bit: a plain read-modify-write of the word could bring back
+ * the bit of a block another thread has just claimed (see nth_lfh_claim). */
 static inline void nth_lfh_set_busy_bit(nth_lfh_subsegment *sub, uint32_t index, bool busy)
 {
     uint64_t *word = nth_lfh_busy_word(sub, index);
-    uint64_t bit = 1ull << (index % 64), value = __atomic_load_n(word, __ATOMIC_RELAXED);
-    __atomic_store_n(word, busy ? value | bit : value & ~bit, __ATOMIC_RELAXED);
+    uint64_t bit = 1ull << (index % 64);
+    if (busy)
+        __atomic_fetch_or(word, bit, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_and(word, ~bit, __ATOMIC_RELAXED);
 }
 
 static inline uint32_t nth_lfh_unused_of(const nth_lfh_subsegment *sub, uint32_t index)
@@ -87,8 +92,8 @@ static inline uint32_t nth_lfh_count_busy(const nth_lfh_subsegment *sub)
     return n;
 }
 
-/* Live blocks: busy and not freed by another thread. (A busy bit can come back for a moment
- * under a claimed block — see nth_lfh_claim — whose remote bit then says it is free.) */
+/* Live blocks: busy and not freed by another thread (between a remote free's claim and its
+ * remote bit, neither bit is set). */
 static inline uint32_t nth_lfh_count_live(const nth_lfh_subsegment *sub)
 {
     uint32_t n = 0;
@@ -155,7 +160,7 @@ static inline char *nth_lfh_pop(nth_lfh_subsegment *sub, size_t size)
     uint64_t busy = nth_lfh_load_bits(busy_word), bit = 1ull << (i & 63);
     if (NTH_UNLIKELY((busy | nth_lfh_load_bits(busy_word + NTH_LFH_BITMAP_WORDS)) & bit)) return NULL;
     sub->free_head = next;
-    __atomic_store_n(busy_word, busy | bit, __ATOMIC_RELAXED);
+    __atomic_fetch_or(busy_word, bit, __ATOMIC_RELAXED); /* atomic: see nth_lfh_set_busy_bit */
     *nth_lfh_unused_entry(sub, (uint32_t)i) = (uint16_t)(sub->block_size - (uint32_t)size);
     return p;
 }
@@ -170,10 +175,10 @@ static inline char *nth_lfh_hand_out_fresh(nth_lfh_subsegment *sub, uint32_t ind
 
 /* Claims busy block `index` for a free: clears its busy bit atomically and tells whether it was
  * set. Every free — the owner's and other threads' — claims its block this way, so of two frees
- * of one block at the same moment exactly one wins and the other is refused on the spot. (The
- * owner's allocations set busy bits with a plain store: one may bring back a bit another thread
- * has just claimed, which is harmless, since the claimer then publishes the block's remote bit
- * and collection puts it on the free list whatever its busy bit says.) */
+ * of one block at the same moment exactly one wins and the other is refused on the spot. Every
+ * write of a busy bit is atomic, so a claimed block's bit stays clear until the block is handed
+ * out again: a free that wins the claim holds the only reference, and the owner's free needs no
+ * look at the remote bits. */
 static inline bool nth_lfh_claim(nth_lfh_subsegment *sub, uint32_t index)
 {
     uint64_t bit = 1ull << (index % 64);
@@ -296,7 +301,7 @@ static inline __attribute__((always_inline)) bool nth_lfh_free_fast(nth_heap *he
     if (NTH_UNLIKELY((size_t)index * sub->block_size != offset)) return false;
     if (NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return false;
     /* Not live: a double free, refused (and reported) by the slow path; nothing changed. */
-    bool live = !nth_lfh_is_remote(sub, index) && nth_lfh_claim(sub, index);
+    bool live = nth_lfh_claim(sub, index);
     if (NTH_LIKELY(live)) nth_lfh_push(sub, index, ptr);
     nth_lfh_end_fast(tc);
     return live;

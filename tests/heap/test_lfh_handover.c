@@ -9,7 +9,10 @@
  *   - a spare nobody takes is retired when the heap is next unlocked: its blocks stay valid,
  *     and walks, validation and statistics see them;
  *   - the owner's free of an address in its own subsegment that was never handed out, or at an
- *     interior offset, or twice, is reported once and changes nothing.
+ *     interior offset, or twice, is reported once and changes nothing;
+ *   - a block freed by another thread while the owner allocates and frees blocks of the same
+ *     bitmap word, then freed again by the owner, is refused as a double free every time (the
+ *     owner's busy-bit writes never bring a claimed block's bit back), and is handed out once.
  */
 #include <pthread.h>
 
@@ -138,10 +141,81 @@ TEST(owner_free_of_a_block_never_handed_out_is_refused)
     nth_heap_destroy(heap);
 }
 
+#if defined(NTH_SANITIZER_BUILD) && NTH_SANITIZER_BUILD
+#define ROUNDS 300
+#else
+#define ROUNDS 3000
+#endif
+
+static pthread_barrier_t go, done;
+static char *_Atomic victim;
+
+static void *remote_freer(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < ROUNDS; r++) {
+        pthread_barrier_wait(&go);
+        if (!nth_heap_free(heap, 0, atomic_load(&victim))) bad_pointers += 1000; /* must succeed */
+        pthread_barrier_wait(&done);
+    }
+    return NULL;
+}
+
+TEST(remote_free_then_owner_double_free_is_refused)
+{
+    heap = lfh_heap();
+    nth_set_report_handler(capture, NULL);
+    reports = double_frees = bad_pointers = 0;
+    pthread_barrier_init(&go, NULL, 2);
+    pthread_barrier_init(&done, NULL, 2);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, remote_freer, NULL) == 0);
+    char *b[64];
+    int twice = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < 64; i++) b[i] = nth_heap_alloc(heap, 0, SIZE);
+        atomic_store(&victim, b[r % 64]);
+        pthread_barrier_wait(&go);
+        /* Meanwhile: the owner frees and allocates the other blocks (same bitmap words). */
+        for (int k = 0; k < 8; k++)
+            for (int i = 0; i < 64; i++)
+                if (i != r % 64) {
+                    nth_heap_free(heap, 0, b[i]);
+                    b[i] = nth_heap_alloc(heap, 0, SIZE);
+                }
+        pthread_barrier_wait(&done);
+        if (nth_heap_free(heap, 0, b[r % 64])) twice++; /* the double free */
+        b[r % 64] = NULL;
+        for (int i = 0; i < 64; i++)
+            if (b[i]) CHECK(nth_heap_free(heap, 0, b[i]));
+    }
+    pthread_join(t, NULL);
+    CHECK_EQ(twice, 0);
+    CHECK_EQ(double_frees, ROUNDS);
+    CHECK_EQ(reports, ROUNDS);
+    CHECK_EQ(bad_pointers, 0);
+    /* Every remotely freed block comes back once: 200 live blocks are 200 distinct ones. */
+    static char *live[200];
+    for (int i = 0; i < 200; i++) {
+        live[i] = nth_heap_alloc(heap, 0, SIZE);
+        for (int j = 0; j < i; j++) REQUIRE(live[j] != live[i]);
+    }
+    for (int i = 0; i < 200; i++) CHECK(nth_heap_free(heap, 0, live[i]));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(heap, &st));
+    CHECK_EQ(st.lfh_blocks, 0);
+    nth_set_report_handler(NULL, NULL);
+    pthread_barrier_destroy(&go);
+    pthread_barrier_destroy(&done);
+    nth_heap_destroy(heap);
+}
+
 int main(int argc, char **argv)
 {
     RUN(exiting_thread_hands_its_cache_over_without_the_heap_lock);
     RUN(unclaimed_spare_is_retired_at_unlock);
     RUN(owner_free_of_a_block_never_handed_out_is_refused);
+    RUN(remote_free_then_owner_double_free_is_refused);
     return harness_finish(argv[0]);
 }
