@@ -66,6 +66,8 @@ typedef struct nth_lfh_subsegment {
     uint16_t unused_width;           /* bytes per unused[] entry: 2 */
     uint16_t bucket;
     uint64_t link_key;               /* secret mixed into every encoded link */
+    uint64_t index_inverse;          /* block_size = odd << index_shift: odd's inverse mod 2^64 */
+    uint32_t index_shift;            /* (see nth_lfh_free_index) */
     uint64_t *busy_bits;             /* at NTH_LFH_META_HEAD, for readers other than lfh_fast.h */
     _Atomic uint64_t *remote_bits;   /* at NTH_LFH_META_REMOTE */
     unsigned char *unused;           /* at NTH_LFH_META_UNUSED */

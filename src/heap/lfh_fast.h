@@ -125,6 +125,18 @@ static inline bool nth_lfh_block_index(const nth_lfh_subsegment *sub, const void
     return true;
 }
 
+/* The index of the block starting at ptr, for the owner's free: UINT64_MAX-ish (at least
+ * n_blocks) unless ptr starts block 0 ... n_blocks - 1. Exact division by block_size = odd << s:
+ * offset * odd^-1 (mod 2^64) rotated right by s equals offset / block_size when block_size
+ * divides offset, and exceeds 2^64 / block_size otherwise (an offset below the first block is
+ * a huge one), so one comparison with bump rejects interior, foreign and never-used addresses. */
+static inline uint64_t nth_lfh_free_index(const nth_lfh_subsegment *sub, const void *ptr)
+{
+    uint64_t q = (uint64_t)((uintptr_t)ptr - (uintptr_t)sub->first_block) * sub->index_inverse;
+    unsigned s = sub->index_shift;
+    return (q >> s) | (q << ((64 - s) & 63));
+}
+
 /* The link word a free block `holder` stores to name `next`. */
 static inline uint64_t nth_lfh_link(const nth_lfh_subsegment *sub, const char *holder, uint32_t next)
 {
@@ -293,16 +305,12 @@ static inline __attribute__((always_inline)) bool nth_lfh_free_fast(nth_heap *he
      * led the caller from ptr to sub and to heap, says the rest. */
     (void)heap;
     if (NTH_UNLIKELY(!tc || !nth_lfh_owns(tc, sub))) return false;
-    /* nth_lfh_block_index without its bump test: a block at or above bump was never busy, so
-     * the claim below refuses it (and the slow path reports it). */
-    size_t offset = (size_t)((const char *)ptr - sub->first_block);
-    if (NTH_UNLIKELY(offset >= sub->span)) return false;
-    uint32_t index = (uint32_t)(((uint64_t)offset * sub->reciprocal) >> 32);
-    if (NTH_UNLIKELY((size_t)index * sub->block_size != offset)) return false;
+    uint64_t index = nth_lfh_free_index(sub, ptr);
+    if (NTH_UNLIKELY(index >= nth_lfh_load_u32(&sub->bump))) return false;
     if (NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return false;
     /* Not live: a double free, refused (and reported) by the slow path; nothing changed. */
-    bool live = nth_lfh_claim(sub, index);
-    if (NTH_LIKELY(live)) nth_lfh_push(sub, index, ptr);
+    bool live = nth_lfh_claim(sub, (uint32_t)index);
+    if (NTH_LIKELY(live)) nth_lfh_push(sub, (uint32_t)index, ptr);
     nth_lfh_end_fast(tc);
     return live;
 }

@@ -80,6 +80,10 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     sub->first_block = area;
     sub->span = (size_t)n * block_size;
     sub->reciprocal = (uint32_t)((((uint64_t)1 << 32) + block_size - 1) / block_size);
+    sub->index_shift = (uint32_t)__builtin_ctz(block_size);
+    uint64_t odd = block_size >> sub->index_shift, inverse = odd; /* 3 bits right; each step doubles them */
+    for (int step = 0; step < 5; step++) inverse *= 2 - odd * inverse;
+    sub->index_inverse = inverse;
     sub->n_words = words;
     sub->free_head = NTH_LFH_NO_BLOCK;
     sub->link_key = heap->key[0] ^ ((uintptr_t)sub * 0x9E3779B97F4A7C15ull) ^ ((uintptr_t)area >> 16);

@@ -10,6 +10,8 @@
  *     and walks, validation and statistics see them;
  *   - the owner's free of an address in its own subsegment that was never handed out, or at an
  *     interior offset, or twice, is reported once and changes nothing;
+ *   - interior addresses of blocks of every kind of block size (the owner's free divides by the
+ *     block size exactly) are refused, block starts are accepted;
  *   - a block freed by another thread while the owner allocates and frees blocks of the same
  *     bitmap word, then freed again by the owner, is refused as a double free every time (the
  *     owner's busy-bit writes never bring a claimed block's bit back), and is handed out once.
@@ -141,6 +143,40 @@ TEST(owner_free_of_a_block_never_handed_out_is_refused)
     nth_heap_destroy(heap);
 }
 
+TEST(owner_free_finds_block_starts_of_every_size)
+{
+    static const size_t sizes[] = {16, 24, 48, 100, 208, 1000, 1100, 1500, 2500, 5000, 9000, 12000, 16384};
+    heap = nth_heap_create(0, 0, 0);
+    nth_set_report_handler(capture, NULL);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t size = sizes[k];
+        static void *warm[WARM];
+        for (int i = 0; i < WARM; i++) warm[i] = nth_heap_alloc(heap, 0, size);
+        for (int i = 0; i < WARM; i++) nth_heap_free(heap, 0, warm[i]);
+        char *a = nth_heap_alloc(heap, 0, size), *b = nth_heap_alloc(heap, 0, size);
+        REQUIRE(a && b);
+        size_t usable = nth_heap_usable_size(heap, a);
+        reports = bad_pointers = double_frees = 0;
+        int probes = 0;
+        for (size_t off = 1; off < usable; off += off < 64 ? 1 : usable / 37) {
+            CHECK(!nth_heap_free(heap, 0, a + off));
+            CHECK(!nth_heap_free(heap, 0, b + off));
+            probes += 2;
+        }
+        CHECK(!nth_heap_free(heap, 0, a - 1));
+        probes++;
+        CHECK_EQ(bad_pointers, probes);
+        CHECK_EQ(reports, probes);
+        CHECK(nth_heap_size(heap, 0, a) == size && nth_heap_size(heap, 0, b) == size);
+        CHECK(nth_heap_free(heap, 0, b));
+        CHECK(nth_heap_free(heap, 0, a));
+        CHECK_EQ(double_frees, 0);
+    }
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
 #if defined(NTH_SANITIZER_BUILD) && NTH_SANITIZER_BUILD
 #define ROUNDS 300
 #else
@@ -216,6 +252,7 @@ int main(int argc, char **argv)
     RUN(exiting_thread_hands_its_cache_over_without_the_heap_lock);
     RUN(unclaimed_spare_is_retired_at_unlock);
     RUN(owner_free_of_a_block_never_handed_out_is_refused);
+    RUN(owner_free_finds_block_starts_of_every_size);
     RUN(remote_free_then_owner_double_free_is_refused);
     return harness_finish(argv[0]);
 }
