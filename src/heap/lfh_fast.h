@@ -275,16 +275,22 @@ static inline bool nth_lfh_owns(const nth_lfh_tcache *tc, const nth_lfh_subsegme
     return atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == tc;
 }
 
-/* Allocates from `tc`'s current subsegment for the request's bucket; NULL for anything else. */
-static inline __attribute__((always_inline)) void *nth_lfh_alloc_cached(nth_lfh_tcache *tc, size_t size)
+/* Allocates `size` bytes (<= NTH_LFH_MAX_SIZE) from `tc`'s current subsegment for `bucket`;
+ * NULL for anything but the common case. */
+static inline __attribute__((always_inline)) void *nth_lfh_alloc_bucket(nth_lfh_tcache *tc, unsigned bucket, size_t size)
 {
-    /* Sizes 1 ... 1024 (16-byte buckets) are the common case: one shift. */
-    unsigned bucket = size - 1 < 1024 ? (unsigned)((size - 1) >> 4) : nth_lfh_bucket(size);
     nth_lfh_subsegment *sub = tc->current[bucket];
     if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return NULL;
     char *p = nth_lfh_pop(sub, size);
     nth_lfh_end_fast(tc);
     return p;
+}
+
+static inline __attribute__((always_inline)) void *nth_lfh_alloc_cached(nth_lfh_tcache *tc, size_t size)
+{
+    /* Sizes 1 ... 1024 (16-byte buckets) are the common case: one shift. */
+    unsigned bucket = size - 1 < 1024 ? (unsigned)((size - 1) >> 4) : nth_lfh_bucket(size);
+    return nth_lfh_alloc_bucket(tc, bucket, size);
 }
 
 static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *heap, size_t size)

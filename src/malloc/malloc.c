@@ -243,8 +243,12 @@ NTH_EXPORT void *malloc(size_t size)
 {
     /* This thread's cache for the process heap, set once the slow path has made one. */
     nth_lfh_tcache *tc = nth_lfh_tls_process;
-    if (NTH_LIKELY(tc != NULL) && size <= NTH_LFH_MAX_SIZE) {
-        void *ptr = nth_lfh_alloc_cached(tc, size); /* never reports */
+    if (NTH_LIKELY(tc != NULL)) {
+        void *ptr = NULL; /* the fast paths never report */
+        if (NTH_LIKELY(size - 1 < 1024)) /* 1 ... 1024 bytes: 16-byte buckets */
+            ptr = nth_lfh_alloc_bucket(tc, (unsigned)((size - 1) >> 4), size);
+        else if (size <= NTH_LFH_MAX_SIZE)
+            ptr = nth_lfh_alloc_cached(tc, size);
         if (NTH_LIKELY(ptr != NULL)) return ptr;
     }
     return malloc_slow(size);
