@@ -16,12 +16,12 @@
  * Threads: each (thread, heap) pair has a cache (lfh_tcache.c) holding one current subsegment
  * per bucket. The owning thread allocates and frees in its current subsegments without the heap
  * lock, with one atomic bit operation per block (its busy bit). A free from another thread
- * counts itself in remote_count and then sets the block's bit in the subsegment's remote
- * bitmap (nothing is written into the block, and nothing of the subsegment is touched after the bit is set, since
- * the block may be collected and the subsegment released from then on); the owner collects
- * remote bits when it runs out of free blocks. A full subsegment is retired to the bucket's pool
- * (no owner, a FIFO probed oldest first); a retired subsegment whose last block is freed goes
- * back to the back-end.
+ * counts itself in remote_count and then sets the block's bit in the subsegment's remote bitmap
+ * (nothing is written into the block, and nothing of the subsegment is touched after the bit is
+ * set, since the block may be collected and the subsegment released from then on); the owner
+ * collects remote bits when it runs out of free blocks. A full subsegment is retired to the
+ * bucket's pool (no owner, a FIFO probed oldest first); a retired subsegment whose last block
+ * is freed goes back to the back-end.
  *
  * Double frees are refused in O(1): every free claims its block by clearing the block's busy
  * bit with one atomic read-modify-write (nth_lfh_claim), so of two frees of one block — the
