@@ -172,11 +172,15 @@ static __attribute__((noinline)) bool free_slow(nth_heap *heap, uint32_t flags, 
 
 bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
 {
-    nth_lfh_subsegment *sub = NULL;
-    if (ptr && !(flags & NTH_NO_SERIALIZE)) {
-        sub = lfh_owner(heap, ptr);
-        if (sub && NTH_LIKELY(nth_lfh_free_fast(heap, sub, ptr))) return true;
+    if (NTH_LIKELY(!(flags & NTH_NO_SERIALIZE))) {
+        /* The unchecked lookup is enough for the fast path (see nth_lfh_owner_fast); NULL has no
+         * owner. */
+        const nth_owner *owner = nth_lfh_owner_fast(ptr);
+        if (NTH_LIKELY(owner && owner->kind == OWNER_LFH && owner->heap == heap) &&
+            NTH_LIKELY(nth_lfh_free_fast(heap, (nth_lfh_subsegment *)owner, ptr)))
+            return true;
     }
+    nth_lfh_subsegment *sub = ptr && !(flags & NTH_NO_SERIALIZE) ? lfh_owner(heap, ptr) : NULL;
     return free_slow(heap, flags, ptr, sub);
 }
 

@@ -127,7 +127,8 @@ static bool find_subsegment(nth_iter *it, uintptr_t area)
 {
     nth_lfh lfh;
     uintptr_t lfh_address = (uintptr_t)it->heap.lfh;
-    if (!fetch(it, lfh_address, &lfh, sizeof lfh) || lfh.magic != NTH_LFH_MAGIC) return false;
+    /* Only the fields read here: the rest (the spare-cache stack) changes under no lock. */
+    if (!fetch(it, lfh_address, &lfh, offsetof(nth_lfh, idle)) || lfh.magic != NTH_LFH_MAGIC) return false;
     uintptr_t at = (uintptr_t)lfh.all;
     for (uint32_t n = 0; at && n < lfh.n_subsegments; n++) {
         if (!fetch(it, at, &it->sub, sizeof it->sub)) return false;

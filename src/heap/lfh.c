@@ -15,13 +15,13 @@
  *
  * Threads: each (thread, heap) pair has a cache (lfh_tcache.c) holding one current subsegment
  * per bucket. The owning thread allocates and frees in its current subsegments without the heap
- * lock and without atomic read-modify-writes. A free from another thread counts itself in
- * remote_count and then sets the block's bit in the subsegment's remote bitmap (nothing is
- * written into the block, and nothing of the subsegment is touched after the bit is set, since
- * the block may be collected and the subsegment released from then on); the owner collects
- * remote bits when it runs out of free blocks. A full subsegment is retired to the bucket's pool
- * (no owner, a FIFO probed oldest first); a retired subsegment whose last block is freed goes
- * back to the back-end.
+ * lock, with one atomic bit operation per block (its busy bit). A free from another thread
+ * counts itself in remote_count and then sets the block's bit in the subsegment's remote bitmap
+ * (nothing is written into the block, and nothing of the subsegment is touched after the bit is
+ * set, since the block may be collected and the subsegment released from then on); the owner
+ * collects remote bits when it runs out of free blocks. A full subsegment is retired to the
+ * bucket's pool (no owner, a FIFO probed oldest first); a retired subsegment whose last block
+ * is freed goes back to the back-end.
  *
  * Double frees are refused in O(1): every free claims its block by clearing the block's busy
  * bit with one atomic read-modify-write (nth_lfh_claim), so of two frees of one block — the
@@ -95,7 +95,7 @@ static void *alloc_locked_path(nth_heap *heap, nth_lfh_tcache *tc, unsigned buck
 {
     void *p = NULL;
     nth_lock_acquire(&heap->lock);
-    nth_lfh_adopt_orphans_locked(heap);
+    nth_lfh_adopt_orphans_locked(heap, NTH_LFH_SPARE_CACHES);
     nth_lfh_subsegment *sub = tc->current[bucket];
     if (sub && heap->lfh_enabled) {
         p = take_block(heap, sub, size);
@@ -122,7 +122,7 @@ static nth_lfh_tcache *slow_cache_for(nth_heap *heap, unsigned bucket)
     if (!nth_heap_handle_ok(heap) || !heap->lfh_enabled || !heap->lfh || (heap->force_flags & NTH_ZERO_MEMORY) ||
         !atomic_load_explicit(&heap->lfh->active[bucket], memory_order_relaxed))
         return NULL;
-    return nth_lfh_create_cache(heap);
+    return nth_lfh_create_cache(heap, true);
 }
 
 void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size)
@@ -268,7 +268,7 @@ bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
     /* A thread that only frees into this heap still gets a cache: its frees must pause with
      * the others while the heap is locked. */
     nth_lfh_tcache *mine = nth_lfh_cache_for(heap);
-    if (!mine) mine = nth_lfh_create_cache(heap);
+    if (!mine) mine = nth_lfh_create_cache(heap, false);
     free_result result = mine ? free_index(heap, sub, index, mine, true) : RETRY_LOCKED;
     if (NTH_LIKELY(result != RETRY_LOCKED)) return result == FREED;
     /* Paused (or no cache could be made): do it under the lock. */

@@ -20,12 +20,15 @@
  *
  *   metadata (its own private mapping, reached from the address map; never adjacent to blocks)
  *   | nth_lfh_subsegment | busy bits | remote bits | unused[] |
+ *   ^ sub                ^ sub + NTH_LFH_META_HEAD, then at fixed offsets (NTH_LFH_BITMAP_WORDS
+ *                          words per bitmap, whatever n_blocks is), so that the fast paths
+ *                          address them from the descriptor without loading a pointer
  *
  *   busy bits    1 = allocated; set by the owner (or under the heap lock when unowned), cleared
  *                by every free with one atomic claim, so that one of two racing frees wins
  *   remote bits  1 = freed by another thread, not yet collected by the owner (atomic)
  *   a block below bump is busy, or waiting for collection (remote), or on the free list
- *   unused[]     per block: block_size - requested (u8, or u16 above 8 KiB), so sizes are exact
+ *   unused[]     per block: block_size - requested (u16), so sizes are exact
  *
  * The local free list is a LIFO (the last block freed is the first reused, as in the seed
  * lecture) threaded through the free blocks. Its head index lives in the descriptor; each free
@@ -60,12 +63,14 @@ typedef struct nth_lfh_subsegment {
     uint32_t bump;                   /* blocks [0, bump) have been handed out before */
     uint32_t n_used;                 /* unowned: at most the blocks still out (a trigger, see lfh.c) */
     uint32_t free_head;              /* first block of the local free list, or NTH_LFH_NO_BLOCK */
-    uint16_t unused_width;           /* 1 or 2 bytes per unused[] entry */
+    uint16_t unused_width;           /* bytes per unused[] entry: 2 */
     uint16_t bucket;
     uint64_t link_key;               /* secret mixed into every encoded link */
-    uint64_t *busy_bits;
-    _Atomic uint64_t *remote_bits;
-    unsigned char *unused;
+    uint64_t index_inverse;          /* block_size = odd << index_shift: odd's inverse mod 2^64 */
+    uint32_t index_shift;            /* (see nth_lfh_free_index) */
+    uint64_t *busy_bits;             /* at NTH_LFH_META_HEAD, for readers other than lfh_fast.h */
+    _Atomic uint64_t *remote_bits;   /* at NTH_LFH_META_REMOTE */
+    unsigned char *unused;           /* at NTH_LFH_META_UNUSED */
     /* -- the rest -- */
     uint32_t magic;
     _Atomic uint32_t remote_count;   /* remote bits set and not yet collected */
@@ -85,6 +90,14 @@ typedef struct nth_lfh_bucket_pool {
     uint32_t count;
 } nth_lfh_bucket_pool;
 
+#define NTH_LFH_GATE_PAUSED 1u       /* heap->lfh_paused > 0 */
+#define NTH_LFH_GATE_FENCE 2u        /* no membarrier: each fast operation issues a full fence */
+
+/* Where the bitmaps and unused[] start in a descriptor's mapping (see the diagram above). */
+#define NTH_LFH_META_HEAD ((sizeof(nth_lfh_subsegment) + 63u) & ~(size_t)63u)
+#define NTH_LFH_META_REMOTE (NTH_LFH_META_HEAD + 8u * NTH_LFH_BITMAP_WORDS)
+#define NTH_LFH_META_UNUSED (NTH_LFH_META_HEAD + 16u * NTH_LFH_BITMAP_WORDS)
+
 /* One per (thread, heap): the subsegments the thread allocates from. Lives outside the heap
  * (its own mapping), so a thread can tidy up after its heap was destroyed. */
 typedef struct nth_lfh_tcache {
@@ -92,9 +105,9 @@ typedef struct nth_lfh_tcache {
     struct nth_lfh_tcache *thread_next;  /* this thread's caches */
     struct nth_lfh_tcache *heap_next;    /* the heap's caches (under the heap lock) */
     struct nth_lfh_tcache *heap_prev;
-    struct nth_lfh_tcache *orphan_next;  /* on the heap's orphan stack (its thread has exited) */
+    struct nth_lfh_tcache *orphan_next;  /* on the heap's spare stack (its thread has exited) */
     _Atomic uint32_t in_op;          /* 1 while a fast-path operation runs (see lfh_tcache.c) */
-    _Atomic uint32_t paused;         /* mirrors heap->lfh_paused > 0, read by the owner's fast path */
+    _Atomic uint32_t gate;           /* 0, or NTH_LFH_GATE_* bits: the fast path's one test */
     nth_lfh_subsegment *current[NTH_LFH_BUCKETS];
 } nth_lfh_tcache;
 
@@ -105,7 +118,8 @@ typedef struct nth_lfh {
     nth_lfh_subsegment *all;         /* every subsegment of the heap */
     nth_lfh_subsegment *idle;        /* metadata mappings of released subsegments, for reuse */
     nth_lfh_tcache *caches;          /* every thread cache of the heap */
-    _Atomic(nth_lfh_tcache *) orphans; /* caches of exited threads, awaiting the heap lock */
+    _Atomic(nth_lfh_tcache *) orphans; /* spare caches of exited threads (lfh_tcache.c) */
+    _Atomic uint32_t n_orphans;      /* caches on that stack */
     size_t subsegment_bytes;         /* bytes of subsegment user areas */
     uint64_t damaged_links;          /* free-list links found damaged (and repaired) */
     nth_lfh_bucket_pool pools[NTH_LFH_BUCKETS];
@@ -167,10 +181,13 @@ void nth_lfh_release_metadata(nth_heap *heap);
 
 /* This thread's cache for `heap`, or NULL. */
 struct nth_lfh_tcache *nth_lfh_cache_for(const nth_heap *heap);
-/* Creates this thread's cache for `heap`; called without the heap lock. */
-struct nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap);
-/* Retires the subsegments of caches whose threads exited while the heap was busy. */
-void nth_lfh_adopt_orphans_locked(nth_heap *heap);
+/* Creates this thread's cache for `heap`, or takes over an exited thread's spare when the thread
+ * is about to allocate (a thread that only frees would strand the spare's subsegments); called
+ * without the heap lock. */
+struct nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap, bool to_allocate);
+/* Retires the subsegments of exited threads' spare caches, when there are more than `keep`. */
+#define NTH_LFH_SPARE_CACHES 4u
+void nth_lfh_adopt_orphans_locked(nth_heap *heap, uint32_t keep);
 /* Keep every fast path out while the heap is locked by a user, validated or compacted. */
 void nth_lfh_pause(nth_heap *heap);
 void nth_lfh_resume(nth_heap *heap);
@@ -190,6 +207,6 @@ void nth_lfh_trim_locked(nth_heap *heap);
 
 /* The fast paths' shared state (lfh_tcache.c), for lfh_fast.h. */
 extern NTH_TLS nth_lfh_tcache *nth_lfh_tls_recent;
-extern _Atomic bool nth_lfh_fast_path_needs_fence;
+extern NTH_TLS nth_lfh_tcache *nth_lfh_tls_process; /* this thread's cache for the process heap */
 
 #endif

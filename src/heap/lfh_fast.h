@@ -36,56 +36,70 @@ static inline char *nth_lfh_block_at(const nth_lfh_subsegment *sub, uint32_t ind
     return sub->first_block + (size_t)index * sub->block_size;
 }
 
+/* The bitmap words and the unused[] entry of block `index`, at their fixed offsets (lfh.h). */
+static inline uint64_t *nth_lfh_busy_word(const nth_lfh_subsegment *sub, uint32_t index)
+{
+    return (uint64_t *)((uintptr_t)sub + NTH_LFH_META_HEAD) + index / 64;
+}
+
+static inline _Atomic uint64_t *nth_lfh_remote_word(const nth_lfh_subsegment *sub, uint32_t index)
+{
+    return (_Atomic uint64_t *)((uintptr_t)sub + NTH_LFH_META_REMOTE) + index / 64;
+}
+
+static inline uint16_t *nth_lfh_unused_entry(const nth_lfh_subsegment *sub, uint32_t index)
+{
+    return (uint16_t *)((uintptr_t)sub + NTH_LFH_META_UNUSED) + index;
+}
+
 static inline bool nth_lfh_is_busy(const nth_lfh_subsegment *sub, uint32_t index)
 {
-    return (nth_lfh_load_bits(&sub->busy_bits[index / 64]) >> (index % 64)) & 1;
+    return (nth_lfh_load_bits(nth_lfh_busy_word(sub, index)) >> (index % 64)) & 1;
 }
 
 static inline bool nth_lfh_is_remote(const nth_lfh_subsegment *sub, uint32_t index)
 {
-    return (atomic_load_explicit(&sub->remote_bits[index / 64], memory_order_relaxed) >> (index % 64)) & 1;
+    return (atomic_load_explicit(nth_lfh_remote_word(sub, index), memory_order_relaxed) >> (index % 64)) & 1;
 }
 
+/* Atomic, like every write of a busy bit: a plain read-modify-write of the word could bring back
+ * the bit of a block another thread has just claimed (see nth_lfh_claim). */
 static inline void nth_lfh_set_busy_bit(nth_lfh_subsegment *sub, uint32_t index, bool busy)
 {
-    uint64_t *word = &sub->busy_bits[index / 64];
-    uint64_t bit = 1ull << (index % 64), value = __atomic_load_n(word, __ATOMIC_RELAXED);
-    __atomic_store_n(word, busy ? value | bit : value & ~bit, __ATOMIC_RELAXED);
+    uint64_t *word = nth_lfh_busy_word(sub, index);
+    uint64_t bit = 1ull << (index % 64);
+    if (busy)
+        __atomic_fetch_or(word, bit, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_and(word, ~bit, __ATOMIC_RELAXED);
 }
 
 static inline uint32_t nth_lfh_unused_of(const nth_lfh_subsegment *sub, uint32_t index)
 {
-    if (sub->unused_width == 1) return sub->unused[index];
-    uint16_t v;
-    memcpy(&v, sub->unused + 2 * (size_t)index, 2);
-    return v;
+    return *nth_lfh_unused_entry(sub, index);
 }
 
 static inline void nth_lfh_set_unused(nth_lfh_subsegment *sub, uint32_t index, size_t size)
 {
-    uint32_t unused = sub->block_size - (uint32_t)size;
-    if (sub->unused_width == 1)
-        sub->unused[index] = (unsigned char)unused;
-    else
-        memcpy(sub->unused + 2 * (size_t)index, &(uint16_t){(uint16_t)unused}, 2);
+    *nth_lfh_unused_entry(sub, index) = (uint16_t)(sub->block_size - (uint32_t)size);
 }
 
 /* Busy blocks, counted from the bitmap. */
 static inline uint32_t nth_lfh_count_busy(const nth_lfh_subsegment *sub)
 {
     uint32_t n = 0;
-    for (uint32_t w = 0; w < sub->n_words; w++) n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(&sub->busy_bits[w]));
+    for (uint32_t w = 0; w < sub->n_words; w++) n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(nth_lfh_busy_word(sub, w * 64)));
     return n;
 }
 
-/* Live blocks: busy and not freed by another thread. (A busy bit can come back for a moment
- * under a claimed block — see nth_lfh_claim — whose remote bit then says it is free.) */
+/* Live blocks: busy and not freed by another thread (between a remote free's claim and its
+ * remote bit, neither bit is set). */
 static inline uint32_t nth_lfh_count_live(const nth_lfh_subsegment *sub)
 {
     uint32_t n = 0;
     for (uint32_t w = 0; w < sub->n_words; w++)
-        n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(&sub->busy_bits[w]) &
-                                            ~atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed));
+        n += (uint32_t)__builtin_popcountll(nth_lfh_load_bits(nth_lfh_busy_word(sub, w * 64)) &
+                                            ~atomic_load_explicit(nth_lfh_remote_word(sub, w * 64), memory_order_relaxed));
     return n;
 }
 
@@ -111,6 +125,18 @@ static inline bool nth_lfh_block_index(const nth_lfh_subsegment *sub, const void
     return true;
 }
 
+/* The index of the block starting at ptr, for the owner's free: UINT64_MAX-ish (at least
+ * n_blocks) unless ptr starts block 0 ... n_blocks - 1. Exact division by block_size = odd << s:
+ * offset * odd^-1 (mod 2^64) rotated right by s equals offset / block_size when block_size
+ * divides offset, and exceeds 2^64 / block_size otherwise (an offset below the first block is
+ * a huge one), so one comparison with bump rejects interior, foreign and never-used addresses. */
+static inline uint64_t nth_lfh_free_index(const nth_lfh_subsegment *sub, const void *ptr)
+{
+    uint64_t q = (uint64_t)((uintptr_t)ptr - (uintptr_t)sub->first_block) * sub->index_inverse;
+    unsigned s = sub->index_shift;
+    return (q >> s) | (q << ((64 - s) & 63));
+}
+
 /* The link word a free block `holder` stores to name `next`. */
 static inline uint64_t nth_lfh_link(const nth_lfh_subsegment *sub, const char *holder, uint32_t next)
 {
@@ -133,23 +159,21 @@ static inline void nth_lfh_push(nth_lfh_subsegment *sub, uint32_t index, char *p
  * apart by free_head and repairs a damaged list). */
 static inline char *nth_lfh_pop(nth_lfh_subsegment *sub, size_t size)
 {
-    uint32_t i = sub->free_head;
+    size_t i = sub->free_head; /* 64 bits wide from here on: one register for the index */
     if (i == NTH_LFH_NO_BLOCK) return NULL;
-    char *p = nth_lfh_block_at(sub, i);
+    char *p = sub->first_block + i * sub->block_size;
     uint64_t w;
     memcpy(&w, p, sizeof w);
     w ^= sub->link_key ^ (uintptr_t)p;
     uint32_t next = (uint32_t)w;
-    uint64_t *busy_word = &sub->busy_bits[i / 64];
-    uint64_t bit = 1ull << (i % 64), busy = nth_lfh_load_bits(busy_word);
-    uint64_t taken = busy | atomic_load_explicit(&sub->remote_bits[i / 64], memory_order_relaxed);
     /* next + 1 wraps to 0 for NO_BLOCK, so one comparison accepts "end" and "below bump". */
-    if (NTH_UNLIKELY((uint32_t)(w >> 32) != next || next + 1u > nth_lfh_load_u32(&sub->bump) ||
-                     (taken & bit)))
-        return NULL;
+    if (NTH_UNLIKELY((uint32_t)(w >> 32) != next || next + 1u > nth_lfh_load_u32(&sub->bump))) return NULL;
+    uint64_t *busy_word = (uint64_t *)((uintptr_t)sub + NTH_LFH_META_HEAD) + (i >> 6);
+    uint64_t busy = nth_lfh_load_bits(busy_word), bit = 1ull << (i & 63);
+    if (NTH_UNLIKELY((busy | nth_lfh_load_bits(busy_word + NTH_LFH_BITMAP_WORDS)) & bit)) return NULL;
     sub->free_head = next;
-    __atomic_store_n(busy_word, busy | bit, __ATOMIC_RELAXED);
-    nth_lfh_set_unused(sub, i, size);
+    __atomic_fetch_or(busy_word, bit, __ATOMIC_RELAXED); /* atomic: see nth_lfh_set_busy_bit */
+    *nth_lfh_unused_entry(sub, (uint32_t)i) = (uint16_t)(sub->block_size - (uint32_t)size);
     return p;
 }
 
@@ -163,14 +187,26 @@ static inline char *nth_lfh_hand_out_fresh(nth_lfh_subsegment *sub, uint32_t ind
 
 /* Claims busy block `index` for a free: clears its busy bit atomically and tells whether it was
  * set. Every free — the owner's and other threads' — claims its block this way, so of two frees
- * of one block at the same moment exactly one wins and the other is refused on the spot. (The
- * owner's allocations set busy bits with a plain store: one may bring back a bit another thread
- * has just claimed, which is harmless, since the claimer then publishes the block's remote bit
- * and collection puts it on the free list whatever its busy bit says.) */
+ * of one block at the same moment exactly one wins and the other is refused on the spot. Every
+ * write of a busy bit is atomic, so a claimed block's bit stays clear until the block is handed
+ * out again: a free that wins the claim holds the only reference, and the owner's free needs no
+ * look at the remote bits. */
 static inline bool nth_lfh_claim(nth_lfh_subsegment *sub, uint32_t index)
 {
+#if defined(__x86_64__) && !NTH_SANITIZER_BUILD
+    /* One instruction: a bit-string operand with a register offset reaches the bitmap's word
+     * index / 64 by itself. A locked instruction orders like __ATOMIC_SEQ_CST; sanitizer builds
+     * take the portable form, which they can see. */
+    bool was_set;
+    __asm__ volatile("lock btrq %q[bit], %[bits]"
+                     : [bits] "+m"(*(uint64_t(*)[NTH_LFH_BITMAP_WORDS])nth_lfh_busy_word(sub, 0)), "=@ccc"(was_set)
+                     : [bit] "r"((uint64_t)index)
+                     : "memory");
+    return was_set;
+#else
     uint64_t bit = 1ull << (index % 64);
-    return (__atomic_fetch_and(&sub->busy_bits[index / 64], ~bit, __ATOMIC_ACQ_REL) & bit) != 0;
+    return (__atomic_fetch_and(nth_lfh_busy_word(sub, index), ~bit, __ATOMIC_ACQ_REL) & bit) != 0;
+#endif
 }
 
 /* Puts block `index` at `p`, already claimed or collected, on the local free list (owner, or
@@ -181,22 +217,38 @@ static inline void nth_lfh_give_back(nth_lfh_subsegment *sub, uint32_t index, ch
     nth_lfh_push(sub, index, p);
 }
 
+/* The rare half of nth_lfh_begin_fast: the gate is not 0, so the heap is paused, or this
+ * process orders the fast path with a fence because membarrier is unavailable (the gate then
+ * always has NTH_LFH_GATE_FENCE set, so that the common path tests one word). */
+bool nth_lfh_begin_gated(nth_lfh_tcache *tc);
+
 /* Marks the start of an owner operation; false (and unmarked) while the heap is paused.
- * Sanitizer builds use read-modify-writes on in_op on both sides instead of the store + fence
- * (or membarrier) pairing, which ThreadSanitizer cannot follow; the ordering is the same. */
+ * Sanitizer builds use read-modify-writes on in_op on both sides instead of the store +
+ * membarrier pairing, which ThreadSanitizer cannot follow; the ordering is the same. */
 static inline bool nth_lfh_begin_fast(nth_lfh_tcache *tc)
 {
 #if NTH_SANITIZER_BUILD
     atomic_exchange_explicit(&tc->in_op, 1, memory_order_seq_cst);
 #else
     atomic_store_explicit(&tc->in_op, 1, memory_order_relaxed);
-    if (atomic_load_explicit(&nth_lfh_fast_path_needs_fence, memory_order_relaxed))
-        atomic_thread_fence(memory_order_seq_cst);
-    else
-        atomic_signal_fence(memory_order_seq_cst); /* membarrier orders it for the pauser */
+    atomic_signal_fence(memory_order_seq_cst); /* membarrier orders it for the pauser */
 #endif
     /* Acquire: whatever a pauser did before resuming happens before this operation. */
-    if (NTH_LIKELY(atomic_load_explicit(&tc->paused, memory_order_acquire) == 0)) return true;
+    if (NTH_LIKELY(atomic_load_explicit(&tc->gate, memory_order_acquire) == 0)) return true;
+    return nth_lfh_begin_gated(tc);
+}
+
+/* nth_lfh_begin_fast for the inline fast paths, which leave every gated case to lfh.c (so
+ * that they make no call): false (and unmarked) unless the gate is open. */
+static inline __attribute__((always_inline)) bool nth_lfh_enter_inline(nth_lfh_tcache *tc)
+{
+#if NTH_SANITIZER_BUILD
+    atomic_exchange_explicit(&tc->in_op, 1, memory_order_seq_cst);
+#else
+    atomic_store_explicit(&tc->in_op, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+    if (NTH_LIKELY(atomic_load_explicit(&tc->gate, memory_order_acquire) == 0)) return true;
     atomic_store_explicit(&tc->in_op, 0, memory_order_release);
     return false;
 }
@@ -223,15 +275,43 @@ static inline bool nth_lfh_owns(const nth_lfh_tcache *tc, const nth_lfh_subsegme
     return atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == tc;
 }
 
+/* Allocates `size` bytes (<= NTH_LFH_MAX_SIZE) from `tc`'s current subsegment for `bucket`;
+ * NULL for anything but the common case. */
+static inline __attribute__((always_inline)) void *nth_lfh_alloc_bucket(nth_lfh_tcache *tc, unsigned bucket, size_t size)
+{
+    nth_lfh_subsegment *sub = tc->current[bucket];
+    if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return NULL;
+    char *p = nth_lfh_pop(sub, size);
+    nth_lfh_end_fast(tc);
+    return p;
+}
+
+static inline __attribute__((always_inline)) void *nth_lfh_alloc_cached(nth_lfh_tcache *tc, size_t size)
+{
+    /* Sizes 1 ... 1024 (16-byte buckets) are the common case: one shift. */
+    unsigned bucket = size - 1 < 1024 ? (unsigned)((size - 1) >> 4) : nth_lfh_bucket(size);
+    return nth_lfh_alloc_bucket(tc, bucket, size);
+}
+
 static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *heap, size_t size)
 {
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
     if (NTH_UNLIKELY(!tc || atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return NULL;
-    nth_lfh_subsegment *sub = tc->current[nth_lfh_bucket(size)];
-    if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_begin_fast(tc))) return NULL;
-    char *p = nth_lfh_pop(sub, size);
-    nth_lfh_end_fast(tc);
-    return p;
+    return nth_lfh_alloc_cached(tc, size);
+}
+
+/* The address map's lookup (nth_addrmap_lookup) for the free fast paths, without its range
+ * test: an address beyond the map's reach finds the owner of an alias below it, whose span
+ * test (nth_lfh_free_fast) then fails, and the slow path looks it up properly. */
+static inline const nth_owner *nth_lfh_owner_fast(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    nth_addrmap_leaf *l = atomic_load_explicit(
+        &nth_addrmap_root[(a >> (NTH_LG_CHUNK + NTH_ADDRMAP_LEAF_BITS)) & ((1u << NTH_ADDRMAP_ROOT_BITS) - 1)],
+        memory_order_acquire);
+    if (NTH_UNLIKELY(!l)) return NULL;
+    return atomic_load_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << NTH_ADDRMAP_LEAF_BITS) - 1)],
+                                memory_order_acquire);
 }
 
 /* Frees ptr when this thread owns its subsegment and everything is in order; false otherwise
@@ -239,15 +319,16 @@ static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *
 static inline __attribute__((always_inline)) bool nth_lfh_free_fast(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
 {
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
-    uint32_t index;
     /* A subsegment owned by this thread's cache is of the cache's heap: the address map, which
      * led the caller from ptr to sub and to heap, says the rest. */
     (void)heap;
-    if (NTH_UNLIKELY(!tc || !nth_lfh_owns(tc, sub) || !nth_lfh_block_index(sub, ptr, &index))) return false;
-    if (NTH_UNLIKELY(!nth_lfh_begin_fast(tc))) return false;
+    if (NTH_UNLIKELY(!tc || !nth_lfh_owns(tc, sub))) return false;
+    uint64_t index = nth_lfh_free_index(sub, ptr);
+    if (NTH_UNLIKELY(index >= nth_lfh_load_u32(&sub->bump))) return false;
+    if (NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return false;
     /* Not live: a double free, refused (and reported) by the slow path; nothing changed. */
-    bool live = !nth_lfh_is_remote(sub, index) && nth_lfh_claim(sub, index);
-    if (NTH_LIKELY(live)) nth_lfh_push(sub, index, ptr);
+    bool live = nth_lfh_claim(sub, (uint32_t)index);
+    if (NTH_LIKELY(live)) nth_lfh_push(sub, (uint32_t)index, ptr);
     nth_lfh_end_fast(tc);
     return live;
 }

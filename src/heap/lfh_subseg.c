@@ -58,10 +58,9 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     size_t bytes = chunks_for(block_size) * NTH_CHUNK;
     uint32_t n = (uint32_t)(bytes / block_size);
     if (n > NTH_LFH_MAX_BLOCKS) n = NTH_LFH_MAX_BLOCKS;
-    uint16_t width = block_size > 8192 ? 2 : 1;
+    uint16_t width = 2;
     uint32_t words = (n + 63) / 64;
-    size_t head = nth_round_up(sizeof(nth_lfh_subsegment), 64);
-    nth_lfh_subsegment *sub = metadata_alloc_locked(lfh, head + 16 * (size_t)words + (size_t)n * width);
+    nth_lfh_subsegment *sub = metadata_alloc_locked(lfh, NTH_LFH_META_UNUSED + (size_t)n * width);
     if (!sub) return NULL;
     char *area = nth_backend_alloc_aligned_locked(heap, 0, NTH_CHUNK, bytes);
     if (!area) {
@@ -81,12 +80,16 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     sub->first_block = area;
     sub->span = (size_t)n * block_size;
     sub->reciprocal = (uint32_t)((((uint64_t)1 << 32) + block_size - 1) / block_size);
+    sub->index_shift = (uint32_t)__builtin_ctz(block_size);
+    uint64_t odd = block_size >> sub->index_shift, inverse = odd; /* 3 bits right; each step doubles them */
+    for (int step = 0; step < 5; step++) inverse *= 2 - odd * inverse;
+    sub->index_inverse = inverse;
     sub->n_words = words;
     sub->free_head = NTH_LFH_NO_BLOCK;
     sub->link_key = heap->key[0] ^ ((uintptr_t)sub * 0x9E3779B97F4A7C15ull) ^ ((uintptr_t)area >> 16);
-    sub->busy_bits = (uint64_t *)(meta + head);
-    sub->remote_bits = (_Atomic uint64_t *)(meta + head + 8 * (size_t)words);
-    sub->unused = (unsigned char *)(meta + head + 16 * (size_t)words);
+    sub->busy_bits = (uint64_t *)(meta + NTH_LFH_META_HEAD);
+    sub->remote_bits = (_Atomic uint64_t *)(meta + NTH_LFH_META_REMOTE);
+    sub->unused = (unsigned char *)(meta + NTH_LFH_META_UNUSED);
     if (!nth_addrmap_set(area, bytes, &sub->owner)) {
         char *block = area - sizeof(nth_block_header);
         nth_block_header hdr;

@@ -26,11 +26,17 @@
  * Fork: the engine's own pthread_atfork handlers hold every heap lock and every global lock of
  * the engine across fork(), so the child never inherits one half-updated.
  *
+ * Fast paths: malloc and free first try the engine's inline LFH fast paths (heap/lfh_fast.h:
+ * this thread's cache, its current subsegment, the pointer's owner from the address map), which
+ * make no call and never report; everything else goes through the public entry points, which
+ * check, report and name the call.
+ *
  * Invariants: this layer keeps no per-thread state (thread caches belong to the engine), takes no
  * lock of its own on any fast path, and exports only the replaced C library names; everything
  * else is static.
  */
 #include "ntheap.h"
+#include "heap/lfh_fast.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -44,8 +50,6 @@
 #include <unistd.h>
 
 #define NTH_EXPORT __attribute__((visibility("default")))
-#define NTH_LIKELY(x) __builtin_expect(!!(x), 1)
-#define NTH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* The alignment every ntheap block has (two pointers, as glibc's MALLOC_ALIGNMENT on x86_64). */
 #define MALLOC_ALIGNMENT 16u
@@ -225,7 +229,7 @@ static __attribute__((noinline)) void *realloc_unowned(void *ptr, size_t size)
 
 /* ----------------------------------------------------------------------- the malloc family */
 
-NTH_EXPORT void *malloc(size_t size)
+static __attribute__((noinline)) void *malloc_slow(size_t size)
 {
     if (NTH_UNLIKELY(size > PTRDIFF_MAX)) return fail_nomem();
     nth_heap *heap = heap_get();
@@ -235,10 +239,35 @@ NTH_EXPORT void *malloc(size_t size)
     return ptr;
 }
 
-NTH_EXPORT void free(void *ptr)
+NTH_EXPORT void *malloc(size_t size)
+{
+    /* This thread's cache for the process heap, set once the slow path has made one. */
+    nth_lfh_tcache *tc = nth_lfh_tls_process;
+    if (NTH_LIKELY(tc != NULL)) {
+        void *ptr = NULL; /* the fast paths never report */
+        if (NTH_LIKELY(size - 1 < 1024)) /* 1 ... 1024 bytes: 16-byte buckets */
+            ptr = nth_lfh_alloc_bucket(tc, (unsigned)((size - 1) >> 4), size);
+        else if (size <= NTH_LFH_MAX_SIZE)
+            ptr = nth_lfh_alloc_cached(tc, size);
+        if (NTH_LIKELY(ptr != NULL)) return ptr;
+    }
+    return malloc_slow(size);
+}
+
+static __attribute__((noinline)) void free_slow(void *ptr)
 {
     if (NTH_UNLIKELY(!ptr || boot_owns(ptr))) return; /* bootstrap blocks are never freed */
     (void)nth_free_as(ptr, "free"); /* finds the owning heap, checks the block, reports misuse */
+}
+
+NTH_EXPORT void free(void *ptr)
+{
+    /* NULL and the bootstrap arena have no owner in the address map. */
+    const nth_owner *owner = nth_lfh_owner_fast(ptr);
+    if (NTH_LIKELY(owner != NULL && owner->kind == OWNER_LFH) &&
+        NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr)))
+        return;
+    free_slow(ptr);
 }
 
 NTH_EXPORT void *calloc(size_t count, size_t size)

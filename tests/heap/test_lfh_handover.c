@@ -1,0 +1,258 @@
+/*
+ * test_lfh_handover.c — thread caches change hands without the heap lock, and the owner's
+ * lock-free free still refuses what it must.
+ *
+ *   - a thread that exits leaves its cache as a spare; the next thread to allocate from the heap
+ *     takes it over, with the exiting thread's subsegment and free list: its first block is the
+ *     last one the other thread freed, and neither its start, its allocations and frees nor its
+ *     exit acquire the heap lock (the lock's acquisition count is unchanged);
+ *   - a spare nobody takes is retired when the heap is next unlocked: its blocks stay valid,
+ *     and walks, validation and statistics see them;
+ *   - the owner's free of an address in its own subsegment that was never handed out, or at an
+ *     interior offset, or twice, is reported once and changes nothing;
+ *   - interior addresses of blocks of every kind of block size (the owner's free divides by the
+ *     block size exactly) are refused, block starts are accepted;
+ *   - a block freed by another thread while the owner allocates and frees blocks of the same
+ *     bitmap word, then freed again by the owner, is refused as a double free every time (the
+ *     owner's busy-bit writes never bring a claimed block's bit back), and is handed out once.
+ */
+#include <pthread.h>
+
+#include "harness/harness.h"
+#include "heap/internal.h"
+#include "ntheap.h"
+
+enum { SIZE = 32, WARM = 40 };
+
+static nth_heap *heap;
+static void *last_freed;
+static void *first_taken;
+
+static int reports, double_frees, bad_pointers;
+
+static void capture(const nth_report *report, void *context)
+{
+    (void)context;
+    reports++;
+    if (report->error == NTH_ERR_DOUBLE_FREE) double_frees++;
+    if (report->error == NTH_ERR_INVALID_POINTER) bad_pointers++;
+}
+
+/* A heap whose SIZE bucket is served by the LFH. */
+static nth_heap *lfh_heap(void)
+{
+    nth_heap *h = nth_heap_create(0, 0, 0);
+    void *warm[WARM];
+    for (int i = 0; i < WARM; i++) warm[i] = nth_heap_alloc(h, 0, SIZE);
+    for (int i = 0; i < WARM; i++) nth_heap_free(h, 0, warm[i]);
+    return h;
+}
+
+static void *first_thread(void *arg)
+{
+    void **keep = arg;
+    void *b[10];
+    for (int i = 0; i < 10; i++) b[i] = nth_heap_alloc(heap, 0, SIZE);
+    keep[0] = b[0]; /* stays live across the hand-over */
+    for (int i = 1; i < 10; i++) nth_heap_free(heap, 0, b[i]);
+    last_freed = b[9];
+    return NULL;
+}
+
+static void *second_thread(void *arg)
+{
+    (void)arg;
+    first_taken = nth_heap_alloc(heap, 0, SIZE);
+    void *more[20];
+    for (int i = 0; i < 20; i++) more[i] = nth_heap_alloc(heap, 0, SIZE);
+    for (int i = 0; i < 20; i++) nth_heap_free(heap, 0, more[i]);
+    return NULL;
+}
+
+static void run_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, fn, arg) == 0);
+    REQUIRE(pthread_join(t, NULL) == 0);
+}
+
+TEST(exiting_thread_hands_its_cache_over_without_the_heap_lock)
+{
+    heap = lfh_heap();
+    void *keep[1] = {NULL};
+    run_thread(first_thread, keep);
+    uint64_t before = heap->lock.acquisitions;
+    run_thread(second_thread, NULL);
+    CHECK_EQ(heap->lock.acquisitions, before);
+    CHECK(first_taken == last_freed); /* the same subsegment, its free list's head */
+    CHECK(nth_heap_size(heap, 0, first_taken) == SIZE);
+    CHECK(nth_heap_size(heap, 0, keep[0]) == SIZE);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    CHECK(nth_heap_free(heap, 0, first_taken));
+    CHECK(nth_heap_free(heap, 0, keep[0]));
+    nth_heap_destroy(heap);
+}
+
+TEST(unclaimed_spare_is_retired_at_unlock)
+{
+    heap = lfh_heap();
+    void *keep[1] = {NULL};
+    run_thread(first_thread, keep);
+    CHECK(nth_heap_lock(heap));
+    CHECK(nth_heap_unlock(heap)); /* retires the spare: its subsegment goes to the pool */
+    int live = 0;
+    nth_walk_entry e = {0};
+    CHECK(nth_heap_lock(heap));
+    while (nth_heap_walk(heap, &e))
+        if (e.data == keep[0]) live = (e.flags & NTH_ENTRY_BUSY) != 0;
+    CHECK(nth_heap_unlock(heap));
+    CHECK_EQ(live, 1);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    /* Another thread now gets a new cache (under the lock) and may free the kept block. */
+    uint64_t before = heap->lock.acquisitions;
+    run_thread(second_thread, NULL);
+    CHECK(heap->lock.acquisitions > before);
+    CHECK(nth_heap_free(heap, 0, first_taken));
+    CHECK(nth_heap_free(heap, 0, keep[0]));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
+TEST(owner_free_of_a_block_never_handed_out_is_refused)
+{
+    heap = lfh_heap();
+    nth_set_report_handler(capture, NULL);
+    char *p = nth_heap_alloc(heap, 0, SIZE); /* the subsegment's blocks beyond bump are untouched */
+    nth_heap_stats before, after;
+    CHECK(nth_heap_query_stats(heap, &before));
+    reports = double_frees = bad_pointers = 0;
+    CHECK(!nth_heap_free(heap, 0, p + 100 * SIZE)); /* a block start above bump */
+    CHECK(!nth_heap_free(heap, 0, p + SIZE / 2));   /* inside a block */
+    CHECK_EQ(bad_pointers, 2);
+    CHECK(nth_heap_free(heap, 0, p));
+    CHECK(!nth_heap_free(heap, 0, p)); /* double free, on the owner's fast path */
+    CHECK_EQ(double_frees, 1);
+    CHECK_EQ(reports, 3);
+    CHECK(nth_heap_query_stats(heap, &after));
+    CHECK_EQ(after.lfh_blocks + 1, before.lfh_blocks);
+    /* Nothing changed: the next two allocations are p, then a block other than p. */
+    char *a = nth_heap_alloc(heap, 0, SIZE), *b = nth_heap_alloc(heap, 0, SIZE);
+    CHECK(a == p && b != p);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
+TEST(owner_free_finds_block_starts_of_every_size)
+{
+    static const size_t sizes[] = {16, 24, 48, 100, 208, 1000, 1100, 1500, 2500, 5000, 9000, 12000, 16384};
+    heap = nth_heap_create(0, 0, 0);
+    nth_set_report_handler(capture, NULL);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t size = sizes[k];
+        static void *warm[WARM];
+        for (int i = 0; i < WARM; i++) warm[i] = nth_heap_alloc(heap, 0, size);
+        for (int i = 0; i < WARM; i++) nth_heap_free(heap, 0, warm[i]);
+        char *a = nth_heap_alloc(heap, 0, size), *b = nth_heap_alloc(heap, 0, size);
+        REQUIRE(a && b);
+        size_t usable = nth_heap_usable_size(heap, a);
+        reports = bad_pointers = double_frees = 0;
+        int probes = 0;
+        for (size_t off = 1; off < usable; off += off < 64 ? 1 : usable / 37) {
+            CHECK(!nth_heap_free(heap, 0, a + off));
+            CHECK(!nth_heap_free(heap, 0, b + off));
+            probes += 2;
+        }
+        CHECK(!nth_heap_free(heap, 0, a - 1));
+        probes++;
+        CHECK_EQ(bad_pointers, probes);
+        CHECK_EQ(reports, probes);
+        CHECK(nth_heap_size(heap, 0, a) == size && nth_heap_size(heap, 0, b) == size);
+        CHECK(nth_heap_free(heap, 0, b));
+        CHECK(nth_heap_free(heap, 0, a));
+        CHECK_EQ(double_frees, 0);
+    }
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
+#if defined(NTH_SANITIZER_BUILD) && NTH_SANITIZER_BUILD
+#define ROUNDS 300
+#else
+#define ROUNDS 3000
+#endif
+
+static pthread_barrier_t go, done;
+static char *_Atomic victim;
+
+static void *remote_freer(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < ROUNDS; r++) {
+        pthread_barrier_wait(&go);
+        if (!nth_heap_free(heap, 0, atomic_load(&victim))) bad_pointers += 1000; /* must succeed */
+        pthread_barrier_wait(&done);
+    }
+    return NULL;
+}
+
+TEST(remote_free_then_owner_double_free_is_refused)
+{
+    heap = lfh_heap();
+    nth_set_report_handler(capture, NULL);
+    reports = double_frees = bad_pointers = 0;
+    pthread_barrier_init(&go, NULL, 2);
+    pthread_barrier_init(&done, NULL, 2);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, remote_freer, NULL) == 0);
+    char *b[64];
+    int twice = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < 64; i++) b[i] = nth_heap_alloc(heap, 0, SIZE);
+        atomic_store(&victim, b[r % 64]);
+        pthread_barrier_wait(&go);
+        /* Meanwhile: the owner frees and allocates the other blocks (same bitmap words). */
+        for (int k = 0; k < 8; k++)
+            for (int i = 0; i < 64; i++)
+                if (i != r % 64) {
+                    nth_heap_free(heap, 0, b[i]);
+                    b[i] = nth_heap_alloc(heap, 0, SIZE);
+                }
+        pthread_barrier_wait(&done);
+        if (nth_heap_free(heap, 0, b[r % 64])) twice++; /* the double free */
+        b[r % 64] = NULL;
+        for (int i = 0; i < 64; i++)
+            if (b[i]) CHECK(nth_heap_free(heap, 0, b[i]));
+    }
+    pthread_join(t, NULL);
+    CHECK_EQ(twice, 0);
+    CHECK_EQ(double_frees, ROUNDS);
+    CHECK_EQ(reports, ROUNDS);
+    CHECK_EQ(bad_pointers, 0);
+    /* Every remotely freed block comes back once: 200 live blocks are 200 distinct ones. */
+    static char *live[200];
+    for (int i = 0; i < 200; i++) {
+        live[i] = nth_heap_alloc(heap, 0, SIZE);
+        for (int j = 0; j < i; j++) REQUIRE(live[j] != live[i]);
+    }
+    for (int i = 0; i < 200; i++) CHECK(nth_heap_free(heap, 0, live[i]));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(heap, &st));
+    CHECK_EQ(st.lfh_blocks, 0);
+    nth_set_report_handler(NULL, NULL);
+    pthread_barrier_destroy(&go);
+    pthread_barrier_destroy(&done);
+    nth_heap_destroy(heap);
+}
+
+int main(int argc, char **argv)
+{
+    RUN(exiting_thread_hands_its_cache_over_without_the_heap_lock);
+    RUN(unclaimed_spare_is_retired_at_unlock);
+    RUN(owner_free_of_a_block_never_handed_out_is_refused);
+    RUN(owner_free_finds_block_starts_of_every_size);
+    RUN(remote_free_then_owner_double_free_is_refused);
+    return harness_finish(argv[0]);
+}
