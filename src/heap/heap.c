@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "heap/debug/debug.h"
 #include "heap/internal.h"
 #include "heap/lfh.h"
 #include "heap/vm.h"
@@ -154,11 +155,12 @@ nth_heap *nth_heap_create(uint32_t flags, size_t initial_size, size_t maximum_si
     nth_options_load();
     if (nth_process_defaults.validate_at_exit) arm_exit_validator();
     pthread_once(&fork_hooks_once, register_fork_hooks);
-    nth_heap *heap = nth_backend_create_heap(flags, initial_size, maximum_size);
+    nth_heap *heap = nth_backend_create_heap(flags | nth_debug_heap_flags(), initial_size, maximum_size);
     if (!heap) {
         nth_set_last_error(NTH_ERR_NO_MEMORY);
         return NULL;
     }
+    nth_debug_heap_created(heap);
     registry_add(heap);
     return heap;
 }
@@ -184,6 +186,7 @@ bool nth_heap_destroy(nth_heap *heap)
         return false;
     }
     registry_remove(heap);
+    nth_debug_heap_destroyed(heap);
     nth_lfh_destroy(heap);
     heap->magic = 0;
     nth_heap_lock_internal(heap); /* for the *_locked teardown's precondition */
