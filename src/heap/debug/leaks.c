@@ -4,8 +4,9 @@
  * `ntheap umdh A B` compares.
  *
  * Reachability (leak report, leaks_only snapshots): a conservative mark from the roots
- *   - every writable mapping of /proc/self/maps (data and bss of every object, the stacks,
- *     glibc's [heap], other anonymous memory), except heap memory itself (any page the address
+ *   - every writable mapping of /proc/self/maps (data and bss of every object, the stacks of
+ *     other threads, glibc's [heap], other anonymous memory), the calling thread's stack from
+ *     its current frame up (not the dead part below it), except heap memory itself (any page the address
  *     map gives an owner) and the engine's own tables (stack-trace database, delay queue,
  *     big-block record pages, this file's scratch);
  *   - then the contents of every busy traced block reached, until no new block is reached.
@@ -162,7 +163,7 @@ static size_t engine_tables(excluded *ex, size_t max, const scan *s)
 
 static void scan_roots(scan *s)
 {
-    static char maps[1 << 20];
+    static _Alignas(4096) char maps[1 << 20]; /* whole pages: the page-granular exclusion is exact */
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     size_t len = 0;
@@ -172,6 +173,7 @@ static void scan_roots(scan *s)
     excluded ex[512];
     size_t n_ex = engine_tables(ex, 512, s);
     ex[n_ex++] = (excluded){(uintptr_t)maps, (uintptr_t)maps + sizeof maps};
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0); /* the live part of this thread's stack */
     for (char *line = maps; *line;) {
         char *next = strchr(line, '\n');
         if (next) *next = '\0';
@@ -179,8 +181,11 @@ static void scan_roots(scan *s)
         char perms[5];
         if (sscanf(line, "%lx-%lx %4s", &start, &end, perms) == 3 && perms[0] == 'r' && perms[1] == 'w' &&
             !strstr(line, "[vvar]") && !strstr(line, "[vsyscall]"))
-            for (uintptr_t page = start; page < end; page += NTH_PAGE)
-                if (!page_excluded(page, ex, n_ex)) scan_range(s, page, page + NTH_PAGE);
+            for (uintptr_t page = start; page < end; page += NTH_PAGE) {
+                uintptr_t from = page <= sp && sp < page + NTH_PAGE ? sp : page;
+                if (sp >= start && sp < end && page + NTH_PAGE <= sp) continue; /* dead stack */
+                if (!page_excluded(page, ex, n_ex)) scan_range(s, from, page + NTH_PAGE);
+            }
         if (!next) break;
         line = next + 1;
     }
