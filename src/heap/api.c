@@ -153,6 +153,17 @@ static bool free_located(nth_heap *heap, nth_located *where)
     return true;
 }
 
+/* The engine's free of a located block, under the heap lock. */
+static inline bool free_route(nth_heap *heap, uint32_t flags, void *ptr)
+{
+    flags |= heap->force_flags;
+    nth_located where;
+    lock_for(heap, flags);
+    bool ok = locate_or_report(heap, ptr, &where) && free_located(heap, &where);
+    unlock_for(heap, flags);
+    return ok;
+}
+
 /* Everything but the LFH fast path (sub: the LFH subsegment holding ptr, or NULL). */
 static __attribute__((noinline)) bool free_slow(nth_heap *heap, uint32_t flags, void *ptr, nth_lfh_subsegment *sub)
 {
@@ -161,17 +172,12 @@ static __attribute__((noinline)) bool free_slow(nth_heap *heap, uint32_t flags, 
     if (!handle_ok(heap)) return false;
     if (!ptr) return true;
     if (NTH_UNLIKELY(heap->debug_modes)) return nth_debug_free(heap, flags, ptr);
-    return nth_api_free(heap, flags, ptr);
+    return free_route(heap, flags, ptr);
 }
 
 bool nth_api_free(nth_heap *heap, uint32_t flags, void *ptr)
 {
-    flags |= heap->force_flags;
-    nth_located where;
-    lock_for(heap, flags);
-    bool ok = locate_or_report(heap, ptr, &where) && free_located(heap, &where);
-    unlock_for(heap, flags);
-    return ok;
+    return free_route(heap, flags, ptr);
 }
 
 bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
@@ -325,6 +331,8 @@ static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags
     return p;
 }
 
+static void *realloc_route(nth_heap *heap, uint32_t flags, void *ptr, size_t size);
+
 void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
 {
     NTH_ENTER("nth_heap_realloc");
@@ -336,10 +344,15 @@ void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
     }
     if (size > NTH_MAX_REQUEST) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
     if (NTH_UNLIKELY(heap->debug_modes)) return nth_debug_realloc(heap, flags, ptr, size);
-    return nth_api_realloc(heap, flags, ptr, size);
+    return realloc_route(heap, flags, ptr, size);
 }
 
 void *nth_api_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
+{
+    return realloc_route(heap, flags, ptr, size);
+}
+
+static void *realloc_route(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
 {
     if (!(flags & NTH_NO_SERIALIZE)) {
         nth_lfh_subsegment *sub = lfh_owner(heap, ptr);

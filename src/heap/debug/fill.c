@@ -59,9 +59,8 @@ char *nth_block_check_free_fill(char *block, char *from, char *to)
     return NULL;
 }
 
-void nth_debug_check_tail(nth_heap *heap, const nth_located *where)
+void nth_debug_check_tail_fill(nth_heap *heap, const nth_located *where)
 {
-    if (where->big || !(where->hdr.flags & BLOCK_FILL)) return;
     const char *bad = nth_block_check_tail(where->header, &where->hdr);
     if (bad)
         nth_report_problem(heap, NTH_ERR_CORRUPT, bad, "the tail fill 0xAB after the block",
