@@ -29,6 +29,11 @@
  * to it; heap->big_list runs in allocation order; a mapping change that cannot be recorded in
  * the address map is undone, so a block is always owned by exactly one record.
  *
+ * Page-heap blocks (debug/pageheap.c) are records of this file too, made by
+ * nth_big_adopt_locked for a mapping the page heap laid out (data next to a guard page): their
+ * record says page_heap, they have no in-band prefix, and they leave through
+ * nth_big_detach_locked, which hands the mapping back instead of releasing or caching it.
+ *
  * Freed mappings of up to 16 MiB are kept in a small per-heap cache (8 slots, 64 MiB) and handed
  * to the next big block, resized with mremap: a page fault costs about 11 us here, so a program
  * that frees and reallocates large buffers must not fault every page in again. Cached

@@ -11,7 +11,7 @@
  *     big-block record pages, this file's scratch);
  *   - then the contents of every busy traced block reached, until no new block is reached.
  * A word is a reference when it points anywhere inside a block (interior pointers count).
- * Blocks never reached are leaks. Memory of objects the scan cannot see (TLS blocks that ld.so
+ * Writable mappings over 64 GiB (a sanitizer's shadow) are skipped. Blocks never reached are leaks. Memory of objects the scan cannot see (TLS blocks that ld.so
  * mapped, kernel-held buffers) may make a live block look leaked: the report says "not reachable",
  * not "leaked for sure".
  *
@@ -121,7 +121,9 @@ static size_t block_holding(const scan *s, uintptr_t p)
     return p - b->start < (b->size ? b->size : 1) ? lo - 1 : SIZE_MAX;
 }
 
-static void scan_range(scan *s, uintptr_t from, uintptr_t to)
+/* Reads memory the program owns in any state (stack redzones, other threads' frames): not
+ * instrumented by AddressSanitizer. */
+__attribute__((no_sanitize("address"))) static void scan_range(scan *s, uintptr_t from, uintptr_t to)
 {
     from = nth_round_up(from, sizeof(uintptr_t));
     for (uintptr_t a = from; a + sizeof(uintptr_t) <= to; a += sizeof(uintptr_t)) {
@@ -161,6 +163,10 @@ static size_t engine_tables(excluded *ex, size_t max, const scan *s)
     return n;
 }
 
+/* Larger writable mappings are not program data but reservations such as a sanitizer's shadow
+ * memory (terabytes); they are not scanned. */
+#define MAX_ROOT_MAPPING ((unsigned long)64 << 30)
+
 static void scan_roots(scan *s)
 {
     static _Alignas(4096) char maps[1 << 20]; /* whole pages: the page-granular exclusion is exact */
@@ -180,7 +186,7 @@ static void scan_roots(scan *s)
         unsigned long start, end;
         char perms[5];
         if (sscanf(line, "%lx-%lx %4s", &start, &end, perms) == 3 && perms[0] == 'r' && perms[1] == 'w' &&
-            !strstr(line, "[vvar]") && !strstr(line, "[vsyscall]"))
+            end - start <= MAX_ROOT_MAPPING && !strstr(line, "[vvar]") && !strstr(line, "[vsyscall]"))
             for (uintptr_t page = start; page < end; page += NTH_PAGE) {
                 uintptr_t from = page <= sp && sp < page + NTH_PAGE ? sp : page;
                 if (sp >= start && sp < end && page + NTH_PAGE <= sp) continue; /* dead stack */
