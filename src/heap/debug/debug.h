@@ -85,6 +85,8 @@ const unsigned char *nth_debug_check32(const void *p, size_t n, uint32_t pattern
 
 /* ----------------------------------------------------------------------------- pageheap.c */
 
+/* False once the page heap's share of the system's mapping limit is used (announced once). */
+bool nth_page_budget_left(void);
 /* A block of its own mapping: data ends at a guard page (or starts after one with
  * align_start). NULL when out of memory. Takes the heap lock. */
 void *nth_page_alloc(nth_heap *heap, uint32_t flags, size_t size, size_t alignment);

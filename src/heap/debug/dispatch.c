@@ -47,7 +47,7 @@ void *nth_debug_alloc(nth_heap *heap, uint32_t flags, size_t size, size_t alignm
     uint8_t modes = heap->debug_modes;
     if (!params_ok(heap, flags)) return fail(heap, flags, NTH_ERR_INVALID_PARAMETER);
     void *p;
-    if (modes & NTH_DEBUG_PAGE_FULL) {
+    if ((modes & NTH_DEBUG_PAGE_FULL) && nth_page_budget_left()) {
         p = nth_page_alloc(heap, flags, size, alignment);
         if (!p) return fail(heap, flags, NTH_ERR_NO_MEMORY);
     } else {

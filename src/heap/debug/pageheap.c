@@ -19,9 +19,52 @@
  * page_heap and has no in-band prefix. So HeapSize, walk, validate, the inspector and
  * nth_heap_destroy see it like any big block. On free the record goes away and the mapping,
  * decommitted and inaccessible, joins the delayed-free queue (delay.c).
+ *
+ * Mapping budget: each live block costs the kernel two mappings (its pages and its guard), and
+ * the system caps a process's mappings (vm.max_map_count, 65530 by default). Page-heap blocks
+ * stay under half of that cap less a margin for the program's own mappings; past it, new blocks
+ * come from the heap's ordinary back-end (no guard page), announced once on stderr, as Windows'
+ * page heap falls back to the normal heap when it runs out of room.
  */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "heap/debug/debug.h"
 #include "heap/vm.h"
+
+#define MAPPING_MARGIN 8192 /* mappings left to the program, its threads and libraries */
+
+static atomic_size_t live_blocks;
+static size_t block_budget;
+static pthread_once_t budget_once = PTHREAD_ONCE_INIT;
+static atomic_bool budget_announced;
+
+static void read_budget(void)
+{
+    char text[32] = "65530";
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, text, sizeof text - 1);
+        text[n > 0 ? n : 0] = '\0';
+        close(fd);
+    }
+    size_t cap = (size_t)strtoull(text, NULL, 10);
+    block_budget = cap > 2 * MAPPING_MARGIN ? (cap - MAPPING_MARGIN) / 2 : cap / 4;
+}
+
+bool nth_page_budget_left(void)
+{
+    pthread_once(&budget_once, read_budget);
+    if (atomic_load_explicit(&live_blocks, memory_order_relaxed) < block_budget) return true;
+    if (!atomic_exchange(&budget_announced, true))
+        nth_debug_write(STDERR_FILENO,
+                        "ntheap: page heap: %zu blocks live, the system's mapping limit is near "
+                        "(vm.max_map_count); further blocks get no guard page\n",
+                        block_budget);
+    return false;
+}
 
 void *nth_page_alloc(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
@@ -51,6 +94,7 @@ void *nth_page_alloc(nth_heap *heap, uint32_t flags, size_t size, size_t alignme
         nth_vm_release(base, bytes);
         return NULL;
     }
+    atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
     return data;
 }
 
@@ -67,6 +111,7 @@ bool nth_page_free(nth_heap *heap, uint32_t flags, void *ptr, uint32_t alloc_sta
     nth_delayed d = {heap, big->data, big->size, big->owner.base, big->owner.reserve, alloc_stack, free_stack};
     nth_big_detach_locked(heap, big);
     nth_call_unlock(heap, forced);
+    atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
     size_t need = d.size ? d.size : 1;
     const unsigned char *bad =
         nth_debug_check32(d.data + d.size, nth_round_up(need, NTH_GRANULE) - d.size, 0xABABABABu);
