@@ -308,6 +308,27 @@ TEST(heaps_without_options_have_no_debug_mode)
     show_on_failure(&r);
 }
 
+static void light_by_name_scenario(void)
+{
+    setenv("NTHEAP_OPTIONS", "page_heap=light,page_heap_delay=4", 1); /* read by the first heap call */
+    size_t v = 0;
+    CHECK(nth_heap_get_option(NULL, NTH_OPTION_PAGE_HEAP, &v) && v == 2);
+    CHECK(nth_heap_get_option(NULL, NTH_OPTION_PAGE_HEAP_DELAY, &v) && v == 4);
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    uint32_t *p = (uint32_t *)debug_test_alloc(heap, 32);
+    CHECK(p && p[0] == 0xBAADF00Du);
+    if (harness_case_failed) _exit(1);
+}
+
+TEST(page_heap_light_is_accepted_by_name)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, light_by_name_scenario));
+    CHECK(exited_ok(&r));
+    CHECK(!says(&r, "NTHEAP_OPTIONS")); /* no warning */
+    show_on_failure(&r);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -322,5 +343,6 @@ int main(int argc, char **argv)
     RUN(debug_fill_marks_freed_blocks_and_validate_finds_a_write_after_free);
     RUN(parameter_checking_refuses_unknown_flags);
     RUN(heaps_without_options_have_no_debug_mode);
+    RUN(page_heap_light_is_accepted_by_name);
     return harness_finish(argv[0]);
 }
