@@ -294,10 +294,10 @@ static bool option_in_range(size_t value, size_t min, size_t max)
 }
 
 /* The LFH switch of one heap: a disabled LFH is a permanently paused one, so the fast paths fall
- * back to the back-end. Unserialized heaps have no LFH. */
+ * back to the back-end. Unserialized heaps and heaps with a debug mode have no LFH. */
 static bool set_front_end(nth_heap *heap, bool on)
 {
-    if (on && (heap->flags & NTH_NO_SERIALIZE)) {
+    if (on && ((heap->flags & NTH_NO_SERIALIZE) || heap->debug_modes)) { /* debug heaps: no LFH */
         nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
         return false;
     }

@@ -162,6 +162,8 @@ static void engine_views_scenario(void)
     CHECK_EQ(nth_heap_size(heap, 0, b), 5000);
     CHECK(nth_heap_owner(a) == heap);
     CHECK(nth_heap_validate(heap, 0, NULL));
+    CHECK(!nth_heap_set_option(heap, NTH_OPTION_LFH, 1)); /* a debug heap keeps its LFH off */
+    CHECK_EQ(nth_last_error(), NTH_ERR_NOT_SUPPORTED);
     nth_walk_entry e = {0};
     int seen = 0;
     while (nth_heap_walk(heap, &e))

@@ -129,7 +129,7 @@ uint32_t nth_trace_note_free(const void *ptr);
 /* The stack's frames (up to max); returns the depth. */
 size_t nth_trace_frames(uint32_t stack, void **frames, size_t max);
 uint32_t nth_trace_alloc_stack_of(const void *ptr);
-/* Calls fn for every live traced block. Not locked against allocation: at exit or in a child. */
+/* Calls fn for every live traced block, with the database locked (fn must not allocate). */
 void nth_trace_for_each(void (*fn)(const void *ptr, size_t size, uint32_t stack, void *ctx), void *ctx);
 /* Writes a stack as lines "    #i 0xADDR symbol+0xOFF (module)" to fd, skipping the engine's
  * own leading frames. Uses dladdr: never called on an allocating path. */

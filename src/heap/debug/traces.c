@@ -250,8 +250,10 @@ uint32_t nth_trace_alloc_stack_of(const void *ptr)
 void nth_trace_for_each(void (*fn)(const void *ptr, size_t size, uint32_t stack, void *ctx), void *ctx)
 {
     if (!db) return;
+    pthread_mutex_lock(&trace_lock);
     for (size_t i = 0; i < N_BLOCK_SLOTS; i++)
         if (blocks[i].data) fn((const void *)blocks[i].data, blocks[i].size, blocks[i].alloc_stack, ctx);
+    pthread_mutex_unlock(&trace_lock);
 }
 
 size_t nth_trace_frames(uint32_t stack, void **out, size_t max)
