@@ -4,7 +4,7 @@
  * to it by index.
  *
  * One private mapping, found by an outside reader through nth_heap_registry.traces (the
- * registry's last field), laid out as:
+ * registry's last field), laid out as (the structs: trace_layout.h):
  *
  *   nth_trace_db (header, 128 B)
  *   | magic "NTTR" | version | depth_max | n_stacks | stack_capacity | frames_used | frame_capacity |
@@ -31,43 +31,20 @@
 #include <pthread.h>
 
 #include "heap/debug/debug.h"
+#include "heap/debug/trace_layout.h"
 #include "heap/vm.h"
 
-#define TRACE_MAGIC 0x5254544Eu /* "NTTR" */
 #define STACK_CAPACITY (1u << 16)
 #define FRAME_CAPACITY (STACK_CAPACITY * 24u)
 #define N_BUCKETS (STACK_CAPACITY * 2u)
 #define N_BLOCK_SLOTS (1u << 21)
 #define CAPTURE_MAX 64
 
-typedef struct trace_stack {
-    uint64_t hash;
-    uint32_t first;
-    uint16_t depth;
-    uint16_t pad;
-} trace_stack;
-
-typedef struct trace_block {
-    uintptr_t data;
-    size_t size;
-    uint32_t alloc_stack;
-    uint32_t pad;
-} trace_block;
-
-typedef struct nth_trace_db {
-    uint32_t magic, version, depth_max, n_stacks;
-    uint32_t stack_capacity, frames_used, frame_capacity, n_buckets;
-    uint64_t n_block_slots, n_blocks, dropped;
-    uint64_t stacks_offset, frames_offset, buckets_offset, blocks_offset;
-    uint8_t reserved[128 - 4 * 8 - 3 * 8 - 4 * 8];
-} nth_trace_db;
-_Static_assert(sizeof(nth_trace_db) == 128, "header layout");
-
 static nth_trace_db *db;
-static trace_stack *stacks;
+static nth_trace_stack *stacks;
 static uintptr_t *frames;
 static uint32_t *buckets;
-static trace_block *blocks;
+static nth_trace_block *blocks;
 static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t trace_once = PTHREAD_ONCE_INIT;
 static NTH_TLS bool capturing;
@@ -77,8 +54,8 @@ static void fork_release(void) { pthread_mutex_unlock(&trace_lock); }
 
 static size_t db_bytes(void)
 {
-    return sizeof(nth_trace_db) + STACK_CAPACITY * sizeof(trace_stack) + (size_t)FRAME_CAPACITY * sizeof(uintptr_t) +
-           N_BUCKETS * sizeof(uint32_t) + (size_t)N_BLOCK_SLOTS * sizeof(trace_block);
+    return sizeof(nth_trace_db) + STACK_CAPACITY * sizeof(nth_trace_stack) + (size_t)FRAME_CAPACITY * sizeof(uintptr_t) +
+           N_BUCKETS * sizeof(uint32_t) + (size_t)N_BLOCK_SLOTS * sizeof(nth_trace_block);
 }
 
 size_t nth_trace_db_bytes(void)
@@ -89,7 +66,7 @@ size_t nth_trace_db_bytes(void)
 static void create_db(void)
 {
     size_t off_stacks = sizeof(nth_trace_db);
-    size_t off_frames = off_stacks + STACK_CAPACITY * sizeof(trace_stack);
+    size_t off_frames = off_stacks + STACK_CAPACITY * sizeof(nth_trace_stack);
     size_t off_buckets = off_frames + (size_t)FRAME_CAPACITY * sizeof(uintptr_t);
     size_t off_blocks = off_buckets + N_BUCKETS * sizeof(uint32_t);
     size_t bytes = db_bytes();
@@ -112,11 +89,11 @@ static void create_db(void)
     d->frames_offset = off_frames;
     d->buckets_offset = off_buckets;
     d->blocks_offset = off_blocks;
-    stacks = (trace_stack *)(base + off_stacks);
+    stacks = (nth_trace_stack *)(base + off_stacks);
     frames = (uintptr_t *)(base + off_frames);
     buckets = (uint32_t *)(base + off_buckets);
-    blocks = (trace_block *)(base + off_blocks);
-    d->magic = TRACE_MAGIC;
+    blocks = (nth_trace_block *)(base + off_blocks);
+    d->magic = NTH_TRACE_MAGIC;
     db = d;
     nth_heap_registry.traces = d;
     pthread_atfork(fork_prepare, fork_release, fork_release);
@@ -146,14 +123,14 @@ static uint32_t stack_insert_locked(void *const *f, int n)
         if (s == 0) {
             if (db->n_stacks >= STACK_CAPACITY || db->frames_used + (uint32_t)n > FRAME_CAPACITY) break;
             s = db->n_stacks;
-            stacks[s] = (trace_stack){h, db->frames_used, (uint16_t)n, 0};
+            stacks[s] = (nth_trace_stack){h, db->frames_used, (uint16_t)n, 0};
             for (int k = 0; k < n; k++) frames[db->frames_used + (uint32_t)k] = (uintptr_t)f[k];
             db->frames_used += (uint32_t)n;
             db->n_stacks = s + 1;
             buckets[i] = s;
             return s;
         }
-        const trace_stack *st = &stacks[s];
+        const nth_trace_stack *st = &stacks[s];
         if (st->hash != h || st->depth != n) continue;
         int k = 0;
         while (k < n && frames[st->first + (uint32_t)k] == (uintptr_t)f[k]) k++;
@@ -207,7 +184,7 @@ void nth_trace_note_alloc(const void *ptr, size_t size, uint32_t stack)
         }
         db->n_blocks++;
     }
-    blocks[i] = (trace_block){(uintptr_t)ptr, size, stack, 0};
+    blocks[i] = (nth_trace_block){(uintptr_t)ptr, size, stack, 0};
     pthread_mutex_unlock(&trace_lock);
 }
 
@@ -228,7 +205,7 @@ uint32_t nth_trace_note_free(const void *ptr)
                 hole = j;
             }
         }
-        blocks[hole] = (trace_block){0, 0, 0, 0};
+        blocks[hole] = (nth_trace_block){0, 0, 0, 0};
         db->n_blocks--;
     } else {
         stack = 0;
