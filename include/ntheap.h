@@ -263,6 +263,8 @@ typedef struct nth_heap_stats {
     size_t damaged_bytes;     /* bytes in them (headers included); not in free_bytes */
 } nth_heap_stats;
 
+/* Fills *stats with the heap's counters, read together under the heap's lock. False with
+ * NTH_ERR_INVALID_HANDLE for a bad heap, NTH_ERR_INVALID_PARAMETER for stats NULL. */
 NTH_API bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats);
 
 /* ------------------------------------------------------------------- options and reporting */

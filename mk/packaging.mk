@@ -17,7 +17,7 @@
 #   $(BINDIR)/ntheap                       $(LIBDIR)/libntheap{,-pst}.so.0.1.0 + symlinks
 #   $(INCLUDEDIR)/ntheap.h, ntheap/...     $(LIBDIR)/libntheap{,-pst,-malloc}.a
 #   $(LIBDIR)/pkgconfig/ntheap{,-pst}.pc   $(PRELOADDIR)/libntheap-malloc.so
-#   $(MANDIR)/man{1,3,7}/...
+#   $(MANDIR)/man{1,3,7}/...              (generated into $(BUILD)/man/)
 
 NTH_VERSION := $(strip $(file <VERSION))
 NTH_SOMAJOR := $(firstword $(subst ., ,$(NTH_VERSION)))
@@ -45,7 +45,14 @@ install_so = install -m 644 $(1).$(NTH_VERSION) $(DESTDIR)$(LIBDIR)/ && \
 pc_subst = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
                -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(NTH_VERSION)|g'
 
-MAN_PAGES := $(sort $(wildcard man/*.[137]))
+# Manual pages are generated from their templates (man/PAGE.in) and the sources they describe
+# (include/ntheap.h, src/heap/options.def, the commands' help texts) by man/gen-man.sh.
+MAN_PAGES := $(patsubst man/%.in,$(BUILD)/man/%,$(sort $(wildcard man/*.[137].in)))
+all: $(MAN_PAGES)
+$(BUILD)/man/%: man/%.in man/gen-man.sh include/ntheap.h src/heap/options.def VERSION $(TOOL)
+	@mkdir -p $(dir $@)
+	@echo "  MAN $@"
+	@CC="$(CC)" TOOL=$(TOOL) sh man/gen-man.sh $< $@
 
 .PHONY: install abi-symbols
 install: all

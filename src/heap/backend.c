@@ -256,6 +256,19 @@ static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t 
     return true;
 }
 
+/* Commits pages of the uncommitted range that starts where `block` (a LAST block) ends, so
+ * that a free block of at least size_gr granules follows it. False when the block ends at the
+ * segment's limit, the range is too small or the commit fails. */
+static bool commit_after_block_locked(nth_heap *heap, char *block, uint32_t size_gr)
+{
+    nth_assert_held(heap);
+    nth_segment *segment = nth_segment_of(heap, block);
+    nth_block_header hdr;
+    if (!segment || !nth_header_load(heap, block, &hdr)) return false;
+    const nth_ucr *ucr = nth_segment_ucr_at(segment, block_end(block, hdr.size_gr));
+    return ucr && commit_at_ucr_locked(heap, segment, (uint32_t)(ucr - segment->ucr), size_gr);
+}
+
 /* Makes room for a free block of at least size_gr granules: commits uncommitted pages or, in a
  * growable heap, adds a segment. False when neither is possible. */
 static bool grow_locked(nth_heap *heap, uint32_t size_gr)
@@ -430,9 +443,18 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
 
     nth_block_header h = *hdr;
     if (new_gr > h.size_gr) {
-        if (h.flags & BLOCK_LAST) return false;
+        /* A block that is, or whose free neighbour is, the last before an uncommitted range
+         * grows by committing that range's first pages, as on Windows: they become (part of)
+         * the free neighbour taken below. */
+        uint32_t want_gr = new_gr - h.size_gr; /* what the free neighbour must hold */
         char *next = block_end(block, h.size_gr);
         nth_block_header nh;
+        if (h.flags & BLOCK_LAST) {
+            if (!commit_after_block_locked(heap, block, want_gr) || !nth_header_load(heap, block, &h)) return false;
+        } else if (nth_header_load(heap, next, &nh) && nth_block_is_listed(&nh) && nh.size_gr < want_gr &&
+                   (nh.flags & BLOCK_LAST)) {
+            if (!commit_after_block_locked(heap, next, want_gr)) return false;
+        }
         if (!nth_header_load(heap, next, &nh) || !nth_block_is_listed(&nh) || h.size_gr + nh.size_gr < new_gr)
             return false;
         if (!unlink_checked(heap, next, nh.size_gr, NULL, NULL)) return false;

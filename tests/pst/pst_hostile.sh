@@ -84,7 +84,7 @@ run --json "$sample" frobnicate
 run --json "$sample" props
 [ $status -eq 2 ] && grep -q '"error":' "$tmp/out" || fail "props without a path: no JSON error"
 run --json "$tmp/nonexistent.pst" info
-[ $status -eq 1 ] && grep -q '"error":' "$tmp/out" || fail "missing file: no JSON error"
+[ $status -eq 2 ] && grep -q '"error":' "$tmp/out" || fail "missing file: no JSON error"
 run --json "$sample" table 0x21
 [ $status -eq 1 ] && grep -q '"error":".*not a Table Context' "$tmp/out" || fail "table on a PC: no JSON error"
 

@@ -62,12 +62,15 @@ echo "ok   a crash at any of the 5 write steps leaves a sound file, the original
 # refused edits change nothing
 cp "$SAMPLE" "$tmp/r.pst"
 big=$(head -c 3000 /dev/zero | od -An -tx1 -v | tr -d ' \n')
-for args in "0x8082 0x66660102 $big" "0x200024/0x8025 0x3001001F sub" \
-    "0x8082 0x30010003 notanumber" "0x8082 0x3001 short" "0x802D 0x3001001F table"; do
+# (status 1: the edit cannot be made; 2: the arguments are malformed)
+for args in "1 0x8082 0x66660102 $big" "1 0x200024/0x8025 0x3001001F sub" \
+    "2 0x8082 0x30010003 notanumber" "2 0x8082 0x3001 short" "1 0x802D 0x3001001F table"; do
+    want=${args%% *}
+    args=${args#* }
     # shellcheck disable=SC2086
     "$CLI" pst --json "$tmp/r.pst" set $args >"$tmp/out" 2>/dev/null
     status=$?
-    [ $status -eq 1 ] || fail "set $(echo "$args" | cut -c1-40): exit $status, expected 1"
+    [ $status -eq "$want" ] || fail "set $(echo "$args" | cut -c1-40): exit $status, expected $want"
     grep -q '"error":' "$tmp/out" || fail "set $(echo "$args" | cut -c1-40): no JSON error"
     cmp -s "$SAMPLE" "$tmp/r.pst" || fail "refused set $(echo "$args" | cut -c1-40) changed the file"
 done

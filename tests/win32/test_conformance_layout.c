@@ -228,18 +228,38 @@ TEST(same_size_fills_of_every_lfh_bucket_size_commit_at_most_1_15_times_their_by
     CHECK_EQ(over, 0);
 }
 
+/* A fixed heap's last block cannot grow past the reservation: IN_PLACE_ONLY fails with
+ * ERROR_NOT_ENOUGH_MEMORY (8), as on Windows, the block untouched and its bytes intact; within
+ * the reservation it grows by committing, and the heap validates. */
+TEST(a_block_that_would_need_more_than_the_reservation_does_not_grow_in_place)
+{
+    HANDLE h = HeapCreate(0, 0x1000, 0x10000);
+    REQUIRE(h != NULL);
+    unsigned char *p = HeapAlloc(h, 0, 0x100);
+    REQUIRE(p != NULL);
+    memset(p, 0x6B, 0x100);
+    SetLastError(0);
+    CHECK(HeapReAlloc(h, HEAP_REALLOC_IN_PLACE_ONLY, p, 0x20000) == NULL);
+    CHECK_EQ(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
+    CHECK_EQ(HeapSize(h, 0, p), 0x100);
+    bool intact = true;
+    for (size_t i = 0; i < 0x100; i++) intact &= p[i] == 0x6B;
+    CHECK(intact);
+    CHECK(HeapReAlloc(h, HEAP_REALLOC_IN_PLACE_ONLY, p, 0x4000) == p); /* within the reservation */
+    CHECK_EQ(HeapSize(h, 0, p), 0x4000);
+    CHECK(HeapValidate(h, 0, NULL));
+    CHECK(HeapDestroy(h));
+}
+
 /* --------------------------------------------------------------------------------- main */
 
-/* What the engine does not do yet (heap header size, in-place growth into reserved pages, LFH
- * subsegment placement): run with NTH_TEST_PENDING=1. */
+/* What the engine does not do yet (heap header size, LFH subsegment placement): run with
+ * NTH_TEST_PENDING=1. */
 static void run_pending_engine_conformance(void)
 {
     RUN(a_64k_fixed_heap_holds_what_windows_holds_for_0x10_to_0x1000_byte_blocks);
     RUN(a_0x1000_fixed_heap_holds_what_windows_holds_for_0x10_to_0x1000_byte_blocks);
     RUN(a_new_growable_heap_commits_one_page_of_a_256k_reservation);
-    RUN(the_first_block_grows_in_place_past_the_committed_end_by_committing);
-    RUN(the_last_block_before_an_uncommitted_range_grows_in_place_only_by_committing);
-    RUN(the_last_block_before_an_uncommitted_range_is_not_moved_by_a_plain_realloc);
     RUN(forty_thousand_0x100_blocks_commit_at_most_1_15_times_their_bytes);
     RUN(same_size_fills_of_every_lfh_bucket_size_commit_at_most_1_15_times_their_bytes);
 }
@@ -249,6 +269,10 @@ int main(int argc, char **argv)
     (void)argc;
     quiet_reports();
     RUN(the_first_block_grows_in_place_over_the_committed_free_tail);
+    RUN(the_first_block_grows_in_place_past_the_committed_end_by_committing);
+    RUN(the_last_block_before_an_uncommitted_range_grows_in_place_only_by_committing);
+    RUN(the_last_block_before_an_uncommitted_range_is_not_moved_by_a_plain_realloc);
+    RUN(a_block_that_would_need_more_than_the_reservation_does_not_grow_in_place);
     if (getenv("NTH_TEST_PENDING")) run_pending_engine_conformance();
     return harness_finish(argv[0]);
 }

@@ -13,8 +13,9 @@
  *     ntheap pst [--json] FILE set NID TAG VALUE   rewrite one property in the file (atomic)
  *
  * PATH is a NID ("0x21" or decimal "33") or a subnode path ("0x200024/0x8025"). Options may
- * come anywhere. Exit status: 0 success, 1 problems or errors, 2 usage. With --json every
- * failure after the usage check is a JSON object with an "error" field.
+ * come anywhere. Exit status: 0 success, 1 problems or errors, 2 usage or a file that cannot
+ * be opened as a PST. With --json every failure after the usage check is a JSON object with an
+ * "error" field.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,7 +30,32 @@ static void usage(FILE *out)
           "       ntheap pst [--json] FILE hn|table NID[/SUBNID...]\n"
           "       ntheap pst [--json] FILE ls FOLDER-NID|FOLDER/NAMES\n"
           "       ntheap pst [--json] FILE set NID 0xIIIITTTT VALUE\n"
-          "       ntheap pst [--json|--raw] FILE props NID[/SUBNID...]\n",
+          "       ntheap pst [--json|--raw] FILE props NID[/SUBNID...]\n"
+          "\n"
+          "Reads the NDB layer and the Heap-on-Node stack of an Outlook .pst/.ost file (ANSI or\n"
+          "Unicode, any encoding). Every command costs time and memory proportional to the file,\n"
+          "however it is damaged.\n"
+          "\n"
+          "commands:\n"
+          "  info       the header, node and block counts, heaps by client, problems found\n"
+          "  heaps      every Heap-on-Node, one line each (node, client, pages, allocations)\n"
+          "  validate   every check: pages, blocks, trees, heaps, allocation maps, tables;\n"
+          "             exit 0 only if the file is sound\n"
+          "  tree       the folder hierarchy with item counts\n"
+          "  ls         a folder's items (subject, sender, date, size, attachments)\n"
+          "  hn         one heap: its pages and allocations, with a hex dump\n"
+          "  props      a Property Context's properties (named ones resolved); --raw: one line\n"
+          "             per property, tag type hex-value\n"
+          "  table      a Table Context's columns and rows\n"
+          "  set        rewrites one property (tag 0xIIIITTTT: id and type) in the file, atomically:\n"
+          "             a temporary file, fsync, rename; the original is untouched until then\n"
+          "\n"
+          "NID is hexadecimal with 0x (0x21) or decimal (33); NID/SUBNID/... follows subnode trees\n"
+          "(0x200024/0x8025). FOLDER is a folder NID or a path of display names from the root.\n"
+          "Options may come anywhere. --json writes one JSON object, also for errors.\n"
+          "\n"
+          "Exit status: 0 ok (validate: sound), 1 problems found or the operation failed, 2 bad\n"
+          "usage or the file cannot be opened as a PST file.\n",
           out);
 }
 
@@ -99,7 +125,7 @@ int nth_cli_pst(int argc, char **argv)
     if (!cmd->run) return pst_cmd_set(&o);
     nth_pst_file *f;
     nth_pst_error e;
-    if (nth_pst_open(o.file, &f, &e)) return pst_cli_fail(&o, "%s: %s", o.file, e.message);
+    if (nth_pst_open(o.file, &f, &e)) return pst_cli_refuse(&o, "%s: %s", o.file, e.message);
     nth_pst_limit_work(f, 64); /* any command costs O(file size), however hostile the file */
     int rc = cmd->run(f, &o);
     nth_pst_close(f);

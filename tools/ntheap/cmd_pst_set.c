@@ -116,15 +116,15 @@ int pst_cmd_set(const pst_opts *o)
 {
     uint32_t tag;
     if (strlen(o->tag) != 10 || nth_pst_parse_nid(o->tag, 10, &tag))
-        return pst_cli_fail(o, "bad tag \"%s\": expected 0xIIIITTTT (property id and type)", o->tag);
+        return pst_cli_refuse(o, "bad tag \"%s\": expected 0xIIIITTTT (property id and type)", o->tag);
     uint16_t id = (uint16_t)(tag >> 16), type = (uint16_t)tag;
     static uint8_t value[NTH_PST_HN_ALLOC_MAX + 4];
     size_t len = 0;
     const char *why = encode(type, o->value, value, NTH_PST_HN_ALLOC_MAX, &len);
-    if (why) return pst_cli_fail(o, "value \"%s\" for type 0x%04X: %s", o->value, type, why);
+    if (why) return pst_cli_refuse(o, "value \"%s\" for type 0x%04X: %s", o->value, type, why);
     nth_pst_file *f;
     nth_pst_error e;
-    if (nth_pst_open(o->file, &f, &e)) return pst_cli_fail(o, "%s: %s", o->file, e.message);
+    if (nth_pst_open(o->file, &f, &e)) return pst_cli_refuse(o, "%s: %s", o->file, e.message);
     nth_pst_limit_work(f, 64);
     nth_pst_node_ref ref;
     nth_pst_hn *hn = NULL;

@@ -46,11 +46,12 @@ static void append(char **s, const char *text)
     *s = grown;
 }
 
-static bool load(const char *path, snapshot *snap)
+static bool load(const char *path, snapshot *snap, bool *unreadable)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "ntheap umdh: %s: cannot open\n", path);
+        *unreadable = true;
         return false;
     }
     char line[1024];
@@ -112,7 +113,8 @@ static int by_growth(const void *x, const void *y)
 static int compare(const char *path_a, const char *path_b)
 {
     snapshot a = {0}, b = {0};
-    if (!load(path_a, &a) || !load(path_b, &b)) return 1;
+    bool unreadable = false;
+    if (!load(path_a, &a, &unreadable) || !load(path_b, &b, &unreadable)) return unreadable ? 2 : 1;
     change *changes = calloc(a.n + b.n + 1, sizeof *changes);
     if (!changes) return 1;
     size_t n = 0;
@@ -146,7 +148,10 @@ static void usage(FILE *out)
           "\n"
           "Snapshots come from the program: NTHEAP_OPTIONS=leak_report=2 writes ntheap-umdh.PID.txt\n"
           "at exit (with stack_traces on), and nth_heap_write_snapshot(path, false) writes one on\n"
-          "demand. Entries are sorted by growth in bytes, biggest first.\n",
+          "demand. Entries are sorted by growth in bytes, biggest first.\n"
+          "\n"
+          "Exit status: 0 compared, 1 a file is not an ntheap heap snapshot (or -p: not available\n"
+          "yet), 2 bad usage or a file that cannot be opened.\n",
           out);
 }
 

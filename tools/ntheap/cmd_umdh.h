@@ -4,8 +4,8 @@
 #ifndef NTH_CLI_UMDH_H
 #define NTH_CLI_UMDH_H
 
-/* Runs `ntheap umdh`; argv[0] is "umdh". Returns 0 when the files were compared, 1 when one
- * could not be read or is not a snapshot, 2 bad usage. */
+/* Runs `ntheap umdh`; argv[0] is "umdh". Returns 0 when the files were compared, 1 when one is
+ * not a snapshot (or -p was asked for), 2 bad usage or a file that cannot be opened. */
 int nth_cli_umdh(int argc, char **argv);
 
 #endif

@@ -8,7 +8,8 @@
  *     ntheap --version   the package version (NTH_VERSION_* of <ntheap.h>)
  *
  * Conventions every subcommand follows: data on stdout, errors on stderr; exit status 0 ok,
- * 1 problems found (or an operation failed), 2 bad usage. Each subcommand prints its own help
+ * 1 problems found (or an operation failed), 2 bad usage or a file or process that cannot be
+ * opened. Each subcommand prints its own help
  * for --help; this file only lists the commands and forwards.
  */
 #include <stdio.h>
@@ -43,7 +44,7 @@ static void usage(FILE *out)
     fputs("  help   ntheap help COMMAND shows a command's arguments (same as COMMAND --help)\n"
           "\n"
           "Data goes to stdout, errors to stderr. Exit status: 0 ok, 1 problems found or an\n"
-          "operation failed, 2 bad usage. See ntheap(1).\n",
+          "operation failed, 2 bad usage or a file or process that cannot be opened. See ntheap(1).\n",
           out);
 }
 

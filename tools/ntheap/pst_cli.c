@@ -1,7 +1,8 @@
 /*
  * pst_cli.c — output functions of `ntheap pst`: JSON strings, hex, names of codes, the findings
- * list, and the single failure path (pst_cli_fail) so every error, with --json, is a JSON
- * object with an "error" field.
+ * list, and the failure paths (pst_cli_fail: exit 1; pst_cli_refuse: exit 2, bad arguments or
+ * a file that cannot be opened) so every error, with --json, is a JSON object with an "error"
+ * field.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,13 +11,10 @@
 
 #include "pst_cli.h"
 
-int pst_cli_fail(const pst_opts *o, const char *fmt, ...)
+static void report_failure(const pst_opts *o, const char *fmt, va_list ap)
 {
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     fprintf(stderr, "ntheap pst: %s\n", msg);
     if (o && o->json) {
         printf("{\"file\":");
@@ -27,7 +25,24 @@ int pst_cli_fail(const pst_opts *o, const char *fmt, ...)
         pst_json_str(msg);
         printf("}\n");
     }
+}
+
+int pst_cli_fail(const pst_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report_failure(o, fmt, ap);
+    va_end(ap);
     return 1;
+}
+
+int pst_cli_refuse(const pst_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report_failure(o, fmt, ap);
+    va_end(ap);
+    return 2;
 }
 
 void pst_json_str(const char *s)

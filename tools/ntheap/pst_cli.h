@@ -32,6 +32,8 @@ typedef struct pst_opts {
 /* Prints a failure: "ntheap pst: <message>" on stderr, and with --json
  * {"file":...,"command":...,"error":"<message>"} on stdout. Returns 1. */
 int pst_cli_fail(const pst_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same report for bad arguments or a file that cannot be opened; returns 2. */
+int pst_cli_refuse(const pst_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void pst_json_str(const char *s);
 void pst_json_hex(const uint8_t *d, size_t n);

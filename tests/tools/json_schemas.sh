@@ -1,0 +1,85 @@
+#!/bin/sh
+# json_schemas.sh — every `--json` view keeps the shape its schema in docs/schemas/ documents:
+# each schema is a valid JSON Schema (draft 2020-12), each view's output on every sample file
+# (and on crafted damaged files, and its failures) validates against its schema, and no schema
+# is left without a view that exercises it. Exit 77 (skip) without python3's jsonschema module
+# (Debian package python3-jsonschema).
+build=${BUILD:-build}
+CLI=$build/ntheap
+HOSTILE=$build/tests/pst/test_pst_hostile
+command -v python3 >/dev/null 2>&1 || { echo "python3 is not installed"; exit 77; }
+python3 -c 'import jsonschema' 2>/dev/null || { echo "python3-jsonschema is not installed"; exit 77; }
+[ -x "$CLI" ] || { echo "$CLI not built"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Each case: a schema name and the output of one command, collected as FILES in $tmp/cases.
+n=0
+case_of() { # case_of SCHEMA ARGS... — runs `ntheap ARGS`, keeps its stdout for SCHEMA
+    n=$((n + 1))
+    "$CLI" "$@" >"$tmp/out.$n" 2>/dev/null
+    echo "$1 $tmp/out.$n $*" >>"$tmp/cases"
+}
+: >"$tmp/cases"
+for pst in tests/data/pst/*.pst; do
+    for view in info heaps validate tree; do
+        n=$((n + 1)); "$CLI" pst --json "$pst" $view >"$tmp/out.$n" 2>/dev/null
+        echo "pst-$view $tmp/out.$n pst $pst $view" >>"$tmp/cases"
+    done
+    for view in "hn 0x21" "props 0x21" "table 0x12D"; do
+        n=$((n + 1)); "$CLI" pst --json "$pst" $view >"$tmp/out.$n" 2>/dev/null
+        echo "pst-${view%% *} $tmp/out.$n pst $pst $view" >>"$tmp/cases"
+    done
+done
+sample=tests/data/pst/pstsdk-sample1.pst
+n=$((n + 1)); "$CLI" pst --json "$sample" ls 0x8082 >"$tmp/out.$n"; echo "pst-ls $tmp/out.$n ls" >>"$tmp/cases"
+cp "$sample" "$tmp/edit.pst"
+n=$((n + 1)); "$CLI" pst --json "$tmp/edit.pst" set 0x8082 0x3001001F renamed >"$tmp/out.$n"
+echo "pst-set $tmp/out.$n set" >>"$tmp/cases"
+for bad in "$tmp/missing.pst info" "$sample frobnicate" "$sample props" "$sample table 0x21"; do
+    n=$((n + 1)); "$CLI" pst --json $bad >"$tmp/out.$n" 2>/dev/null
+    echo "pst-error $tmp/out.$n $bad" >>"$tmp/cases"
+done
+if [ -x "$HOSTILE" ] && "$HOSTILE" --write "$tmp" >/dev/null 2>&1; then
+    for crafted in "$tmp"/*.pst; do
+        [ "$crafted" = "$tmp/edit.pst" ] && continue
+        for view in info heaps validate; do
+            n=$((n + 1)); timeout 20 "$CLI" pst --json "$crafted" $view >"$tmp/out.$n" 2>/dev/null
+            echo "pst-$view $tmp/out.$n $(basename "$crafted") $view" >>"$tmp/cases"
+        done
+    done
+fi
+
+python3 - "$tmp/cases" docs/schemas <<'PY'
+import json, os, sys
+from jsonschema import Draft202012Validator
+
+cases_file, schema_dir = sys.argv[1], sys.argv[2]
+schemas = {}
+for name in sorted(os.listdir(schema_dir)):
+    if name.endswith(".json"):
+        with open(os.path.join(schema_dir, name)) as f:
+            schema = json.load(f)
+        Draft202012Validator.check_schema(schema)
+        schemas[name[:-5]] = Draft202012Validator(schema)
+failed, used, checked = 0, set(), 0
+for line in open(cases_file):
+    schema, path, *what = line.split()
+    used.add(schema)
+    try:
+        document = json.load(open(path))
+    except ValueError as e:
+        print(f"FAIL: {' '.join(what)}: not JSON ({e})"); failed += 1; continue
+    if schema != "pst-error" and isinstance(document, dict) and "error" in document:
+        schema = "pst-error"  # a view that failed on a damaged file answers with an error object
+    errors = list(schemas[schema].iter_errors(document))
+    for e in errors[:3]:
+        where = "/".join(str(p) for p in e.absolute_path)
+        print(f"FAIL: {' '.join(what)}: {schema}: at /{where}: {e.message[:200]}")
+    failed += bool(errors)
+    checked += 1
+for name in sorted(set(schemas) - used):
+    print(f"FAIL: docs/schemas/{name}.json: no view is checked against it"); failed += 1
+print(f"{checked} outputs checked against {len(schemas)} schemas, {failed} failed")
+sys.exit(1 if failed else 0)
+PY
