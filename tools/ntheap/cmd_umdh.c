@@ -110,11 +110,34 @@ static int by_growth(const void *x, const void *y)
     return (b->count_b - b->count_a) > (a->count_b - a->count_a) ? 1 : -1;
 }
 
+static void release(snapshot *snap)
+{
+    for (size_t i = 0; i < snap->n; i++) {
+        free(snap->stacks[i].key);
+        free(snap->stacks[i].symbols);
+    }
+    free(snap->stacks);
+}
+
+static int print_changes(const snapshot *a, const snapshot *b);
+
 static int compare(const char *path_a, const char *path_b)
 {
     snapshot a = {0}, b = {0};
     bool unreadable = false;
-    if (!load(path_a, &a, &unreadable) || !load(path_b, &b, &unreadable)) return unreadable ? 2 : 1;
+    int status;
+    if (load(path_a, &a, &unreadable) && load(path_b, &b, &unreadable))
+        status = print_changes(&a, &b);
+    else
+        status = unreadable ? 2 : 1;
+    release(&a);
+    release(&b);
+    return status;
+}
+
+static int print_changes(const snapshot *pa, const snapshot *pb)
+{
+    const snapshot a = *pa, b = *pb;
     change *changes = calloc(a.n + b.n + 1, sizeof *changes);
     if (!changes) return 1;
     size_t n = 0;
@@ -138,6 +161,7 @@ static int compare(const char *path_a, const char *path_b)
                *c->shown->symbols ? c->shown->symbols : "    (no stack recorded)\n");
     }
     printf("total: %+lld bytes in %+lld blocks\n", total_bytes, total_count);
+    free(changes);
     return 0;
 }
 
