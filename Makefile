@@ -117,6 +117,8 @@ $(TOOL): $(TOOL_OBJS) $(LIB_A) $(if $(PST_SRCS),$(PST_A))
 # Every test program links both static libraries; unused archive members are not pulled in.
 # Tests of ported Windows code (tests/win32) see the <windows.h>/<tchar.h> shims.
 TEST_CFLAGS_win32 := -Iinclude/ntheap/compat
+# Debug-heap tests name their own functions in stacks (dladdr needs them in the dynamic table).
+TEST_CFLAGS_debug := -rdynamic
 test_area = $(firstword $(subst /, ,$(patsubst $(BUILD)/tests/%,%,$(1))))
 $(BUILD)/tests/%: tests/%.c tests/harness/harness.h $(LIB_A) $(if $(PST_SRCS),$(PST_A))
 	@mkdir -p $(dir $@)

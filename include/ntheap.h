@@ -279,6 +279,15 @@ typedef enum nth_heap_option {
     NTH_OPTION_BIG_CACHE_MAX = 7,           /* bytes: ... up to this many per heap */
     NTH_OPTION_SEGMENT_CACHE_DECAY_MS = 8,  /* ms, process-wide: destroyed heaps' segments stay mapped for new heaps */
     NTH_OPTION_SEGMENT_CACHE_MAX = 9,       /* bytes, process-wide: ... holding at most this many committed bytes */
+    /* The debug heap (docs/debug-heap.md): process-wide, read when a heap is created. */
+    NTH_OPTION_DEBUG_FILL = 10,             /* 0/1: fill and check new, freed and tail bytes */
+    NTH_OPTION_PARAMETER_CHECKING = 11,     /* 0/1: check every call's flags and pointer in full */
+    NTH_OPTION_PAGE_HEAP = 12,              /* 0 off, 1 full page heap, 2 light page heap */
+    NTH_OPTION_PAGE_HEAP_ALIGN_START = 13,  /* 0/1: blocks start after the guard page */
+    NTH_OPTION_PAGE_HEAP_DELAY = 14,        /* freed blocks held back from reuse */
+    NTH_OPTION_STACK_TRACES = 15,           /* 0/1: allocation and free stack traces */
+    NTH_OPTION_STACK_DEPTH = 16,            /* frames per stack */
+    NTH_OPTION_LEAK_REPORT = 17,            /* 0, 1 leaks at exit, 2 also a UMDH snapshot file */
 } nth_heap_option;
 
 /* heap NULL sets the process-wide default for heaps created afterwards (and, for
@@ -288,6 +297,17 @@ typedef enum nth_heap_option {
  * lower-case keys, are read once from the NTHEAP_OPTIONS environment variable. */
 NTH_API bool nth_heap_set_option(nth_heap *heap, nth_heap_option option, size_t value);
 NTH_API bool nth_heap_get_option(nth_heap *heap, nth_heap_option option, size_t *value);
+
+/* The allocation and free stacks of the block at ptr (a live block of a heap created with
+ * stack_traces=1, or a page-heap block in the delayed-free queue): up to max return addresses
+ * each, innermost first, the engine's own frames left out. Returns false when the debug heap
+ * knows no stack for ptr; *n_alloc / *n_free get the depths (0: none recorded). */
+NTH_API bool nth_heap_block_stacks(const void *ptr, void **alloc_frames, size_t *n_alloc, void **free_frames,
+                                   size_t *n_free, size_t max);
+/* Writes a UMDH-style snapshot (busy traced blocks grouped by allocation stack, `ntheap umdh`
+ * reads it) to path; with leaks_only, only blocks unreachable from the data segments, the
+ * calling thread's stack and other busy blocks. False when it cannot write. */
+NTH_API bool nth_heap_write_snapshot(const char *path, bool leaks_only);
 
 /* One report per detected misuse or corruption. */
 typedef struct nth_report {

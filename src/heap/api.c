@@ -7,7 +7,11 @@
  *
  *   request ──► handle ok? ──► LFH (small, active bucket) ──► back-end (< 0xFE00 granules)
  *                                                         └─► big block (growable heaps)
+ *
+ * Heaps with a debug mode (heap->debug_modes, src/heap/debug/debug.h) have no LFH; their slow
+ * paths branch once to the debug layer, which comes back through nth_api_alloc/_free/_realloc.
  */
+#include "heap/debug/debug.h"
 #include "heap/internal.h"
 #include "heap/lfh_fast.h"
 
@@ -67,6 +71,11 @@ static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t al
     return p;
 }
 
+void *nth_api_alloc(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
+{
+    return alloc_common(heap, flags, size, alignment);
+}
+
 /* Everything but the LFH fast path: out of line, so the fast path carries no call scope. */
 static __attribute__((noinline)) void *alloc_slow(nth_heap *heap, uint32_t flags, size_t size, const char *call)
 {
@@ -76,6 +85,7 @@ static __attribute__((noinline)) void *alloc_slow(nth_heap *heap, uint32_t flags
         if (NTH_LIKELY(p != NULL)) return p;
     }
     if (!handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    if (NTH_UNLIKELY(heap->debug_modes)) return nth_debug_alloc(heap, flags, size, NTH_GRANULE);
     return alloc_common(heap, flags, size, NTH_GRANULE);
 }
 
@@ -105,7 +115,9 @@ void *nth_heap_alloc_aligned(nth_heap *heap, uint32_t flags, size_t alignment, s
         nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
         return NULL;
     }
-    return alloc_common(heap, flags, size, alignment < NTH_GRANULE ? NTH_GRANULE : alignment);
+    if (alignment < NTH_GRANULE) alignment = NTH_GRANULE;
+    if (NTH_UNLIKELY(heap->debug_modes)) return nth_debug_alloc(heap, flags, size, alignment);
+    return alloc_common(heap, flags, size, alignment);
 }
 
 /* The LFH subsegment holding ptr when ptr lies in an LFH subsegment of `heap`, else NULL. LFH
@@ -126,20 +138,6 @@ static bool locate_or_report(nth_heap *heap, const void *ptr, nth_located *where
     return false;
 }
 
-/* Checks the tail fill of a busy block with BLOCK_FILL; reports the first modified byte. */
-static void check_tail_fill(nth_heap *heap, const nth_located *where)
-{
-    if (where->big || !(where->hdr.flags & BLOCK_FILL)) return;
-    const unsigned char *p = (const unsigned char *)where->header + nth_block_tail_fill_start(&where->hdr);
-    const unsigned char *end = (const unsigned char *)where->header + nth_block_fill_end(&where->hdr);
-    for (; p < end; p++)
-        if (*p != NTH_FILL_TAIL) {
-            nth_report_problem(heap, NTH_ERR_CORRUPT, p, "the tail fill 0xAB after the block",
-                               "a modified byte (buffer overrun)");
-            return;
-        }
-}
-
 /* False only for a big block whose in-band prefix was damaged (reported and repaired; not freed). */
 static bool free_located(nth_heap *heap, nth_located *where)
 {
@@ -147,12 +145,23 @@ static bool free_located(nth_heap *heap, nth_located *where)
         nth_lfh_free_located_locked(heap, where);
         return true;
     }
-    check_tail_fill(heap, where);
+    nth_debug_check_tail(heap, where);
     if (where->big) return nth_big_free_locked(heap, where->big);
     size_t requested = nth_block_requested(&where->hdr);
     if (requested <= NTH_LFH_MAX_SIZE) nth_lfh_note_backend_free_locked(heap, requested);
     nth_backend_free_locked(heap, where->header, &where->hdr);
     return true;
+}
+
+/* The engine's free of a located block, under the heap lock. */
+static inline bool free_route(nth_heap *heap, uint32_t flags, void *ptr)
+{
+    flags |= heap->force_flags;
+    nth_located where;
+    lock_for(heap, flags);
+    bool ok = locate_or_report(heap, ptr, &where) && free_located(heap, &where);
+    unlock_for(heap, flags);
+    return ok;
 }
 
 /* Everything but the LFH fast path (sub: the LFH subsegment holding ptr, or NULL). */
@@ -162,12 +171,13 @@ static __attribute__((noinline)) bool free_slow(nth_heap *heap, uint32_t flags, 
     if (sub) return nth_lfh_free(heap, sub, ptr);
     if (!handle_ok(heap)) return false;
     if (!ptr) return true;
-    flags |= heap->force_flags;
-    nth_located where;
-    lock_for(heap, flags);
-    bool ok = locate_or_report(heap, ptr, &where) && free_located(heap, &where);
-    unlock_for(heap, flags);
-    return ok;
+    if (NTH_UNLIKELY(heap->debug_modes)) return nth_debug_free(heap, flags, ptr);
+    return free_route(heap, flags, ptr);
+}
+
+bool nth_api_free(nth_heap *heap, uint32_t flags, void *ptr)
+{
+    return free_route(heap, flags, ptr);
 }
 
 bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
@@ -189,6 +199,7 @@ static __attribute__((noinline)) bool free_as_slow(void *ptr, const nth_owner *o
 {
     NTH_ENTER(call);
     if (!owner) {
+        if (atomic_load_explicit(&nth_debug_any, memory_order_relaxed) && nth_debug_free_unowned(ptr)) return false;
         nth_report_problem(NULL, NTH_ERR_INVALID_POINTER, ptr, "a block of an ntheap heap",
                            "an address no ntheap heap owns (wild or stack pointer)");
         return false;
@@ -260,7 +271,7 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
         *error = nth_last_error();
         return NULL;
     }
-    check_tail_fill(heap, &where);
+    nth_debug_check_tail(heap, &where);
     if (where.big && !nth_big_check_locked(heap, where.big)) { /* reported and repaired */
         *error = NTH_ERR_CORRUPT;
         return NULL;
@@ -324,6 +335,8 @@ static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags
     return p;
 }
 
+static void *realloc_route(nth_heap *heap, uint32_t flags, void *ptr, size_t size);
+
 void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
 {
     NTH_ENTER("nth_heap_realloc");
@@ -334,6 +347,17 @@ void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
         return NULL;
     }
     if (size > NTH_MAX_REQUEST) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
+    if (NTH_UNLIKELY(heap->debug_modes)) return nth_debug_realloc(heap, flags, ptr, size);
+    return realloc_route(heap, flags, ptr, size);
+}
+
+void *nth_api_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
+{
+    return realloc_route(heap, flags, ptr, size);
+}
+
+static void *realloc_route(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
+{
     if (!(flags & NTH_NO_SERIALIZE)) {
         nth_lfh_subsegment *sub = lfh_owner(heap, ptr);
         if (sub) return lfh_realloc(heap, sub, flags, ptr, size);

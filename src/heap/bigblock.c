@@ -33,6 +33,11 @@
  * record keeps how much of its mapping may have been written (dirty_pg), so that a zero-filled
  * block clears only that. Record pages count as reserved (64 KiB) and committed (56 KiB) and
  * live until the heap is destroyed.
+ *
+ * Page-heap blocks (debug/pageheap.c) are records of this file too, made by
+ * nth_big_adopt_locked for a mapping the page heap laid out (data next to a guard page): their
+ * record says page_heap, they have no in-band prefix, and they leave through
+ * nth_big_detach_locked, which hands the mapping back instead of releasing or caching it.
  */
 #include "heap/internal.h"
 #include "heap/vm.h"
@@ -113,6 +118,7 @@ nth_block_header nth_big_decoded(const nth_big *big)
 
 static void store_prefix(nth_heap *heap, const nth_big *big)
 {
+    if (big->page_heap) return; /* its guard pages and fill do the checking (debug/pageheap.c) */
     char *prefix = big->data - NTH_BIG_HEADER_BYTES;
     for (size_t i = 0; i < NTH_BIG_CANARY_WORDS; i++) {
         uint64_t w = canary_word(heap, prefix + i * sizeof w);
@@ -123,6 +129,7 @@ static void store_prefix(nth_heap *heap, const nth_big *big)
 
 static bool prefix_intact(const nth_heap *heap, const nth_big *big)
 {
+    if (big->page_heap) return true;
     const char *prefix = big->data - NTH_BIG_HEADER_BYTES;
     for (size_t i = 0; i < NTH_BIG_CANARY_WORDS; i++) {
         uint64_t w;
@@ -296,6 +303,48 @@ bool nth_big_free_locked(nth_heap *heap, nth_big *big)
         heap->decommit_ops++;
     }
     return true;
+}
+
+nth_big *nth_big_adopt_locked(nth_heap *heap, char *base, size_t bytes, char *data, size_t size, uint32_t flags)
+{
+    nth_assert_held(heap);
+    nth_big *big = record_get(heap);
+    if (!big) return NULL;
+    big->owner = (nth_owner){NTH_BIG_MAGIC, OWNER_BIG, 0, heap, base, bytes};
+    if (!nth_addrmap_set(base, bytes, &big->owner)) {
+        record_put(big);
+        return NULL;
+    }
+    big->data = data;
+    big->size = size;
+    big->flags = (uint16_t)(BLOCK_BUSY | BLOCK_BIG | (flags & BLOCK_USER_FLAGS));
+    big->page_heap = 1;
+    link_big(heap, big);
+    heap->big_blocks++;
+    heap->big_bytes += bytes;
+    heap->reserved_bytes += bytes;
+    heap->committed_bytes += bytes;
+    heap->commit_ops++;
+    heap->busy_blocks++;
+    heap->busy_bytes += size;
+    heap->alloc_calls++;
+    return big;
+}
+
+void nth_big_detach_locked(nth_heap *heap, nth_big *big)
+{
+    nth_assert_held(heap);
+    size_t bytes = big->owner.reserve;
+    unlink_big(heap, big);
+    nth_addrmap_clear(big->owner.base, bytes);
+    heap->big_blocks--;
+    heap->big_bytes -= bytes;
+    heap->reserved_bytes -= bytes;
+    heap->committed_bytes -= bytes;
+    heap->busy_blocks--;
+    heap->busy_bytes -= big->size;
+    heap->free_calls++;
+    record_put(big);
 }
 
 /* Resizes the block's mapping to new_bytes and keeps the address map in step: in place, else

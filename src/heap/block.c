@@ -1,6 +1,7 @@
 /*
- * block.c — one block as bytes: storing its header, its fill patterns, and a checked cursor
- * over the blocks of a segment. The header encoding itself (nth_header_store/_load, inline in
+ * block.c — one block as bytes: storing its header, where its fill patterns lie (the patterns
+ * themselves are written and checked by debug/fill.c), and a checked cursor over the blocks of
+ * a segment. The header encoding itself (nth_header_store/_load, inline in
  * internal.h) is the fast part of this file.
  *
  *   busy block (TAIL_CHECKING):  | header | data ........ | 0xAB 0xAB ... | [user value] |
@@ -36,49 +37,6 @@ size_t nth_block_tail_fill_start(const nth_block_header *hdr)
 size_t nth_block_fill_end(const nth_block_header *hdr)
 {
     return (size_t)hdr->size_gr * NTH_GRANULE - ((hdr->flags & BLOCK_EXTRA) ? NTH_GRANULE : 0);
-}
-
-void nth_block_fill_tail(char *block, const nth_block_header *hdr)
-{
-    memset(block + nth_block_tail_fill_start(hdr), NTH_FILL_TAIL,
-           nth_block_fill_end(hdr) - nth_block_tail_fill_start(hdr));
-}
-
-char *nth_block_check_tail(char *block, const nth_block_header *hdr)
-{
-    for (size_t i = nth_block_tail_fill_start(hdr); i < nth_block_fill_end(hdr); i++)
-        if ((unsigned char)block[i] != NTH_FILL_TAIL) return block + i;
-    return NULL;
-}
-
-void nth_block_fill_new(char *data, size_t size)
-{
-    for (size_t i = 0; i + 4 <= size; i += 4) {
-        uint32_t v = NTH_FILL_NEW;
-        memcpy(data + i, &v, 4);
-    }
-}
-
-void nth_block_fill_free(char *block, char *from, char *to)
-{
-    char *body = block + NTH_MIN_FREE_GR * NTH_GRANULE;
-    if (from < body) from = body;
-    for (char *p = from; p + 4 <= to; p += 4) {
-        uint32_t v = NTH_FILL_FREE;
-        memcpy(p, &v, 4);
-    }
-}
-
-char *nth_block_check_free_fill(char *block, char *from, char *to)
-{
-    char *body = block + NTH_MIN_FREE_GR * NTH_GRANULE;
-    if (from < body) from = body;
-    for (char *p = from; p + 4 <= to; p += 4) {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        if (v != NTH_FILL_FREE) return p;
-    }
-    return NULL;
 }
 
 /* The committed run of `segment` numbered `run`: run 0 starts at the first block, run i > 0 at

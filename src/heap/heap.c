@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "heap/debug/debug.h"
 #include "heap/internal.h"
 #include "heap/lfh.h"
 #include "heap/vm.h"
@@ -158,11 +159,12 @@ nth_heap *nth_heap_create(uint32_t flags, size_t initial_size, size_t maximum_si
     nth_options_load();
     if (nth_process_defaults.validate_at_exit) arm_exit_validator();
     pthread_once(&fork_hooks_once, register_fork_hooks);
-    nth_heap *heap = nth_backend_create_heap(flags, initial_size, maximum_size);
+    nth_heap *heap = nth_backend_create_heap(flags | nth_debug_heap_flags(), initial_size, maximum_size);
     if (!heap) {
         nth_set_last_error(NTH_ERR_NO_MEMORY);
         return NULL;
     }
+    nth_debug_heap_created(heap);
     registry_add(heap);
     return heap;
 }
@@ -188,6 +190,7 @@ bool nth_heap_destroy(nth_heap *heap)
         return false;
     }
     registry_remove(heap);
+    nth_debug_heap_destroyed(heap);
     nth_lfh_destroy(heap);
     heap->magic = 0;
     nth_heap_lock_internal(heap); /* for the *_locked teardown's precondition */
@@ -295,10 +298,10 @@ static bool option_in_range(size_t value, size_t min, size_t max)
 }
 
 /* The LFH switch of one heap: a disabled LFH is a permanently paused one, so the fast paths fall
- * back to the back-end. Unserialized heaps have no LFH. */
+ * back to the back-end. Unserialized heaps and heaps with a debug mode have no LFH. */
 static bool set_front_end(nth_heap *heap, bool on)
 {
-    if (on && (heap->flags & NTH_NO_SERIALIZE)) {
+    if (on && ((heap->flags & NTH_NO_SERIALIZE) || heap->debug_modes)) { /* debug heaps: no LFH */
         nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
         return false;
     }

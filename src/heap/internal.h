@@ -302,6 +302,11 @@ nth_block_header nth_big_decoded(const nth_big *big);
  * problem. */
 bool nth_big_validate_locked(nth_heap *heap, size_t *busy_blocks, size_t *busy_bytes, size_t *committed);
 void nth_big_release_all(nth_heap *heap);
+/* Page heap (debug/pageheap.c): a record for a mapping made by the caller (no in-band prefix;
+ * released with the heap like any big block), and its removal leaving the mapping to the caller.
+ * NULL when no record or address-map entry can be had. */
+nth_big *nth_big_adopt_locked(nth_heap *heap, char *base, size_t bytes, char *data, size_t size, uint32_t flags);
+void nth_big_detach_locked(nth_heap *heap, nth_big *big);
 
 /* ----------------------------------------------------------------------------- regions.c */
 

@@ -176,6 +176,8 @@ typedef struct nth_big {
     uint16_t flags;           /* BLOCK_BUSY | BLOCK_BIG | user flags */
     uint16_t region;          /* the mapping it was carved from (bigcache.c: only such pieces merge) */
     uint32_t dirty_pg;        /* pages from base that may hold nonzero bytes (written since mapped) */
+    uint16_t page_heap;       /* nonzero: a page-heap block (debug/pageheap.c): no in-band prefix */
+    uint16_t reserved1[3];
 } nth_big;
 
 /* A freed big-block mapping kept for reuse (bigcache.c). */
@@ -227,7 +229,8 @@ typedef struct nth_heap {
     size_t decommit_total_free;    /* ... once free bytes exceed this */
     bool terminate_on_corruption;
     _Atomic bool lfh_enabled;      /* read by LFH fast paths without the lock */
-    uint8_t reserved1[6];
+    uint8_t debug_modes;           /* NTH_DEBUG_* (src/heap/debug/debug.h); fixed at creation */
+    uint8_t reserved1[5];
     nth_lock lock;
     struct nth_heap *next_heap, *prev_heap; /* registry list */
     nth_segment *first_segment, *last_segment; /* a list: no cap on the number of segments */
@@ -277,6 +280,7 @@ typedef struct nth_registry {
     nth_heap *process_heap;
     nth_heap *first_heap;
     size_t n_heaps;
+    struct nth_trace_db *traces; /* the stack-trace database, or NULL (debug/traces.c) */
 } nth_registry;
 
 #define NTH_REGISTRY_MAGIC 0x4E544850u /* "NTHP" */

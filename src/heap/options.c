@@ -6,7 +6,8 @@
  *
  *   NTHEAP_OPTIONS="terminate_on_corruption=1,lfh=0,validate_at_exit=1"
  *
- * Values are numbers (decimal, 0x hex or 0 octal) within the row's range. An unknown name, a
+ * Values are numbers (decimal, 0x hex or 0 octal) within the row's range (and page_heap=light,
+ * the same as page_heap=2). An unknown name, a
  * malformed or out-of-range value gets one warning line on stderr and is ignored; the other
  * options still apply. The variable is ignored in set-user-ID programs (secure_getenv).
  */
@@ -40,6 +41,9 @@ static void parse_option(const char *name, size_t name_len, const char *value)
 {
     char *end;
     unsigned long long v = strtoull(value, &end, 0);
+    /* The one named value: page_heap=light is page_heap=2 (gflags' light page heap). */
+    if (name_len == 9 && memcmp(name, "page_heap", 9) == 0 && strncmp(value, "light", 5) == 0)
+        v = 2, end = (char *)value + 5;
     bool well_formed = end != value && (*end == '\0' || *end == ',') && *value != '-';
 #define NTH_OPTION_ROW(option, id, type, default_value, min, max, ...)                                           \
     if (name_len == sizeof #option - 1 && memcmp(name, #option, name_len) == 0) {                                \

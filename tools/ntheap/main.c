@@ -3,6 +3,7 @@
  *
  *     ntheap demo        a guided tour of a live heap (cmd_demo.c)
  *     ntheap pst ...     inspect the Heap-on-Node stack of a .pst file (cmd_pst.c)
+ *     ntheap umdh A B    what grew between two heap snapshots, by allocation stack (cmd_umdh.c)
  *     ntheap help CMD    the same text as `ntheap CMD --help`
  *     ntheap --version   the package version (NTH_VERSION_* of <ntheap.h>)
  *
@@ -16,6 +17,7 @@
 
 #include "cmd_demo.h"
 #include "cmd_pst.h"
+#include "cmd_umdh.h"
 #include "ntheap.h"
 
 typedef struct command {
@@ -27,6 +29,7 @@ typedef struct command {
 static const command commands[] = {
     {"demo", "a guided tour of a live heap: walks, allocations, corruption reports", nth_cli_demo},
     {"pst", "inspect and validate the Heap-on-Node stack of a .pst file", nth_cli_pst},
+    {"umdh", "compare two heap snapshots: growth by allocation stack (UMDH)", nth_cli_umdh},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -1,0 +1,350 @@
+/*
+ * test_page_heap.c — the full and light page heap and the debug fills, each bug made to happen
+ * in a child: a 1-byte overrun faults at the write and the report names the block and its size;
+ * a use after free faults while the block is in the delayed-free queue; an underrun faults with
+ * page_heap_align_start; a double free of a delayed block is reported; a write into the bytes
+ * between the block's end and the guard is caught on free; the light page heap catches a write
+ * after free when the block leaves the queue; page-heap blocks are seen by HeapSize, walk,
+ * validate and destroy; debug_fill's patterns are visible and checked on free, realloc and
+ * validate; parameter_checking refuses unknown flags.
+ */
+#include "debug/debug_child.h"
+
+/* Fault tests need this process's SIGSEGV handler; under AddressSanitizer they still run
+ * (the page heap's handler is installed after ASan's and handles its own faults first). */
+
+static nth_heap *heap_with(nth_heap_option option, size_t value)
+{
+    nth_heap_set_option(NULL, option, value);
+    return nth_heap_create(0, 0, 0);
+}
+
+/* Exported (not static) so that stacks can name them. */
+char *debug_test_alloc(nth_heap *heap, size_t size);
+void debug_test_free(nth_heap *heap, void *p);
+
+__attribute__((noinline)) char *debug_test_alloc(nth_heap *heap, size_t size)
+{
+    char *p = nth_heap_alloc(heap, 0, size);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
+__attribute__((noinline)) void debug_test_free(nth_heap *heap, void *p)
+{
+    nth_heap_free(heap, 0, p);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void write_byte(volatile char *p)
+{
+    *p = 1;
+}
+
+static void overrun_scenario(void)
+{
+    nth_heap_set_option(NULL, NTH_OPTION_STACK_TRACES, 1);
+    nth_heap *heap = heap_with(NTH_OPTION_PAGE_HEAP, 1);
+    char *p = debug_test_alloc(heap, 32);
+    announce(p);
+    memset(p, 0x11, 32); /* every byte of the block is usable */
+    write_byte(p + 32);  /* one past the end: the guard page */
+    fprintf(stderr, "NOT REACHED\n");
+}
+
+TEST(overrun_by_one_byte_faults_at_the_write)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, overrun_scenario));
+    CHECK(died_by(&r, SIGSEGV));
+    CHECK(!says(&r, "NOT REACHED"));
+    char want[160];
+    snprintf(want, sizeof want, "buffer overrun of block %p (32 bytes) at address %p (+0 bytes from its end)",
+             r.block, (void *)((char *)r.block + 32));
+    CHECK(r.block != NULL && says(&r, want));
+    CHECK(says(&r, "debug_test_alloc")); /* the allocation stack names the test's function */
+    show_on_failure(&r);
+}
+
+static void use_after_free_scenario(void)
+{
+    nth_heap_set_option(NULL, NTH_OPTION_STACK_TRACES, 1);
+    nth_heap *heap = heap_with(NTH_OPTION_PAGE_HEAP, 1);
+    char *p = debug_test_alloc(heap, 100);
+    announce(p);
+    debug_test_free(heap, p);
+    write_byte(p + 3);
+    fprintf(stderr, "NOT REACHED\n");
+}
+
+TEST(use_after_free_faults_while_the_block_is_delayed)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, use_after_free_scenario));
+    CHECK(died_by(&r, SIGSEGV));
+    char want[160];
+    snprintf(want, sizeof want, "use after free of block %p (100 bytes) at address %p (+3 bytes from its start)",
+             r.block, (void *)((char *)r.block + 3));
+    CHECK(r.block != NULL && says(&r, want));
+    CHECK(says(&r, "debug_test_alloc"));
+    CHECK(says(&r, "and freed at:") && says(&r, "debug_test_free"));
+    show_on_failure(&r);
+}
+
+static void underrun_scenario(void)
+{
+    nth_heap_set_option(NULL, NTH_OPTION_PAGE_HEAP_ALIGN_START, 1);
+    nth_heap *heap = heap_with(NTH_OPTION_PAGE_HEAP, 1);
+    char *p = debug_test_alloc(heap, 64);
+    announce(p);
+    CHECK((uintptr_t)p % 4096 == 0);
+    write_byte(p - 1);
+    fprintf(stderr, "NOT REACHED\n");
+}
+
+TEST(underrun_faults_with_align_start)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, underrun_scenario));
+    CHECK(died_by(&r, SIGSEGV));
+    char want[160];
+    snprintf(want, sizeof want, "buffer underrun of block %p (64 bytes) at address %p (-1 bytes from its start)",
+             r.block, (void *)((char *)r.block - 1));
+    CHECK(r.block != NULL && says(&r, want));
+    show_on_failure(&r);
+}
+
+static void double_free_scenario(void)
+{
+    nth_heap *heap = heap_with(NTH_OPTION_PAGE_HEAP, 1);
+    char *p = debug_test_alloc(heap, 40);
+    announce(p);
+    CHECK(nth_heap_free(heap, 0, p));
+    CHECK(!nth_heap_free(heap, 0, p));
+    CHECK_EQ(nth_last_error(), NTH_ERR_DOUBLE_FREE);
+    if (harness_case_failed) _exit(1);
+}
+
+TEST(double_free_of_a_delayed_block_is_reported)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, double_free_scenario));
+    CHECK(exited_ok(&r));
+    CHECK(reported(&r, r.block, "NTH_ERR_DOUBLE_FREE"));
+    CHECK(says(&r, "delayed-free queue"));
+    show_on_failure(&r);
+}
+
+static void slack_scenario(void)
+{
+    nth_heap *heap = heap_with(NTH_OPTION_PAGE_HEAP, 1);
+    char *p = debug_test_alloc(heap, 13); /* 16-byte aligned: 3 bytes lie before the guard */
+    announce(p);
+    p[13] = 0;
+    nth_heap_free(heap, 0, p);
+}
+
+TEST(overrun_short_of_the_guard_is_caught_on_free)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, slack_scenario));
+    CHECK(exited_ok(&r));
+    CHECK(r.block && reported(&r, (char *)r.block + 13, "NTH_ERR_CORRUPT"));
+    show_on_failure(&r);
+}
+
+static void engine_views_scenario(void)
+{
+    nth_heap *heap = heap_with(NTH_OPTION_PAGE_HEAP, 1);
+    char *a = debug_test_alloc(heap, 200), *b = debug_test_alloc(heap, 5000);
+    CHECK(a && b);
+    CHECK_EQ(nth_heap_size(heap, 0, a), 200);
+    CHECK_EQ(nth_heap_size(heap, 0, b), 5000);
+    CHECK(nth_heap_owner(a) == heap);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    CHECK(!nth_heap_set_option(heap, NTH_OPTION_LFH, 1)); /* a debug heap keeps its LFH off */
+    CHECK_EQ(nth_last_error(), NTH_ERR_NOT_SUPPORTED);
+    nth_walk_entry e = {0};
+    int seen = 0;
+    while (nth_heap_walk(heap, &e))
+        if ((e.flags & NTH_ENTRY_BUSY) && (e.data == a || e.data == b)) seen++;
+    CHECK_EQ(seen, 2);
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(heap, &st) && st.busy_blocks >= 2);
+    char *c = nth_heap_realloc(heap, 0, a, 300); /* always moves on a page heap */
+    CHECK(c && c != a && nth_heap_size(heap, 0, c) == 300);
+    CHECK(nth_heap_size(heap, 0, a) == NTH_SIZE_ERROR);
+    CHECK(nth_heap_destroy(heap));
+    if (harness_case_failed) _exit(1);
+}
+
+TEST(page_heap_blocks_are_seen_by_size_walk_validate_and_destroy)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, engine_views_scenario));
+    CHECK(exited_ok(&r));
+    show_on_failure(&r);
+}
+
+static void light_scenario(void)
+{
+    nth_heap_set_option(NULL, NTH_OPTION_PAGE_HEAP_DELAY, 4);
+    nth_heap *heap = heap_with(NTH_OPTION_PAGE_HEAP, 2);
+    uint32_t *p = (uint32_t *)debug_test_alloc(heap, 64);
+    announce(p);
+    CHECK_EQ(p[0], 0xBAADF00Du); /* new blocks carry the new-block fill */
+    CHECK_EQ(p[15], 0xBAADF00Du);
+    debug_test_free(heap, p);
+    CHECK_EQ(p[5], 0xFEEEFEEEu); /* a delayed block is still readable, filled */
+    p[5] = 7;                    /* the write after free */
+    for (int i = 0; i < 4; i++) debug_test_free(heap, debug_test_alloc(heap, 32)); /* pushes p out */
+    if (harness_case_failed) _exit(1);
+}
+
+TEST(light_page_heap_catches_a_write_after_free_when_the_block_leaves_the_queue)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, light_scenario));
+    CHECK(exited_ok(&r));
+    CHECK(r.block && reported(&r, (char *)r.block + 20, "NTH_ERR_CORRUPT"));
+    CHECK(says(&r, "written after free"));
+    show_on_failure(&r);
+}
+
+static void fill_scenario(void)
+{
+    nth_heap *heap = heap_with(NTH_OPTION_DEBUG_FILL, 1);
+    unsigned char *p = (unsigned char *)debug_test_alloc(heap, 24);
+    uint32_t w;
+    memcpy(&w, p + 20, 4);
+    CHECK_EQ(w, 0xBAADF00Du);
+    CHECK_EQ(p[24], 0xAB); /* tail fill right after the block */
+    p[24] = 0;             /* overrun 1 */
+    fprintf(stderr, "FREE\n");
+    nth_heap_free(heap, 0, p);
+    unsigned char *q = (unsigned char *)debug_test_alloc(heap, 40);
+    q[41] = 0; /* overrun 2 */
+    fprintf(stderr, "REALLOC\n");
+    q = nth_heap_realloc(heap, 0, q, 400);
+    unsigned char *v = (unsigned char *)debug_test_alloc(heap, 56);
+    announce(v);
+    v[56] = 0; /* overrun 3 */
+    fprintf(stderr, "VALIDATE\n");
+    CHECK(!nth_heap_validate(heap, 0, NULL));
+    if (harness_case_failed) _exit(1);
+}
+
+TEST(debug_fill_patterns_are_written_and_checked_on_free_realloc_and_validate)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, fill_scenario));
+    CHECK(exited_ok(&r));
+    const char *f = strstr(r.err, "FREE\n"), *re = strstr(r.err, "REALLOC\n"), *v = strstr(r.err, "VALIDATE\n");
+    REQUIRE(f && re && v);
+    CHECK(strstr(f, "tail fill 0xAB") && strstr(f, "tail fill 0xAB") < re); /* reported by free */
+    CHECK(strstr(re, "tail fill 0xAB") && strstr(re, "tail fill 0xAB") < v); /* by realloc */
+    CHECK(strstr(v, "NTH_ERR_CORRUPT"));                                      /* by validate */
+    show_on_failure(&r);
+}
+
+static void freed_fill_scenario(void)
+{
+    nth_heap *heap = heap_with(NTH_OPTION_DEBUG_FILL, 1);
+    char *keep = debug_test_alloc(heap, 16);
+    uint32_t *p = (uint32_t *)debug_test_alloc(heap, 256);
+    char *after = debug_test_alloc(heap, 16); /* keeps p from merging with the free space */
+    nth_heap_free(heap, 0, p);
+    CHECK_EQ(p[40], 0xFEEEFEEEu); /* the freed body carries the free fill */
+    p[40] = 1;                    /* a write after free ... */
+    announce(&p[40]);
+    CHECK(!nth_heap_validate(heap, 0, NULL)); /* ... found by validate */
+    (void)keep, (void)after;
+    if (harness_case_failed) _exit(1);
+}
+
+TEST(debug_fill_marks_freed_blocks_and_validate_finds_a_write_after_free)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, freed_fill_scenario));
+    CHECK(exited_ok(&r));
+    CHECK(r.block && reported(&r, r.block, "NTH_ERR_CORRUPT"));
+    show_on_failure(&r);
+}
+
+static void parameter_scenario(void)
+{
+    nth_heap *heap = heap_with(NTH_OPTION_PARAMETER_CHECKING, 1);
+    CHECK(nth_heap_alloc(heap, 0x40000000u, 16) == NULL);
+    CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_PARAMETER);
+    void *p = nth_heap_alloc(heap, 0, 16);
+    CHECK(p != NULL);
+    CHECK(nth_heap_free(heap, 0, p));
+    if (harness_case_failed) _exit(1);
+}
+
+TEST(parameter_checking_refuses_unknown_flags)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, parameter_scenario));
+    CHECK(exited_ok(&r));
+    CHECK(says(&r, "unknown flag bits"));
+    show_on_failure(&r);
+}
+
+static void options_off_scenario(void)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    char *p = nth_heap_alloc(heap, 0, 32);
+    size_t v = 1;
+    CHECK(nth_heap_get_option(NULL, NTH_OPTION_PAGE_HEAP, &v) && v == 0);
+    CHECK(nth_heap_usable_size(heap, p) >= 32); /* an ordinary block: no guard, no delay */
+    CHECK(nth_heap_free(heap, 0, p));
+    if (harness_case_failed) _exit(1);
+}
+
+TEST(heaps_without_options_have_no_debug_mode)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, options_off_scenario));
+    CHECK(exited_ok(&r));
+    show_on_failure(&r);
+}
+
+static void light_by_name_scenario(void)
+{
+    setenv("NTHEAP_OPTIONS", "page_heap=light,page_heap_delay=4", 1); /* read by the first heap call */
+    size_t v = 0;
+    CHECK(nth_heap_get_option(NULL, NTH_OPTION_PAGE_HEAP, &v) && v == 2);
+    CHECK(nth_heap_get_option(NULL, NTH_OPTION_PAGE_HEAP_DELAY, &v) && v == 4);
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    uint32_t *p = (uint32_t *)debug_test_alloc(heap, 32);
+    CHECK(p && p[0] == 0xBAADF00Du);
+    if (harness_case_failed) _exit(1);
+}
+
+TEST(page_heap_light_is_accepted_by_name)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, light_by_name_scenario));
+    CHECK(exited_ok(&r));
+    CHECK(!says(&r, "NTHEAP_OPTIONS")); /* no warning */
+    show_on_failure(&r);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    RUN(overrun_by_one_byte_faults_at_the_write);
+    RUN(use_after_free_faults_while_the_block_is_delayed);
+    RUN(underrun_faults_with_align_start);
+    RUN(double_free_of_a_delayed_block_is_reported);
+    RUN(overrun_short_of_the_guard_is_caught_on_free);
+    RUN(page_heap_blocks_are_seen_by_size_walk_validate_and_destroy);
+    RUN(light_page_heap_catches_a_write_after_free_when_the_block_leaves_the_queue);
+    RUN(debug_fill_patterns_are_written_and_checked_on_free_realloc_and_validate);
+    RUN(debug_fill_marks_freed_blocks_and_validate_finds_a_write_after_free);
+    RUN(parameter_checking_refuses_unknown_flags);
+    RUN(heaps_without_options_have_no_debug_mode);
+    RUN(page_heap_light_is_accepted_by_name);
+    return harness_finish(argv[0]);
+}
