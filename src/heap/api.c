@@ -10,6 +10,7 @@
  */
 #include "heap/internal.h"
 #include "heap/lfh_fast.h"
+#include "heap/debug/tags.h"
 
 
 static inline void lock_for(nth_heap *heap, uint32_t flags)
@@ -62,6 +63,7 @@ static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t al
     if (size > NTH_MAX_REQUEST) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
     lock_for(heap, flags);
     void *p = alloc_locked(heap, flags, size, alignment);
+    NTH_TAGS_ALLOC(heap, flags, p, size);
     unlock_for(heap, flags);
     if (NTH_UNLIKELY(!p)) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
     return p;
@@ -165,7 +167,7 @@ static __attribute__((noinline)) bool free_slow(nth_heap *heap, uint32_t flags, 
     flags |= heap->force_flags;
     nth_located where;
     lock_for(heap, flags);
-    bool ok = locate_or_report(heap, ptr, &where) && free_located(heap, &where);
+    bool ok = locate_or_report(heap, ptr, &where) && (NTH_TAGS_FREE(heap, ptr), free_located(heap, &where));
     unlock_for(heap, flags);
     return ok;
 }
@@ -270,10 +272,12 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     if (where.big && (want_big || in_place_only)) {
         void *p = nth_big_realloc_locked(heap, where.big, flags, size);
         if (!p) *error = in_place_only ? NTH_ERR_CANNOT_MOVE : NTH_ERR_NO_MEMORY;
+        if (p) NTH_TAGS_MOVE(heap, flags, ptr, p, size);
         return p;
     }
     if (resize_in_place_locked(heap, &where, flags, size, want_big)) {
         if (where.lfh) zero_growth(ptr, old_size, size, flags); /* the back-end zeroes its own */
+        NTH_TAGS_MOVE(heap, flags, ptr, ptr, size);
         return ptr;
     }
     if (in_place_only) {
@@ -292,6 +296,7 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     if (where.header && !where.big && !where.lfh) nth_header_load(heap, where.header, &where.hdr);
     (void)free_located(heap, &where);
     if (block_flags & NTH_SETTABLE_USER_VALUE) store_user_value_locked(heap, p, value);
+    NTH_TAGS_MOVE(heap, flags, ptr, p, size);
     return p;
 }
 

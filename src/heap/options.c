@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "heap/internal.h"
+#include "heap/debug/tags.h"
 
 nth_defaults nth_process_defaults = {
 #define NTH_OPTION_ROW(name, id, type, default_value, ...) .name = (type)default_value,
@@ -39,6 +40,9 @@ static bool in_range(unsigned long long value, unsigned long long min, unsigned 
 static void parse_option(const char *name, size_t name_len, const char *value)
 {
     char *end;
+    if (name_len == 4 && memcmp(name, "tags", 4) == 0 && strncmp(value, "module", 6) == 0 &&
+        (value[6] == '\0' || value[6] == ','))
+        value = "1"; /* tags=module: the one word an option takes */
     unsigned long long v = strtoull(value, &end, 0);
     bool well_formed = end != value && (*end == '\0' || *end == ',') && *value != '-';
 #define NTH_OPTION_ROW(option, id, type, default_value, min, max, ...)                                           \
@@ -68,6 +72,7 @@ static void load_once(void)
         if (!comma) break;
         text = comma + 1;
     }
+    nth_tags_options_changed();
 }
 
 void nth_options_load(void)

@@ -31,6 +31,7 @@
  * else is static.
  */
 #include "ntheap.h"
+#include "heap/debug/tags.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -230,7 +231,7 @@ NTH_EXPORT void *malloc(size_t size)
     if (NTH_UNLIKELY(size > PTRDIFF_MAX)) return fail_nomem();
     nth_heap *heap = heap_get();
     if (NTH_UNLIKELY(!heap)) return boot_alloc(MALLOC_ALIGNMENT, size);
-    void *ptr = nth_heap_alloc_as(heap, 0, size, "malloc");
+    void *ptr = nth_heap_alloc_as(heap, NTH_TAGS_CALLER_FLAGS(), size, "malloc");
     if (NTH_UNLIKELY(!ptr)) errno = ENOMEM;
     return ptr;
 }
@@ -248,7 +249,7 @@ NTH_EXPORT void *calloc(size_t count, size_t size)
         return fail_nomem();
     nth_heap *heap = heap_get();
     if (NTH_UNLIKELY(!heap)) return boot_alloc(MALLOC_ALIGNMENT, total); /* static: zeroed */
-    void *ptr = nth_heap_alloc_as(heap, NTH_ZERO_MEMORY, total, "calloc");
+    void *ptr = nth_heap_alloc_as(heap, NTH_ZERO_MEMORY | NTH_TAGS_CALLER_FLAGS(), total, "calloc");
     if (NTH_UNLIKELY(!ptr)) errno = ENOMEM;
     return ptr;
 }
