@@ -168,6 +168,7 @@ static void create_process_heap(void)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
     nth_heap_registry.process_heap = heap;
+    nth_tags_options_changed(); /* tags=module starts with the process heap */
 }
 
 nth_heap *nth_process_heap(void)

@@ -231,7 +231,8 @@ NTH_EXPORT void *malloc(size_t size)
     if (NTH_UNLIKELY(size > PTRDIFF_MAX)) return fail_nomem();
     nth_heap *heap = heap_get();
     if (NTH_UNLIKELY(!heap)) return boot_alloc(MALLOC_ALIGNMENT, size);
-    void *ptr = nth_heap_alloc_as(heap, NTH_TAGS_CALLER_FLAGS(), size, "malloc");
+    NTH_TAGS_ROUTE_ALLOC(size, 0, "malloc");
+    void *ptr = nth_heap_alloc_as(heap, 0, size, "malloc");
     if (NTH_UNLIKELY(!ptr)) errno = ENOMEM;
     return ptr;
 }
@@ -249,7 +250,8 @@ NTH_EXPORT void *calloc(size_t count, size_t size)
         return fail_nomem();
     nth_heap *heap = heap_get();
     if (NTH_UNLIKELY(!heap)) return boot_alloc(MALLOC_ALIGNMENT, total); /* static: zeroed */
-    void *ptr = nth_heap_alloc_as(heap, NTH_ZERO_MEMORY | NTH_TAGS_CALLER_FLAGS(), total, "calloc");
+    NTH_TAGS_ROUTE_ALLOC(total, NTH_ZERO_MEMORY, "calloc");
+    void *ptr = nth_heap_alloc_as(heap, NTH_ZERO_MEMORY, total, "calloc");
     if (NTH_UNLIKELY(!ptr)) errno = ENOMEM;
     return ptr;
 }

@@ -379,7 +379,7 @@ static const char *base_name(const char *path)
 
 uint32_t nth_tags_module_flags(const void *caller)
 {
-    nth_heap *heap = nth_process_heap();
+    nth_heap *heap = nth_heap_registry.process_heap;
     tag_table *t = heap ? table_for(heap) : NULL;
     if (!t) return 0;
     uintptr_t addr = (uintptr_t)caller;
@@ -406,6 +406,15 @@ uint32_t nth_tags_module_flags(const void *caller)
     return NTH_MAKE_TAG_FLAGS(0, tag);
 }
 
+void *nth_tags_alloc(size_t size, uint32_t flags, const void *caller, const char *call)
+{
+    void *p = NULL;
+    if (size <= PTRDIFF_MAX)
+        p = nth_heap_alloc_as(nth_heap_registry.process_heap, flags | nth_tags_module_flags(caller), size, call);
+    if (!p) errno = ENOMEM;
+    return p;
+}
+
 static pthread_once_t report_once = PTHREAD_ONCE_INIT;
 
 static void report_at_exit(void)
@@ -424,6 +433,8 @@ static void arm_report(void)
 
 void nth_tags_options_changed(void)
 {
-    nth_tags_by_module = nth_process_defaults.tags != 0;
+    /* Routing starts once the process heap exists: calls made while it is being created go the
+     * malloc layer's own way (its bootstrap arena). */
+    nth_tags_by_module = nth_process_defaults.tags != 0 && nth_heap_registry.process_heap != NULL;
     if (nth_process_defaults.tag_report) pthread_once(&report_once, arm_report);
 }

@@ -1,6 +1,6 @@
 /*
  * tags.h — heap tags (tags.c): the hooks the entry points call, and the macro the malloc layer
- * uses to tag each call by the shared object that made it (NTHEAP_OPTIONS=tags=module).
+ * uses to route each call, tagged by the shared object that made it (NTHEAP_OPTIONS=tags=module).
  *
  * Every hook sits behind one relaxed load of nth_tags_heaps (the number of heaps that have tags)
  * and is called with the heap lock held, so a block's record and the counters change in the same
@@ -38,6 +38,10 @@ NTH_TAGS_HIDDEN void nth_tags_on_move_locked(nth_heap *heap, uint32_t flags, con
 NTH_TAGS_HIDDEN void nth_tags_heap_destroyed(nth_heap *heap);
 /* The tag flags of the process heap for a call made from `caller` (a return address). */
 NTH_TAGS_HIDDEN uint32_t nth_tags_module_flags(const void *caller);
+/* tags=module in a malloc-family function: allocates `size` bytes with `flags` on the process heap
+ * under the tag of `caller`'s module, as the malloc layer would (NULL and errno ENOMEM on failure).
+ * nth_tags_by_module is only set once the process heap exists, so there is always one. */
+NTH_TAGS_HIDDEN void *nth_tags_alloc(size_t size, uint32_t flags, const void *caller, const char *call);
 /* After NTHEAP_OPTIONS was read or a process option changed: applies tags and tag_report. */
 NTH_TAGS_HIDDEN void nth_tags_options_changed(void);
 
@@ -47,8 +51,12 @@ NTH_TAGS_HIDDEN void nth_tags_options_changed(void);
 #define NTH_TAGS_FREE(heap, ptr) (NTH_TAGS_ON() ? nth_tags_on_free_locked(heap, ptr) : (void)0)
 #define NTH_TAGS_MOVE(heap, flags, old, ptr, size) \
     (NTH_TAGS_ON() ? nth_tags_on_move_locked(heap, flags, old, ptr, size) : (void)0)
-/* In a malloc-family function: the flags that tag this call by its caller's module, else 0. */
-#define NTH_TAGS_CALLER_FLAGS() \
-    (__builtin_expect(nth_tags_by_module, 0) ? nth_tags_module_flags(__builtin_return_address(0)) : 0u)
+/* First line of a malloc-family function: with tags=module, the call is served here, tagged by
+ * the module of its caller; otherwise it costs one compare and a branch not taken. */
+#define NTH_TAGS_ROUTE_ALLOC(size, flags, call)                                                    \
+    do {                                                                                         \
+        if (__builtin_expect(nth_tags_by_module, 0))                                             \
+            return nth_tags_alloc(size, flags, __builtin_return_address(0), call);               \
+    } while (0)
 
 #endif
