@@ -185,6 +185,7 @@ bool nth_heap_destroy(nth_heap *heap)
         nth_set_last_error(NTH_ERR_INVALID_HANDLE);
         return false;
     }
+    if (NTH_VIS_ON()) nth_vis_heap_destroying(heap); /* memcheck: its blocks die with it */
     registry_remove(heap);
     nth_tags_heap_destroyed(heap);
     nth_lfh_destroy(heap);

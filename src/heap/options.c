@@ -17,6 +17,7 @@
 
 #include "heap/internal.h"
 #include "heap/debug/tags.h"
+#include "heap/debug/visibility.h"
 
 nth_defaults nth_process_defaults = {
 #define NTH_OPTION_ROW(name, id, type, default_value, ...) .name = (type)default_value,
@@ -73,6 +74,7 @@ static void load_once(void)
         text = comma + 1;
     }
     nth_tags_options_changed();
+    nth_vis_init();
 }
 
 void nth_options_load(void)
