@@ -89,7 +89,10 @@ void nth_vis_realloc_locked(nth_heap *heap, uint32_t flags, void *old, size_t ol
 
 void nth_vis_init(void)
 {
-    nth_vis_valgrind = RUNNING_ON_VALGRIND != 0;
+    /* Memcheck, not any Valgrind tool: only memcheck answers its own requests (with -1), and
+     * callgrind must measure the heap as it runs natively, LFH included. */
+    int probe = 0;
+    nth_vis_valgrind = RUNNING_ON_VALGRIND != 0 && VALGRIND_MAKE_MEM_DEFINED(&probe, sizeof probe) != 0;
     if (nth_vis_valgrind) nth_process_defaults.lfh = false; /* every heap: no fast path to annotate */
 }
 

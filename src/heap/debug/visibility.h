@@ -1,7 +1,9 @@
 /*
  * visibility.h — making ntheap blocks visible to Valgrind's memcheck (visibility.c).
  *
- * Under Valgrind (RUNNING_ON_VALGRIND at the first heap creation) every heap runs without the LFH,
+ * Under memcheck (RUNNING_ON_VALGRIND, and memcheck answering its own client request, at the
+ * first heap creation; other Valgrind tools such as callgrind see the heap as it runs natively)
+ * every heap runs without the LFH,
  * and the entry points announce each block with the client requests, so memcheck sees ntheap
  * blocks as it sees malloc's:
  *
