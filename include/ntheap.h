@@ -314,6 +314,7 @@ typedef enum nth_heap_option {
     NTH_OPTION_VALIDATE_AT_EXIT = 5,        /* value 0/1, process-wide: validate every heap at exit */
     NTH_OPTION_TAGS = 6,                    /* value 0/1 ("module"), process-wide: tag malloc by caller */
     NTH_OPTION_TAG_REPORT = 7,              /* value 0/1, process-wide: print the tag table at exit */
+    NTH_OPTION_ASAN_POISON = 8,             /* value 0/1, process-wide: ASan poisoning (SAN=asan builds) */
 } nth_heap_option;
 
 /* heap NULL sets the process-wide default for heaps created afterwards (and, for

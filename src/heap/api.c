@@ -65,6 +65,7 @@ static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t al
     void *p = alloc_locked(heap, flags, size, alignment);
     NTH_TAGS_ALLOC(heap, flags, p, size);
     NTH_VIS_ALLOC(heap, flags, p, size);
+    NTH_ASAN_FENCE(heap, p, size);
     unlock_for(heap, flags);
     if (NTH_UNLIKELY(!p)) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
     return p;
@@ -275,12 +276,14 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
         if (!p) *error = in_place_only ? NTH_ERR_CANNOT_MOVE : NTH_ERR_NO_MEMORY;
         if (p) NTH_TAGS_MOVE(heap, flags, ptr, p, size);
         if (p) NTH_VIS_REALLOC(heap, flags, ptr, old_size, p, size);
+        NTH_ASAN_FENCE(heap, p, size);
         return p;
     }
     if (resize_in_place_locked(heap, &where, flags, size, want_big)) {
         if (where.lfh) zero_growth(ptr, old_size, size, flags); /* the back-end zeroes its own */
         NTH_TAGS_MOVE(heap, flags, ptr, ptr, size);
         NTH_VIS_REALLOC(heap, flags, ptr, old_size, ptr, size);
+        NTH_ASAN_FENCE(heap, ptr, size);
         return ptr;
     }
     if (in_place_only) {
@@ -301,6 +304,7 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     if (block_flags & NTH_SETTABLE_USER_VALUE) store_user_value_locked(heap, p, value);
     NTH_TAGS_MOVE(heap, flags, ptr, p, size);
     NTH_VIS_REALLOC(heap, flags, ptr, old_size, p, size);
+    NTH_ASAN_FENCE(heap, p, size);
     return p;
 }
 
@@ -395,7 +399,7 @@ size_t nth_heap_usable_size(nth_heap *heap, const void *ptr)
     bool ok = ptr && locate_or_report(heap, ptr, &where);
     unlock_for(heap, heap->force_flags);
     if (!ok) return NTH_SIZE_ERROR;
-    if (NTH_VIS_ON()) return nth_block_requested(&where.hdr); /* memcheck allows no more, as its malloc */
+    if (NTH_VIS_ON() || (NTH_ASAN && nth_process_defaults.asan_poison && !where.big)) return nth_block_requested(&where.hdr); /* slack is off limits */
     if (where.lfh) return where.lfh->block_size;
     if (where.big) return (size_t)where.hdr.size_gr * NTH_GRANULE;
     if (where.hdr.flags & BLOCK_FILL) return nth_block_requested(&where.hdr);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "heap/vm.h"
+#include "heap/debug/visibility.h"
 
 static _Atomic unsigned fault_countdown[NTH_VM_FAULT_KINDS];
 
@@ -73,6 +74,7 @@ void nth_vm_decommit(void *addr, size_t size)
 
 void nth_vm_release(void *addr, size_t size)
 {
+    NTH_ASAN_UNPOISON(addr, size); /* the next mapping here starts clean */
     munmap(addr, size);
 }
 

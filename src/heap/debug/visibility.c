@@ -108,3 +108,48 @@ void nth_vis_heap_destroying(nth_heap *heap)
 }
 
 #endif
+
+/* ------------------------------------------------------------------------ AddressSanitizer */
+
+#if NTH_ASAN
+
+typedef uint64_t __attribute__((may_alias, aligned(1))) raw_word;
+
+/* Word by word through volatile pointers: no memcpy call for ASan's interceptor to check. */
+NTH_NO_ASAN void nth_raw_load16(void *out, const void *from)
+{
+    const volatile raw_word *src = from;
+    raw_word *dst = out;
+    dst[0] = src[0];
+    dst[1] = src[1];
+}
+
+NTH_NO_ASAN void nth_raw_store16(void *to, const void *in)
+{
+    volatile raw_word *dst = to;
+    const raw_word *src = in;
+    dst[0] = src[0];
+    dst[1] = src[1];
+}
+
+NTH_NO_ASAN void nth_raw_copy(void *out, const void *from, size_t length)
+{
+    const volatile unsigned char *src = from;
+    unsigned char *dst = out;
+    for (size_t i = 0; i < length; i++) dst[i] = src[i];
+}
+
+/* A new or resized back-end block: the bytes past the caller's up to the block's end. */
+void nth_asan_fence_locked(nth_heap *heap, void *ptr, size_t size)
+{
+    nth_located where;
+    const char *expected, *found;
+    if (!nth_process_defaults.asan_poison) return;
+    if (heap->flags & (NTH_TAIL_CHECKING_ENABLED | NTH_FREE_CHECKING_ENABLED)) return;
+    if (nth_locate_block(heap, ptr, &where, &expected, &found) != NTH_OK || where.lfh || where.big) return;
+    if (where.hdr.flags & (BLOCK_FILL | BLOCK_EXTRA)) return; /* the engine keeps bytes there */
+    char *end = where.header + (size_t)where.hdr.size_gr * NTH_GRANULE;
+    NTH_ASAN_POISON((char *)ptr + size, (size_t)(end - ((char *)ptr + size)));
+}
+
+#endif

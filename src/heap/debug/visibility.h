@@ -75,4 +75,58 @@ __attribute__((visibility("hidden"))) void nth_vis_heap_destroying(nth_heap *hea
 /* At options load, before the first heap exists: under Valgrind, new heaps get no LFH. */
 __attribute__((visibility("hidden"))) void nth_vis_init(void);
 
+/* ------------------------------------------------------------------ AddressSanitizer (SAN=asan)
+ *
+ * In an ASan build (NTH_SANITIZER_BUILD with AddressSanitizer on), with the process option
+ * asan_poison=1 (NTHEAP_OPTIONS; off by default, because a program that means to corrupt a heap —
+ * the engine's own detection tests — or reads heap memory through its own copy routine would be
+ * stopped by ASan first), back-end blocks are poisoned so that ASan reports a caller who touches
+ * them:
+ *
+ *   busy block  | hdr | data (caller's) | slack |      free block  | hdr | links | body ...  |
+ *                POISON  addressable      POISON                    POISON  open   POISON
+ *
+ * nth_block_store_locked (block.c) keeps that picture each time it writes a header (the one
+ * place the back-end turns memory into a busy or a free block); the entry points poison a new
+ * block's slack (NTH_ASAN_FENCE). The engine reads and writes headers only through
+ * nth_raw_load16/nth_raw_store16 (uninstrumented), and the traversal copies memory with
+ * nth_raw_copy, so it never trips over its own poison. Heaps with fill checking
+ * (TAIL/FREE_CHECKING) are left unpoisoned: their fills are read and written across headers, and
+ * they have their own detection. LFH slots and big blocks are not poisoned. Released address
+ * space is unpoisoned (nth_vm_release), so a later mapping there starts clean. */
+#if defined(NTH_SANITIZER_BUILD) && defined(__has_include)
+#if __has_include(<sanitizer/asan_interface.h>)
+#if defined(__SANITIZE_ADDRESS__)
+#define NTH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NTH_ASAN 1
+#endif
+#endif
+#endif
+#endif
+#ifndef NTH_ASAN
+#define NTH_ASAN 0
+#endif
+
+#if NTH_ASAN
+#include <sanitizer/asan_interface.h>
+#define NTH_NO_ASAN __attribute__((no_sanitize_address, noinline))
+#define NTH_ASAN_POISON(addr, size) ASAN_POISON_MEMORY_REGION(addr, size)
+#define NTH_ASAN_UNPOISON(addr, size) ASAN_UNPOISON_MEMORY_REGION(addr, size)
+struct nth_heap;
+__attribute__((visibility("hidden"))) void nth_asan_fence_locked(struct nth_heap *heap, void *ptr, size_t size);
+#define NTH_ASAN_FENCE(heap, ptr, size) ((ptr) ? nth_asan_fence_locked(heap, ptr, size) : (void)0)
+__attribute__((visibility("hidden"))) void nth_raw_load16(void *out, const void *from);
+__attribute__((visibility("hidden"))) void nth_raw_store16(void *to, const void *in);
+__attribute__((visibility("hidden"))) void nth_raw_copy(void *out, const void *from, size_t length);
+#else
+#define NTH_ASAN_POISON(addr, size) ((void)(addr), (void)(size))
+#define NTH_ASAN_UNPOISON(addr, size) ((void)(addr), (void)(size))
+#define NTH_ASAN_FENCE(heap, ptr, size) ((void)0)
+#define nth_raw_load16(out, from) memcpy(out, from, 16)
+#define nth_raw_store16(to, in) memcpy(to, in, 16)
+#define nth_raw_copy(out, from, length) memcpy(out, from, length)
+#endif
+
 #endif
