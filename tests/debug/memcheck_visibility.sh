@@ -42,6 +42,11 @@ expect() { # expect DESCRIPTION PATTERN: PATTERN is in the current record
 }
 
 NTH_TEST_UNDER_VALGRIND=1 valgrind --log-file="$log" --leak-check=full "$prog" >"$log.rec" 2>&1
+if grep -q "debuginfo reader" "$log"; then
+    # e.g. an older valgrind reading a newer compiler's DWARF: no stacks, nothing to compare
+    echo "this valgrind cannot read the test's debug information: memcheck visibility not checked"
+    exit 77
+fi
 grep -q '^RESULT test_memcheck .* failed=0$' "$log.rec" || { echo "FAIL: the workload under memcheck:"; cat "$log.rec"; status=1; }
 grep -q 'ERROR SUMMARY: 0 errors' "$log" || { echo "FAIL: memcheck saw errors in the engine's own work:"; head -n 60 "$log"; status=1; }
 

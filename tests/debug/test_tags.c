@@ -256,15 +256,16 @@ TEST(win32_tags)
     CHECK(HeapDestroy(heap));
 }
 
-/* Allocations from this program and from libc, left for the exit report (tags_module.sh). */
+/* Allocations from this program and from libc, left for the exit report (tags_module.sh); kept
+ * in a volatile global so the compiler cannot drop a malloc/free pair. */
+static void *volatile module_blocks[15];
+
 static int module_child(void)
 {
-    void *mine[10];
-    for (int i = 0; i < 10; i++) mine[i] = malloc(1000);
-    for (int i = 0; i < 3; i++) free(mine[i]);
-    char *copies[5];
-    for (int i = 0; i < 5; i++) copies[i] = strdup("a copy made by the C library");
-    printf("module child: %p %p\n", mine[9], (void *)copies[4]);
+    for (int i = 0; i < 10; i++) module_blocks[i] = malloc(1000);
+    for (int i = 0; i < 3; i++) free(module_blocks[i]);
+    for (int i = 0; i < 5; i++) module_blocks[10 + i] = strdup("a copy made by the C library");
+    printf("module child: %p %p\n", module_blocks[9], module_blocks[14]);
     return 0;
 }
 
