@@ -103,10 +103,11 @@ $(PST_SO): $(PST_OBJS) src/pst/libntheap-pst.map
 	@$(CC) -shared $(call so_flags,$@,src/pst/libntheap-pst.map) -o $@.$(NTH_VERSION) $(PST_OBJS) $(LDFLAGS_ALL)
 	@$(call so_links,$@)
 # The malloc replacement carries its own copy of the engine objects (not the Win32 layer) so
-# that it is one file to preload.
+# that it is one file to preload. -Bsymbolic binds its calls to its own engine: a program that
+# exports a copy of the engine too (linked with -rdynamic) must not capture them.
 $(MALLOC_SO): $(MALLOC_OBJS) $(HEAP_OBJS)
 	@echo "  LD $@"
-	@$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
+	@$(CC) -shared -Wl,-Bsymbolic -o $@ $^ $(LDFLAGS_ALL)
 $(MALLOC_A): $(MALLOC_OBJS)
 	@rm -f $@; ar rcs $@ $^
 

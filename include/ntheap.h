@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -267,6 +268,44 @@ typedef struct nth_heap_stats {
  * NTH_ERR_INVALID_HANDLE for a bad heap, NTH_ERR_INVALID_PARAMETER for stats NULL. */
 NTH_API bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats);
 
+/* -------------------------------------------------------------------------------------- tags
+ *
+ * Tags name groups of allocations on one heap, as Windows' heap tags and pool tags do: each tag
+ * counts its allocations, frees, bytes in use and peak bytes. A tag index travels in the
+ * allocation flags (bits 18-29, Windows' HEAP_TAG_SHIFT and HEAP_MAXIMUM_TAG); a block remembers
+ * its tag, so free and realloc debit the tag it was allocated with. Index 0 counts the blocks
+ * allocated on a tagged heap without a tag. A heap with tags runs without the LFH (a debug mode).
+ * The counters live outside the heap's memory and go away with the heap. */
+#define NTH_TAG_SHIFT 18
+#define NTH_MAX_TAG 0x0FFFu
+#define NTH_TAG_MASK ((uint32_t)NTH_MAX_TAG << NTH_TAG_SHIFT)
+#define NTH_MAKE_TAG_FLAGS(base, index) ((uint32_t)(base) + ((uint32_t)(index) << NTH_TAG_SHIFT))
+#define NTH_TAG_NAME_MAX 48
+
+typedef struct nth_tag_stats {
+    uint32_t index;               /* the tag index (0: untagged blocks) */
+    char name[NTH_TAG_NAME_MAX];  /* as given to nth_heap_create_tag, truncated */
+    uint64_t allocs;              /* allocations made with the tag (a moving realloc counts none) */
+    uint64_t frees;               /* frees of blocks carrying the tag */
+    size_t bytes;                 /* requested bytes of the tag's live blocks */
+    size_t peak_bytes;            /* the highest `bytes` has been */
+} nth_tag_stats;
+
+/* Creates a tag on the heap and returns its index (1 to NTH_MAX_TAG), or 0 with
+ * NTH_ERR_INVALID_PARAMETER (no name, or every index taken) / NTH_ERR_NO_MEMORY. */
+NTH_API uint32_t nth_heap_create_tag(nth_heap *heap, const char *name);
+/* Copies up to `capacity` tag rows (index order, row 0 first) and returns how many the heap has;
+ * 0 for a heap without tags. */
+NTH_API size_t nth_heap_tag_stats(nth_heap *heap, nth_tag_stats *out, size_t capacity);
+/* One tag's row; with `reset`, its allocation and free counts restart at 0 and its peak at the
+ * current bytes. False with NTH_ERR_INVALID_PARAMETER for an index the heap does not have. */
+NTH_API bool nth_heap_query_tag(nth_heap *heap, uint32_t index, bool reset, nth_tag_stats *out);
+
+typedef enum nth_tag_sort { NTH_TAG_SORT_BYTES, NTH_TAG_SORT_ALLOCS } nth_tag_sort;
+/* Prints the heap's tags as poolmon does (tag, allocs, frees, diff, bytes, peak), biggest first by
+ * the chosen column. False for a heap without tags. */
+NTH_API bool nth_heap_print_tags(nth_heap *heap, FILE *out, nth_tag_sort sort);
+
 /* ------------------------------------------------------------------- options and reporting */
 
 typedef enum nth_heap_option {
@@ -288,6 +327,9 @@ typedef enum nth_heap_option {
     NTH_OPTION_STACK_TRACES = 15,           /* 0/1: allocation and free stack traces */
     NTH_OPTION_STACK_DEPTH = 16,            /* frames per stack */
     NTH_OPTION_LEAK_REPORT = 17,            /* 0, 1 leaks at exit, 2 also a UMDH snapshot file */
+    NTH_OPTION_TAGS = 18,                   /* value 0/1 ("module"), process-wide: tag malloc by caller */
+    NTH_OPTION_TAG_REPORT = 19,             /* value 0/1, process-wide: print the tag table at exit */
+    NTH_OPTION_ASAN_POISON = 20,            /* value 0/1, process-wide: ASan poisoning (SAN=asan builds) */
 } nth_heap_option;
 
 /* heap NULL sets the process-wide default for heaps created afterwards (and, for

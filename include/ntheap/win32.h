@@ -7,7 +7,7 @@
  *
  *   Heap*      HeapCreate HeapDestroy HeapAlloc HeapReAlloc HeapFree HeapSize HeapValidate
  *              HeapCompact HeapLock HeapUnlock HeapWalk HeapSummary HeapSetInformation
- *              HeapQueryInformation GetProcessHeap GetProcessHeaps
+ *              HeapQueryInformation GetProcessHeap GetProcessHeaps HeapCreateTagsW HeapQueryTagW
  *   errors     GetLastError SetLastError (a thread-local DWORD of its own, distinct from
  *              nth_last_error())
  *   Local*     LocalAlloc LocalReAlloc LocalFree LocalLock LocalUnlock LocalHandle LocalFlags
@@ -70,6 +70,9 @@ typedef BOOL *PBOOL;
 typedef ULONG *PULONG;
 typedef CHAR *LPSTR;
 typedef const CHAR *LPCSTR;
+typedef wchar_t WCHAR; /* ported code's L"" literals are wchar_t on Linux */
+typedef WCHAR *LPWSTR;
+typedef const WCHAR *LPCWSTR;
 #endif
 
 #ifndef WINAPI
@@ -100,6 +103,7 @@ typedef const CHAR *LPCSTR;
 #define HEAP_MAXIMUM_TAG                0x0FFF
 #define HEAP_PSEUDO_TAG_FLAG            0x8000
 #define HEAP_TAG_SHIFT                  18
+#define HEAP_MAKE_TAG_FLAGS(TagBase, Tag) ((DWORD)((TagBase) + ((Tag) << HEAP_TAG_SHIFT)))
 /* ntdll-level user information (accepted by HeapAlloc, as Windows passes flags through) */
 #define HEAP_SETTABLE_USER_VALUE        0x00000100
 #define HEAP_SETTABLE_USER_FLAG1        0x00000200
@@ -148,6 +152,15 @@ typedef struct _HEAP_SUMMARY {
     SIZE_T cbReserved;
     SIZE_T cbMaxReserve;
 } HEAP_SUMMARY, *PHEAP_SUMMARY, *LPHEAP_SUMMARY;
+
+/* ------------------------------------------------------------------------------- heap tags */
+
+/* What HeapQueryTagW reports for one tag (the old winbase.h shape). */
+typedef struct _HEAP_TAG_INFO {
+    DWORD dwNumberOfAllocations;
+    DWORD dwNumberOfFrees;
+    SIZE_T dwBytesAllocated;
+} HEAP_TAG_INFO, *PHEAP_TAG_INFO, *LPHEAP_TAG_INFO;
 
 /* ---------------------------------------------------------------- HeapSet/QueryInformation */
 
@@ -249,6 +262,9 @@ NTH_API BOOL WINAPI HeapLock(HANDLE hHeap);
 NTH_API BOOL WINAPI HeapUnlock(HANDLE hHeap);
 NTH_API BOOL WINAPI HeapWalk(HANDLE hHeap, LPPROCESS_HEAP_ENTRY lpEntry);
 NTH_API BOOL WINAPI HeapSummary(HANDLE hHeap, DWORD dwFlags, LPHEAP_SUMMARY lpSummary);
+NTH_API DWORD WINAPI HeapCreateTagsW(HANDLE hHeap, DWORD dwFlags, LPCWSTR lpTagPrefix, LPCWSTR lpTagNames);
+NTH_API LPCWSTR WINAPI HeapQueryTagW(HANDLE hHeap, DWORD dwFlags, WORD wTagIndex, BOOL bResetCounters,
+                                     LPHEAP_TAG_INFO TagInfo);
 NTH_API BOOL WINAPI HeapSetInformation(HANDLE HeapHandle, HEAP_INFORMATION_CLASS HeapInformationClass,
                                        PVOID HeapInformation, SIZE_T HeapInformationLength);
 NTH_API BOOL WINAPI HeapQueryInformation(HANDLE HeapHandle, HEAP_INFORMATION_CLASS HeapInformationClass,

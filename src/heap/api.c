@@ -12,6 +12,7 @@
  * paths branch once to the debug layer, which comes back through nth_api_alloc/_free/_realloc.
  */
 #include "heap/debug/debug.h"
+#include "heap/debug/tags.h"
 #include "heap/internal.h"
 #include "heap/lfh_fast.h"
 
@@ -66,6 +67,9 @@ static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t al
     if (size > NTH_MAX_REQUEST) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
     lock_for(heap, flags);
     void *p = alloc_locked(heap, flags, size, alignment);
+    NTH_TAGS_ALLOC(heap, flags, p, size);
+    NTH_VIS_ALLOC(heap, flags, p, size);
+    NTH_ASAN_FENCE(heap, p, size);
     unlock_for(heap, flags);
     if (NTH_UNLIKELY(!p)) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
     return p;
@@ -159,7 +163,8 @@ static inline bool free_route(nth_heap *heap, uint32_t flags, void *ptr)
     flags |= heap->force_flags;
     nth_located where;
     lock_for(heap, flags);
-    bool ok = locate_or_report(heap, ptr, &where) && free_located(heap, &where);
+    bool ok = locate_or_report(heap, ptr, &where) &&
+              (NTH_TAGS_FREE(heap, ptr), NTH_VIS_FREE(heap, ptr), free_located(heap, &where));
     unlock_for(heap, flags);
     return ok;
 }
@@ -285,10 +290,16 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     if (where.big && (want_big || in_place_only)) {
         void *p = nth_big_realloc_locked(heap, where.big, flags, size);
         if (!p) *error = in_place_only ? NTH_ERR_CANNOT_MOVE : NTH_ERR_NO_MEMORY;
+        if (p) NTH_TAGS_MOVE(heap, flags, ptr, p, size);
+        if (p) NTH_VIS_REALLOC(heap, flags, ptr, old_size, p, size);
+        NTH_ASAN_FENCE(heap, p, size);
         return p;
     }
     if (resize_in_place_locked(heap, &where, flags, size, want_big)) {
         if (where.lfh) zero_growth(ptr, old_size, size, flags); /* the back-end zeroes its own */
+        NTH_TAGS_MOVE(heap, flags, ptr, ptr, size);
+        NTH_VIS_REALLOC(heap, flags, ptr, old_size, ptr, size);
+        NTH_ASAN_FENCE(heap, ptr, size);
         return ptr;
     }
     if (in_place_only) {
@@ -307,6 +318,9 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     if (where.header && !where.big && !where.lfh) nth_header_load(heap, where.header, &where.hdr);
     (void)free_located(heap, &where);
     if (block_flags & NTH_SETTABLE_USER_VALUE) store_user_value_locked(heap, p, value);
+    NTH_TAGS_MOVE(heap, flags, ptr, p, size);
+    NTH_VIS_REALLOC(heap, flags, ptr, old_size, p, size);
+    NTH_ASAN_FENCE(heap, p, size);
     return p;
 }
 
@@ -414,6 +428,7 @@ size_t nth_heap_usable_size(nth_heap *heap, const void *ptr)
     bool ok = ptr && locate_or_report(heap, ptr, &where);
     unlock_for(heap, heap->force_flags);
     if (!ok) return NTH_SIZE_ERROR;
+    if (NTH_VIS_ON() || (NTH_ASAN && nth_process_defaults.asan_poison && !where.big)) return nth_block_requested(&where.hdr); /* slack is off limits */
     if (where.lfh) return where.lfh->block_size;
     if (where.big) return (size_t)where.hdr.size_gr * NTH_GRANULE;
     if (where.hdr.flags & BLOCK_FILL) return nth_block_requested(&where.hdr);

@@ -33,6 +33,7 @@
  * absent from the address map; big_cache_bytes is the sum of their sizes, counted in the heap's
  * reserved and committed bytes; entries run oldest first.
  */
+#include "heap/debug/visibility.h"
 #include "heap/internal.h"
 #include "heap/vm.h"
 
@@ -137,6 +138,7 @@ bool nth_big_cache_take_locked(nth_heap *heap, size_t bytes, nth_big_cached *out
 bool nth_big_cache_put_locked(nth_heap *heap, nth_big_cached e)
 {
     nth_assert_held(heap);
+    if (NTH_VIS_ON()) return false; /* memcheck still holds the old block's state for these pages */
     size_t bound = demand_bound(heap);
     if (e.bytes > bound) return false;
     if (!heap->big_cache) {

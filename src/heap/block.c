@@ -19,10 +19,34 @@
  */
 #include "heap/internal.h"
 
+#if NTH_ASAN
+/* ASan builds: the header is poisoned; a busy block's data is open (the entry point poisons its
+ * slack), a free block's links are open and its body poisoned. Fill-checking heaps stay open. */
+static void asan_picture(const nth_heap *heap, char *block, nth_block_header hdr)
+{
+    if (!nth_process_defaults.asan_poison) return;
+    if (heap->flags & (NTH_TAIL_CHECKING_ENABLED | NTH_FREE_CHECKING_ENABLED)) return;
+    if (hdr.flags & (BLOCK_INTERNAL | BLOCK_LFH | BLOCK_FILL | BLOCK_DAMAGED)) return;
+    size_t bytes = (size_t)hdr.size_gr * NTH_GRANULE, head = sizeof(nth_block_header);
+    NTH_ASAN_POISON(block, head);
+    if (hdr.flags & BLOCK_BUSY) {
+        NTH_ASAN_UNPOISON(block + head, bytes - head);
+        return;
+    }
+    size_t open = head + sizeof(nth_free_links);
+    if (bytes < open) return;
+    NTH_ASAN_UNPOISON(block + head, sizeof(nth_free_links));
+    NTH_ASAN_POISON(block + open, bytes - open);
+}
+#endif
+
 void nth_block_store_locked(nth_heap *heap, char *block, nth_block_header hdr)
 {
     nth_assert_held(heap);
     nth_header_store(heap, block, hdr);
+#if NTH_ASAN
+    asan_picture(heap, block, hdr);
+#endif
     if (hdr.flags & BLOCK_LAST) {
         nth_segment *segment = nth_segment_of(heap, block);
         if (segment) nth_segment_note_last_block(segment, block, block + (size_t)hdr.size_gr * NTH_GRANULE);

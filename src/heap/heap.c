@@ -19,6 +19,7 @@
 #include <stdlib.h>
 
 #include "heap/debug/debug.h"
+#include "heap/debug/tags.h"
 #include "heap/internal.h"
 #include "heap/lfh.h"
 #include "heap/vm.h"
@@ -173,6 +174,7 @@ static void create_process_heap(void)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
     nth_heap_registry.process_heap = heap;
+    nth_tags_options_changed(); /* tags=module starts with the process heap */
 }
 
 nth_heap *nth_process_heap(void)
@@ -189,8 +191,10 @@ bool nth_heap_destroy(nth_heap *heap)
         nth_set_last_error(NTH_ERR_INVALID_HANDLE);
         return false;
     }
+    if (NTH_VIS_ON()) nth_vis_heap_destroying(heap); /* memcheck: its blocks die with it */
     registry_remove(heap);
     nth_debug_heap_destroyed(heap);
+    nth_tags_heap_destroyed(heap);
     nth_lfh_destroy(heap);
     heap->magic = 0;
     nth_heap_lock_internal(heap); /* for the *_locked teardown's precondition */
@@ -338,7 +342,8 @@ static bool set_heap_field_done(nth_heap *heap)
  * walked under its lock, so no heap is skipped); PROCESS options may need the exit validator. */
 #define OPTION_SPREAD_HEAP(field, type, value) ((void)0)
 #define OPTION_SPREAD_FRONT_END OPTION_SPREAD_HEAP
-#define OPTION_SPREAD_PROCESS(field, type, value) (nth_process_defaults.validate_at_exit ? arm_exit_validator() : (void)0)
+#define OPTION_SPREAD_PROCESS(field, type, value) \
+    (nth_tags_options_changed(), nth_process_defaults.validate_at_exit ? arm_exit_validator() : (void)0)
 #define OPTION_SPREAD_ALL_HEAPS(field, type, value)                                                           \
     do {                                                                                                    \
         nth_mutex_lock(&registry_lock, NTH_RANK_REGISTRY);                                                                 \

@@ -13,7 +13,7 @@
 static bool read_self(const nth_mem *mem, uintptr_t address, void *buffer, size_t length)
 {
     (void)mem;
-    memcpy(buffer, (const void *)address, length);
+    nth_raw_copy(buffer, (const void *)address, length);
     return true;
 }
 
@@ -29,7 +29,7 @@ static inline bool fetch(nth_iter *it, uintptr_t address, void *buffer, size_t l
 {
     if (NTH_LIKELY(it->mem == &nth_mem_self)) { /* this process: a plain copy, inlined */
         if (address == 0) return false;
-        memcpy(buffer, (const void *)address, length);
+        nth_raw_copy(buffer, (const void *)address, length); /* memcpy; never trips ASan poison */
         return true;
     }
     return address != 0 && it->mem->read(it->mem, address, buffer, length);

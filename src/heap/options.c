@@ -17,6 +17,8 @@
 #include <stdlib.h>
 
 #include "heap/internal.h"
+#include "heap/debug/tags.h"
+#include "heap/debug/visibility.h"
 
 nth_defaults nth_process_defaults = {
 #define NTH_OPTION_ROW(name, id, type, default_value, ...) .name = (type)default_value,
@@ -40,6 +42,9 @@ static bool in_range(unsigned long long value, unsigned long long min, unsigned 
 static void parse_option(const char *name, size_t name_len, const char *value)
 {
     char *end;
+    if (name_len == 4 && memcmp(name, "tags", 4) == 0 && strncmp(value, "module", 6) == 0 &&
+        (value[6] == '\0' || value[6] == ','))
+        value = "1"; /* tags=module: the one word an option takes */
     unsigned long long v = strtoull(value, &end, 0);
     /* The one named value: page_heap=light is page_heap=2 (gflags' light page heap). */
     if (name_len == 9 && memcmp(name, "page_heap", 9) == 0 && strncmp(value, "light", 5) == 0)
@@ -72,6 +77,8 @@ static void load_once(void)
         if (!comma) break;
         text = comma + 1;
     }
+    nth_tags_options_changed();
+    nth_vis_init();
 }
 
 void nth_options_load(void)

@@ -27,6 +27,7 @@
  * Locking: regions_lock is innermost but for the address map (rank NTH_RANK_REGIONS); only
  * vm calls are made under it.
  */
+#include "heap/debug/visibility.h"
 #include "heap/internal.h"
 #include "heap/vm.h"
 
@@ -87,6 +88,7 @@ bool nth_regions_put(char *base, size_t reserve, size_t hot, bool scattered)
 {
     size_t most = nth_process_defaults.segment_cache_max;
     if (hot > most || nth_process_defaults.segment_cache_decay_ms == 0) return false;
+    if (NTH_VIS_ON()) return false; /* memcheck still holds the old blocks' states for these pages */
     uint64_t now = nth_vm_clock_ms();
     nth_mutex_lock(&regions_lock, NTH_RANK_REGIONS);
     decay_held(now);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "heap/vm.h"
+#include "heap/debug/visibility.h"
 
 static _Atomic unsigned fault_countdown[NTH_VM_FAULT_KINDS];
 
@@ -77,6 +78,7 @@ void nth_vm_decommit(void *addr, size_t size)
 
 void nth_vm_release(void *addr, size_t size)
 {
+    NTH_ASAN_UNPOISON(addr, size); /* the next mapping here starts clean */
     munmap(addr, size);
 }
 

@@ -36,6 +36,7 @@
  * else is static.
  */
 #include "ntheap.h"
+#include "heap/debug/tags.h"
 #include "heap/lfh_fast.h"
 
 #include <errno.h>
@@ -229,11 +230,13 @@ static __attribute__((noinline)) void *realloc_unowned(void *ptr, size_t size)
 
 /* ----------------------------------------------------------------------- the malloc family */
 
-static __attribute__((noinline)) void *malloc_slow(size_t size)
+/* caller: malloc's return address, which tags=module attributes the block to. */
+static __attribute__((noinline)) void *malloc_slow(size_t size, void *caller)
 {
     if (NTH_UNLIKELY(size > PTRDIFF_MAX)) return fail_nomem();
     nth_heap *heap = heap_get();
     if (NTH_UNLIKELY(!heap)) return boot_alloc(MALLOC_ALIGNMENT, size);
+    NTH_TAGS_ROUTE_ALLOC(size, 0, caller, "malloc");
     void *ptr = nth_heap_alloc_as(heap, 0, size, "malloc");
     if (NTH_UNLIKELY(!ptr)) errno = ENOMEM;
     return ptr;
@@ -251,7 +254,7 @@ NTH_EXPORT void *malloc(size_t size)
             ptr = nth_lfh_alloc_cached(tc, size);
         if (NTH_LIKELY(ptr != NULL)) return ptr;
     }
-    return malloc_slow(size);
+    return malloc_slow(size, __builtin_return_address(0));
 }
 
 static __attribute__((noinline)) void free_slow(void *ptr)
@@ -277,6 +280,7 @@ NTH_EXPORT void *calloc(size_t count, size_t size)
         return fail_nomem();
     nth_heap *heap = heap_get();
     if (NTH_UNLIKELY(!heap)) return boot_alloc(MALLOC_ALIGNMENT, total); /* static: zeroed */
+    NTH_TAGS_ROUTE_ALLOC(total, NTH_ZERO_MEMORY, __builtin_return_address(0), "calloc");
     void *ptr = nth_heap_alloc_as(heap, NTH_ZERO_MEMORY, total, "calloc");
     if (NTH_UNLIKELY(!ptr)) errno = ENOMEM;
     return ptr;

@@ -23,14 +23,14 @@
 
 #include <string.h>
 
-/* Flags each call passes through; everything else (tag bits, debug bits, unknown bits) is
- * ignored, as Windows ignores it. */
+/* Flags each call passes through, tag bits included (HEAP_MAKE_TAG_FLAGS; a heap without tags
+ * ignores them); everything else (debug bits, unknown bits) is ignored, as Windows ignores it. */
 #define WIN32_ALLOC_FLAGS                                                                     \
     (HEAP_NO_SERIALIZE | HEAP_GENERATE_EXCEPTIONS | HEAP_ZERO_MEMORY | HEAP_SETTABLE_USER_VALUE | \
-     HEAP_SETTABLE_USER_FLAGS)
+     HEAP_SETTABLE_USER_FLAGS | NTH_TAG_MASK)
 #define WIN32_REALLOC_FLAGS                                                                   \
     (HEAP_NO_SERIALIZE | HEAP_GENERATE_EXCEPTIONS | HEAP_ZERO_MEMORY | HEAP_REALLOC_IN_PLACE_ONLY | \
-     HEAP_SETTABLE_USER_VALUE | HEAP_SETTABLE_USER_FLAGS)
+     HEAP_SETTABLE_USER_VALUE | HEAP_SETTABLE_USER_FLAGS | NTH_TAG_MASK)
 #define WIN32_CALL_FLAGS (HEAP_NO_SERIALIZE)
 
 void win32_zero_past_request(nth_heap *heap, void *block, size_t requested)
