@@ -14,7 +14,7 @@
  * A stripped static executable has no symbol to find: then the writable file-backed mappings
  * (the .data of the executable and libraries, at most 64 MiB each) are searched for the
  * registry's first 16 bytes (magic, this layout version, this build's structure sizes), and a
- * match is believed only if its heap pointers lead to heap objects.
+ * match is believed only if its process heap pointer points to a heap object.
  */
 #include <stdlib.h>
 #include <string.h>
