@@ -111,18 +111,24 @@ static bool load(nth_target *t, char *error, size_t size)
     Elf64_Ehdr eh;
     if (t->core_size < sizeof eh) goto not_core;
     memcpy(&eh, t->core, sizeof eh);
+    size_t phnum = eh.e_phnum;
+    if (phnum == PN_XNUM && eh.e_shoff && eh.e_shoff <= t->core_size - sizeof(Elf64_Shdr)) {
+        Elf64_Shdr first; /* more than 65534 segments: the count is in section 0's sh_info */
+        memcpy(&first, t->core + eh.e_shoff, sizeof first);
+        phnum = first.sh_info;
+    }
     if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_CORE ||
         eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > t->core_size ||
-        (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > t->core_size - eh.e_phoff)
+        (uint64_t)phnum * sizeof(Elf64_Phdr) > t->core_size - eh.e_phoff)
         goto not_core;
-    t->segs = calloc(eh.e_phnum ? eh.e_phnum : 1, sizeof *t->segs);
+    t->segs = calloc(phnum ? phnum : 1, sizeof *t->segs);
     if (!t->segs) goto oom;
     file_entry *files = NULL;
     size_t n_files = 0;
-    Elf64_Phdr *ph = calloc(eh.e_phnum ? eh.e_phnum : 1, sizeof *ph);
+    Elf64_Phdr *ph = calloc(phnum ? phnum : 1, sizeof *ph);
     if (!ph) goto oom;
-    memcpy(ph, t->core + eh.e_phoff, (size_t)eh.e_phnum * sizeof *ph);
-    for (size_t i = 0; i < eh.e_phnum; i++) {
+    memcpy(ph, t->core + eh.e_phoff, phnum * sizeof *ph);
+    for (size_t i = 0; i < phnum; i++) {
         if (ph[i].p_type == PT_NOTE && !files && ph[i].p_offset <= t->core_size &&
             ph[i].p_filesz <= t->core_size - ph[i].p_offset)
             n_files = parse_nt_file(t->core + ph[i].p_offset, (size_t)ph[i].p_filesz, &files);
@@ -132,7 +138,7 @@ static bool load(nth_target *t, char *error, size_t size)
     }
     qsort(t->segs, t->n_segs, sizeof *t->segs, by_segment_start);
     bool ok = true;
-    for (size_t i = 0; i < eh.e_phnum && ok; i++) {
+    for (size_t i = 0; i < phnum && ok; i++) {
         if (ph[i].p_type != PT_LOAD || !ph[i].p_memsz) continue;
         unsigned prot = ((ph[i].p_flags & PF_R) ? 4u : 0u) | ((ph[i].p_flags & PF_W) ? 2u : 0u) |
                         ((ph[i].p_flags & PF_X) ? 1u : 0u);

@@ -44,7 +44,7 @@ check_views() { # TARGET-ARGS...: run every view as JSON and compare with the re
         [ $status -eq $want ] || { cat "$work/$view.err"; fail "ntheap $cmd $* $args: exit $status, expected $want"; }
     done
     python3 - "$work" <<'PY' || fail "views differ from the child's own walk ($*)"
-import json, sys
+import json, os, sys
 w = sys.argv[1]
 rep = {"heap": {}, "stat": {}, "kept": set(), "dropped": set(), "probe": {}}
 for line in open(w + "/normal.txt"):
@@ -90,7 +90,10 @@ for heap in load("stat")["heaps"]:
 expect(load("flt_s")["matches"] == 90, "-flt s 100 matches %d" % load("flt_s")["matches"])
 expect(load("flt_r")["matches"] == 10, "-flt r 77 9a matches %d" % load("flt_r")["matches"])
 leaks = {h(x["user"]) for x in load("l")["leaks"]}
-expect(rep["dropped"] <= leaks, "-l misses dropped blocks %s" % (rep["dropped"] - leaks))
+if os.environ.get("SAN"):  # a sanitizer keeps stale copies (fake stacks, quarantine) that may hide some
+    expect(rep["dropped"] & leaks, "-l finds none of the dropped blocks")
+else:
+    expect(rep["dropped"] <= leaks, "-l misses dropped blocks %s" % (rep["dropped"] - leaks))
 expect(not (rep["kept"] & leaks), "-l lists kept blocks %s" % (rep["kept"] & leaks))
 x = load("x_backend")["entries"][0]
 expect(h(x["user"]) == rep["probe"]["backend"] and "busy" in x["flags"], "-x inside a back-end block")
@@ -122,7 +125,9 @@ grep -q "Termination on corruption" "$work/s.txt" || fail "-s without its header
 "$tool" heap -p "$pid" -bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad usage must exit 2"
 "$tool" heap -p 1073741823 -s >/dev/null 2>"$work/err"; [ $? -eq 2 ] || fail "no such process must exit 2"
 
-if command -v gcore >/dev/null 2>&1 && gcore -o "$work/core" "$pid" >/dev/null 2>&1; then
+if [ -n "${SAN:-}" ]; then
+    echo "note: a sanitizer build's child has terabytes of shadow mappings: no core is made of it"
+elif command -v gcore >/dev/null 2>&1 && gcore -o "$work/core" "$pid" >/dev/null 2>&1; then
     core=$work/core.$pid
     check_views -c "$core"
     size=$(wc -c <"$core")
