@@ -195,7 +195,10 @@ TEST(core_of_the_child_reads_the_same)
         return;
     }
     nth_target *t = nth_target_open_core(core, error, sizeof error);
-    if (!t) fprintf(stderr, "  open_core: %s\n", error);
+    if (!t) {
+        fprintf(stderr, "  open_core: %s\n", error);
+        unlink(core);
+    }
     REQUIRE(t != NULL);
     check_same_heaps(t, &c);
     nth_target_close(t);
