@@ -4,6 +4,8 @@
  *     ntheap demo        a guided tour of a live heap (cmd_demo.c)
  *     ntheap pst ...     inspect the Heap-on-Node stack of a .pst file (cmd_pst.c)
  *     ntheap umdh A B    what grew between two heap snapshots, by allocation stack (cmd_umdh.c)
+ *     ntheap heap ...    !heap views of another process or a core file (cmd_heap.c)
+ *     ntheap address ... !address /f:Heap of another process or a core file (cmd_address.c)
  *     ntheap help CMD    the same text as `ntheap CMD --help`
  *     ntheap --version   the package version (NTH_VERSION_* of <ntheap.h>)
  *
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "cmd_demo.h"
+#include "cmd_heap.h"
 #include "cmd_pst.h"
 #include "cmd_umdh.h"
 #include "ntheap.h"
@@ -30,6 +33,8 @@ static const command commands[] = {
     {"demo", "a guided tour of a live heap: walks, allocations, corruption reports", nth_cli_demo},
     {"pst", "inspect and validate the Heap-on-Node stack of a .pst file", nth_cli_pst},
     {"umdh", "compare two heap snapshots: growth by allocation stack (UMDH)", nth_cli_umdh},
+    {"heap", "WinDbg's !heap for the heaps of a live process or core file", nth_cli_heap},
+    {"address", "the heap regions of a process or core file (!address /f:Heap)", nth_cli_address},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -40,8 +45,8 @@ static void usage(FILE *out)
           "\n"
           "commands:\n",
           out);
-    for (size_t i = 0; i < COMMAND_COUNT; i++) fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
-    fputs("  help   ntheap help COMMAND shows a command's arguments (same as COMMAND --help)\n"
+    for (size_t i = 0; i < COMMAND_COUNT; i++) fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+    fputs("  help    ntheap help COMMAND shows a command's arguments (same as COMMAND --help)\n"
           "\n"
           "Data goes to stdout, errors to stderr. Exit status: 0 ok, 1 problems found or an\n"
           "operation failed, 2 bad usage or a file or process that cannot be opened. See ntheap(1).\n",
