@@ -3,6 +3,7 @@
  *
  *     ntheap demo        a guided tour of a live heap (cmd_demo.c)
  *     ntheap pst ...     inspect the Heap-on-Node stack of a .pst file (cmd_pst.c)
+ *     ntheap run ...     run a program under the malloc replacement (cmd_run.c)
  *     ntheap help CMD    the same text as `ntheap CMD --help`
  *     ntheap --version   the package version (NTH_VERSION_* of <ntheap.h>)
  *
@@ -15,6 +16,7 @@
 
 #include "cmd_demo.h"
 #include "cmd_pst.h"
+#include "cmd_run.h"
 #include "ntheap.h"
 
 typedef struct command {
@@ -26,6 +28,7 @@ typedef struct command {
 static const command commands[] = {
     {"demo", "a guided tour of a live heap: walks, allocations, corruption reports", nth_cli_demo},
     {"pst", "inspect and validate the Heap-on-Node stack of a .pst file", nth_cli_pst},
+    {"run", "run a program with the ntheap malloc replacement preloaded", nth_cli_run},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
