@@ -12,7 +12,8 @@
 #
 # Sources are found by folder, subfolders included, so a new file joins the build by being
 # created:
-#   src/heap/**.c src/inspect/**.c src/win32/**.c -> libntheap  (engine, inspector, Win32 layer)
+#   src/heap/**.c src/win32/**.c  -> libntheap  (engine, Win32 layer)
+#   src/inspect/**.c              -> libntheap-inspect (reads heaps of a process or core file)
 #   src/pst/**.c                  -> libntheap-pst   (MS-PST NDB / Heap-on-Node; independent)
 #   src/malloc/**.c               -> libntheap-malloc.so (LD_PRELOAD malloc replacement)
 #   tools/ntheap/**.c             -> the ntheap CLI
@@ -52,7 +53,8 @@ endif
 find_c = $(foreach d,$(wildcard $(1)/*),$(call find_c,$(d),$(2)) $(filter $(subst *,%,$(1)/$(2)),$(d)))
 
 HEAP_SRCS   := $(sort $(call find_c,src/heap,*.c))
-LIB_SRCS    := $(HEAP_SRCS) $(sort $(call find_c,src/inspect,*.c) $(call find_c,src/win32,*.c))
+LIB_SRCS    := $(HEAP_SRCS) $(sort $(call find_c,src/win32,*.c))
+INSPECT_SRCS := $(sort $(call find_c,src/inspect,*.c))
 PST_SRCS    := $(sort $(call find_c,src/pst,*.c))
 MALLOC_SRCS := $(sort $(call find_c,src/malloc,*.c))
 TOOL_SRCS   := $(sort $(call find_c,tools/ntheap,*.c))
@@ -64,6 +66,7 @@ LIB_OBJS    := $(call obj,$(LIB_SRCS))
 HEAP_OBJS   := $(call obj,$(HEAP_SRCS))
 PST_OBJS    := $(call obj,$(PST_SRCS))
 MALLOC_OBJS := $(call obj,$(MALLOC_SRCS))
+INSPECT_OBJS := $(call obj,$(INSPECT_SRCS))
 TOOL_OBJS   := $(call obj,$(TOOL_SRCS))
 TEST_BINS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
@@ -74,16 +77,19 @@ PST_A      := $(BUILD)/libntheap-pst.a
 PST_SO     := $(BUILD)/libntheap-pst.so
 MALLOC_SO  := $(BUILD)/libntheap-malloc.so
 MALLOC_A   := $(BUILD)/libntheap-malloc.a
+INSPECT_A  := $(BUILD)/libntheap-inspect.a
+INSPECT_SO := $(BUILD)/libntheap-inspect.so
 TOOL       := $(BUILD)/ntheap
 
-LIBS := $(LIB_A) $(LIB_SO) $(if $(PST_SRCS),$(PST_A) $(PST_SO)) $(if $(MALLOC_SRCS),$(MALLOC_SO) $(MALLOC_A))
+LIBS := $(LIB_A) $(LIB_SO) $(if $(PST_SRCS),$(PST_A) $(PST_SO)) $(if $(MALLOC_SRCS),$(MALLOC_SO) $(MALLOC_A)) \
+        $(INSPECT_A) $(INSPECT_SO)
 
 .PHONY: all check demo bench install clean test-bins
 all: $(LIBS) $(if $(TOOL_SRCS),$(TOOL))
 
 # The engine and the malloc layer export only what their headers mark (NTH_API, libc names).
 # Calls between the library's own exported functions bind directly (no PLT).
-$(BUILD)/obj/src/heap/%.o $(BUILD)/obj/src/malloc/%.o: EXTRA_CFLAGS := -fvisibility=hidden -fno-semantic-interposition
+$(BUILD)/obj/src/heap/%.o $(BUILD)/obj/src/malloc/%.o $(BUILD)/obj/src/inspect/%.o: EXTRA_CFLAGS := -fvisibility=hidden -fno-semantic-interposition
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -109,20 +115,28 @@ $(MALLOC_SO): $(MALLOC_OBJS) $(HEAP_OBJS)
 	@$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
 $(MALLOC_A): $(MALLOC_OBJS)
 	@rm -f $@; ar rcs $@ $^
-
-$(TOOL): $(TOOL_OBJS) $(LIB_A) $(if $(PST_SRCS),$(PST_A))
+# The inspector: the archive holds its own objects (link libntheap.a after it); the shared
+# object carries a private copy of the traversal (engine objects), exporting nth_target_* only.
+$(INSPECT_A): $(INSPECT_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(INSPECT_SO): $(INSPECT_OBJS) $(HEAP_OBJS) src/inspect/libntheap-inspect.map
 	@echo "  LD $@"
-	@$(CC) -o $@ $(TOOL_OBJS) $(if $(PST_SRCS),$(PST_A)) $(LIB_A) $(LDFLAGS_ALL)
+	@$(CC) -shared $(call so_flags,$@,src/inspect/libntheap-inspect.map) -o $@.$(NTH_VERSION) $(INSPECT_OBJS) $(HEAP_OBJS) $(LDFLAGS_ALL)
+	@$(call so_links,$@)
+
+$(TOOL): $(TOOL_OBJS) $(LIB_A) $(INSPECT_A) $(if $(PST_SRCS),$(PST_A))
+	@echo "  LD $@"
+	@$(CC) -o $@ $(TOOL_OBJS) $(if $(PST_SRCS),$(PST_A)) $(INSPECT_A) $(LIB_A) $(LDFLAGS_ALL)
 
 # Every test program links both static libraries; unused archive members are not pulled in.
 # Tests of ported Windows code (tests/win32) see the <windows.h>/<tchar.h> shims.
 TEST_CFLAGS_win32 := -Iinclude/ntheap/compat
 test_area = $(firstword $(subst /, ,$(patsubst $(BUILD)/tests/%,%,$(1))))
-$(BUILD)/tests/%: tests/%.c tests/harness/harness.h $(LIB_A) $(if $(PST_SRCS),$(PST_A))
+$(BUILD)/tests/%: tests/%.c tests/harness/harness.h $(LIB_A) $(INSPECT_A) $(if $(PST_SRCS),$(PST_A))
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
 	@$(CC) $(ALL_CFLAGS) -Itests $(TEST_CFLAGS_$(call test_area,$@)) -o $@ $< \
-	    $(if $(PST_SRCS),$(PST_A)) $(LIB_A) $(LDFLAGS_ALL) -lm
+	    $(if $(PST_SRCS),$(PST_A)) $(INSPECT_A) $(LIB_A) $(LDFLAGS_ALL) -lm
 
 # The seed lecture's program, built as ported Windows code (the <windows.h> shim); `make demo`
 # replays the lecture against it from outside.
@@ -152,5 +166,5 @@ clean:
 
 include mk/packaging.mk
 
--include $(LIB_OBJS:.o=.d) $(PST_OBJS:.o=.d) $(MALLOC_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(INSPECT_OBJS:.o=.d) $(PST_OBJS:.o=.d) $(MALLOC_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)
 -include $(patsubst %,%.d,$(TEST_BINS))

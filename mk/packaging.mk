@@ -14,9 +14,9 @@
 # src/pst/libntheap-pst.map); tests/abi/abi_symbols.sh pins the exported set.
 #
 # Installation layout (PREFIX=/usr/local by default; Debian passes LIBDIR=/usr/lib/<triplet>):
-#   $(BINDIR)/ntheap                       $(LIBDIR)/libntheap{,-pst}.so.0.1.0 + symlinks
+#   $(BINDIR)/ntheap                       $(LIBDIR)/libntheap{,-pst,-inspect}.so.0.1.0 + symlinks
 #   $(INCLUDEDIR)/ntheap.h, ntheap/...     $(LIBDIR)/libntheap{,-pst,-malloc}.a
-#   $(LIBDIR)/pkgconfig/ntheap{,-pst}.pc   $(PRELOADDIR)/libntheap-malloc.so
+#   $(LIBDIR)/pkgconfig/ntheap{,-pst,-inspect}.pc   $(PRELOADDIR)/libntheap-malloc.so
 #   $(MANDIR)/man{1,3,7}/...
 
 NTH_VERSION := $(strip $(file <VERSION))
@@ -61,6 +61,8 @@ install: all
 	$(pc_subst) ntheap.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ntheap.pc
 	$(if $(PST_SRCS),$(call install_so,$(PST_SO)))
 	$(if $(PST_SRCS),$(pc_subst) ntheap-pst.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ntheap-pst.pc)
+	$(call install_so,$(INSPECT_SO))
+	$(pc_subst) ntheap-inspect.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ntheap-inspect.pc
 	$(if $(MALLOC_SRCS),install -m 644 $(MALLOC_SO) $(DESTDIR)$(PRELOADDIR)/)
 	$(if $(TOOL_SRCS),install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/)
 	for page in $(MAN_PAGES); do \
@@ -71,5 +73,5 @@ install: all
 
 # Rewrites the checked-in lists of exported names from the libraries just built; run it when an
 # export is added or removed on purpose, and commit the result with the change.
-abi-symbols: $(LIB_SO) $(if $(PST_SRCS),$(PST_SO))
+abi-symbols: $(LIB_SO) $(INSPECT_SO) $(if $(PST_SRCS),$(PST_SO))
 	sh tests/abi/abi_symbols.sh --update $(BUILD)

@@ -22,7 +22,7 @@
 #include "heap/lfh.h"
 #include "heap/vm.h"
 
-nth_registry nth_heap_registry = {
+NTH_API nth_registry nth_heap_registry = {
     .magic = NTH_REGISTRY_MAGIC,
     .layout_version = NTH_LAYOUT_VERSION,
     .heap_struct_size = sizeof(nth_heap),

@@ -341,7 +341,8 @@ const char *nth_current_call(void);
 
 /* -------------------------------------------------------------------------------- heap.c */
 
-extern nth_registry nth_heap_registry;
+/* Exported (default visibility) so that an outside reader finds it in .dynsym, stripped or not. */
+extern NTH_API nth_registry nth_heap_registry;
 bool nth_heap_handle_ok(const nth_heap *heap);
 
 /* Preconditions of *_locked functions: nth_assert_held(heap) on their first line. In a DEBUG=1

@@ -23,7 +23,7 @@ exports() {
 
 status=0
 checked=0
-for lib in libntheap libntheap-pst; do
+for lib in libntheap libntheap-pst libntheap-inspect; do
     so="$build/$lib.so"
     list="$dir/$lib.symbols"
     [ -e "$so" ] || continue

@@ -1,0 +1,209 @@
+/*
+ * target_core.c — an ELF core file (gdb's gcore, or the kernel's): memory from the PT_LOAD
+ * segments, the mapped files from the NT_FILE note (which file is mapped where, at which
+ * offset), from which registry.c finds the registry symbol in the files on disk.
+ *
+ *   core file   | ELF header | program headers | PT_NOTE (NT_PRSTATUS.., NT_FILE) | PT_LOAD bytes ... |
+ *   NT_FILE     count, page_size, count x {start, end, file_ofs (pages)}, count NUL-ended paths
+ *
+ * The core is mapped read-only. A read is answered only from bytes the file holds: an address
+ * in no segment, in a segment's part beyond p_filesz, or beyond the end of a truncated file
+ * is unreadable, so a damaged core makes the walk report problems, never fault.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "inspect/target_internal.h"
+
+#ifndef NT_FILE
+#define NT_FILE 0x46494c45
+#endif
+
+static const nth_core_segment *segment_of(const nth_target *t, uintptr_t address)
+{
+    size_t lo = 0, hi = t->n_segs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (address < t->segs[mid].start) hi = mid;
+        else if (address >= t->segs[mid].end) lo = mid + 1;
+        else return &t->segs[mid];
+    }
+    return NULL;
+}
+
+static bool read_core(const nth_mem *mem, uintptr_t address, void *buffer, size_t length)
+{
+    const nth_target *t = mem->context;
+    unsigned char *out = buffer;
+    if (address == 0 || address + length < address) return false;
+    while (length > 0) {
+        const nth_core_segment *s = segment_of(t, address);
+        if (!s) return false;
+        uint64_t in_seg = address - s->start;
+        if (in_seg >= s->filesz || s->offset + s->filesz > t->core_size) return false;
+        size_t n = s->end - address;
+        if (n > s->filesz - in_seg) n = (size_t)(s->filesz - in_seg);
+        if (n > length) n = length;
+        memcpy(out, t->core + s->offset + in_seg, n);
+        out += n;
+        address += n;
+        length -= n;
+    }
+    return true;
+}
+
+static int by_segment_start(const void *a, const void *b)
+{
+    const nth_core_segment *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+typedef struct file_entry {
+    uint64_t start, end, offset;
+    const char *path;
+} file_entry;
+
+/* Parses the NT_FILE note in [note, note + size) of the core into entries (malloc'ed). */
+static size_t parse_nt_file(const unsigned char *p, size_t size, file_entry **out)
+{
+    size_t at = 0;
+    while (at + 12 <= size) {
+        uint32_t namesz, descsz, type;
+        memcpy(&namesz, p + at, 4);
+        memcpy(&descsz, p + at + 4, 4);
+        memcpy(&type, p + at + 8, 4);
+        size_t name_at = at + 12, desc_at = name_at + ((namesz + 3u) & ~3u);
+        if (desc_at > size || descsz > size - desc_at) return 0;
+        if (type == NT_FILE && descsz >= 16) {
+            const unsigned char *d = p + desc_at;
+            uint64_t count, page;
+            memcpy(&count, d, 8);
+            memcpy(&page, d + 8, 8);
+            if (count > (descsz - 16) / 24) return 0;
+            file_entry *e = calloc(count ? count : 1, sizeof *e);
+            if (!e) return 0;
+            const char *names = (const char *)d + 16 + count * 24, *end = (const char *)d + descsz;
+            for (uint64_t i = 0; i < count; i++) {
+                memcpy(&e[i].start, d + 16 + i * 24, 8);
+                memcpy(&e[i].end, d + 16 + i * 24 + 8, 8);
+                memcpy(&e[i].offset, d + 16 + i * 24 + 16, 8);
+                e[i].offset *= page;
+                const char *nul = names < end ? memchr(names, '\0', (size_t)(end - names)) : NULL;
+                e[i].path = nul ? names : "";
+                names = nul ? nul + 1 : end;
+            }
+            *out = e;
+            return (size_t)count;
+        }
+        at = desc_at + ((descsz + 3u) & ~3u);
+    }
+    return 0;
+}
+
+static bool load(nth_target *t, char *error, size_t size)
+{
+    Elf64_Ehdr eh;
+    if (t->core_size < sizeof eh) goto not_core;
+    memcpy(&eh, t->core, sizeof eh);
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_CORE ||
+        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > t->core_size ||
+        (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > t->core_size - eh.e_phoff)
+        goto not_core;
+    t->segs = calloc(eh.e_phnum ? eh.e_phnum : 1, sizeof *t->segs);
+    if (!t->segs) goto oom;
+    file_entry *files = NULL;
+    size_t n_files = 0;
+    Elf64_Phdr *ph = calloc(eh.e_phnum ? eh.e_phnum : 1, sizeof *ph);
+    if (!ph) goto oom;
+    memcpy(ph, t->core + eh.e_phoff, (size_t)eh.e_phnum * sizeof *ph);
+    for (size_t i = 0; i < eh.e_phnum; i++) {
+        if (ph[i].p_type == PT_NOTE && !files && ph[i].p_offset <= t->core_size &&
+            ph[i].p_filesz <= t->core_size - ph[i].p_offset)
+            n_files = parse_nt_file(t->core + ph[i].p_offset, (size_t)ph[i].p_filesz, &files);
+        if (ph[i].p_type == PT_LOAD && ph[i].p_memsz)
+            t->segs[t->n_segs++] = (nth_core_segment){(uintptr_t)ph[i].p_vaddr, (uintptr_t)(ph[i].p_vaddr + ph[i].p_memsz),
+                                                      ph[i].p_offset, ph[i].p_filesz};
+    }
+    qsort(t->segs, t->n_segs, sizeof *t->segs, by_segment_start);
+    bool ok = true;
+    for (size_t i = 0; i < eh.e_phnum && ok; i++) {
+        if (ph[i].p_type != PT_LOAD || !ph[i].p_memsz) continue;
+        unsigned prot = ((ph[i].p_flags & PF_R) ? 4u : 0u) | ((ph[i].p_flags & PF_W) ? 2u : 0u) |
+                        ((ph[i].p_flags & PF_X) ? 1u : 0u);
+        const char *path = "";
+        uint64_t offset = 0;
+        for (size_t f = 0; f < n_files; f++)
+            if (files[f].start <= ph[i].p_vaddr && ph[i].p_vaddr < files[f].end) {
+                path = files[f].path;
+                offset = files[f].offset + (ph[i].p_vaddr - files[f].start);
+            }
+        ok = nth_target_add_mapping(t, (uintptr_t)ph[i].p_vaddr, (uintptr_t)(ph[i].p_vaddr + ph[i].p_memsz), offset, prot,
+                                    path);
+    }
+    for (size_t f = 0; f < n_files && ok; f++) { /* files with no segment of their own */
+        bool covered = false;
+        for (size_t s = 0; s < t->n_segs && !covered; s++) covered = t->segs[s].start == files[f].start;
+        if (!covered) ok = nth_target_add_mapping(t, files[f].start, files[f].end, files[f].offset, 4, files[f].path);
+    }
+    free(ph);
+    free(files);
+    if (!ok) goto oom;
+    nth_target_sort_mappings(t);
+    if (n_files == 0) {
+        nth_target_error(error, size, "%s: no NT_FILE note (which files are mapped where): cannot find the heap registry",
+                         t->describe);
+        return false;
+    }
+    return nth_registry_load(t, "", error, size);
+not_core:
+    nth_target_error(error, size, "%s: not an ELF64 core file", t->describe);
+    return false;
+oom:
+    nth_target_error(error, size, "out of memory");
+    return false;
+}
+
+nth_target *nth_target_open_core(const char *path, char *error, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        nth_target_error(error, size, "core %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    nth_target *t = nth_target_new(NTH_TARGET_CORE);
+    if (!t || fstat(fd, &st) != 0 || st.st_size <= 0) {
+        nth_target_error(error, size, "core %s: %s", path, t ? "empty or unreadable" : "out of memory");
+        close(fd);
+        if (t) nth_target_free(t);
+        return NULL;
+    }
+    t->core_size = (size_t)st.st_size;
+    void *map = mmap(NULL, t->core_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        nth_target_error(error, size, "core %s: cannot map it: %s", path, strerror(errno));
+        nth_target_free(t);
+        return NULL;
+    }
+    t->core = map;
+    t->mem = (nth_mem){read_core, NULL, t};
+    snprintf(t->describe, sizeof t->describe, "core %s", path);
+    if (!load(t, error, size)) {
+        nth_target_close(t);
+        return NULL;
+    }
+    return t;
+}
+
+void nth_target_release_core(nth_target *t)
+{
+    if (t->core) munmap((void *)t->core, t->core_size);
+    free(t->segs);
+}
