@@ -3,6 +3,8 @@
  *
  *     ntheap demo        a guided tour of a live heap (cmd_demo.c)
  *     ntheap pst ...     inspect the Heap-on-Node stack of a .pst file (cmd_pst.c)
+ *     ntheap dt ...      a structure field by field (cmd_dt.c)
+ *     ntheap map ...     a heap map picture (cmd_map.c)
  *     ntheap run ...     run a program under the malloc replacement (cmd_run.c)
  *     ntheap help CMD    the same text as `ntheap CMD --help`
  *     ntheap --version   the package version (NTH_VERSION_* of <ntheap.h>)
@@ -15,6 +17,8 @@
 #include <string.h>
 
 #include "cmd_demo.h"
+#include "cmd_dt.h"
+#include "cmd_map.h"
 #include "cmd_pst.h"
 #include "cmd_run.h"
 #include "ntheap.h"
@@ -28,6 +32,8 @@ typedef struct command {
 static const command commands[] = {
     {"demo", "a guided tour of a live heap: walks, allocations, corruption reports", nth_cli_demo},
     {"pst", "inspect and validate the Heap-on-Node stack of a .pst file", nth_cli_pst},
+    {"dt", "an ntheap structure of a process or core field by field, like WinDbg's dt", nth_cli_dt},
+    {"map", "draw one heap of a process or core as an SVG picture", nth_cli_map},
     {"run", "run a program with the ntheap malloc replacement preloaded", nth_cli_run},
 };
 
@@ -52,6 +58,12 @@ static const command *find(const char *name)
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         if (strcmp(commands[i].name, name) == 0) return &commands[i];
     return NULL;
+}
+
+int nth_cli_dispatch(int argc, char **argv)
+{
+    const command *c = argc > 0 ? find(argv[0]) : NULL;
+    return c ? c->run(argc, argv) : -1;
 }
 
 /* `ntheap help [COMMAND]`: the top-level usage, or COMMAND's own --help. */
