@@ -155,8 +155,10 @@ test-bins: $(TEST_BINS)
 check: all $(TEST_BINS) $(LECTURE)
 	@BUILD=$(BUILD) SAN=$(SAN) DEBUG=$(DEBUG) sh tests/harness/run.sh $(BUILD)
 
-demo: all
-	$(TOOL) demo
+# The growable-heap lecture replayed from outside: its program runs as ntheap's child and is
+# read through its pid at each step; the heap maps land in $(BUILD)/demo.
+demo: all $(LECTURE)
+	$(TOOL) demo --lecture $(LECTURE) --out $(BUILD)/demo
 
 bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) sh bench/run.sh $(BUILD)

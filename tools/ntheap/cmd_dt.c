@@ -4,9 +4,9 @@
  * Windows' structures:
  *
  *   ntheap!nth_heap at 0x7f...0000 (0x1978 bytes; its counterpart in Windows: _HEAP)
- *      +0x000 [ 16] header_block            : nth_block_header
- *      +0x1e8 [  4] magic                   : 0xeeffeeff uint32_t
- *      +0x288 [  8] first_segment           : 0x7f...0010 nth_segment *
+ *      +0x000 [  16] header_block            : nth_block_header
+ *      +0x1e8 [   4] magic                   : 0xeeffeeff uint32_t
+ *      +0x288 [   8] first_segment           : 0x7f...0010 nth_segment *
  *
  * Offsets, sizes and values come from the engine's structures, never from Windows' layout.
  */
@@ -67,7 +67,7 @@ int nth_cli_dt_show(nth_target *target, const nth_dt_type *type, uintptr_t addre
                   type->c_name, found, type->magic);
     static const emit_column columns[] = {
         {"offset", EMIT_HEX, "   +0x%03" PRIx64, NULL},
-        {"size", EMIT_U64, " [%3" PRIu64 "] ", NULL},
+        {"size", EMIT_U64, " [%4" PRIu64 "] ", NULL},
         {"name", EMIT_STR, "%-24s: ", NULL},
         {"value", EMIT_STR, "%s ", ""},
         {"type", EMIT_STR, "%s", NULL},
