@@ -19,13 +19,10 @@
 #define A(type, field, tname) FIELD(type, field, NTH_DT_ARRAY, tname)
 
 /* The owner prefix (nth_owner) of a structure whose first member is `owner`. */
-#define OWNER(type)                                                                          \
-    {"owner.magic", "uint32_t", (uint32_t)offsetof(type, owner.magic), 4, NTH_DT_UINT},      \
-    {"owner.kind", "uint16_t", (uint32_t)offsetof(type, owner.kind), 2, NTH_DT_UINT},        \
-    {"owner.index", "uint16_t", (uint32_t)offsetof(type, owner.index), 2, NTH_DT_UINT},      \
-    {"owner.heap", "nth_heap *", (uint32_t)offsetof(type, owner.heap), 8, NTH_DT_PTR},       \
-    {"owner.base", "char *", (uint32_t)offsetof(type, owner.base), 8, NTH_DT_PTR},           \
-    {"owner.reserve", "size_t", (uint32_t)offsetof(type, owner.reserve), 8, NTH_DT_UINT}
+#define OWNER(type)                                                                      \
+    U(type, owner.magic, "uint32_t"), U(type, owner.kind, "uint16_t"),                   \
+    U(type, owner.index, "uint16_t"), P(type, owner.heap, "nth_heap"),                   \
+    P(type, owner.base, "char"), U(type, owner.reserve, "size_t")
 
 static const nth_dt_field heap_fields[] = {
     S(nth_heap, header_block, "nth_block_header"),
