@@ -114,7 +114,7 @@ static void known_heaps_child(FILE *out, const char *mode)
     for (int i = 0; i < KEPT; i++) fprintf(out, "kept %" PRIxPTR "\n", (uintptr_t)known_kept[i]);
     for (int i = 0; i < DROPPED; i++) fprintf(out, "dropped %" PRIxPTR "\n", known_dropped_masked[i] ^ KNOWN_MASK);
     fprintf(out, "probe backend %" PRIxPTR "\nprobe lfh %" PRIxPTR "\nprobe big %" PRIxPTR "\nprobe free %" PRIxPTR "\n",
-            (uintptr_t)mid[2], (uintptr_t)small[11], (uintptr_t)big[1], (uintptr_t)mid[1]);
+            (uintptr_t)mid[2], (uintptr_t)small[99], (uintptr_t)big[1], (uintptr_t)mid[1]);
     if (strcmp(mode, "version") == 0) nth_heap_registry.layout_version = 1;
     if (strcmp(mode, "smash") == 0) {
         memset((char *)mid[2] - 16, 0x41, 16); /* a busy back-end header */

@@ -271,7 +271,10 @@ int main(int argc, char **argv)
         /* the report is renamed into place once complete (after "ready") */
         signal(SIGUSR1, SIG_IGN);
         pid_t pid = fork();
-        if (pid == 0) known_heaps_child(out, argv[3]);
+        if (pid == 0) { /* leaves the caller's stdout, so that $(...) returns */
+            if (!freopen("/dev/null", "w", stdout)) _exit(2);
+            known_heaps_child(out, argv[3]);
+        }
         fclose(out);
         for (int i = 0; i < 500; i++) {
             FILE *f = fopen(tmp, "r");

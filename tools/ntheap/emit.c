@@ -109,6 +109,7 @@ static void text_label(emit *e, const char *label)
 
 void emit_kv_u64(emit *e, const char *key, const char *label, uint64_t value)
 {
+    if (e->json && !key) return; /* a text-only line */
     if (e->json) {
         member(e, key);
         fprintf(e->out, "%" PRIu64, value);
@@ -120,6 +121,7 @@ void emit_kv_u64(emit *e, const char *key, const char *label, uint64_t value)
 
 void emit_kv_hex(emit *e, const char *key, const char *label, uint64_t value, int digits)
 {
+    if (e->json && !key) return; /* a text-only line */
     if (e->json) {
         member(e, key);
         fprintf(e->out, "\"%#" PRIx64 "\"", value);
@@ -131,6 +133,7 @@ void emit_kv_hex(emit *e, const char *key, const char *label, uint64_t value, in
 
 void emit_kv_str(emit *e, const char *key, const char *label, const char *value)
 {
+    if (e->json && !key) return; /* a text-only line */
     if (e->json) {
         member(e, key);
         if (value) json_string(e->out, value);
@@ -143,6 +146,7 @@ void emit_kv_str(emit *e, const char *key, const char *label, const char *value)
 
 void emit_kv_bool(emit *e, const char *key, const char *label, bool value)
 {
+    if (e->json && !key) return; /* a text-only line */
     if (e->json) {
         member(e, key);
         fputs(value ? "true" : "false", e->out);
@@ -166,18 +170,16 @@ void emit_table_begin(emit *e, const char *key, const char *title, const emit_co
     }
 }
 
-void emit_row(emit *e, ...)
+static void row(emit *e, const emit_column *columns, int n_columns, const char *prefix, va_list ap)
 {
-    va_list ap;
-    va_start(ap, e);
     if (e->json) {
         member(e, NULL);
         fputc('{', e->out);
     } else {
-        fputs(e->row_prefix, e->out);
+        fputs(prefix, e->out);
     }
-    for (int i = 0; i < e->n_columns; i++) {
-        const emit_column *c = &e->columns[i];
+    for (int i = 0; i < n_columns; i++) {
+        const emit_column *c = &columns[i];
         uint64_t number = 0;
         const char *text = NULL;
         if (c->type == EMIT_STR) text = va_arg(ap, const char *);
@@ -194,6 +196,7 @@ void emit_row(emit *e, ...)
         }
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        if (!c->fmt) continue; /* a JSON-only column */
         if (c->type == EMIT_STR && !text) fputs(c->none ? c->none : "", e->out);
         else if (c->type == EMIT_STR) fprintf(e->out, c->fmt, text);
         else fprintf(e->out, c->fmt, number);
@@ -201,6 +204,21 @@ void emit_row(emit *e, ...)
     }
     if (e->json) fputc('}', e->out);
     else fputc('\n', e->out);
+}
+
+void emit_row(emit *e, ...)
+{
+    va_list ap;
+    va_start(ap, e);
+    row(e, e->columns, e->n_columns, e->row_prefix, ap);
+    va_end(ap);
+}
+
+void emit_record(emit *e, const emit_column *columns, int n_columns, const char *prefix, ...)
+{
+    va_list ap;
+    va_start(ap, prefix);
+    row(e, columns, n_columns, prefix ? prefix : "", ap);
     va_end(ap);
 }
 

@@ -31,7 +31,7 @@ typedef enum emit_type { EMIT_U64, EMIT_HEX, EMIT_STR } emit_type;
 typedef struct emit_column {
     const char *key;   /* JSON member name */
     emit_type type;
-    const char *fmt;   /* text form of a present value */
+    const char *fmt;   /* text form of a present value; NULL: a JSON-only column */
     const char *none;  /* text form of an absent value (STR NULL); NULL: "" */
 } emit_column;
 
@@ -61,7 +61,7 @@ void emit_array_begin(emit *e, const char *key);
 void emit_array_end(emit *e);
 
 /* One value; text: "<indent><label padded to label_width><value>". A NULL label prints nothing
- * in text (a JSON-only member). */
+ * in text (a JSON-only member); a NULL key prints nothing in JSON (a text-only line). */
 void emit_kv_u64(emit *e, const char *key, const char *label, uint64_t value);
 void emit_kv_hex(emit *e, const char *key, const char *label, uint64_t value, int digits);
 void emit_kv_str(emit *e, const char *key, const char *label, const char *value);
@@ -72,6 +72,9 @@ void emit_table_begin(emit *e, const char *key, const char *title, const emit_co
                       const char *row_prefix);
 void emit_row(emit *e, ...);
 void emit_table_end(emit *e);
+/* One row with its own columns, as an element of the current array (emit_array_begin): for
+ * lists whose rows are of several shapes (blocks, uncommitted ranges, LFH blocks). */
+void emit_record(emit *e, const emit_column *columns, int n_columns, const char *prefix, ...);
 
 /* Text-only lines (WinDbg's decorations, blank lines); nothing in JSON. */
 void emit_text(emit *e, const char *format, ...) __attribute__((format(printf, 2, 3)));

@@ -3,6 +3,8 @@
  *
  *     ntheap demo        a guided tour of a live heap (cmd_demo.c)
  *     ntheap pst ...     inspect the Heap-on-Node stack of a .pst file (cmd_pst.c)
+ *     ntheap heap ...    !heap views of another process or a core file (cmd_heap.c)
+ *     ntheap address ... !address /f:Heap of another process or a core file (cmd_address.c)
  *     ntheap dt ...      a structure field by field (cmd_dt.c)
  *     ntheap map ...     a heap map picture (cmd_map.c)
  *     ntheap run ...     run a program under the malloc replacement (cmd_run.c)
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "cmd_demo.h"
+#include "cmd_heap.h"
 #include "cmd_dt.h"
 #include "cmd_map.h"
 #include "cmd_pst.h"
@@ -32,6 +35,8 @@ typedef struct command {
 static const command commands[] = {
     {"demo", "a guided tour of a live heap: walks, allocations, corruption reports", nth_cli_demo},
     {"pst", "inspect and validate the Heap-on-Node stack of a .pst file", nth_cli_pst},
+    {"heap", "WinDbg's !heap for the heaps of a live process or core file", nth_cli_heap},
+    {"address", "the heap regions of a process or core file (!address /f:Heap)", nth_cli_address},
     {"dt", "an ntheap structure of a process or core field by field, like WinDbg's dt", nth_cli_dt},
     {"map", "draw one heap of a process or core as an SVG picture", nth_cli_map},
     {"run", "run a program with the ntheap malloc replacement preloaded", nth_cli_run},
@@ -45,8 +50,8 @@ static void usage(FILE *out)
           "\n"
           "commands:\n",
           out);
-    for (size_t i = 0; i < COMMAND_COUNT; i++) fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
-    fputs("  help   ntheap help COMMAND shows a command's arguments (same as COMMAND --help)\n"
+    for (size_t i = 0; i < COMMAND_COUNT; i++) fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+    fputs("  help    ntheap help COMMAND shows a command's arguments (same as COMMAND --help)\n"
           "\n"
           "Data goes to stdout, errors to stderr. Exit status: 0 ok, 1 problems found or an\n"
           "operation failed, 2 bad usage. See ntheap(1).\n",

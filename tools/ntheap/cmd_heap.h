@@ -1,0 +1,62 @@
+/*
+ * cmd_heap.h — `ntheap heap` and `ntheap address`: WinDbg's !heap and !address /f:Heap views of
+ * the ntheap heaps of a live process (-p), a core file (-c) or this process (--self), read
+ * through libntheap-inspect and written through the emitter (emit.h). One file per group:
+ *
+ *   cmd_heap.c          arguments, target, the heap list (!heap), shared helpers, exit status
+ *   cmd_heap_summary.c  -s (!heap -s)
+ *   cmd_heap_entries.c  -h / -hl (!heap -h), -i (!heap -i), -x (!heap -x)
+ *   cmd_heap_stat.c     -stat (!heap -stat), -flt s / -flt r (!heap -flt)
+ *   cmd_heap_leaks.c    -l (!heap -l)
+ *   cmd_address.c       ntheap address (!address /f:Heap)
+ *
+ * Exit status: 0 sound, 1 problems found (damaged heap, torn read, leaks, address not found),
+ * 2 bad usage or the target cannot be opened.
+ */
+#ifndef NTH_CLI_HEAP_H
+#define NTH_CLI_HEAP_H
+
+#include "emit.h"
+#include "heap/iter.h"
+#include "inspect/target.h"
+
+int nth_cli_heap(int argc, char **argv);
+int nth_cli_address(int argc, char **argv);
+
+#define ADDR_DIGITS 16 /* x64: WinDbg prints 16 hex digits in !heap tables */
+
+typedef struct heap_cli {
+    nth_target *target;
+    emit e;
+    uint64_t problems;        /* problems found over all views: exit status 1 */
+    uintptr_t heap_arg;       /* -h HEAP / -s HEAP / -stat -h HEAP; 0: every heap */
+    bool lfh_blocks;          /* -hl */
+    uintptr_t address;        /* -i / -x */
+    uint64_t min_size, max_size; /* -flt: [min, max] */
+} heap_cli;
+
+/* The heap object at `address`, read whole; false (a problem emitted) when unreadable. */
+bool heap_read(heap_cli *c, uintptr_t address, nth_heap *out);
+/* Heaps the view covers: every heap, or only c->heap_arg. */
+bool heap_selected(const heap_cli *c, uintptr_t address);
+/* The 1-based index of a heap in the registry order (as !heap numbers them). */
+size_t heap_index_of(const heap_cli *c, uintptr_t address);
+/* Emits an iterator's problems (if any) as members of the current object and counts them. */
+void heap_report_problems(heap_cli *c, uintptr_t heap, const nth_iter *it);
+/* Flag words of an entry, WinDbg's vocabulary: "busy", "free", "internal", "LFH", ... */
+const char *heap_flag_words(const nth_walk_entry *entry, char *buffer, size_t size);
+
+int heap_view_list(heap_cli *c);
+int heap_view_summary(heap_cli *c);
+int heap_view_entries(heap_cli *c);
+int heap_view_block(heap_cli *c);      /* -i */
+int heap_view_containing(heap_cli *c); /* -x */
+int heap_view_stat(heap_cli *c);
+int heap_view_filter(heap_cli *c);
+int heap_view_leaks(heap_cli *c);
+int heap_view_address(heap_cli *c);
+
+/* Parses a hex number (with or without 0x, as WinDbg reads); false if not one. */
+bool heap_parse_hex(const char *text, uint64_t *out);
+
+#endif
