@@ -31,7 +31,16 @@ grep -q "^=> the 19th chunk ($nineteenth) is the LFH's first block: slot 0 of it
     fail "the 19th chunk ($nineteenth) is not seen as slot 0 of the LFH"
 grep -q "^=> the slot freed last ($nineteenth) is the first one handed out again" "$out/log" ||
     fail "the freed slot is not seen reused first"
-# Every stop ran the lecture's commands through ntheap (dt at least is always there).
+# The outside views say the same: `heap -s` has no LFH before the 18th allocation and one after
+# it; `heap -hl` at step 4 lists the 19th chunk first in the LFH's data region.
+sed -n '/^==== Step 2 /,/^==== Step 3 /p' "$out/log" | grep -Eq '^[0-9a-f]{16} .* LFH *$' &&
+    fail "heap -s shows an LFH at step 2"
+sed -n '/^==== Step 3 /,/^==== Step 4 /p' "$out/log" | grep -Eq '^[0-9a-f]{16} .* LFH *$' ||
+    fail "heap -s shows no LFH at step 3"
+hex=$(printf '%016x' "$nineteenth")
+sed -n '/^==== Step 4 /,/^==== Step 5 /p' "$out/log" | grep -A2 "LFH data region at $hex " |
+    grep -q "^ *$hex: .* busy" || fail "heap -hl does not list the 19th chunk ($hex) first in the LFH"
+# Every stop ran the lecture's commands through ntheap.
 grep -q '^0:001> dt _HEAP 00470000 ' "$out/log" || fail "no lecture command shown"
 grep -q '^ntheap!nth_heap at ' "$out/log" || fail "no dt output"
 last=$(tail -n 1 "$out/log")

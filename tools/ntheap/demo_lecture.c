@@ -36,7 +36,9 @@
 
 /* One debugger command of the lecture and the ntheap command that shows the same thing.
  * Arguments may name {pid}, {heap}, {chunk} (the chunk the step is about), {lfh}, {sub} (the
- * LFH subsegment holding the chunk) and {tcache} (the thread's LFH cache). */
+ * LFH subsegment holding the chunk), {next_slot} (the slot after the chunk's: slot 0's address
+ * is also the data address of the back-end block that holds the subsegment, which is what
+ * `heap -i` describes at that address) and {tcache} (the thread's LFH cache). */
 typedef struct lecture_command {
     const char *windbg;
     const char *ntheap[MAX_ARGS];
@@ -68,7 +70,7 @@ static const lecture_step steps[] = {
      {{"!heap -h 470000", HEAP_H},
       {"!heap -hl 470000", HEAP_HL},
       {"dt _HEAP_SUBSEGMENT 0x004af080", DT("subsegment", "{sub}")},
-      {"!heap -i 00302058", {"heap", "-p", "{pid}", "-i", "{chunk}"}}}},
+      {"!heap -i 00302058", {"heap", "-p", "{pid}", "-i", "{next_slot}"}}}},
     {"the freed 18th chunk becomes a free back-end block",
      {{"!heap -h 470000", HEAP_H}, {"!heap -i 00303708", {"heap", "-p", "{pid}", "-i", "{chunk}"}}}},
     {"the next 0x100 request is served by the LFH (0x303710), not by the free back-end block",
@@ -90,7 +92,7 @@ static const lecture_step steps[] = {
 
 /* What the driver reads of the heap at a stop. */
 typedef struct facts {
-    uintptr_t heap, chunk, lfh, sub, tcache;
+    uintptr_t heap, chunk, lfh, sub, tcache, next_slot;
     uint64_t busy_blocks, n_subsegments;
     bool chunk_in_lfh;
     uint32_t slot, block_size, bucket;
@@ -123,6 +125,7 @@ static void read_facts(const nth_mem *mem, facts *f)
             f->sub = sub;
             f->chunk_in_lfh = true;
             f->slot = (uint32_t)((f->chunk - first) / size);
+            f->next_slot = first + (uintptr_t)(f->slot + 1) * size;
             f->block_size = size;
             f->bucket = (uint32_t)field_value(mem, "subsegment", sub, "bucket");
             return;
@@ -173,6 +176,7 @@ static const char *expand(const char *arg, int pid, const facts *f, char *out, s
     else if (strcmp(arg, "{lfh}") == 0) value = f->lfh;
     else if (strcmp(arg, "{sub}") == 0) value = f->sub;
     else if (strcmp(arg, "{tcache}") == 0) value = f->tcache;
+    else if (strcmp(arg, "{next_slot}") == 0) value = f->next_slot ? f->next_slot : f->chunk;
     else return arg;
     snprintf(out, size, "0x%" PRIxPTR, value);
     return out;
