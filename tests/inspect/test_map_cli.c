@@ -5,6 +5,7 @@
  * of it from outside (-p PID) holds one element per entry the child walked, class by class; dt
  * shows the child's own values (heap, segment, subsegment), as text and as JSON; the wrong
  * type at an address, an unknown heap, type or missing argument give exit 1 or 2 as documented.
+ * With gcore (gdb) installed, the picture and dt from a core file of the child agree too.
  *
  * The child allows any process of its user to trace it (PR_SET_PTRACER), since ntheap is its
  * sibling here, not its parent (yama ptrace_scope=1 lets only ancestors trace otherwise).
@@ -154,6 +155,53 @@ TEST(map_of_a_live_process_matches_its_own_walk)
     free(svg);
 }
 
+#if defined(NTH_SANITIZER_BUILD)
+static const bool sanitizer_build = true;
+#else
+static const bool sanitizer_build = false;
+#endif
+
+/* The same picture from a core file of the child (gcore, from gdb), when gcore is installed. */
+TEST(map_of_a_core_matches_the_live_walk)
+{
+    if (sanitizer_build) {
+        fprintf(stderr, "  note: sanitizer build: a core would hold the sanitizer's shadow memory; not checked\n");
+        return;
+    }
+    if (system("command -v gcore >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "  note: gcore (gdb) is not installed: the core case is not checked\n");
+        return;
+    }
+    char command[700], core[300];
+    snprintf(command, sizeof command, "gcore -o %s/core %d >/dev/null 2>&1", dir, (int)child);
+    snprintf(core, sizeof core, "%s/core.%d", dir, (int)child);
+    if (system(command) != 0 || access(core, R_OK) != 0) {
+        fprintf(stderr, "  note: gcore could not dump the child: the core case is not checked\n");
+        return;
+    }
+    char *text = NULL;
+    CHECK_EQ(run(&text, "map -c %s -h 0x%" PRIxPTR " -o %s/core.svg", core, r.heap, dir), 0);
+    free(text);
+    char path[300];
+    snprintf(path, sizeof path, "%s/core.svg", dir);
+    FILE *f = fopen(path, "r");
+    REQUIRE(f);
+    char *svg = calloc(1, 8 << 20);
+    REQUIRE(svg);
+    size_t n = fread(svg, 1, (8 << 20) - 1, f);
+    fclose(f);
+    svg[n] = '\0';
+    CHECK_EQ(count_class(svg, "busy"), r.busy);
+    CHECK_EQ(count_class(svg, "free"), r.free);
+    CHECK_EQ(count_class(svg, "lfh-busy"), r.lfh);
+    CHECK_EQ(count_class(svg, "big"), r.big_blocks);
+    CHECK(strstr(svg, "core ") != NULL);
+    free(svg);
+    CHECK_EQ(run(&text, "dt heap 0x%" PRIxPTR " -c %s", r.heap, core), 0);
+    CHECK(text && strstr(text, ": 0xeeffeeff uint32_t") != NULL);
+    free(text);
+}
+
 TEST(map_refuses_what_is_not_there)
 {
     CHECK_EQ(run(NULL, "map -p %d -h 99 -o %s/x.svg", (int)child, dir), 2);
@@ -230,6 +278,7 @@ int main(int argc, char **argv)
         return 1;
     }
     RUN(map_of_a_live_process_matches_its_own_walk);
+    RUN(map_of_a_core_matches_the_live_walk);
     RUN(map_refuses_what_is_not_there);
     RUN(dt_shows_the_childs_values);
     RUN(dt_tells_the_wrong_structure_and_bad_usage);
