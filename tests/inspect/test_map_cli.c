@@ -155,7 +155,7 @@ TEST(map_of_a_live_process_matches_its_own_walk)
     free(svg);
 }
 
-#if defined(NTH_SANITIZER_BUILD)
+#if NTH_SANITIZER_BUILD
 static const bool sanitizer_build = true;
 #else
 static const bool sanitizer_build = false;
