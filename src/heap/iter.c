@@ -6,7 +6,8 @@
  * Bounds that make every traversal finish: a segment's blocks advance the cursor by at least
  * one granule and never past the segment's limit; at most heap.n_segments segments and
  * heap.big_blocks big-block records are followed; an LFH subsegment lists at most n_blocks
- * blocks; its descriptor is found by a search of at most n_subsegments steps.
+ * blocks; its descriptor is found through the seam's owner map, else by a search of at most
+ * n_subsegments steps.
  */
 #include "heap/iter.h"
 
@@ -122,20 +123,30 @@ static void emit_region(nth_iter *it, nth_walk_entry *e)
     it->phase = NTH_ITER_BLOCKS;
 }
 
-/* The LFH descriptor whose user area starts at `area`, searched in the heap's list. */
+static bool sound_subsegment(const nth_lfh_subsegment *sub)
+{
+    return sub->n_blocks <= NTH_LFH_MAX_BLOCKS && sub->bump <= sub->n_blocks &&
+           sub->block_size == nth_lfh_bucket_size(sub->bucket) && sub->span == (size_t)sub->n_blocks * sub->block_size;
+}
+
+/* The LFH descriptor whose user area starts at `area`: through the seam's owner map when it has
+ * one (O(1) in this process), else searched in the heap's list. */
 static bool find_subsegment(nth_iter *it, uintptr_t area)
 {
+    if (it->mem->owner_of) {
+        uintptr_t at = it->mem->owner_of(it->mem, area);
+        if (at && fetch(it, at, &it->sub, sizeof it->sub) && it->sub.magic == NTH_LFH_MAGIC &&
+            it->sub.owner.kind == OWNER_LFH && (uintptr_t)it->sub.owner.heap == it->heap_address &&
+            (uintptr_t)it->sub.owner.base == area)
+            return sound_subsegment(&it->sub);
+    }
     nth_lfh lfh;
     uintptr_t lfh_address = (uintptr_t)it->heap.lfh;
     if (!fetch(it, lfh_address, &lfh, sizeof lfh) || lfh.magic != NTH_LFH_MAGIC) return false;
     uintptr_t at = (uintptr_t)lfh.all;
     for (uint32_t n = 0; at && n < lfh.n_subsegments; n++) {
         if (!fetch(it, at, &it->sub, sizeof it->sub)) return false;
-        if (it->sub.magic == NTH_LFH_MAGIC && (uintptr_t)it->sub.owner.base == area) {
-            return it->sub.n_blocks <= NTH_LFH_MAX_BLOCKS && it->sub.bump <= it->sub.n_blocks &&
-                   it->sub.block_size == nth_lfh_bucket_size(it->sub.bucket) &&
-                   it->sub.span == (size_t)it->sub.n_blocks * it->sub.block_size;
-        }
+        if (it->sub.magic == NTH_LFH_MAGIC && (uintptr_t)it->sub.owner.base == area) return sound_subsegment(&it->sub);
         at = (uintptr_t)it->sub.next;
     }
     return false;

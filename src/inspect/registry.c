@@ -10,6 +10,11 @@
  *
  * The heap list is followed through heap->next_heap at most n_heaps steps (and never past a
  * fixed cap), so a damaged or cyclic list ends; the process heap is added if the list missed it.
+ *
+ * A stripped static executable has no symbol to find: then the writable file-backed mappings
+ * (the .data of the executable and libraries, at most 64 MiB each) are searched for the
+ * registry's first 16 bytes (magic, this layout version, this build's structure sizes), and a
+ * match is believed only if its process heap pointer points to a heap object.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +80,36 @@ static bool load_one(nth_target *t, uintptr_t at, const char *file, const char *
     return add_heap(t, (uintptr_t)r.process_heap, source);
 }
 
+/* The fallback of a stripped static executable: the registry searched for by its contents. */
+static size_t scan_for_registry(nth_target *t)
+{
+    const nth_registry want = {NTH_REGISTRY_MAGIC, NTH_LAYOUT_VERSION, sizeof(nth_heap), sizeof(nth_segment), 0, 0, 0};
+    static uint64_t words[8192];
+    size_t found = 0;
+    for (size_t i = 0; i < t->n_maps && !found; i++) {
+        const nth_target_mapping *m = &t->maps[i];
+        if ((m->prot & 6) != 6 || m->path[0] != '/' || m->end - m->start > ((uintptr_t)64 << 20)) continue;
+        for (uintptr_t at = m->start; at < m->end && !found; at += sizeof words) {
+            size_t n = m->end - at < sizeof words ? (size_t)(m->end - at) : sizeof words;
+            if (!t->mem.read(&t->mem, at, words, n)) continue;
+            for (size_t w = 0; w + 2 <= n / 8; w++) {
+                if (memcmp(&words[w], &want, 16) != 0) continue;
+                nth_registry r;
+                uint32_t magic = 0;
+                uintptr_t address = at + w * 8;
+                if (!t->mem.read(&t->mem, address, &r, sizeof r) || !r.process_heap ||
+                    !t->mem.read(&t->mem, (uintptr_t)r.process_heap + offsetof(nth_heap, magic), &magic, sizeof magic) ||
+                    magic != NTH_HEAP_MAGIC)
+                    continue;
+                char one_error[512];
+                if (load_one(t, address, m->path, "found by content", one_error, sizeof one_error)) found++;
+                break;
+            }
+        }
+    }
+    return found;
+}
+
 bool nth_registry_load(nth_target *t, const char *file_root, char *error, size_t size)
 {
     char first_error[512] = "";
@@ -105,6 +140,7 @@ bool nth_registry_load(nth_target *t, const char *file_root, char *error, size_t
         else if (!first_error[0]) snprintf(first_error, sizeof first_error, "%s", one_error);
     }
     if (found) return true;
+    if (!first_error[0] && scan_for_registry(t)) return true;
     if (first_error[0]) nth_target_error(error, size, "%s", first_error);
     else
         nth_target_error(error, size,

@@ -58,6 +58,8 @@ void nth_target_free(nth_target *t)
     for (size_t i = 0; i < t->n_maps; i++) free((char *)t->maps[i].path);
     free(t->maps);
     free(t->heaps);
+    free(t->inner.items);
+    free(t->outer.items);
     free(t);
 }
 

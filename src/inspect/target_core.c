@@ -193,7 +193,7 @@ nth_target *nth_target_open_core(const char *path, char *error, size_t size)
         return NULL;
     }
     t->core = map;
-    t->mem = (nth_mem){read_core, NULL, t};
+    t->mem = (nth_mem){read_core, nth_target_owner_of, t};
     snprintf(t->describe, sizeof t->describe, "core %s", path);
     if (!load(t, error, size)) {
         nth_target_close(t);

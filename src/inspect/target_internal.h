@@ -8,6 +8,7 @@
  *   page_cache.c     reads of a live process, 64 KiB lines, one syscall per line
  *   elf_symbols.c    a symbol's value and the load layout of an ELF file on disk
  *   registry.c       finds every nth_heap_registry of a target, checks it, lists heaps
+ *   owner_map.c      which owner record holds an address (the seam's owner_of)
  *
  * Invariant: mappings are sorted by start and do not overlap; heaps[] holds distinct addresses.
  */
@@ -64,6 +65,18 @@ typedef struct nth_core_segment {
     uint64_t offset, filesz; /* its bytes in the file: [offset, offset + filesz) */
 } nth_core_segment;
 
+typedef struct nth_owner_range {
+    uintptr_t start, end, record;
+} nth_owner_range;
+
+typedef struct nth_owner_ranges {
+    nth_owner_range *items;
+    size_t n, cap;
+} nth_owner_ranges;
+
+/* owner_map.c: the read seam's owner_of, built on first use from the heaps' lists. */
+uintptr_t nth_target_owner_of(const nth_mem *mem, uintptr_t address);
+
 typedef struct nth_target_heap {
     uintptr_t address;
     uint32_t source;         /* index into sources[] */
@@ -92,6 +105,9 @@ struct nth_target {
     uintptr_t process_heap;
     nth_target_heap *heaps;
     size_t n_heaps;
+    /* owner ranges (owner_map.c) */
+    bool owners_built;
+    nth_owner_ranges inner, outer;
 };
 
 /* Appends a mapping (paths are copied); false when out of memory. */

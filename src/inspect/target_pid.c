@@ -165,7 +165,7 @@ static nth_target *open_live(int pid, bool self, unsigned flags, char *error, si
     t->pid = pid;
     t->cache->pid = pid;
     t->cache->target = t;
-    t->mem = (nth_mem){read_live, NULL, t};
+    t->mem = (nth_mem){read_live, nth_target_owner_of, t};
     char comm[64] = "?", path[64];
     snprintf(path, sizeof path, "/proc/%d/comm", pid);
     FILE *f = fopen(path, "re");

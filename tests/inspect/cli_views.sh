@@ -110,6 +110,11 @@ PY
 }
 
 pid=$(start_child normal); pids="$pids $pid"
+if ! "$tool" heap -p "$pid" >/dev/null 2>"$work/open.err" && grep -q "ptrace refused" "$work/open.err"; then
+    cat "$work/open.err"
+    echo "ptrace is refused here: live and core views not checked"
+    exit 77
+fi
 check_views -p "$pid"
 "$tool" heap -p "$pid" -s >"$work/s.txt" || fail "text -s"
 grep -q "Termination on corruption" "$work/s.txt" || fail "-s without its header lines"

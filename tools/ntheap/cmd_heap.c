@@ -1,6 +1,6 @@
 /*
  * cmd_heap.c — `ntheap heap`: arguments, opening the target, the heap list (WinDbg's !heap),
- * the helpers the views share, and the exit status. The views are in cmd_heap_*.c.
+ * the functions the views share, and the exit status. The views are in cmd_heap_*.c.
  *
  *   ntheap heap (-p PID | -c CORE | --self) [--no-stop] [--json]
  *               [-s [HEAP] | -h [HEAP] | -hl [HEAP] | -i ADDR | -x ADDR | -stat [-h HEAP]

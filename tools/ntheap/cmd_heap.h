@@ -3,7 +3,7 @@
  * the ntheap heaps of a live process (-p), a core file (-c) or this process (--self), read
  * through libntheap-inspect and written through the emitter (emit.h). One file per group:
  *
- *   cmd_heap.c          arguments, target, the heap list (!heap), shared helpers, exit status
+ *   cmd_heap.c          arguments, target, the heap list (!heap), shared functions, exit status
  *   cmd_heap_summary.c  -s (!heap -s)
  *   cmd_heap_entries.c  -h / -hl (!heap -h), -i (!heap -i), -x (!heap -x)
  *   cmd_heap_stat.c     -stat (!heap -stat), -flt s / -flt r (!heap -flt)

@@ -269,8 +269,8 @@ int heap_view_block(heap_cli *c)
         emit_kv_str(&c->e, "header_content", "Header content     : ",
                     "the record kept apart from the mapping (ntheap's big-block record is the trusted copy)");
     }
-    snprintf(text, sizeof text, "0x%x %s(%s)", lfh ? (busy ? 1u : 0u) : (unsigned)(big ? BLOCK_BUSY | BLOCK_BIG : f.hdr.flags),
-             lfh ? "LFH " : "", heap_flag_words(e, words, sizeof words));
+    snprintf(text, sizeof text, "0x%x (%s)", lfh ? (busy ? 1u : 0u) : (unsigned)(big ? BLOCK_BUSY | BLOCK_BIG : f.hdr.flags),
+             heap_flag_words(e, words, sizeof words));
     emit_kv_str(&c->e, "flags", "Block flags        : ", text);
     uint64_t size = e->u.block.block_size;
     snprintf(text, sizeof text, "0x%llx units (0x%llx bytes)", (unsigned long long)(size / NTH_GRANULE),

@@ -11,11 +11,15 @@
  *   leaks    busy, non-internal blocks left unmarked
  *
  * Conservative: a stale integer that looks like a pointer hides a leak, never invents one.
+ * Writable mappings above 4 GiB (reserved address space such as a sanitizer's shadow) are not
+ * scanned, and the output says how much was left out.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd_heap.h"
+
+#define HUGE_MAPPING ((uintptr_t)4 << 30) /* larger writable mappings are not scanned */
 
 typedef struct lblock {
     uintptr_t start, end, header, heap, segment;
@@ -161,10 +165,14 @@ int heap_view_leaks(heap_cli *c)
     if (s.n) qsort(s.blocks, s.n, sizeof *s.blocks, by_start);
     s.work = malloc((s.n ? s.n : 1) * sizeof *s.work);
     if (!s.work) return 2;
-    uint64_t scanned = 0;
+    uint64_t scanned = 0, skipped = 0;
     for (size_t i = 0; i < nth_target_mapping_count(c->target); i++) {
         const nth_target_mapping *m = nth_target_mapping_at(c->target, i);
         if ((m->prot & 6) != 6) continue;
+        if (m->end - m->start > HUGE_MAPPING) { /* reserved address space, e.g. a sanitizer's shadow */
+            skipped += m->end - m->start;
+            continue;
+        }
         if (strncmp(m->path, "[vvar", 5) == 0 || strcmp(m->path, "[vsyscall]") == 0) continue;
         for (uintptr_t a = m->start; a < m->end;) { /* page by page, skipping the heaps' own memory */
             uintptr_t b = a + 4096 < m->end ? a + 4096 : m->end;
@@ -181,6 +189,11 @@ int heap_view_leaks(heap_cli *c)
     }
     emit_text(&c->e, "Scanned %llu KiB of writable memory and %zu busy blocks.\n", (unsigned long long)(scanned / 1024), s.n);
     emit_kv_u64(&c->e, "scanned_bytes", NULL, scanned);
+    emit_kv_u64(&c->e, "skipped_bytes", NULL, skipped);
+    if (skipped)
+        emit_text(&c->e, "Not scanned: %llu GiB in writable mappings larger than 4 GiB (reserved address space, such as a\n"
+                         "sanitizer's shadow memory); pointers kept only there are not seen.\n",
+                  (unsigned long long)(skipped >> 30));
     emit_kv_u64(&c->e, "busy_blocks", NULL, s.n);
     static const emit_column columns[] = {
         {"entry", EMIT_HEX, "%016" PRIx64, NULL},
