@@ -141,17 +141,27 @@ $(BUILD)/tests/%: tests/%.c tests/harness/harness.h $(LIB_A) $(INSPECT_A) $(if $
 	@$(CC) $(ALL_CFLAGS) -Itests $(TEST_CFLAGS_$(call test_area,$@)) -o $@ $< \
 	    $(if $(PST_SRCS),$(PST_A)) $(INSPECT_A) $(LIB_A) $(LDFLAGS_ALL) -lm
 
+# The seed lecture's program, built as ported Windows code (the <windows.h> shim); `make demo`
+# replays the lecture against it from outside.
+LECTURE := $(BUILD)/examples/lec04_growable_heap
+$(BUILD)/examples/%: examples/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	@$(CC) $(ALL_CFLAGS) -Iinclude/ntheap/compat -o $@ $< $(LIB_A) $(LDFLAGS_ALL)
+
 $(BUILD)/bench/%: bench/%.c $(LIB_A) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ibench -o $@ $< $(LIB_A) $(LDFLAGS_ALL) -lm -ldl
 
 test-bins: $(TEST_BINS)
 
-check: all $(TEST_BINS)
+check: all $(TEST_BINS) $(LECTURE)
 	@BUILD=$(BUILD) SAN=$(SAN) DEBUG=$(DEBUG) sh tests/harness/run.sh $(BUILD)
 
-demo: all
-	$(TOOL) demo
+# The growable-heap lecture replayed from outside: its program runs as ntheap's child and is
+# read through its pid at each step; the heap maps land in $(BUILD)/demo.
+demo: all $(LECTURE)
+	$(TOOL) demo --lecture $(LECTURE) --out $(BUILD)/demo
 
 bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) sh bench/run.sh $(BUILD)

@@ -27,6 +27,8 @@ LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
 PRELOADDIR ?= $(LIBDIR)
+# `ntheap run` looks for the malloc replacement there when it is not beside the binary.
+$(BUILD)/obj/tools/ntheap/cmd_run.o: EXTRA_CFLAGS = -DNTH_PRELOADDIR='"$(PRELOADDIR)"'
 
 # Distribution build flags (e.g. -D_FORTIFY_SOURCE from dpkg-buildflags) reach every compile.
 ALL_CFLAGS += $(CPPFLAGS)

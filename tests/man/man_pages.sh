@@ -28,8 +28,8 @@ if [ -x "$build/ntheap" ]; then
         [ "$cmd" = help ] && continue
         grep -q "^\.SS \"$cmd\"" "$build/man/ntheap.1" || fail "ntheap.1 does not describe the command \"$cmd\""
         # the command's own help text is in the page, verbatim up to roff escapes
-        first=$("$build/ntheap" help "$cmd" | head -1 | sed 's/-/\\-/g')
-        grep -Fqx -- "$first" "$build/man/ntheap.1" || fail "ntheap.1 lacks the help text of \"$cmd\""
+        first=$("$build/ntheap" help "$cmd" | head -1)
+        sed 's/\\-/-/g' "$build/man/ntheap.1" | grep -Fqx -- "$first" || fail "ntheap.1 lacks the help text of \"$cmd\""
     done
 fi
 for fn in $(grep -o '^NTH_API.*\bnth_[a-z_]*(' include/ntheap.h | grep -o 'nth_[a-z_]*($' | tr -d '(') \

@@ -65,13 +65,21 @@ static void summary(nth_heap *heap)
 static void usage(FILE *out)
 {
     fputs("usage: ntheap demo\n"
+          "       ntheap demo --lecture PROGRAM [--out DIR]\n"
           "\n"
           "Creates a growable private heap in this process and walks it after each step:\n"
           "back-end allocations, the LFH taking over, coalescing, a big block, a second\n"
-          "segment, a double free caught and reported, and the statistics. Takes no arguments.\n"
+          "segment, a double free caught and reported, and the statistics.\n"
           "NTHEAP_OPTIONS (see ntheap-options(7)) applies to the heap it creates.\n"
           "\n"
-          "Exit status: 0 the tour ran, 1 a heap could not be created, 2 bad usage.\n",
+          "With --lecture, replays the growable-heap lecture from outside instead: PROGRAM\n"
+          "(the lecture's program, examples/lec04_growable_heap) runs as a child of ntheap and\n"
+          "stops at each step; ntheap reads its heap, writes a heap map of the step to DIR\n"
+          "(default: the current directory) and runs the lecture's debugger commands as\n"
+          "ntheap commands against its pid. `make demo` does this.\n"
+          "\n"
+          "Exit status: 0 the tour ran, 1 a heap could not be created (with --lecture: the\n"
+          "program failed or the lecture's story was not seen), 2 bad usage.\n",
           out);
 }
 
@@ -80,6 +88,10 @@ int nth_cli_demo(int argc, char **argv)
     if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
         return 0;
+    }
+    if (argc >= 3 && strcmp(argv[1], "--lecture") == 0) {
+        if (argc == 3) return nth_cli_demo_lecture(argv[2], ".");
+        if (argc == 5 && strcmp(argv[3], "--out") == 0) return nth_cli_demo_lecture(argv[2], argv[4]);
     }
     if (argc > 1) {
         fprintf(stderr, "ntheap demo: unexpected argument \"%s\"\n", argv[1]);

@@ -6,6 +6,9 @@
  *     ntheap umdh A B    what grew between two heap snapshots, by allocation stack (cmd_umdh.c)
  *     ntheap heap ...    !heap views of another process or a core file (cmd_heap.c)
  *     ntheap address ... !address /f:Heap of another process or a core file (cmd_address.c)
+ *     ntheap dt ...      a structure field by field (cmd_dt.c)
+ *     ntheap map ...     a heap map picture (cmd_map.c)
+ *     ntheap run ...     run a program under the malloc replacement (cmd_run.c)
  *     ntheap help CMD    the same text as `ntheap CMD --help`
  *     ntheap --version   the package version (NTH_VERSION_* of <ntheap.h>)
  *
@@ -19,7 +22,10 @@
 
 #include "cmd_demo.h"
 #include "cmd_heap.h"
+#include "cmd_dt.h"
+#include "cmd_map.h"
 #include "cmd_pst.h"
+#include "cmd_run.h"
 #include "cmd_umdh.h"
 #include "ntheap.h"
 
@@ -35,6 +41,9 @@ static const command commands[] = {
     {"umdh", "compare two heap snapshots: growth by allocation stack (UMDH)", nth_cli_umdh},
     {"heap", "WinDbg's !heap for the heaps of a live process or core file", nth_cli_heap},
     {"address", "the heap regions of a process or core file (!address /f:Heap)", nth_cli_address},
+    {"dt", "an ntheap structure of a process or core field by field, like WinDbg's dt", nth_cli_dt},
+    {"map", "draw one heap of a process or core as an SVG picture", nth_cli_map},
+    {"run", "run a program with the ntheap malloc replacement preloaded", nth_cli_run},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -58,6 +67,12 @@ static const command *find(const char *name)
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         if (strcmp(commands[i].name, name) == 0) return &commands[i];
     return NULL;
+}
+
+int nth_cli_dispatch(int argc, char **argv)
+{
+    const command *c = argc > 0 ? find(argv[0]) : NULL;
+    return c ? c->run(argc, argv) : -1;
 }
 
 /* `ntheap help [COMMAND]`: the top-level usage, or COMMAND's own --help. */
