@@ -276,7 +276,7 @@ static void check_zeroing_alloc(HANDLE h, bool fixed)
     }
 }
 
-TEST(zeroing_alloc_zeroes_the_whole_block_past_the_request_growable_heap) /* issue: Wine's 22-size check */
+TEST(zeroing_alloc_zeroes_the_whole_block_past_the_request_growable_heap) /* Wine's kernel32 heap test, 22 sizes */
 {
     HANDLE h = HeapCreate(0, 0, 0);
     REQUIRE(h != NULL);
@@ -294,7 +294,7 @@ TEST(zeroing_alloc_zeroes_the_whole_block_past_the_request_fixed_and_process_hea
     check_zeroing_alloc(GetProcessHeap(), false);
 }
 
-TEST(zeroing_realloc_zeroes_past_the_request_when_growing_and_shrinking) /* spec §4.4, issue */
+TEST(zeroing_realloc_zeroes_past_the_request_when_growing_and_shrinking) /* spec §4.4 */
 {
     HANDLE h = HeapCreate(0, 0, 0);
     REQUIRE(h != NULL);

@@ -2,7 +2,7 @@
  * test_conformance_layout.c — how much a heap holds and commits, against Windows (x64):
  *
  *   capacity      a fixed heap holds, for blocks of 0x10..0x1000 bytes, at least 97 % of what
- *                 Windows' holds (issue: 203 blocks of 0x100 in 64 KiB where Windows holds 237)
+ *                 Windows' holds (237 blocks of 0x100 in a 64 KiB heap)
  *   first commit  a new growable heap commits one page and reserves the rest of 256 KiB (seed)
  *   growth        the last block before an uncommitted range grows in place, committing pages,
  *                 also with HEAP_REALLOC_IN_PLACE_ONLY (oracle inplace.grow_last_block_*)
@@ -30,7 +30,7 @@ static bool verbose_numbers(void)
  *                                              reservation": 0x400 * P granularity)
  *   block        align16(max(n, 16) + 8)      (spec §2 "Normal block footprint")
  *   header+tail  0x430 bytes                  the largest consistent with 237 blocks of 0x100
- *                                              in a 64 KiB heap (oracle fixed64K, issue item 4)
+ *                                              in a 64 KiB heap (oracle fixed64K)
  */
 static size_t windows_capacity(size_t maximum, size_t n)
 {
@@ -60,14 +60,14 @@ static void check_capacity(size_t maximum)
     }
 }
 
-TEST(a_64k_fixed_heap_holds_what_windows_holds_for_0x10_to_0x1000_byte_blocks) /* spec §2, issue item 4 */
+TEST(a_64k_fixed_heap_holds_what_windows_holds_for_0x10_to_0x1000_byte_blocks) /* spec §2 */
 {
     if (sizeof(void *) != 8) return; /* the model is x64's */
     CHECK_EQ(windows_capacity(0x10000, 0x100), 237);
     check_capacity(0x10000);
 }
 
-TEST(a_0x1000_fixed_heap_holds_what_windows_holds_for_0x10_to_0x1000_byte_blocks) /* spec §2, issue item 4 */
+TEST(a_0x1000_fixed_heap_holds_what_windows_holds_for_0x10_to_0x1000_byte_blocks) /* spec §2 */
 {
     if (sizeof(void *) != 8) return;
     check_capacity(0x1000);
@@ -142,7 +142,7 @@ static void *last_block_before_uncommitted(HANDLE h, SIZE_T *size)
     return p;
 }
 
-TEST(the_last_block_before_an_uncommitted_range_grows_in_place_only_by_committing) /* issue item 5 */
+TEST(the_last_block_before_an_uncommitted_range_grows_in_place_only_by_committing) /* oracle inplace.grow_last_block */
 {
     HANDLE h = HeapCreate(0, 0, 0);
     REQUIRE(h != NULL);
@@ -167,7 +167,7 @@ TEST(the_last_block_before_an_uncommitted_range_grows_in_place_only_by_committin
     CHECK(HeapDestroy(h));
 }
 
-TEST(the_last_block_before_an_uncommitted_range_is_not_moved_by_a_plain_realloc) /* issue item 5 */
+TEST(the_last_block_before_an_uncommitted_range_is_not_moved_by_a_plain_realloc) /* oracle inplace.grow_last_block */
 {
     HANDLE h = HeapCreate(0, 0, 0);
     REQUIRE(h != NULL);
@@ -199,7 +199,7 @@ static double fill_commit_ratio(SIZE_T size, size_t count)
     return (double)(after.cbCommitted - before.cbCommitted) / ((double)size * (double)count);
 }
 
-TEST(forty_thousand_0x100_blocks_commit_at_most_1_15_times_their_bytes) /* issue item 6: Windows 10.9 MB */
+TEST(forty_thousand_0x100_blocks_commit_at_most_1_15_times_their_bytes) /* Windows and Wine: 10.9 MB */
 {
     double ratio = fill_commit_ratio(0x100, 40000);
     if (verbose_numbers()) printf("    40000 x 0x100: committed / allocated = %.3f\n", ratio);
@@ -208,7 +208,7 @@ TEST(forty_thousand_0x100_blocks_commit_at_most_1_15_times_their_bytes) /* issue
 
 /* Every size the LFH serves as a bucket of its own: 16-byte steps to 1 KiB, then 16 steps per
  * doubling to 16 KiB (docs/design.md "LFH front-end"), each filled with about 4 MiB. */
-TEST(same_size_fills_of_every_lfh_bucket_size_commit_at_most_1_15_times_their_bytes) /* issue item 6 */
+TEST(same_size_fills_of_every_lfh_bucket_size_commit_at_most_1_15_times_their_bytes)
 {
     size_t over = 0, sizes = 0;
     double worst = 0;

@@ -127,7 +127,7 @@ TEST(walk_after_the_end_keeps_answering_no_more_items) /* oracle child.walk_afte
     CHECK(HeapDestroy(h));
 }
 
-TEST(walk_restarts_when_lpdata_is_set_back_to_null) /* issue: "a walk restarted with lpData = NULL" */
+TEST(walk_restarts_when_lpdata_is_set_back_to_null) /* a walk restarted with lpData = NULL */
 {
     HANDLE h = HeapCreate(0, 0, 0);
     REQUIRE(h != NULL);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cmd_heap.h"
+#include "target_arg.h"
 
 static const char usage_text[] =
     "usage: ntheap heap (-p PID | -c CORE | --self) [--no-stop] [--json] [VIEW]\n"
@@ -141,35 +142,13 @@ static bool heap_operand(int argc, char **argv, int *i, uint64_t *out)
     return true;
 }
 
-/* Shared by `ntheap heap` and `ntheap address`: parses the target options; the rest go to
- * `view_arg`. Returns 0 to go on, else the exit status. */
-static int open_target(heap_cli *c, const char *pid, const char *core, bool self, bool no_stop)
-{
-    char error[1024] = "";
-    if (!!pid + !!core + self != 1) return usage("give one target: -p PID, -c CORE or --self");
-    if (pid) {
-        char *end;
-        long n = strtol(pid, &end, 10);
-        if (*end || n <= 0) return usage("-p takes a process id");
-        c->target = nth_target_open_pid((int)n, no_stop ? NTH_TARGET_NO_STOP : 0, error, sizeof error);
-    } else if (core) {
-        c->target = nth_target_open_core(core, error, sizeof error);
-    } else {
-        c->target = nth_target_open_self(error, sizeof error);
-    }
-    if (!c->target) {
-        fprintf(stderr, "ntheap: %s\n", error);
-        return 2;
-    }
-    return 0;
-}
-
 static int run(int argc, char **argv, bool address_command)
 {
     heap_cli c;
     memset(&c, 0, sizeof c);
-    const char *pid = NULL, *core = NULL;
-    bool self = false, no_stop = false, json = false;
+    const char *command = address_command ? "address" : "heap";
+    target_arg target = {0};
+    bool json = false;
     view_fn view = address_command ? heap_view_address : heap_view_list;
     uint64_t heap_arg = 0;
     for (int i = 1; i < argc; i++) {
@@ -181,11 +160,11 @@ static int run(int argc, char **argv, bool address_command)
                                   : usage_text,
                   stdout);
             return 0;
-        } else if (strcmp(a, "-p") == 0 && more) pid = argv[++i];
-        else if (strcmp(a, "-c") == 0 && more) core = argv[++i];
-        else if (strcmp(a, "--self") == 0) self = true;
-        else if (strcmp(a, "--no-stop") == 0) no_stop = true;
-        else if (strcmp(a, "--json") == 0) json = true;
+        }
+        int taken = target_arg_take(&target, argc, argv, &i, command);
+        if (taken < 0) return 2;
+        if (taken > 0) continue;
+        if (strcmp(a, "--json") == 0) json = true;
         else if (address_command) return usage("ntheap address takes only a target, --no-stop and --json");
         else if (strcmp(a, "-s") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "-hl") == 0) {
             if (view == heap_view_stat && strcmp(a, "-h") == 0) { /* -stat -h HEAP */
@@ -221,8 +200,7 @@ static int run(int argc, char **argv, bool address_command)
             return usage(message);
         }
     }
-    int status = open_target(&c, pid, core, self, no_stop);
-    if (status) return status;
+    if (!target_arg_complete(&target, command) || !(c.target = target_arg_open(&target, command))) return 2;
     if (heap_arg > 0 && heap_arg <= nth_target_heap_count(c.target)) heap_arg = nth_target_heap_address(c.target, heap_arg - 1);
     c.heap_arg = (uintptr_t)heap_arg;
     if (c.heap_arg && !heap_index_of(&c, c.heap_arg)) {
@@ -233,7 +211,7 @@ static int run(int argc, char **argv, bool address_command)
     }
     emit_begin(&c.e, stdout, json);
     emit_kv_str(&c.e, "target", NULL, nth_target_describe(c.target));
-    status = view(&c);
+    int status = view(&c);
     emit_kv_u64(&c.e, "problems_total", NULL, c.problems);
     emit_end(&c.e);
     nth_target_close(c.target);

@@ -46,6 +46,20 @@ void heap_report_problems(heap_cli *c, uintptr_t heap, const nth_iter *it);
 /* Flag words of an entry, WinDbg's vocabulary: "busy", "free", "internal", "LFH", ... */
 const char *heap_flag_words(const nth_walk_entry *entry, char *buffer, size_t size);
 
+/* The columns of a table of entries as `!heap -x` and `!heap -l` print them; the last column,
+ * `last` of kind `type`, is JSON only. */
+#define HEAP_ENTRY_COLUMNS(last, type)                                                                       \
+    {                                                                                                    \
+        {"entry", EMIT_HEX, "%016" PRIx64, NULL}, {"user", EMIT_HEX, "  %016" PRIx64, NULL},             \
+            {"heap", EMIT_HEX, "  %016" PRIx64, NULL}, {"segment", EMIT_HEX, "  %016" PRIx64, NULL},     \
+            {"size", EMIT_HEX, "  %8" PRIx64, NULL}, {"prev_size", EMIT_HEX, "  %8" PRIx64, NULL},       \
+            {"unused", EMIT_HEX, "  %6" PRIx64, NULL}, {"flags", EMIT_STR, "    %s", ""}, {last, type, NULL, NULL}, \
+    }
+#define HEAP_ENTRY_HEADING                                                                               \
+    "Entry             User              Heap              Segment               Size  PrevSize  Unused    " \
+    "Flags\n-----------------------------------------------------------------------------------------------" \
+    "------------------"
+
 int heap_view_list(heap_cli *c);
 int heap_view_summary(heap_cli *c);
 int heap_view_entries(heap_cli *c);

@@ -312,22 +312,8 @@ int heap_view_containing(heap_cli *c)
     const nth_walk_entry *e = &f.entry;
     char words[96];
     bool block = strcmp(f.what, "block") == 0;
-    static const emit_column columns[] = {
-        {"entry", EMIT_HEX, "%016" PRIx64, NULL},
-        {"user", EMIT_HEX, "  %016" PRIx64, NULL},
-        {"heap", EMIT_HEX, "  %016" PRIx64, NULL},
-        {"segment", EMIT_HEX, "  %016" PRIx64, NULL},
-        {"size", EMIT_HEX, "  %8" PRIx64, NULL},
-        {"prev_size", EMIT_HEX, "  %8" PRIx64, NULL},
-        {"unused", EMIT_HEX, "  %6" PRIx64, NULL},
-        {"flags", EMIT_STR, "    %s", ""},
-        {"what", EMIT_STR, NULL, NULL},
-    };
-    emit_table_begin(&c->e, "entries",
-                     "Entry             User              Heap              Segment               Size  PrevSize  Unused    "
-                     "Flags\n-----------------------------------------------------------------------------------------------"
-                     "------------------",
-                     columns, 9, NULL);
+    static const emit_column columns[] = HEAP_ENTRY_COLUMNS("what", EMIT_STR);
+    emit_table_begin(&c->e, "entries", HEAP_ENTRY_HEADING, columns, 9, NULL);
     uint64_t size = block ? e->u.block.block_size : f.end - f.start;
     uint64_t prev = block && !(e->flags & (NTH_ENTRY_LFH | NTH_ENTRY_BIG)) ? (uint64_t)f.hdr.prev_size_gr * NTH_GRANULE : 0;
     const char *flags = block ? heap_flag_words(e, words, sizeof words) : f.what;

@@ -195,22 +195,8 @@ int heap_view_leaks(heap_cli *c)
                          "sanitizer's shadow memory); pointers kept only there are not seen.\n",
                   (unsigned long long)(skipped >> 30));
     emit_kv_u64(&c->e, "busy_blocks", NULL, s.n);
-    static const emit_column columns[] = {
-        {"entry", EMIT_HEX, "%016" PRIx64, NULL},
-        {"user", EMIT_HEX, "  %016" PRIx64, NULL},
-        {"heap", EMIT_HEX, "  %016" PRIx64, NULL},
-        {"segment", EMIT_HEX, "  %016" PRIx64, NULL},
-        {"size", EMIT_HEX, "  %8" PRIx64, NULL},
-        {"prev_size", EMIT_HEX, "  %8" PRIx64, NULL},
-        {"unused", EMIT_HEX, "  %6" PRIx64, NULL},
-        {"flags", EMIT_STR, "    %s", ""},
-        {"requested", EMIT_HEX, NULL, NULL},
-    };
-    emit_table_begin(&c->e, "leaks",
-                     "Entry             User              Heap              Segment               Size  PrevSize  Unused    "
-                     "Flags\n-----------------------------------------------------------------------------------------------"
-                     "------------------",
-                     columns, 9, NULL);
+    static const emit_column columns[] = HEAP_ENTRY_COLUMNS("requested", EMIT_HEX);
+    emit_table_begin(&c->e, "leaks", HEAP_ENTRY_HEADING, columns, 9, NULL);
     uint64_t leaks = 0;
     char words[96];
     for (size_t i = 0; i < s.n; i++) {
