@@ -204,7 +204,10 @@ static bool find_entry(heap_cli *c, uintptr_t address, bool exact, found *f)
         nth_iter it;
         nth_walk_entry e;
         if (!nth_iter_open(&it, nth_target_mem(c->target), heap)) continue;
-        bool hit = false;
+        /* A back-end block that holds an LFH subsegment contains the subsegment's slots, and its
+         * data address is slot 0's: it is kept as the answer only if no slot matches after it
+         * (the walk lists a subsegment's slots right after its block). */
+        bool hit = false, held = false;
         while (!hit && nth_iter_next(&it, &e)) {
             uintptr_t start, end, data = (uintptr_t)e.data;
             const char *what = "block";
@@ -216,7 +219,12 @@ static bool find_entry(heap_cli *c, uintptr_t address, bool exact, found *f)
             hit = exact ? (!(e.flags & (NTH_ENTRY_REGION | NTH_ENTRY_UNCOMMITTED)) &&
                            (address == data || address == (uintptr_t)e.u.block.header))
                         : (address >= start && address < end);
-            if (!hit) continue;
+            if (!hit) {
+                if (held && !(e.flags & NTH_ENTRY_LFH)) break; /* past the subsegment's slots */
+                continue;
+            }
+            bool subsegment_block = (e.flags & NTH_ENTRY_INTERNAL) && !(e.flags & NTH_ENTRY_LFH);
+            if (subsegment_block) hit = false, held = true;
             *f = (found){.heap = heap, .entry = e, .hdr = it.hdr, .segment = (uintptr_t)it.segment.owner.base,
                          .segment_first = (uintptr_t)it.segment.first_block, .start = start, .end = end, .what = what};
             if (e.flags & NTH_ENTRY_LFH) f->sub = it.sub;
@@ -225,7 +233,7 @@ static bool find_entry(heap_cli *c, uintptr_t address, bool exact, found *f)
                 (void)nth_target_read(c->target, (uintptr_t)e.u.block.header, f->raw, sizeof f->raw);
         }
         heap_report_problems(c, heap, &it);
-        if (hit) return true;
+        if (hit || held) return true;
     }
     return false;
 }

@@ -36,9 +36,9 @@
 
 /* One debugger command of the lecture and the ntheap command that shows the same thing.
  * Arguments may name {pid}, {heap}, {chunk} (the chunk the step is about), {lfh}, {sub} (the
- * LFH subsegment holding the chunk), {next_slot} (the slot after the chunk's: slot 0's address
- * is also the data address of the back-end block that holds the subsegment, which is what
- * `heap -i` describes at that address) and {tcache} (the thread's LFH cache). */
+ * LFH subsegment holding the chunk), {next_slot} (the slot after the chunk's) and {tcache} (the
+ * thread's LFH cache). Slot 0's address is also the data address of the back-end block that
+ * holds the subsegment; `heap -i` and `-x` answer with the slot. */
 typedef struct lecture_command {
     const char *windbg;
     const char *ntheap[MAX_ARGS];
@@ -70,7 +70,7 @@ static const lecture_step steps[] = {
      {{"!heap -h 470000", HEAP_H},
       {"!heap -hl 470000", HEAP_HL},
       {"dt _HEAP_SUBSEGMENT 0x004af080", DT("subsegment", "{sub}")},
-      {"!heap -i 00302058", {"heap", "-p", "{pid}", "-i", "{next_slot}"}}}},
+      {"!heap -i 00302058", {"heap", "-p", "{pid}", "-i", "{chunk}"}}}},
     {"the freed 18th chunk becomes a free back-end block",
      {{"!heap -h 470000", HEAP_H}, {"!heap -i 00303708", {"heap", "-p", "{pid}", "-i", "{chunk}"}}}},
     {"the next 0x100 request is served by the LFH (0x303710), not by the free back-end block",
