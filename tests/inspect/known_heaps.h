@@ -87,11 +87,18 @@ static __attribute__((noinline)) void drop_blocks(nth_heap *heap)
     for (int i = 0; i < DROPPED; i++) known_dropped_masked[i] = (uintptr_t)nth_heap_alloc(heap, 0, 0x99) ^ KNOWN_MASK;
 }
 
+/* Prints the dropped addresses; their unmasked values live only in this function's frame and
+ * registers, which scrub_stack then overwrites. */
+static __attribute__((noinline)) void print_dropped(FILE *out)
+{
+    for (int i = 0; i < DROPPED; i++) fprintf(out, "dropped %" PRIxPTR "\n", known_dropped_masked[i] ^ KNOWN_MASK);
+}
+
 /* Overwrites the stack below the caller, where stale copies of dropped addresses may lie. */
 static __attribute__((noinline)) void scrub_stack(void)
 {
     volatile char scratch[16384];
-    memset((char *)scratch, 0, sizeof scratch);
+    explicit_bzero((char *)scratch, sizeof scratch); /* a memset of a dead local may be dropped */
 }
 
 static void known_heaps_child(FILE *out, const char *mode)
@@ -112,9 +119,10 @@ static void known_heaps_child(FILE *out, const char *mode)
     report_heap(out, process);
     report_heap(out, heap);
     for (int i = 0; i < KEPT; i++) fprintf(out, "kept %" PRIxPTR "\n", (uintptr_t)known_kept[i]);
-    for (int i = 0; i < DROPPED; i++) fprintf(out, "dropped %" PRIxPTR "\n", known_dropped_masked[i] ^ KNOWN_MASK);
+    print_dropped(out);
     fprintf(out, "probe backend %" PRIxPTR "\nprobe lfh %" PRIxPTR "\nprobe big %" PRIxPTR "\nprobe free %" PRIxPTR "\n",
             (uintptr_t)mid[2], (uintptr_t)small[99], (uintptr_t)big[1], (uintptr_t)mid[1]);
+    scrub_stack(); /* printing left copies of the dropped addresses in dead frames */
     if (strcmp(mode, "version") == 0) nth_heap_registry.layout_version = 1;
     if (strcmp(mode, "smash") == 0) {
         memset((char *)mid[2] - 16, 0x41, 16); /* a busy back-end header */
