@@ -9,8 +9,8 @@
 #include "ntheap.h"
 
 #define SLOTS 1024
-#if defined(NTH_SANITIZER_BUILD) && NTH_SANITIZER_BUILD
-#define STEPS_PER_SEED 60000 /* sanitizer builds run the same sequences, shorter */
+#if (defined(NTH_SANITIZER_BUILD) && NTH_SANITIZER_BUILD) || (defined(NTH_DEBUG) && NTH_DEBUG) || defined(__clang__)
+#define STEPS_PER_SEED 60000 /* the sanitizer, debug and clang builds run the same sequences, shorter */
 #else
 #define STEPS_PER_SEED 220000 /* five seeds: 1.1 million steps */
 #endif
