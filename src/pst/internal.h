@@ -65,8 +65,10 @@ typedef struct pst_layout {
 #define PST_PTYPE_BBT      0x80
 #define PST_PTYPE_NBT      0x81
 #define PST_BTREE_DEPTH_MAX 8u  /* cLevel of a BT root; real files use at most 2 or 3 */
-#define PST_NID_TYPE_LTP   0x1Fu
-#define PST_NID_TYPE_SUQ   0x06u  /* SEARCH_UPDATE_QUEUE */
+#define PST_NID_TYPE_NORMAL_FOLDER    0x02u
+#define PST_NID_TYPE_HIERARCHY_TABLE  0x0Du
+#define PST_NID_TYPE_LTP              0x1Fu
+#define PST_NID_TYPE_SUQ              0x06u /* SEARCH_UPDATE_QUEUE */
 
 /* A set of nonzero-or-zero 64-bit IDs (cache.c). */
 typedef struct pst_idset {

@@ -124,6 +124,31 @@ static void refer_node(nth_pst_error *e, const nth_pst_node_ref *ref)
               (unsigned long long)ref->node.ib_entry);
 }
 
+/* A folder's hierarchy table lists its subfolders: each row's folder must name this folder as
+ * its NBT parent. A row naming any other folder (the folder itself, an ancestor) would let a
+ * browser that follows the hierarchy loop or show a folder twice. Rows naming no node are left
+ * to the browser, which reports them where it meets them. */
+static void check_hierarchy(vctx *v, const nth_pst_node_ref *ref, const nth_pst_hn *hn)
+{
+    nth_pst_tc *tc;
+    nth_pst_error e;
+    if (nth_pst_tc_from_hn(hn, &tc, &e)) return; /* the heap check reports a broken TC */
+    uint32_t folder = (ref->node.nid & ~(uint32_t)0x1F) | PST_NID_TYPE_NORMAL_FOLDER;
+    nth_pst_hn_page page = {0};
+    (void)nth_pst_hn_page_info(hn, 0, &page);
+    for (size_t row = 0; row < nth_pst_tc_row_count(tc); row++) {
+        uint32_t child = nth_pst_tc_row_id(tc, row);
+        nth_pst_node node;
+        if (nth_pst_nbt_lookup(v->f, child, &node, NULL) || node.nid_parent == folder) continue;
+        pst_fail(&e, NTH_PST_E_CORRUPT, "hierarchy table", page.ib,
+                 "row %zu names folder 0x%X, whose parent is 0x%X, not this table's folder 0x%X", row, child,
+                 node.nid_parent, folder);
+        refer_node(&e, ref);
+        finding(v, ref, &e, false);
+    }
+    nth_pst_tc_close(tc);
+}
+
 static void check_heap(vctx *v, const nth_pst_node_ref *ref, const nth_pst_hn *hn)
 {
     v->r->heaps++;
@@ -132,6 +157,8 @@ static void check_heap(vctx *v, const nth_pst_node_ref *ref, const nth_pst_hn *h
     if (sig == NTH_PST_CLIENT_TC) v->r->tables++;
     sink_ctx sink = {v, ref};
     nth_pst_heap_check(v->f, ref, hn, on_heap_finding, &sink);
+    if (sig == NTH_PST_CLIENT_TC && ref->depth == 1 && (ref->node.nid & 0x1F) == PST_NID_TYPE_HIERARCHY_TABLE)
+        check_hierarchy(v, ref, hn);
 }
 
 static int on_node(void *ctx, const nth_pst_node_ref *ref)
