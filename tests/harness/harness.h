@@ -136,4 +136,26 @@ static inline uint64_t harness_rand_range(harness_rng *rng, uint64_t lo, uint64_
     return lo + harness_rand(rng) % (hi - lo + 1);
 }
 
+/* REQUIRE for helpers that return a value: a failed setup ends the program. */
+#define MUST(cond)                                                                      \
+    do {                                                                                \
+        if (!(cond)) {                                                                  \
+            fprintf(stderr, "  setup failed (%s:%d): %s\n", __FILE__, __LINE__, #cond); \
+            exit(1);                                                                    \
+        }                                                                               \
+    } while (0)
+
+/* The process's mapped address space in bytes (/proc/self/statm), 0 if unreadable: the base
+ * for an RLIMIT_AS that leaves a known amount of room. */
+static inline size_t harness_address_space_in_use(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    size_t pages = 0;
+    if (f) {
+        if (fscanf(f, "%zu", &pages) != 1) pages = 0;
+        fclose(f);
+    }
+    return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 #endif

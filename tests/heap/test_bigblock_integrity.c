@@ -490,17 +490,6 @@ TEST(every_injected_fault_fails_cleanly)
         for (long n = 1; n <= 24; n++) in_child(injected_fault, kind * 1000 + n);
 }
 
-static size_t address_space_in_use(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &pages) != 1) pages = 0;
-        fclose(f);
-    }
-    return (size_t)pages * 4096;
-}
-
 /* arg: MiB of address space allowed above what the process uses now. */
 static void under_rlimit(long extra_mib)
 {
@@ -508,7 +497,7 @@ static void under_rlimit(long extra_mib)
     CK(heap != NULL);
     if (!heap) return;
     void *warm = nth_heap_alloc(heap, 0, 2 * MIB); /* address-map leaf and record page exist */
-    struct rlimit lim = {address_space_in_use() + (size_t)extra_mib * MIB, RLIM_INFINITY};
+    struct rlimit lim = {harness_address_space_in_use() + (size_t)extra_mib * MIB, RLIM_INFINITY};
     lim.rlim_max = lim.rlim_cur;
     CK(setrlimit(RLIMIT_AS, &lim) == 0);
     big_scenario(heap, (uint64_t)extra_mib * 31 + 5, 100, 12 * MIB);
@@ -568,9 +557,9 @@ static void many_blocks_then_destroy(void)
 TEST(user_values_order_and_destroy)
 {
     many_blocks_then_destroy();
-    size_t after_first = address_space_in_use();
+    size_t after_first = harness_address_space_in_use();
     many_blocks_then_destroy();
-    CHECK_EQ(address_space_in_use(), after_first);
+    CHECK_EQ(harness_address_space_in_use(), after_first);
 }
 
 int main(int argc, char **argv)

@@ -12,15 +12,6 @@
 #include "harness/harness.h"
 #include "ntheap.h"
 
-/* REQUIRE for helpers that return a value: a failed setup ends the program. */
-#define MUST(cond)                                                                 \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "  setup failed (%s:%d): %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                               \
-        }                                                                          \
-    } while (0)
-
 #define MIB ((size_t)1 << 20)
 
 static nth_heap_stats stats_of(nth_heap *heap)
@@ -189,17 +180,6 @@ TEST(cache_decays_after_the_window)
     CHECK(nth_heap_destroy(heap));
 }
 
-static size_t address_space_in_use(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    size_t pages = 0;
-    if (f) {
-        if (fscanf(f, "%zu", &pages) != 1) pages = 0;
-        fclose(f);
-    }
-    return pages * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 /* Under an address-space limit that the cache fills, a new block that fits no cached mapping
  * still succeeds: the heap gives the cache back and maps again. Runs in a child (the limit
  * stays with it). */
@@ -218,7 +198,7 @@ TEST(rlimit_as_drops_the_cache_and_succeeds)
         nth_heap_stats s;
         nth_heap_query_stats(heap, &s);
         if (s.committed < 100 * MIB) _exit(12); /* the cache holds them */
-        struct rlimit lim = {address_space_in_use() + 64 * MIB, RLIM_INFINITY};
+        struct rlimit lim = {harness_address_space_in_use() + 64 * MIB, RLIM_INFINITY};
         if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(13);
         unsigned char *big = nth_heap_alloc(heap, 0, 160 * MIB); /* fits no cached mapping */
         if (!big) _exit(14);

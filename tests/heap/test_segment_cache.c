@@ -10,15 +10,6 @@
 #include "heap/internal.h"
 #include "ntheap.h"
 
-/* REQUIRE for helpers that return a value: a failed setup ends the program. */
-#define MUST(cond)                                                                 \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "  setup failed (%s:%d): %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                               \
-        }                                                                          \
-    } while (0)
-
 #define BLOCKS 60000
 
 static void sleep_ms(long ms)

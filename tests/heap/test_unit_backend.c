@@ -216,17 +216,6 @@ TEST(compaction_decommits_past_a_full_ucr_table)
 #define CHUNK_REQUEST ((size_t)900 << 10) /* a back-end block, not a big block */
 
 #if !(defined(NTH_SANITIZER_BUILD) && NTH_SANITIZER_BUILD)
-static size_t address_space_in_use(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &pages) != 1) pages = 0;
-        fclose(f);
-    }
-    return (size_t)pages * 4096;
-}
-
 
 /* In a child: with RLIMIT_AS leaving HEADROOM free, the heap must hand out nearly all of it
  * (the doubling reserve used to stop at the first reservation that did not fit, about two
@@ -235,7 +224,7 @@ static void fill_address_space(void)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
     nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
-    struct rlimit lim = {address_space_in_use() + HEADROOM, RLIM_INFINITY};
+    struct rlimit lim = {harness_address_space_in_use() + HEADROOM, RLIM_INFINITY};
     lim.rlim_max = lim.rlim_cur;
     if (setrlimit(RLIMIT_AS, &lim) != 0) exit(3);
     size_t got = 0;

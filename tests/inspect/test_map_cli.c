@@ -125,21 +125,26 @@ static size_t count_class(const char *text, const char *name)
     return n;
 }
 
+/* The SVG file `name` in the test's directory as a string (up to 8 MiB), or NULL. */
+static char *read_svg(const char *name)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    char *svg = f ? calloc(1, 8 << 20) : NULL;
+    if (svg) svg[fread(svg, 1, (8 << 20) - 1, f)] = '\0';
+    if (f) fclose(f);
+    return svg;
+}
+
 TEST(map_of_a_live_process_matches_its_own_walk)
 {
     char *text = NULL;
     CHECK_EQ(run(&text, "map -p %d -h 0x%" PRIxPTR " -o %s/map.svg", (int)child, r.heap, dir), 0);
     if (text && !strstr(text, "map.svg")) fprintf(stderr, "  ntheap map said: %s\n", text);
     free(text);
-    char path[300];
-    snprintf(path, sizeof path, "%s/map.svg", dir);
-    FILE *f = fopen(path, "r");
-    REQUIRE(f);
-    char *svg = calloc(1, 8 << 20);
+    char *svg = read_svg("map.svg");
     REQUIRE(svg);
-    size_t n = fread(svg, 1, (8 << 20) - 1, f);
-    fclose(f);
-    svg[n] = '\0';
     CHECK(r.lfh > 0 && r.big_blocks == 1 && r.free >= 2);
     CHECK_EQ(count_class(svg, "segment"), r.regions);
     CHECK_EQ(count_class(svg, "busy"), r.busy);
@@ -182,15 +187,8 @@ TEST(map_of_a_core_matches_the_live_walk)
     char *text = NULL;
     CHECK_EQ(run(&text, "map -c %s -h 0x%" PRIxPTR " -o %s/core.svg", core, r.heap, dir), 0);
     free(text);
-    char path[300];
-    snprintf(path, sizeof path, "%s/core.svg", dir);
-    FILE *f = fopen(path, "r");
-    REQUIRE(f);
-    char *svg = calloc(1, 8 << 20);
+    char *svg = read_svg("core.svg");
     REQUIRE(svg);
-    size_t n = fread(svg, 1, (8 << 20) - 1, f);
-    fclose(f);
-    svg[n] = '\0';
     CHECK_EQ(count_class(svg, "busy"), r.busy);
     CHECK_EQ(count_class(svg, "free"), r.free);
     CHECK_EQ(count_class(svg, "lfh-busy"), r.lfh);
