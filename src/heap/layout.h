@@ -281,6 +281,10 @@ typedef struct nth_registry {
     nth_heap *first_heap;
     size_t n_heaps;
     struct nth_trace_db *traces; /* the stack-trace database, or NULL (debug/traces.c) */
+    /* For outside readers of the debug heap (debug/outside_layout.h): the first tag table
+     * (debug/tags.c) and the delayed-free queue (debug/delay.c), or NULL. */
+    struct nth_tag_table *tag_tables;
+    struct nth_delay_queue *delayed;
 } nth_registry;
 
 #define NTH_REGISTRY_MAGIC 0x4E544850u /* "NTHP" */

@@ -67,6 +67,7 @@ static bool load_one(nth_target *t, uintptr_t at, const char *file, const char *
     }
     if (t->n_sources == sizeof t->sources / sizeof t->sources[0]) return true;
     uint32_t source = t->n_sources++;
+    t->registries[source] = at;
     snprintf(t->sources[source], sizeof t->sources[source], "%s (%s)", base_name(file), table);
     if (!t->process_heap) t->process_heap = (uintptr_t)r.process_heap;
     uintptr_t heap = (uintptr_t)r.first_heap;
@@ -117,6 +118,7 @@ bool nth_registry_load(nth_target *t, const char *file_root, char *error, size_t
 {
     char first_error[512] = "";
     size_t found = 0;
+    snprintf(t->file_root, sizeof t->file_root, "%s", file_root);
     for (size_t i = 0; i < t->n_maps; i++) {
         const nth_target_mapping *m = &t->maps[i];
         if (m->path[0] != '/') continue;

@@ -9,6 +9,8 @@
  *   elf_symbols.c    a symbol's value and the load layout of an ELF file on disk
  *   registry.c       finds every nth_heap_registry of a target, checks it, lists heaps
  *   owner_map.c      which owner record holds an address (the seam's owner_of)
+ *   symbolize.c      an address of the target named as module+offset and symbol+offset
+ *   debug_tables.c   the debug heap's tables: stack traces, delayed frees, tags (debug_read.h)
  *
  * Invariant: mappings are sorted by start and do not overlap; heaps[] holds distinct addresses.
  */
@@ -101,7 +103,9 @@ struct nth_target {
     size_t n_segs;
     /* registries and heaps */
     char sources[4][160];
+    uintptr_t registries[4]; /* the address of each source's registry */
     uint32_t n_sources;
+    char file_root[64];      /* prefix of the mapped files' paths as this process opens them */
     uintptr_t process_heap;
     nth_target_heap *heaps;
     size_t n_heaps;

@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 
+#include "heap/debug/outside_layout.h"
 #include "heap/internal.h"
 
 /* heap->debug_modes bits. */
@@ -99,16 +100,7 @@ bool nth_page_block_at(const void *addr, const nth_big **out);
 
 /* -------------------------------------------------------------------------------- delay.c */
 
-/* One freed block held back from reuse. Full page heap: base/bytes is its mapping, now
- * inaccessible; light: base is 0 and the block is still busy in the engine, filled 0xFEEEFEEE. */
-typedef struct nth_delayed {
-    nth_heap *heap;
-    char *data;
-    size_t size;
-    char *base;
-    size_t bytes;
-    uint32_t alloc_stack, free_stack; /* traces.c indexes, 0: none */
-} nth_delayed;
+/* nth_delayed (one freed block held back from reuse): outside_layout.h. */
 
 /* Queues a freed block; the oldest leaves when the queue is full: its mapping is released
  * (full) or its fill is checked and the block freed in the engine (light). */

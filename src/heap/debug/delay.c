@@ -20,8 +20,7 @@
 #include "heap/debug/debug.h"
 #include "heap/vm.h"
 
-static nth_delayed *ring;
-static size_t capacity, head, count;
+static nth_delay_queue queue; /* published through nth_heap_registry.delayed */
 static pthread_mutex_t delay_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t delay_once = PTHREAD_ONCE_INIT;
 
@@ -31,8 +30,9 @@ static void fork_release(void) { pthread_mutex_unlock(&delay_lock); }
 static void create_ring(void)
 {
     size_t want = nth_process_defaults.page_heap_delay;
-    if (want) ring = nth_vm_map_private(want * sizeof *ring);
-    capacity = ring ? want : 0;
+    if (want) queue.ring = nth_vm_map_private(want * sizeof *queue.ring);
+    queue.capacity = queue.ring ? want : 0;
+    nth_heap_registry.delayed = &queue;
     pthread_atfork(fork_prepare, fork_release, fork_release);
 }
 
@@ -61,18 +61,18 @@ void nth_delay_push(const nth_delayed *block)
     nth_delayed out = *block;
     bool leaves = true;
     pthread_mutex_lock(&delay_lock);
-    if (capacity) {
+    if (queue.capacity) {
         nth_delayed in = *block;
-        size_t at = (head + count) % capacity;
-        if (count == capacity) {
-            out = ring[head];
-            head = (head + 1) % capacity;
-            at = (head + count - 1) % capacity;
+        size_t at = (queue.head + queue.count) % queue.capacity;
+        if (queue.count == queue.capacity) {
+            out = queue.ring[queue.head];
+            queue.head = (queue.head + 1) % queue.capacity;
+            at = (queue.head + queue.count - 1) % queue.capacity;
         } else {
-            count++;
+            queue.count++;
             leaves = false;
         }
-        ring[at] = in;
+        queue.ring[at] = in;
     }
     pthread_mutex_unlock(&delay_lock);
     if (leaves) evict(&out);
@@ -80,12 +80,12 @@ void nth_delay_push(const nth_delayed *block)
 
 bool nth_delay_find(const void *ptr, bool containing, bool locked, nth_delayed *out)
 {
-    if (!ring) return false;
+    if (!queue.ring) return false;
     if (locked) pthread_mutex_lock(&delay_lock);
     bool found = false;
     uintptr_t p = (uintptr_t)ptr;
-    for (size_t k = 0; k < count && !found; k++) {
-        const nth_delayed *b = &ring[(head + count - 1 - k) % capacity]; /* newest first */
+    for (size_t k = 0; k < queue.count && !found; k++) {
+        const nth_delayed *b = &queue.ring[(queue.head + queue.count - 1 - k) % queue.capacity]; /* newest first */
         bool hit = (uintptr_t)b->data == p;
         if (!hit && containing)
             hit = b->base ? p - (uintptr_t)b->base < b->bytes : p - (uintptr_t)b->data < b->size;
@@ -100,18 +100,18 @@ bool nth_delay_find(const void *ptr, bool containing, bool locked, nth_delayed *
 
 void nth_delay_drop_heap(nth_heap *heap)
 {
-    if (!ring) return;
+    if (!queue.ring) return;
     pthread_mutex_lock(&delay_lock);
     size_t kept = 0;
-    for (size_t k = 0; k < count; k++) {
-        nth_delayed b = ring[(head + k) % capacity];
+    for (size_t k = 0; k < queue.count; k++) {
+        nth_delayed b = queue.ring[(queue.head + k) % queue.capacity];
         if (b.heap == heap) {
             if (b.base) nth_vm_release(b.base, b.bytes);
             continue; /* light: the block goes with its heap */
         }
-        ring[(head + kept) % capacity] = b;
+        queue.ring[(queue.head + kept) % queue.capacity] = b;
         kept++;
     }
-    count = kept;
+    queue.count = kept;
     pthread_mutex_unlock(&delay_lock);
 }

@@ -7,6 +7,7 @@
  *
  *   tables ─► tag_table ─► tag_table ─► ...          (one per tagged heap, under tables_lock)
  *             | heap | rows[0..NTH_MAX_TAG] | records (open addressing) | module ranges |
+ *   (struct layout in outside_layout.h; the list head is also nth_heap_registry.tag_tables)
  *
  *   rows      the counters of each tag; row 0 counts untagged blocks of the tagged heap
  *   records   one {block, requested size, tag} per live block allocated while the heap had
@@ -28,35 +29,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heap/debug/outside_layout.h"
 #include "heap/debug/tags.h"
 #include "heap/internal.h"
 #include "heap/vm.h"
 
-#define MODULE_RANGES 64u
+#define MODULE_RANGES NTH_TAG_MODULE_RANGES
 #define RECORDS_INITIAL 1024u
 
-typedef struct tag_record {
-    uintptr_t ptr; /* 0: empty slot */
-    size_t size;
-    uint32_t tag;
-} tag_record;
-
-typedef struct module_range {
-    uintptr_t lo, hi;
-    uint32_t tag;
-} module_range;
-
-typedef struct tag_table {
-    nth_heap *heap;
-    struct tag_table *next;
-    uint32_t n_tags; /* rows in use, row 0 included */
-    uint32_t n_ranges;
-    uint32_t next_range; /* the range replaced when all are in use */
-    tag_record *records;
-    size_t capacity, count; /* capacity: a power of two */
-    module_range ranges[MODULE_RANGES];
-    nth_tag_stats rows[NTH_MAX_TAG + 1];
-} tag_table;
+/* The table's layout is read from outside too (outside_layout.h). */
+typedef nth_tag_record tag_record;
+typedef nth_tag_range module_range;
+typedef nth_tag_table tag_table;
 
 atomic_uint nth_tags_heaps;
 bool nth_tags_by_module;
@@ -80,6 +64,7 @@ static tag_table *table_for(nth_heap *heap)
     if (t) return t;
     tag_table *fresh = nth_vm_map_private(sizeof *fresh);
     if (!fresh) return NULL;
+    fresh->magic = NTH_TAG_TABLE_MAGIC;
     fresh->heap = heap;
     fresh->n_tags = 1;
     snprintf(fresh->rows[0].name, sizeof fresh->rows[0].name, "(untagged)");
@@ -88,6 +73,7 @@ static tag_table *table_for(nth_heap *heap)
     if (!t) {
         fresh->next = tables;
         tables = t = fresh;
+        nth_heap_registry.tag_tables = tables;
         atomic_fetch_add(&nth_tags_heaps, 1);
         fresh = NULL;
     }
@@ -221,6 +207,7 @@ void nth_tags_heap_destroyed(nth_heap *heap)
     tag_table *t = *link;
     if (t) {
         *link = t->next;
+        nth_heap_registry.tag_tables = tables;
         atomic_fetch_sub(&nth_tags_heaps, 1);
     }
     pthread_mutex_unlock(&tables_lock);

@@ -10,6 +10,8 @@
  *   blocks[]       24 B    { data address, size, allocation stack } -- data 0: empty slot
  *
  * A reader checks magic and version, then bounds every index and offset by the capacities.
+ * blocks[] is an open-addressing table: a block's probe starts at nth_trace_home_slot(data) and
+ * runs forward (wrapping) to the first empty slot.
  */
 #ifndef NTH_TRACE_LAYOUT_H
 #define NTH_TRACE_LAYOUT_H
@@ -41,5 +43,13 @@ typedef struct nth_trace_db {
     uint8_t reserved[128 - 4 * 8 - 3 * 8 - 4 * 8];
 } nth_trace_db;
 _Static_assert(sizeof(nth_trace_db) == 128, "header layout");
+
+#define NTH_TRACE_BLOCK_SLOTS_LG 21 /* n_block_slots = 1 << this */
+
+static inline size_t nth_trace_home_slot(uintptr_t data)
+{
+    uint64_t h = (uint64_t)data * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> (64 - NTH_TRACE_BLOCK_SLOTS_LG));
+}
 
 #endif

@@ -37,7 +37,7 @@
 #define STACK_CAPACITY (1u << 16)
 #define FRAME_CAPACITY (STACK_CAPACITY * 24u)
 #define N_BUCKETS (STACK_CAPACITY * 2u)
-#define N_BLOCK_SLOTS (1u << 21)
+#define N_BLOCK_SLOTS (1u << NTH_TRACE_BLOCK_SLOTS_LG)
 #define CAPTURE_MAX 64
 
 static nth_trace_db *db;
@@ -159,8 +159,7 @@ uint32_t nth_trace_capture(void)
 
 static size_t slot_of(uintptr_t data)
 {
-    uint64_t h = (uint64_t)data * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 43) & (N_BLOCK_SLOTS - 1);
+    return nth_trace_home_slot(data);
 }
 
 /* The slot holding data, or the empty slot where it would go. */
