@@ -28,6 +28,11 @@ static const char usage_text[] =
     "  -flt s SIZE      busy blocks of a size               (!heap -flt s)\n"
     "  -flt r MIN MAX   busy blocks of MIN <= size < MAX    (!heap -flt r)\n"
     "  -l               leak candidates: unreachable busy blocks (!heap -l)\n"
+    "  -a ADDR          the block containing ADDR with its allocation (and free) stack\n"
+    "                   from the stack-trace database   (!heap -p -a; -p is the pid here)\n"
+    "  -t [--sort bytes|allocs] [--watch SECONDS [--count N]]\n"
+    "                   per-tag allocations, frees, bytes, peak (poolmon); --watch\n"
+    "                   refreshes a live process every SECONDS until interrupted or N times\n"
     "-p stops the process (every thread, ptrace) while it is read; --no-stop reads it running.\n"
     "Exit status: 0 sound, 1 problems found, 2 bad usage or the target cannot be opened.\n";
 
@@ -179,6 +184,20 @@ static int run(int argc, char **argv, bool address_command)
             if (!heap_parse_hex(argv[++i], &v)) return usage("bad address");
             c.address = (uintptr_t)v;
             view = a[1] == 'i' ? heap_view_block : heap_view_containing;
+        } else if (strcmp(a, "-a") == 0 && more) {
+            if (!target_arg_address(argv[++i], &c.address)) return usage("bad address");
+            view = heap_view_page;
+        } else if (strcmp(a, "-t") == 0) view = heap_view_tags;
+        else if (strcmp(a, "--sort") == 0 && more) {
+            const char *by = argv[++i];
+            if (strcmp(by, "bytes") != 0 && strcmp(by, "allocs") != 0) return usage("--sort takes bytes or allocs");
+            c.sort_allocs = by[0] == 'a';
+        } else if ((strcmp(a, "--watch") == 0 || strcmp(a, "--count") == 0) && more) {
+            char *end;
+            unsigned long v = strtoul(argv[++i], &end, 10);
+            if (*end || v == 0 || v > 86400) return usage("--watch and --count take a number from 1 to 86400");
+            if (a[2] == 'w') c.watch_seconds = (unsigned)v;
+            else c.watch_count = (unsigned)v;
         } else if (strcmp(a, "-stat") == 0) view = heap_view_stat;
         else if (strcmp(a, "-l") == 0) view = heap_view_leaks;
         else if (strcmp(a, "-flt") == 0 && more) {
@@ -200,7 +219,13 @@ static int run(int argc, char **argv, bool address_command)
             return usage(message);
         }
     }
-    if (!target_arg_complete(&target, command) || !(c.target = target_arg_open(&target, command))) return 2;
+    if ((c.sort_allocs || c.watch_seconds || c.watch_count) && view != heap_view_tags)
+        return usage("--sort, --watch and --count go with -t");
+    if (c.watch_seconds && target.pid == 0) return usage("--watch needs a live process (-p PID)");
+    if (c.watch_count && !c.watch_seconds) return usage("--count goes with --watch");
+    if (!target_arg_complete(&target, command)) return 2;
+    if (view == heap_view_tags && c.watch_seconds) return heap_watch_tags(&c, &target, json);
+    if (!(c.target = target_arg_open(&target, command))) return 2;
     if (heap_arg > 0 && heap_arg <= nth_target_heap_count(c.target)) heap_arg = nth_target_heap_address(c.target, heap_arg - 1);
     c.heap_arg = (uintptr_t)heap_arg;
     if (c.heap_arg && !heap_index_of(&c, c.heap_arg)) {

@@ -8,6 +8,8 @@
  *   cmd_heap_entries.c  -h / -hl (!heap -h), -i (!heap -i), -x (!heap -x)
  *   cmd_heap_stat.c     -stat (!heap -stat), -flt s / -flt r (!heap -flt)
  *   cmd_heap_leaks.c    -l (!heap -l)
+ *   cmd_heap_page.c     -a ADDR (!heap -p -a: a block with its allocation and free stacks)
+ *   cmd_heap_tags.c     -t (poolmon: per-tag counters), --watch
  *   cmd_address.c       ntheap address (!address /f:Heap)
  *
  * Exit status: 0 sound, 1 problems found (damaged heap, torn read, leaks, address not found),
@@ -33,6 +35,9 @@ typedef struct heap_cli {
     bool lfh_blocks;          /* -hl */
     uintptr_t address;        /* -i / -x */
     uint64_t min_size, max_size; /* -flt: [min, max] */
+    bool sort_allocs;         /* -t --sort allocs */
+    unsigned watch_seconds;   /* -t --watch: refresh period; 0: once */
+    unsigned watch_count;     /* -t --count: refreshes before stopping; 0: until interrupted */
 } heap_cli;
 
 /* The heap object at `address`, read whole; false (a problem emitted) when unreadable. */
@@ -69,6 +74,27 @@ int heap_view_stat(heap_cli *c);
 int heap_view_filter(heap_cli *c);
 int heap_view_leaks(heap_cli *c);
 int heap_view_address(heap_cli *c);
+int heap_view_page(heap_cli *c);   /* -a (!heap -p -a) */
+int heap_view_tags(heap_cli *c);   /* -t (poolmon) */
+struct target_arg;
+/* -t --watch: opens the target afresh for each refresh; the exit status of the last one. */
+int heap_watch_tags(heap_cli *c, const struct target_arg *target, bool json);
+
+typedef struct found {
+    uintptr_t heap;
+    nth_walk_entry entry;
+    nth_block_header hdr;       /* back-end blocks */
+    unsigned char raw[16];      /* the header as stored */
+    uintptr_t segment;          /* segment base */
+    uintptr_t segment_first;    /* first block of the segment */
+    nth_lfh_subsegment sub;     /* LFH blocks */
+    uintptr_t start, end;       /* the bytes the entry covers */
+    const char *what;           /* "block", "segment header", "uncommitted range" */
+} found;
+
+/* The entry of any heap whose bytes contain `address` (exact: whose header or data is it);
+ * problems met on the way are reported. */
+bool heap_find_entry(heap_cli *c, uintptr_t address, bool exact, found *f);
 
 /* Parses a hex number (with or without 0x, as WinDbg reads); false if not one. */
 bool heap_parse_hex(const char *text, uint64_t *out);

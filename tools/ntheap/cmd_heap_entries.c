@@ -184,20 +184,8 @@ int heap_view_entries(heap_cli *c)
 
 /* ------------------------------------------------------------------------ finding entries */
 
-typedef struct found {
-    uintptr_t heap;
-    nth_walk_entry entry;
-    nth_block_header hdr;       /* back-end blocks */
-    unsigned char raw[16];      /* the header as stored */
-    uintptr_t segment;          /* segment base */
-    uintptr_t segment_first;    /* first block of the segment */
-    nth_lfh_subsegment sub;     /* LFH blocks */
-    uintptr_t start, end;       /* the bytes the entry covers */
-    const char *what;           /* "block", "segment header", "uncommitted range" */
-} found;
 
-/* The entry of any heap whose bytes contain `address` (exact: whose header or data is it). */
-static bool find_entry(heap_cli *c, uintptr_t address, bool exact, found *f)
+bool heap_find_entry(heap_cli *c, uintptr_t address, bool exact, found *f)
 {
     for (size_t i = 0; i < nth_target_heap_count(c->target); i++) {
         uintptr_t heap = nth_target_heap_address(c->target, i);
@@ -249,7 +237,7 @@ static int not_found(heap_cli *c, uintptr_t address, const char *what)
 int heap_view_block(heap_cli *c)
 {
     found f;
-    if (!find_entry(c, c->address, true, &f)) return not_found(c, c->address, "a block (header or data address)");
+    if (!heap_find_entry(c, c->address, true, &f)) return not_found(c, c->address, "a block (header or data address)");
     const nth_walk_entry *e = &f.entry;
     bool lfh = e->flags & NTH_ENTRY_LFH, big = e->flags & NTH_ENTRY_BIG, busy = e->flags & NTH_ENTRY_BUSY;
     uintptr_t header = lfh ? (uintptr_t)e->data : (uintptr_t)e->u.block.header;
@@ -316,7 +304,7 @@ int heap_view_block(heap_cli *c)
 int heap_view_containing(heap_cli *c)
 {
     found f;
-    if (!find_entry(c, c->address, false, &f)) return not_found(c, c->address, "inside");
+    if (!heap_find_entry(c, c->address, false, &f)) return not_found(c, c->address, "inside");
     const nth_walk_entry *e = &f.entry;
     char words[96];
     bool block = strcmp(f.what, "block") == 0;

@@ -13,8 +13,8 @@
  *       main+0x55 (program+0x1400)
  *   total: +224 bytes in +7 blocks
  *
- * Taking a snapshot of another live process (`-p PID`) needs the outside reader of the
- * inspector; until then the command says so and fails.
+ * Snapshots of another process (`-p PID`) or of a core file (`-c CORE`) are taken from outside,
+ * in the same format: cmd_umdh_take.c.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -168,14 +168,18 @@ static int print_changes(const snapshot *pa, const snapshot *pb)
 static void usage(FILE *out)
 {
     fputs("usage: ntheap umdh A.txt B.txt      what grew from snapshot A to snapshot B, by stack\n"
-          "       ntheap umdh -p PID -o FILE   snapshot a live process (needs the inspector: not yet)\n"
+          "       ntheap umdh (-p PID | -c CORE) [--no-stop] [-o FILE] [--json]\n"
+          "                                    snapshot another process (or a core file) from outside:\n"
+          "                                    every busy block grouped by allocation stack\n"
           "\n"
-          "Snapshots come from the program: NTHEAP_OPTIONS=leak_report=2 writes ntheap-umdh.PID.txt\n"
-          "at exit (with stack_traces on), and nth_heap_write_snapshot(path, false) writes one on\n"
-          "demand. Entries are sorted by growth in bytes, biggest first.\n"
+          "The target must run with NTHEAP_OPTIONS=stack_traces=1 (its stack-trace database is read).\n"
+          "Snapshots also come from the program itself: NTHEAP_OPTIONS=leak_report=2 writes\n"
+          "ntheap-umdh.PID.txt at exit, and nth_heap_write_snapshot(path, false) writes one on demand;\n"
+          "all are in one format. Entries are sorted by growth in bytes, biggest first. -o FILE\n"
+          "writes the snapshot there (default: standard output); --json writes it as JSON instead.\n"
           "\n"
-          "Exit status: 0 compared, 1 a file is not an ntheap heap snapshot (or -p: not available\n"
-          "yet), 2 bad usage or a file that cannot be opened.\n",
+          "Exit status: 0 compared or written, 1 a file is not an ntheap heap snapshot (or the target\n"
+          "has no stack-trace database), 2 bad usage, a file or target that cannot be opened.\n",
           out);
 }
 
@@ -185,11 +189,9 @@ int nth_cli_umdh(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (argc >= 2 && strcmp(argv[1], "-p") == 0) {
-        fprintf(stderr, "ntheap umdh: -p (snapshot of a live process) needs the outside reader of `ntheap heap`, "
-                        "not built yet;\nrun the program with NTHEAP_OPTIONS=stack_traces=1,leak_report=2 instead\n");
-        return 1;
-    }
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--self") == 0)
+            return nth_cli_umdh_take(argc, argv);
     if (argc != 3) {
         usage(stderr);
         return 2;
