@@ -119,7 +119,6 @@ int heap_watch_tags(heap_cli *c, const struct target_arg *target, bool json)
         emit_text(&c->e, "--- %s, refresh %u (every %us)\n", nth_target_describe(c->target), n + 1, c->watch_seconds);
         status = heap_view_tags(c);
         emit_end(&c->e);
-        if (json) fputc('\n', stdout);
         fflush(stdout);
         nth_target_close(c->target);
         c->target = NULL;

@@ -70,7 +70,7 @@ static void write_text(FILE *out, const nth_trace_reader *r, nth_symbolizer *s, 
         for (size_t k = 0; k < depth; k++) {
             frame_text t;
             frame_describe(s, f[k], &t);
-            fprintf(out, "  %#lx %s+%#" PRIx64 " %s+%#" PRIx64 "\n", (unsigned long)t.address, t.module,
+            fprintf(out, "  0x%lx %s+0x%" PRIx64 " %s+0x%" PRIx64 "\n", (unsigned long)t.address, t.module,
                     t.module_offset, t.symbol, t.symbol_offset);
         }
     }
