@@ -3,7 +3,8 @@
  *
  *     ntheap demo        a guided tour of a live heap (cmd_demo.c)
  *     ntheap pst ...     inspect the Heap-on-Node stack of a .pst file (cmd_pst.c)
- *     ntheap umdh A B    what grew between two heap snapshots, by allocation stack (cmd_umdh.c)
+ *     ntheap umdh A B    what grew between two heap snapshots, by allocation stack (cmd_umdh.c);
+ *                        umdh -p PID -o FILE takes one from outside (cmd_umdh_take.c)
  *     ntheap heap ...    !heap views of another process or a core file (cmd_heap.c)
  *     ntheap address ... !address /f:Heap of another process or a core file (cmd_address.c)
  *     ntheap dt ...      a structure field by field (cmd_dt.c)
@@ -38,7 +39,7 @@ typedef struct command {
 static const command commands[] = {
     {"demo", "a guided tour of a live heap: walks, allocations, corruption reports", nth_cli_demo},
     {"pst", "inspect and validate the Heap-on-Node stack of a .pst file", nth_cli_pst},
-    {"umdh", "compare two heap snapshots: growth by allocation stack (UMDH)", nth_cli_umdh},
+    {"umdh", "heap snapshots: take one from outside (-p/-c), compare two by allocation stack (UMDH)", nth_cli_umdh},
     {"heap", "WinDbg's !heap for the heaps of a live process or core file", nth_cli_heap},
     {"address", "the heap regions of a process or core file (!address /f:Heap)", nth_cli_address},
     {"dt", "an ntheap structure of a process or core field by field, like WinDbg's dt", nth_cli_dt},
