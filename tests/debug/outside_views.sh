@@ -7,6 +7,8 @@
 #   umdh -p -o     two snapshots around a leak of 7 blocks of one stack diff to exactly that
 #                  stack with +7 (the baseline blocks do not show); a core snapshot diffs to 0
 #   heap -t        the created tags' exact counters, --sort allocs, --watch/--count refreshes
+#   hostile        damaged tables (a stack's frame range, a cyclic tag list, a bad delay queue):
+#                  every view ends in time with a usage-level exit status, no crash
 build=${BUILD:-build}
 tool=$build/ntheap
 child_bin=$build/tests/debug/test_outside_views
@@ -109,5 +111,19 @@ if [ -n "$core" ] && gcore -o "$work/tcore" "$pid" >/dev/null 2>&1; then
     "$tool" heap -c "$work/tcore.$pid" -t --json >"$work/tc.json" || fail "heap -c -t"
     check_tags "$work/tc.json" "[('beta', 3, 0, 3, 3000, 3000), ('alpha', 5, 2, 3, 300, 500)]"
 fi
+kill -9 "$pid"
+
+pid=$(start_child stack_traces=1 hostile); pids="$pids $pid"
+hostile_block=$(probe hostile block)
+for view in "heap -a $(plus "$hostile_block" 4)" "heap -a 10" "heap -t" "heap -t --json" "umdh"; do
+    # shellcheck disable=SC2086
+    timeout 20 "$tool" $view -p "$pid" >"$work/hostile.out" 2>&1
+    status=$?
+    [ $status -le 2 ] || { cat "$work/hostile.out"; fail "ntheap $view on damaged tables: exit $status"; }
+done
+"$tool" heap -a "$(plus "$hostile_block" 4)" -p "$pid" --json >"$work/h.json" || fail "-a on damaged tables"
+[ "$(field "$work/h.json" "len(d['alloc_stack'])")" = 0 ] || fail "a damaged stack must show no frames"
+"$tool" heap -t -p "$pid" --json >"$work/ht.json" || fail "-t on damaged tables"
+[ "$(field "$work/ht.json" "len(d['tag_tables'])")" = 1 ] || fail "a cyclic tag list must be read once"
 kill -9 "$pid"
 exit 0

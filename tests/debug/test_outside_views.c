@@ -12,10 +12,14 @@
  *   paged  (NTHEAP_OPTIONS=stack_traces=1,page_heap=1) block: busy; freed: freed by outside_free
  *   leak   (NTHEAP_OPTIONS=stack_traces=1)             a baseline, then LEAK_N blocks on SIGUSR1
  *   tags                                               tags alpha and beta with known counters
+ *   hostile (NTHEAP_OPTIONS=stack_traces=1)            then damages what outside readers follow:
+ *            a stack's frame range, a cyclic tag-table list with a huge n_tags, a delayed-free
+ *            queue whose ring is unmapped and whose count exceeds its capacity
  */
 #include <signal.h>
 
 #include "debug/debug_child.h"
+#include "heap/internal.h"
 #include "inspect/debug_read.h"
 
 #define LEAK_N 7
@@ -183,6 +187,20 @@ static void child(FILE *out, const char *mode)
         signal(SIGUSR1, on_usr1);
     } else if (strcmp(mode, "tags") == 0) {
         fprintf(out, "heap %p\n", (void *)make_tags());
+    } else if (strcmp(mode, "hostile") == 0) {
+        char *p = outside_alloc(heap, 100);
+        (void)make_tags();
+        nth_trace_db *db = nth_heap_registry.traces;
+        nth_trace_block *blocks = (nth_trace_block *)((char *)db + db->blocks_offset);
+        nth_trace_stack *stacks = (nth_trace_stack *)((char *)db + db->stacks_offset);
+        for (size_t i = 0; i < db->n_block_slots; i++)
+            if (blocks[i].data == (uintptr_t)p) stacks[blocks[i].alloc_stack] = (nth_trace_stack){1, 0xFFFFFFF0u, 0xFFFF, 0};
+        nth_tag_table *t = nth_heap_registry.tag_tables;
+        t->next = t;
+        t->n_tags = 0xFFFFFFFFu;
+        static nth_delay_queue bad = {(nth_delayed *)(uintptr_t)0x10, 1u << 19, 7, 1u << 30};
+        nth_heap_registry.delayed = &bad;
+        fprintf(out, "block %p\n", (void *)p);
     }
     fprintf(out, "ready\n");
     fflush(out);
