@@ -34,7 +34,9 @@ static const char usage_text[] =
     "                   per-tag allocations, frees, bytes, peak (poolmon); --watch\n"
     "                   refreshes a live process every SECONDS until interrupted or N times\n"
     "-p stops the process (every thread, ptrace) while it is read; --no-stop reads it running.\n"
-    "Exit status: 0 sound, 1 problems found, 2 bad usage or the target cannot be opened.\n";
+    "-a and -t read the debug heap's tables (NTHEAP_OPTIONS stack_traces=1, page_heap, tags).\n"
+    "Exit status: 0 sound, 1 problems found (or -a/-x: no such block, -t: no tags), 2 bad usage\n"
+    "or the target cannot be opened.\n";
 
 bool heap_parse_hex(const char *text, uint64_t *out)
 {

@@ -12,8 +12,8 @@
  *   cmd_heap_tags.c     -t (poolmon: per-tag counters), --watch
  *   cmd_address.c       ntheap address (!address /f:Heap)
  *
- * Exit status: 0 sound, 1 problems found (damaged heap, torn read, leaks, address not found),
- * 2 bad usage or the target cannot be opened.
+ * Exit status: 0 sound, 1 problems found (damaged heap, torn read, leaks, address not found, no
+ * tags for -t), 2 bad usage or the target cannot be opened.
  */
 #ifndef NTH_CLI_HEAP_H
 #define NTH_CLI_HEAP_H
