@@ -10,7 +10,8 @@
  *
  * Bounds: a stack index must be below n_stacks and its frames inside frames_used; a block probe
  * runs at most n_block_slots slots; the block table is read in 64 KiB slices; the delayed ring
- * at most `capacity` (itself capped) entries; the tag-table list at most 4096 tables. A read the
+ * at most `capacity` (itself capped) entries, after its magic; the tag-table list at most 4096
+ * tables, each checked by its magic, ending at the first repeat. A read the
  * seam refuses ends the walk with what was read so far.
  */
 #include <string.h>
@@ -158,8 +159,8 @@ bool nth_delayed_find(const nth_target *target, uintptr_t address, bool containi
 {
     uintptr_t at = registry_pointer(target, offsetof(nth_registry, delayed));
     nth_delay_queue q;
-    if (!at || !rd(target, at, &q, sizeof q) || !q.ring || q.capacity == 0 || q.capacity > MAX_DELAYED ||
-        q.count > q.capacity || q.head >= q.capacity)
+    if (!at || !rd(target, at, &q, sizeof q) || q.magic != NTH_DELAY_QUEUE_MAGIC || !q.ring || q.capacity == 0 ||
+        q.capacity > MAX_DELAYED || q.count > q.capacity || q.head >= q.capacity)
         return false;
     for (size_t k = 0; k < q.count; k++) { /* newest first */
         nth_delayed b;

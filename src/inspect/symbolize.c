@@ -75,7 +75,8 @@ static void parse(elf_file *f)
         Elf64_Phdr ph;
         memcpy(&ph, f->map + eh.e_phoff + i * sizeof ph, sizeof ph);
         if (ph.p_type != PT_LOAD) continue;
-        if (f->n_loads == 0 || (ph.p_offset & ~(uint64_t)4095) < f->first_offset) f->first_offset = ph.p_offset & ~(uint64_t)4095;
+        uint64_t page = ph.p_offset & ~(uint64_t)4095;
+        if (f->n_loads == 0 || page < f->first_offset) f->first_offset = page;
         f->loads[f->n_loads++] = ph;
     }
     if (eh.e_shentsize != sizeof(Elf64_Shdr) || !in_file(f->size, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr)))

@@ -46,7 +46,8 @@ static void *kept[8]; /* blocks that stay alive while the heap is read */
 
 __attribute__((noinline)) void leak_more(nth_heap *heap, int n)
 {
-    for (int i = 0; i < n; i++) leaked[i] = nth_heap_alloc(heap, 0, 48);
+    /* one call site: a volatile counter keeps the compiler from unrolling the loop */
+    for (volatile int i = 0; i < n; i++) leaked[i] = nth_heap_alloc(heap, 0, 48);
     __asm__ volatile("" ::: "memory");
 }
 
@@ -198,7 +199,7 @@ static void child(FILE *out, const char *mode)
         nth_tag_table *t = nth_heap_registry.tag_tables;
         t->next = t;
         t->n_tags = 0xFFFFFFFFu;
-        static nth_delay_queue bad = {(nth_delayed *)(uintptr_t)0x10, 1u << 19, 7, 1u << 30};
+        static nth_delay_queue bad = {NTH_DELAY_QUEUE_MAGIC, (nth_delayed *)(uintptr_t)0x10, 1u << 19, 7, 1u << 30};
         nth_heap_registry.delayed = &bad;
         fprintf(out, "block %p\n", (void *)p);
     }

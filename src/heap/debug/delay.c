@@ -20,7 +20,7 @@
 #include "heap/debug/debug.h"
 #include "heap/vm.h"
 
-static nth_delay_queue queue; /* published through nth_heap_registry.delayed */
+static nth_delay_queue queue = {.magic = NTH_DELAY_QUEUE_MAGIC}; /* nth_heap_registry.delayed */
 static pthread_mutex_t delay_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t delay_once = PTHREAD_ONCE_INIT;
 

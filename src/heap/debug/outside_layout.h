@@ -7,11 +7,11 @@
  *       | magic "NTTG" | heap | next | n_tags | ... | rows[0 .. NTH_MAX_TAG] (nth_tag_stats) |
  *       rows[0 .. n_tags-1] are in use; row 0 counts the untagged blocks of the tagged heap
  *
- *   nth_heap_registry.delayed ─► nth_delay_queue { ring, capacity, head, count }
+ *   nth_heap_registry.delayed ─► nth_delay_queue { magic "NTDQ", ring, capacity, head, count }
  *       ring[capacity] of nth_delayed; the queued blocks are ring[(head + k) % capacity] for
  *       k < count, oldest first
  *
- * A reader checks the magic, bounds n_tags by NTH_MAX_TAG + 1 and count by capacity, and
+ * A reader checks the magics, bounds n_tags by NTH_MAX_TAG + 1 and count by capacity, and
  * follows `next` a bounded number of times: the target's memory may be damaged or changing.
  */
 #ifndef NTH_DEBUG_OUTSIDE_LAYOUT_H
@@ -23,6 +23,7 @@
 #include "ntheap.h"
 
 #define NTH_TAG_TABLE_MAGIC 0x4754544Eu /* "NTTG" */
+#define NTH_DELAY_QUEUE_MAGIC 0x5144544Eu /* "NTDQ" */
 
 typedef struct nth_tag_record {
     uintptr_t ptr; /* 0: empty slot */
@@ -62,6 +63,7 @@ typedef struct nth_delayed {
 } nth_delayed;
 
 typedef struct nth_delay_queue {
+    uint32_t magic; /* NTH_DELAY_QUEUE_MAGIC */
     nth_delayed *ring;
     size_t capacity, head, count;
 } nth_delay_queue;
