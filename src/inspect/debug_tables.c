@@ -11,8 +11,8 @@
  * Bounds: a stack index must be below n_stacks and its frames inside frames_used; a block probe
  * runs at most n_block_slots slots; the block table is read in 64 KiB slices; the delayed ring
  * at most `capacity` (itself capped) entries, after its magic; the tag-table list at most 4096
- * tables, each checked by its magic, ending at the first repeat. A read the
- * seam refuses ends the walk with what was read so far.
+ * tables, each checked by its magic, ending at the first repeat. A read the seam refuses ends
+ * the walk with what was read so far.
  */
 #include <string.h>
 
