@@ -20,7 +20,7 @@
  *   - heap->busy_blocks / busy_bytes count live back-end blocks and their requested bytes.
  * Everything here runs with the heap lock held.
  */
-#include "heap/internal.h"
+#include "heap/iter.h"
 
 /* Attempts at an operation whose free list turned out damaged (each contains the damage). */
 #define DAMAGE_RETRIES 4
@@ -514,25 +514,23 @@ size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes)
     size_t before = heap->committed_bytes;
     for (int attempt = 0; attempt < DAMAGE_RETRIES; attempt++) {
         bool damaged = false;
-        for (nth_segment *segment = heap->first_segment; segment && !damaged; segment = segment->next) {
-            nth_block_cursor cursor;
-            nth_block_cursor_init(&cursor, segment);
-            char *block;
-            nth_block_header hdr;
-            while (nth_block_cursor_next(heap, &cursor, &block, &hdr)) {
-                if (!nth_block_is_listed(&hdr) ||
-                    ((size_t)hdr.size_gr * NTH_GRANULE < min_bytes && !fills_run(segment, block, &hdr)))
-                    continue;
-                if (!nth_freelist_remove_locked(heap, block, hdr.size_gr)) {
-                    nth_sweep_contain_locked(heap, NULL, NULL);
-                    damaged = true;
-                    break;
-                }
-                char *end = block_end(block, hdr.size_gr);
-                if (decommit_block_locked(heap, block, &hdr, true))
-                    nth_block_cursor_seek(&cursor, end); /* the UCR table changed under the cursor */
-                else
-                    nth_freelist_insert_locked(heap, block, hdr.size_gr);
+        nth_iter it;
+        if (!nth_iter_open(&it, &nth_mem_self, (uintptr_t)heap)) break;
+        it.options = NTH_ITER_NO_LFH_SLOTS | NTH_ITER_NO_BIG;
+        nth_walk_entry entry;
+        while (!damaged && nth_iter_next(&it, &entry)) {
+            char *block = entry.u.block.header;
+            nth_block_header hdr = it.hdr;
+            if ((entry.flags & (NTH_ENTRY_REGION | NTH_ENTRY_UNCOMMITTED)) || !nth_block_is_listed(&hdr)) continue;
+            nth_segment *segment = (nth_segment *)it.segment_address;
+            if ((size_t)hdr.size_gr * NTH_GRANULE < min_bytes && !fills_run(segment, block, &hdr)) continue;
+            if (!nth_freelist_remove_locked(heap, block, hdr.size_gr)) {
+                nth_sweep_contain_locked(heap, NULL, NULL);
+                damaged = true;
+            } else if (decommit_block_locked(heap, block, &hdr, true)) {
+                nth_iter_continue_at(&it, (uintptr_t)block_end(block, hdr.size_gr)); /* the UCR table changed */
+            } else {
+                nth_freelist_insert_locked(heap, block, hdr.size_gr);
             }
         }
         if (!damaged) break;

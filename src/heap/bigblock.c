@@ -429,7 +429,7 @@ void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_
 
 /* --------------------------------------------------------------------- checks, teardown */
 
-bool nth_big_validate_locked(nth_heap *heap, size_t *busy_blocks, size_t *busy_bytes, size_t *committed)
+bool nth_big_validate_pages_locked(nth_heap *heap, size_t *committed)
 {
     nth_assert_held(heap);
     *committed += heap->big_cache_bytes; /* freed mappings kept for reuse */
@@ -446,26 +446,19 @@ bool nth_big_validate_locked(nth_heap *heap, size_t *busy_blocks, size_t *busy_b
         nth_report_problem(heap, NTH_ERR_CORRUPT, heap, "one record per big block", "a different count");
         return false;
     }
-    nth_big *prev = NULL;
-    size_t seen = 0;
-    for (nth_big *big = heap->big_list; big; prev = big, big = big->next) {
-        if (++seen > records || big->owner.magic != NTH_BIG_MAGIC || big->owner.heap != heap || big->prev != prev ||
-            page_of(big)->magic != NTH_BIG_PAGE_MAGIC || nth_addrmap_lookup(big->data) != &big->owner ||
-            nth_addrmap_lookup(big->owner.base) != &big->owner) {
-            nth_report_problem(heap, NTH_ERR_CORRUPT, big, "a big-block record of this heap",
-                               "damaged record fields or links");
-            return false;
-        }
-        if (!nth_big_check_locked(heap, big)) return false;
-        *busy_blocks += 1;
-        *busy_bytes += big->size;
-        *committed += big->owner.reserve;
-    }
-    if (prev != heap->big_tail || seen != records) {
-        nth_report_problem(heap, NTH_ERR_CORRUPT, heap, "the big-block list ending at its tail", "a broken list");
+    return true;
+}
+
+bool nth_big_validate_record_locked(nth_heap *heap, nth_big *big, const nth_big *prev)
+{
+    nth_assert_held(heap);
+    if (!big || big->owner.magic != NTH_BIG_MAGIC || big->owner.heap != heap || big->prev != prev ||
+        page_of(big)->magic != NTH_BIG_PAGE_MAGIC || nth_addrmap_lookup(big->data) != &big->owner ||
+        nth_addrmap_lookup(big->owner.base) != &big->owner) {
+        nth_report_problem(heap, NTH_ERR_CORRUPT, big, "a big-block record of this heap", "damaged record fields or links");
         return false;
     }
-    return true;
+    return nth_big_check_locked(heap, big);
 }
 
 void nth_big_release_all(nth_heap *heap)

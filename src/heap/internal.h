@@ -242,21 +242,6 @@ void nth_block_fill_new(char *data, size_t size);
 void nth_block_fill_free(char *block, char *from, char *to);
 char *nth_block_check_free_fill(char *block, char *from, char *to);
 
-/* A cursor over the blocks of one segment in address order, skipping UCRs. */
-typedef struct nth_block_cursor {
-    nth_segment *segment;
-    char *at, *run_end; /* next header; end of the committed run it lies in */
-    uint32_t run;       /* 0: before UCR 0; i: after UCR i-1 */
-    uint32_t n_damaged;
-    char *damaged;      /* the last header that did not decode (the rest of its run is skipped) */
-} nth_block_cursor;
-void nth_block_cursor_init(nth_block_cursor *cursor, nth_segment *segment);
-/* Moves the cursor to the block start `at` (after the segment's UCR table changed). */
-void nth_block_cursor_seek(nth_block_cursor *cursor, char *at);
-/* The next block; false at the end. A header that fails its check or runs past its committed
- * run is recorded in cursor->damaged and the walk resumes after the next UCR. */
-bool nth_block_cursor_next(nth_heap *heap, nth_block_cursor *cursor, char **block, nth_block_header *hdr);
-
 /* A block that is on a free list: free and not taken out of service. */
 static inline bool nth_block_is_listed(const nth_block_header *hdr)
 {
@@ -303,9 +288,11 @@ bool nth_big_check_locked(nth_heap *heap, nth_big *big);
 void nth_big_set_flags_locked(nth_heap *heap, nth_big *big, uint16_t flags);
 /* The record's header fields (size, unused, flags) as a decoded header; check is 0. */
 nth_block_header nth_big_decoded(const nth_big *big);
-/* Checks every record, link and prefix; adds the big blocks to the totals. Reports the first
- * problem. */
-bool nth_big_validate_locked(nth_heap *heap, size_t *busy_blocks, size_t *busy_bytes, size_t *committed);
+/* Validate's checks (validate.c follows the list through the one traversal): the record pages
+ * against the block count, adding what they and the cache commit; one record, the one before
+ * it in the list (NULL for the first) and its in-band prefix. Each reports its first problem. */
+bool nth_big_validate_pages_locked(nth_heap *heap, size_t *committed);
+bool nth_big_validate_record_locked(nth_heap *heap, nth_big *big, const nth_big *prev);
 void nth_big_release_all(nth_heap *heap);
 /* Page heap (debug/pageheap.c): a record for a mapping made by the caller (no in-band prefix;
  * released with the heap like any big block), and its removal leaving the mapping to the caller.
