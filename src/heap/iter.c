@@ -389,9 +389,19 @@ static void resume_blocks(nth_iter *it, uintptr_t pos, uint32_t prev_size_gr)
     it->prev_size_gr = prev_size_gr;
     it->ucr_next = 0;
     it->ucr_cached = 0;
+    /* The first range that starts at or after pos: a binary search of the sorted table (a range
+     * out of order only misplaces the search; next_block reports it). */
     nth_ucr ucr;
     uintptr_t base = (uintptr_t)it->segment.owner.base;
-    while (read_ucr(it, it->ucr_next, &ucr) && base + (size_t)ucr.offset_pg * NTH_PAGE < pos) it->ucr_next++;
+    uint32_t low = 0, high = it->segment.n_ucr;
+    while (low < high) {
+        uint32_t mid = low + (high - low) / 2;
+        if (read_ucr(it, mid, &ucr) && base + (size_t)ucr.offset_pg * NTH_PAGE < pos)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    it->ucr_next = low;
 }
 
 void nth_iter_continue_at(nth_iter *it, uintptr_t pos)
