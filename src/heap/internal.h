@@ -375,6 +375,9 @@ const char *nth_current_call(void);
 /* Exported (default visibility) so that an outside reader finds it in .dynsym, stripped or not. */
 extern NTH_API nth_registry nth_heap_registry;
 bool nth_heap_handle_ok(const nth_heap *heap);
+/* Heaps destroyed so far (counted as each destroy starts): a handle found sound while it was N
+ * is still a heap while it is N. */
+extern _Atomic uint64_t nth_heap_destroys;
 
 /* Preconditions of *_locked functions: nth_assert_held(heap) on their first line. In a DEBUG=1
  * build it aborts with the function's name unless this thread holds the heap lock, the heap is
