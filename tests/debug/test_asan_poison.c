@@ -1,7 +1,7 @@
 /*
  * test_asan_poison.c — in SAN=asan builds with NTHEAP_OPTIONS asan_poison=1, AddressSanitizer
  * sees ntheap blocks: a write into the slack after a block or into the next block's header, and
- * a read of a freed block, are ASan reports (use-after-poison) at the faulting access, made in a
+ * a read of a freed block, back-end or big, are ASan reports (use-after-poison) at the faulting access, made in a
  * child whose stderr is checked; a workload over the entry points runs clean with poisoning on
  * (the engine never trips over its own poison); with the option off nothing is poisoned.
  * Other builds print SKIP: there is no ASan to report anything.
@@ -52,6 +52,26 @@ static void use_after_free(nth_heap *heap)
     printf("%d\n", *(volatile char *)((char *)freed + 100));
 }
 
+static void big_overrun(nth_heap *heap)
+{
+    char *p = nth_heap_alloc(heap, 0, (size_t)3 << 20); /* a big block: mapped on its own */
+    poke(p, (long)(3 << 20) + 5);
+}
+
+static void big_prefix_underrun(nth_heap *heap)
+{
+    char *p = nth_heap_alloc(heap, 0, (size_t)3 << 20);
+    poke(p, -40); /* into the checked prefix in front of the data */
+}
+
+static void big_use_after_free(nth_heap *heap)
+{
+    char *p = nth_heap_alloc(heap, 0, (size_t)3 << 20);
+    volatile uintptr_t freed = (uintptr_t)p;
+    nth_heap_free(heap, 0, p); /* the mapping stays in the cache for reuse */
+    printf("%d\n", *(volatile char *)((char *)freed + 4096));
+}
+
 /* Every entry point that moves blocks around, with poisoning on: must draw no report. */
 static void clean_workload(nth_heap *heap)
 {
@@ -79,6 +99,23 @@ static void clean_workload(nth_heap *heap)
     nth_heap_free(heap, 0, aligned);
     if (!nth_heap_validate(heap, 0, NULL)) _exit(5);
     if (!nth_heap_destroy(heap)) _exit(6);
+    /* Big blocks: grown and shrunk (in place or moved), reused from the cache, zeroed. */
+    heap = nth_heap_create(0, 0, 0);
+    char *big = nth_heap_alloc(heap, NTH_ZERO_MEMORY, (size_t)2 << 20);
+    memset(big, 3, (size_t)2 << 20);
+    big = nth_heap_realloc(heap, NTH_ZERO_MEMORY, big, (size_t)9 << 20);
+    memset(big, 4, (size_t)9 << 20);
+    big = nth_heap_realloc(heap, 0, big, (size_t)1 << 20);
+    memset(big, 5, (size_t)1 << 20);
+    if (nth_heap_usable_size(heap, big) != (size_t)1 << 20) _exit(9);
+    nth_heap_free(heap, 0, big);
+    big = nth_heap_alloc(heap, NTH_ZERO_MEMORY, (size_t)1 << 20); /* from the cache */
+    memset(big, 6, (size_t)1 << 20);
+    if (!nth_heap_validate(heap, 0, NULL)) _exit(10);
+    memset(&entry, 0, sizeof entry);
+    while (nth_heap_walk(heap, &entry)) {}
+    nth_heap_free(heap, 0, big);
+    if (!nth_heap_destroy(heap)) _exit(11);
     nth_heap *again = nth_heap_create(0, 0, 0); /* likely at the released heap's address */
     char *fresh = nth_heap_alloc(again, 0, 4000);
     memset(fresh, 2, 4000);
@@ -136,6 +173,13 @@ TEST(a_use_after_free_is_reported)
     CHECK_ASAN(use_after_free, "READ of size 1");
 }
 
+TEST(big_blocks_overrun_underrun_and_use_after_free_are_reported)
+{
+    CHECK_ASAN(big_overrun, "WRITE of size 1");
+    CHECK_ASAN(big_prefix_underrun, "WRITE of size 1");
+    CHECK_ASAN(big_use_after_free, "READ of size 1");
+}
+
 TEST(the_engine_never_trips_over_its_own_poison)
 {
     int status = run_child(clean_workload, true, report, sizeof report);
@@ -154,6 +198,7 @@ int main(void)
     RUN(an_overrun_into_the_slack_is_reported);
     RUN(an_overrun_into_a_header_is_reported);
     RUN(a_use_after_free_is_reported);
+    RUN(big_blocks_overrun_underrun_and_use_after_free_are_reported);
     RUN(the_engine_never_trips_over_its_own_poison);
     RUN(nothing_is_poisoned_with_the_option_off);
     return harness_finish("test_asan_poison");
