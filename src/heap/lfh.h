@@ -51,6 +51,8 @@
 #define NTH_LFH_MAX_BLOCKS 4096u  /* 64 KiB of 16-byte blocks */
 #define NTH_LFH_BITMAP_WORDS (NTH_LFH_MAX_BLOCKS / 64u)
 #define NTH_LFH_NO_BLOCK 0xFFFFFFFFu /* end of a free list */
+#define NTH_LFH_MAX_CHUNKS 8u        /* a subsegment's back-end block: at most 8 x 64 KiB */
+#define NTH_LFH_WASTE_SHARE 20u      /* ... leaving at most 1/20 of it to header and tail */
 
 typedef struct nth_lfh_subsegment {
     nth_owner owner;                 /* kind OWNER_LFH; base = A, reserve = chunks * 64 KiB */
