@@ -8,6 +8,15 @@
  *   alloc:   [ free ................................ ]   ->  [ busy | data ][ free remainder ]
  *   free:    [ free ][ busy ][ free ]                    ->  [ free ........................ ]
  *   decommit:[ free ......................... ]          ->  [ head LAST ][ UCR ][ tail ]
+ *   aligned: [ free .......|......................... ]   ->  [ free ][ busy, aligned ][ free ]
+ *                          ^ alignment boundary
+ *
+ * An aligned block (nth_heap_alloc_aligned; an LFH subsegment's whole chunks) goes where it
+ * fits first: a listed free block with room after its lead, else the pages committed at an
+ * uncommitted range that make the free block before it fit, else a new segment; so LFH
+ * subsegments follow each other with no gap and no commit beyond what they use. Only when a
+ * free list is damaged (or the alignment exceeds a chunk) is a block taken with a whole
+ * alignment of slack.
  *
  * Invariants kept here (checked by validate.c):
  *   - every block's prev_size_gr equals the size of the block before it (0 after a UCR);

@@ -4,9 +4,14 @@
  * retirement, release, and repair of a damaged free list. Everything here runs with the heap
  * lock held, or on the owning thread for the subsegment's own free list.
  *
- *   back-end block (busy | internal | LFH)          metadata mapping (private, reused)
- *   | hdr | A: block 0 | block 1 | ... |            | descriptor | busy | remote | unused[] |
- *           ^ address map: these chunks -> descriptor ---^
+ *   back-end block (busy | internal | LFH)               metadata mapping (private, reused)
+ *   | hdr | A: block 0 | block 1 | ... | tail |          | descriptor | busy | remote | unused[] |
+ *   ^ a chunk boundary           k whole chunks ^
+ *   '- address map: all k chunks -> descriptor ---------------^
+ *
+ * The block comes from the back-end whole-chunk aligned (nth_backend_alloc_chunks_locked), which
+ * puts it where it fits first: right behind the previous subsegment in a fill. A segment's first
+ * chunk holds its header, so it never holds a subsegment.
  *
  * A released subsegment's metadata is not unmapped: it goes to the LFH's idle list (magic 0, an
  * empty span) and is reused by the next subsegment that fits, so a thread still holding a stale
