@@ -87,6 +87,12 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     char *area = block + sizeof(nth_block_header);
     char *meta = (char *)sub;
     nth_segment *segment = nth_segment_of(heap, block); /* the map still names the segment */
+    nth_block_header hdr;
+    if (!segment) { /* cannot happen: the back-end's blocks lie in its segments */
+        if (nth_header_load(heap, block, &hdr)) nth_backend_free_locked(heap, block, &hdr);
+        metadata_idle(lfh, sub);
+        return NULL;
+    }
     sub->owner = (nth_owner){NTH_LFH_MAGIC, OWNER_LFH, segment->owner.index, heap, area, area_bytes};
     sub->segment = segment;
     sub->magic = NTH_LFH_MAGIC;
@@ -109,7 +115,6 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     sub->unused = (unsigned char *)(meta + NTH_LFH_META_UNUSED);
     /* Every chunk of the block, its header's included, now leads to the descriptor. */
     if (!nth_addrmap_set(block, bytes, &sub->owner)) {
-        nth_block_header hdr;
         if (nth_header_load(heap, block, &hdr)) nth_backend_free_locked(heap, block, &hdr);
         metadata_idle(lfh, sub);
         return NULL;
