@@ -459,16 +459,15 @@ static char *add_aligned_locked(nth_heap *heap, const aligned_request *r)
 }
 
 /* A listed free block in which the request fits, taken off its list whole (*hdr): one already
- * committed, else one that committing pages makes fit, else a new segment's (*fresh set). NULL
- * when none. */
-static char *take_fitting_locked(nth_heap *heap, const aligned_request *r, nth_block_header *hdr, bool *fresh)
+ * committed, else one that committing pages makes fit, else a new segment's. NULL when none. */
+static char *take_fitting_locked(nth_heap *heap, const aligned_request *r, nth_block_header *hdr)
 {
     nth_assert_held(heap);
     uint32_t found_gr = 0;
     bool damaged = false;
     char *block = nth_freelist_find_fit_locked(heap, r->size_gr, 32, aligned_fits, r, &found_gr, &damaged);
     if (!block && !damaged) block = commit_aligned_locked(heap, r);
-    if (!block && !damaged) *fresh = (block = add_aligned_locked(heap, r)) != NULL;
+    if (!block && !damaged) block = add_aligned_locked(heap, r);
     if (!block || !nth_header_load(heap, block, hdr) || !nth_block_is_listed(hdr) ||
         !aligned_fits(block, hdr->size_gr, r) || !nth_freelist_remove_locked(heap, block, hdr->size_gr))
         return NULL;
@@ -488,8 +487,7 @@ static char *take_aligned_locked(nth_heap *heap, uint32_t size_gr, size_t alignm
     size_t slack_gr = alignment / NTH_GRANULE + (exact ? 2u : 1u) * NTH_MIN_FREE_GR;
     if (size_gr == 0 || size_gr + slack_gr >= NTH_BIG_THRESHOLD_GR) return NULL;
     aligned_request request = {size_gr, exact, alignment, skew};
-    bool fresh = false;
-    char *block = take_fitting_locked(heap, &request, hdr, &fresh);
+    char *block = take_fitting_locked(heap, &request, hdr);
     if (!block) block = take_block_locked(heap, (uint32_t)(size_gr + slack_gr), hdr); /* damage, or a large alignment */
     if (!block) return NULL;
     size_t lead = aligned_lead((uintptr_t)block, alignment, skew);
@@ -503,16 +501,8 @@ static char *take_aligned_locked(nth_heap *heap, uint32_t size_gr, size_t alignm
         ah.unused = 0;
         nth_block_store_locked(heap, aligned, ah);
         fix_next_prev_locked(heap, aligned, &ah);
-        nth_block_header lh = {.size_gr = (uint32_t)(lead / NTH_GRANULE), .prev_size_gr = hdr->prev_size_gr,
-                               .segment_index = hdr->segment_index};
-        if (fresh && exact) {
-            /* The rest of a new segment's first chunk, in front of whole chunks: only its first
-             * page stays committed until the back-end needs more of it. */
-            nth_block_store_locked(heap, block, lh);
-            if (!decommit_block_locked(heap, block, &lh, false)) nth_freelist_insert_locked(heap, block, lh.size_gr);
-        } else {
-            release_range_locked(heap, block, lh.size_gr, lh.segment_index, lh.prev_size_gr, false, false);
-        }
+        release_range_locked(heap, block, (uint32_t)(lead / NTH_GRANULE), hdr->segment_index, hdr->prev_size_gr,
+                             false, false);
         if (!nth_header_load(heap, aligned, hdr)) return NULL;
         block = aligned;
     }
