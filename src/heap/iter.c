@@ -47,23 +47,36 @@ static bool decode_header(const nth_iter *it, const void *bytes, uintptr_t where
     return nth_header_decode(it->heap.key, bytes, (const void *)where, out);
 }
 
+/* Reads the segment descriptor at `address` into it->segment; false when it is not a sound
+ * descriptor of this heap. */
+static bool read_segment(nth_iter *it, uintptr_t address)
+{
+    nth_segment *s = &it->segment;
+    return fetch(it, address, s, NTH_SEGMENT_VIEW_BYTES) && s->owner.magic == NTH_SEGMENT_MAGIC &&
+           s->owner.kind == OWNER_SEGMENT && (uintptr_t)s->owner.heap == it->heap_address &&
+           s->limit >= s->first_block && (uintptr_t)s->first_block >= (uintptr_t)s->owner.base &&
+           (size_t)(s->limit - s->owner.base) <= s->owner.reserve;
+}
+
+static void start_big(nth_iter *it)
+{
+    it->phase = (it->options & NTH_ITER_NO_BIG) ? NTH_ITER_END : NTH_ITER_BIG;
+    it->big_address = (uintptr_t)it->heap.big_list;
+}
+
 static bool open_segment(nth_iter *it, uintptr_t address)
 {
     if (address == 0 || it->segments_seen >= it->heap.n_segments) {
         if (address != 0) note_problem(it, address, "as many segments as the heap counts", "a longer segment list");
-        it->phase = NTH_ITER_BIG;
-        it->big_address = (uintptr_t)it->heap.big_list;
+        else if (it->segments_seen < it->heap.n_segments && !it->sought) /* after a seek: counted from there */
+            note_problem(it, it->heap_address, "as many segments as the heap counts", "a shorter segment list");
+        start_big(it);
         return false;
     }
     it->segments_seen++;
-    nth_segment *s = &it->segment;
-    if (!fetch(it, address, s, NTH_SEGMENT_VIEW_BYTES) || s->owner.magic != NTH_SEGMENT_MAGIC ||
-        s->owner.kind != OWNER_SEGMENT || (uintptr_t)s->owner.heap != it->heap_address ||
-        s->limit < s->first_block || (uintptr_t)s->first_block < (uintptr_t)s->owner.base ||
-        (size_t)(s->limit - s->owner.base) > s->owner.reserve) {
+    if (!read_segment(it, address)) {
         note_problem(it, address, "a segment descriptor of this heap", "a damaged or foreign descriptor");
-        it->phase = NTH_ITER_BIG;
-        it->big_address = (uintptr_t)it->heap.big_list;
+        start_big(it);
         return false;
     }
     it->segment_address = address;
@@ -80,6 +93,8 @@ bool nth_iter_open(nth_iter *it, const nth_mem *mem, uintptr_t heap_address)
     it->mem = mem;
     it->heap_address = heap_address;
     it->phase = NTH_ITER_END;
+    it->options = 0;
+    it->sought = false;
     it->segments_seen = 0;
     it->bigs_seen = 0;
     it->problems = 0;
@@ -159,13 +174,17 @@ static bool next_lfh_block(nth_iter *it, nth_walk_entry *e)
     nth_lfh_subsegment *sub = &it->sub;
     while (it->lfh_next < sub->bump) {
         uint32_t i = it->lfh_next;
-        uint64_t word, remote;
-        if (!fetch(it, (uintptr_t)(sub->busy_bits + i / 64), &word, sizeof word) ||
-            !fetch(it, (uintptr_t)(sub->remote_bits + i / 64), &remote, sizeof remote)) {
-            note_problem(it, (uintptr_t)sub->busy_bits, "an LFH subsegment's bitmaps", "unreadable memory");
-            break;
+        if (it->lfh_word_at != i / 64 + 1) { /* each bitmap word is read once */
+            uint64_t busy, remote;
+            if (!fetch(it, (uintptr_t)(sub->busy_bits + i / 64), &busy, sizeof busy) ||
+                !fetch(it, (uintptr_t)(sub->remote_bits + i / 64), &remote, sizeof remote)) {
+                note_problem(it, (uintptr_t)sub->busy_bits, "an LFH subsegment's bitmaps", "unreadable memory");
+                break;
+            }
+            it->lfh_live = busy & ~remote; /* live: busy and not freed by another thread */
+            it->lfh_word_at = i / 64 + 1;
         }
-        word = (word & ~remote) >> (i % 64); /* live: busy and not freed by another thread */
+        uint64_t word = it->lfh_live >> (i % 64);
         if (word == 0) {
             it->lfh_next = (i | 63u) + 1;
             continue;
@@ -264,10 +283,11 @@ static bool next_block(nth_iter *it, nth_walk_entry *e)
             if ((hdr.flags & BLOCK_EXTRA) &&
                 fetch(it, at + nth_block_fill_end(&hdr), &e->u.block.user_value, sizeof(uintptr_t)))
                 e->flags |= NTH_ENTRY_USER_VALUE;
-            if ((hdr.flags & BLOCK_LFH) && (hdr.flags & BLOCK_INTERNAL)) {
+            if ((hdr.flags & BLOCK_LFH) && (hdr.flags & BLOCK_INTERNAL) && !(it->options & NTH_ITER_NO_LFH_SLOTS)) {
                 if (find_subsegment(it, (uintptr_t)e->data)) {
                     it->phase = NTH_ITER_LFH;
                     it->lfh_next = 0;
+                    it->lfh_word_at = 0;
                     it->lfh_resume = it->pos;
                 } else {
                     note_problem(it, (uintptr_t)e->data, "the LFH subsegment of this block", "none that is sound");
@@ -347,6 +367,10 @@ static bool owner_record(nth_iter *it, uintptr_t address, uint16_t kind, void *o
 static bool seek_segment(nth_iter *it, uintptr_t address)
 {
     uintptr_t at = it->mem->owner_of ? it->mem->owner_of(it->mem, address) : 0;
+    nth_owner owner;
+    if (at && fetch(it, at, &owner, sizeof owner) && owner.kind == OWNER_LFH &&
+        !fetch(it, at + offsetof(nth_lfh_subsegment, segment), &at, sizeof at))
+        at = 0; /* an LFH subsegment's chunks (its back-end header's too): its segment holds them */
     if (!at) { /* search the list */
         at = (uintptr_t)it->heap.first_segment;
         for (uint32_t n = 0; at && n < it->heap.n_segments; n++) {
@@ -356,6 +380,7 @@ static bool seek_segment(nth_iter *it, uintptr_t address)
         }
     }
     it->segments_seen = 0; /* the bound counts from here: at most n_segments more */
+    it->sought = true;
     if (!open_segment(it, at)) return false;
     return address - (uintptr_t)it->segment.owner.base < it->segment.owner.reserve;
 }
@@ -368,9 +393,36 @@ static void resume_blocks(nth_iter *it, uintptr_t pos, uint32_t prev_size_gr)
     it->prev_size_gr = prev_size_gr;
     it->ucr_next = 0;
     it->ucr_cached = 0;
+    /* The first range that starts at or after pos: a binary search of the sorted table (a range
+     * out of order only misplaces the search; next_block reports it). */
     nth_ucr ucr;
     uintptr_t base = (uintptr_t)it->segment.owner.base;
-    while (read_ucr(it, it->ucr_next, &ucr) && base + (size_t)ucr.offset_pg * NTH_PAGE < pos) it->ucr_next++;
+    uint32_t low = 0, high = it->segment.n_ucr;
+    while (low < high) {
+        uint32_t mid = low + (high - low) / 2;
+        if (read_ucr(it, mid, &ucr) && base + (size_t)ucr.offset_pg * NTH_PAGE < pos)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    it->ucr_next = low;
+}
+
+void nth_iter_continue_at(nth_iter *it, uintptr_t pos)
+{
+    if (!read_segment(it, it->segment_address)) {
+        note_problem(it, it->segment_address, "a segment descriptor of this heap", "a damaged or foreign descriptor");
+        start_big(it);
+        return;
+    }
+    resume_blocks(it, pos, UINT32_MAX);
+    nth_ucr ucr;
+    uintptr_t base = (uintptr_t)it->segment.owner.base;
+    if (it->ucr_next > 0 && read_ucr(it, it->ucr_next - 1, &ucr) &&
+        base + (size_t)(ucr.offset_pg + ucr.size_pg) * NTH_PAGE > pos) { /* ranges merged over pos */
+        it->pos = base + (size_t)(ucr.offset_pg + ucr.size_pg) * NTH_PAGE;
+        it->prev_size_gr = 0;
+    }
 }
 
 /* Reads and decodes the header at `at` in the current segment. */
@@ -396,6 +448,7 @@ static bool seek_lfh(nth_iter *it, uintptr_t data)
     resume_blocks(it, block + (size_t)hdr.size_gr * NTH_GRANULE, hdr.size_gr);
     it->phase = NTH_ITER_LFH;
     it->lfh_next = (uint32_t)(offset / sub->block_size) + 1;
+    it->lfh_word_at = 0;
     it->lfh_resume = it->pos;
     return true;
 }
@@ -440,6 +493,7 @@ bool nth_iter_seek(nth_iter *it, const nth_walk_entry *entry)
         find_subsegment(it, data)) {
         it->phase = NTH_ITER_LFH;
         it->lfh_next = 0;
+        it->lfh_word_at = 0;
         it->lfh_resume = it->pos;
     }
     return true;

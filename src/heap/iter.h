@@ -44,6 +44,14 @@ typedef struct nth_iter_problem {
 
 enum nth_iter_phase { NTH_ITER_REGION, NTH_ITER_BLOCKS, NTH_ITER_LFH, NTH_ITER_BIG, NTH_ITER_END };
 
+/* What a traversal leaves out (nth_iter.options, set after nth_iter_open): the engine's own
+ * passes over the back-end (validate, compact, the free-list rebuild) need neither the LFH's
+ * slots nor the big blocks. */
+enum nth_iter_option {
+    NTH_ITER_NO_LFH_SLOTS = 1u << 0, /* a subsegment's block is returned; its slots are not */
+    NTH_ITER_NO_BIG = 1u << 1,       /* the traversal ends after the last segment */
+};
+
 /* What the traversal reads of the heap object (a few fields, not the whole object). */
 typedef struct nth_heap_view {
     uint64_t key[2];
@@ -62,9 +70,11 @@ typedef struct nth_iter {
     uintptr_t heap_address;
     nth_heap_view heap;          /* the heap object's fields, as read */
     enum nth_iter_phase phase;
+    unsigned options;            /* nth_iter_option bits */
     uintptr_t segment_address;   /* the current segment's descriptor */
     nth_segment segment;         /* as read */
     uint32_t segments_seen;
+    bool sought;                 /* positioned by nth_iter_seek: segments counted from there */
     uintptr_t pos;               /* the next block header in the segment */
     uint32_t prev_size_gr;       /* the size of the block before pos (0 after a UCR) */
     uint32_t ucr_next;           /* the next uncommitted range of the segment, by index */
@@ -72,6 +82,8 @@ typedef struct nth_iter {
     nth_ucr ucr;
     nth_lfh_subsegment sub;      /* the subsegment being listed (phase LFH) */
     uint32_t lfh_next;           /* its next block index */
+    uint32_t lfh_word_at;        /* 1 + the index of the bitmap word held in lfh_live, or 0 */
+    uint64_t lfh_live;           /* that word's live blocks (busy, not freed by another thread) */
     uintptr_t lfh_resume;        /* the back-end block after the subsegment's */
     uintptr_t big_address;       /* the next big-block record */
     size_t bigs_seen;
@@ -89,5 +101,9 @@ bool nth_iter_next(nth_iter *it, nth_walk_entry *entry);
  * returned), so that nth_iter_next returns the entry after it; false when `entry` is not a
  * position of this heap (nothing is believed of it but its data pointer and flags). */
 bool nth_iter_seek(nth_iter *it, const nth_walk_entry *entry);
+/* For a client that changed the current segment (decommitted part of it): reads the segment's
+ * descriptor again and goes on at the block header `pos`, whose neighbour before it is not
+ * checked. A `pos` that now lies inside an uncommitted range goes on after that range. */
+void nth_iter_continue_at(nth_iter *it, uintptr_t pos);
 
 #endif

@@ -119,8 +119,7 @@ static void ucr_remove(nth_segment *segment, uint32_t i)
  * starts. pre: a slot is free (ucr_reserve_slot). */
 void nth_segment_ucr_insert(nth_segment *segment, uint32_t offset_pg, uint32_t size_pg, uint32_t last_block_gr)
 {
-    uint32_t i = 0;
-    while (i < segment->n_ucr && segment->ucr[i].offset_pg < offset_pg) i++;
+    uint32_t i = ucr_first_ending_after(segment, (size_t)offset_pg * NTH_PAGE); /* the ranges never overlap */
     bool joins_next = i < segment->n_ucr && segment->ucr[i].offset_pg == offset_pg + size_pg;
     bool joins_prev = i > 0 && segment->ucr[i - 1].offset_pg + segment->ucr[i - 1].size_pg == offset_pg;
     if (joins_prev) {

@@ -6,7 +6,7 @@
  * damaged block is found (nth_freelist_verify_locked: the block both checked walks stop at),
  * marked BLOCK_DAMAGED in its header, counted in heap->damaged_blocks/bytes and reported once,
  * naming its data address. Then every list is rebuilt from the blocks themselves, found through
- * the checked cursor (block.c): headers are encoded and checksummed and tile each segment's
+ * the one traversal (iter.c): headers are encoded and checksummed and tile each segment's
  * committed runs, so nothing read from user-writable memory is followed. The heap then serves
  * every size from the rest of its memory; only terminate_on_corruption ends the process.
  *
@@ -17,7 +17,7 @@
  * Invariants: after containment every list is sound and the free counters equal what the lists
  * hold; a damaged block stays in the tiling (walks show it, validate accounts for it).
  */
-#include "heap/internal.h"
+#include "heap/iter.h"
 
 /* Takes the block at `block` out of service and reports it; when it is not a listed free block
  * of this heap it is only reported. */
@@ -41,24 +41,44 @@ static void quarantine_locked(nth_heap *heap, char *block)
 }
 
 /* Lists every listed free block of every segment again, except those starting in
- * [keep_out, keep_out_end); the free counters follow what is listed. */
+ * [keep_out, keep_out_end); the free counters follow what is listed. The blocks are found by
+ * the one traversal (iter.c), which checks every header before it follows its size. */
 static void rebuild_lists_locked(nth_heap *heap, const char *keep_out, const char *keep_out_end)
 {
     nth_assert_held(heap);
     nth_freelist_init(heap);
     heap->free_blocks = 0;
     heap->free_bytes = 0;
-    for (nth_segment *segment = heap->first_segment; segment; segment = segment->next) {
-        nth_block_cursor cursor;
-        nth_block_cursor_init(&cursor, segment);
-        char *block;
-        nth_block_header hdr;
-        while (nth_block_cursor_next(heap, &cursor, &block, &hdr))
-            if (nth_block_is_listed(&hdr) && !(block >= keep_out && block < keep_out_end))
-                nth_freelist_insert_locked(heap, block, hdr.size_gr);
-        if (cursor.damaged)
-            nth_report_problem(heap, NTH_ERR_CORRUPT, cursor.damaged, "a block header",
-                               "a damaged header; the blocks after it up to the next uncommitted range are lost");
+    nth_iter it;
+    if (!nth_iter_open(&it, &nth_mem_self, (uintptr_t)heap)) return;
+    it.options = NTH_ITER_NO_LFH_SLOTS | NTH_ITER_NO_BIG;
+    nth_walk_entry entry;
+    while (nth_iter_next(&it, &entry)) {
+        char *block = entry.u.block.header;
+        if ((entry.flags & (NTH_ENTRY_REGION | NTH_ENTRY_UNCOMMITTED)) || !nth_block_is_listed(&it.hdr)) continue;
+        if (!(block >= keep_out && block < keep_out_end)) nth_freelist_insert_locked(heap, block, it.hdr.size_gr);
+    }
+    if (it.problems)
+        nth_report_problem(heap, NTH_ERR_CORRUPT, (const void *)it.problem.address, it.problem.expected,
+                           "a damaged header; the free blocks after it up to the next uncommitted range stay unlisted");
+}
+
+/* Makes [start, end) one block that chains with its neighbours: it keeps the prev_size of the
+ * header at `start` (the first block of the range, whose neighbour before it is unchanged), and
+ * the block after it, if any, names its size (as the caller's final header will). */
+static void keep_out_chained_locked(nth_heap *heap, char *start, char *end)
+{
+    nth_block_header first, provisional = {.size_gr = (uint32_t)((size_t)(end - start) / NTH_GRANULE)};
+    if (nth_header_load(heap, start, &first)) {
+        provisional.prev_size_gr = first.prev_size_gr;
+        provisional.segment_index = first.segment_index;
+    }
+    nth_header_store(heap, start, provisional);
+    nth_segment *segment = nth_segment_of(heap, start);
+    nth_block_header next;
+    if (segment && end < segment->limit && !nth_segment_ucr_at(segment, end) && nth_header_load(heap, end, &next)) {
+        next.prev_size_gr = provisional.size_gr;
+        nth_block_store_locked(heap, end, next);
     }
 }
 
@@ -69,8 +89,7 @@ void nth_sweep_contain_locked(nth_heap *heap, const char *keep_out, const char *
         /* The caller is rewriting this range: make it one block the cursor can step over. It
          * reads "free", so a stale pointer into it is still a double free; being kept out, it
          * is not listed, and the caller writes its final header. */
-        nth_block_header provisional = {.size_gr = (uint32_t)((size_t)(keep_out_end - keep_out) / NTH_GRANULE)};
-        nth_header_store(heap, (char *)keep_out, provisional);
+        keep_out_chained_locked(heap, (char *)keep_out, (char *)keep_out_end);
     }
     for (unsigned index = 0; index < NTH_FREE_LISTS; index++) {
         char *suspect;

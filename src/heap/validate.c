@@ -1,6 +1,8 @@
 /*
  * validate.c — the heap's invariants in executable form. nth_heap_validate(heap, 0, ptr) checks
- * one block; with ptr NULL it checks everything and reports the first violation:
+ * one block; with ptr NULL it checks everything and reports the first violation. Segments,
+ * blocks and big blocks are reached through the one traversal (iter.c), which checks every
+ * step it takes; this file adds what only the heap's owner can check:
  *
  *   per segment   header block; blocks tile [first_block, limit) minus the UCRs exactly; every
  *                 header decodes and names its segment; prev_size_gr chains; BLOCK_LAST exactly
@@ -9,12 +11,12 @@
  *                 tail and free fills intact (block.c checks them); UCRs sorted, apart, and
  *                 summing to limit - base - committed
  *   free lists    links, sizes, bitmap, totals (freelist.c)
- *   big blocks    records, record pages, list links, the in-band prefix (bigblock.c)
+ *   big blocks    records, record pages, list links, the in-band prefix (bigblock.c); the
+ *                 list is walked by the traversal and must end at big_tail
  *   LFH           subsegment bitmaps and counters (lfh.c)
  *   totals        busy/free/damaged block counts and bytes equal the heap's counters
  */
-#include "heap/internal.h"
-#include "heap/lfh.h"
+#include "heap/iter.h"
 
 
 typedef struct totals {
@@ -54,77 +56,104 @@ static bool check_ucrs(nth_heap *heap, nth_segment *segment)
     return true;
 }
 
-static bool check_segment(nth_heap *heap, nth_segment *segment, totals *t)
+/* The segment's header block, and its uncommitted ranges against its committed count. */
+static bool check_region(nth_heap *heap, nth_segment *segment)
 {
     char *base = nth_segment_base(segment);
     nth_block_header hdr;
     if (!nth_header_load(heap, base, &hdr) || !(hdr.flags & BLOCK_INTERNAL) ||
         base + (size_t)hdr.size_gr * NTH_GRANULE != segment->first_block)
         return problem(heap, base, "the segment's header block", "a damaged header");
-    if (!check_ucrs(heap, segment)) return false;
-    t->committed += segment->committed;
+    return check_ucrs(heap, segment);
+}
 
-    bool coalesce = !(heap->flags & NTH_DISABLE_COALESCE_ON_FREE);
-    char *block = segment->first_block;
-    uint32_t prev_gr = hdr.size_gr;
-    bool prev_free = false;
-    while (block < segment->limit) {
-        const nth_ucr *ucr = nth_segment_ucr_at(segment, block);
-        if (ucr) {
-            block += (size_t)ucr->size_pg * NTH_PAGE;
-            prev_gr = 0;
-            prev_free = false;
-            continue;
-        }
-        if (!nth_segment_is_committed(segment, block, sizeof hdr) || !nth_header_load(heap, block, &hdr))
-            return problem(heap, block, "a block header", "a damaged header (overflow from the block before?)");
-        if (hdr.segment_index != nth_segment_tag(segment) || hdr.prev_size_gr != prev_gr || hdr.size_gr < 1)
-            return problem(heap, block, "a header consistent with its neighbours", "a wrong size, segment or prev_size");
-        char *end = block + (size_t)hdr.size_gr * NTH_GRANULE;
-        if (!nth_segment_is_committed(segment, block, (size_t)(end - block)))
-            return problem(heap, block, "a block inside committed memory", "a size running past it");
-        bool at_stop = end == segment->limit || nth_segment_ucr_at(segment, end);
-        if (at_stop != !!(hdr.flags & BLOCK_LAST))
-            return problem(heap, block, "BLOCK_LAST exactly before uncommitted space", "a wrong LAST flag");
-        if (hdr.flags & BLOCK_BUSY) {
-            t->busy_blocks++;
-            t->busy_bytes += nth_block_requested(&hdr);
-            if ((hdr.flags & BLOCK_LFH) && !nth_lfh_check_subsegment(heap, block)) return false;
-            prev_free = false;
-        } else if (hdr.flags & BLOCK_DAMAGED) {
-            t->damaged_blocks++;
-            t->damaged_bytes += (size_t)hdr.size_gr * NTH_GRANULE;
-            prev_free = false;
-        } else {
-            if (coalesce && prev_free)
-                return problem(heap, block, "free blocks coalesced with their neighbours", "two adjacent free blocks");
-            t->free_blocks++;
-            t->free_bytes += (size_t)hdr.size_gr * NTH_GRANULE;
-            prev_free = true;
-        }
-        if (!check_fills(heap, block, &hdr)) return false;
-        prev_gr = hdr.size_gr;
-        block = end;
+/* One back-end block as the traversal returned it (its header decoded, inside its committed
+ * run, chained with the block before it). prev_free: whether the block before it is free. */
+static bool check_block(nth_heap *heap, const nth_segment *segment, char *block, const nth_block_header *hdr,
+                        bool *prev_free, totals *t)
+{
+    if (hdr->segment_index != nth_segment_tag(segment))
+        return problem(heap, block, "a header consistent with its neighbours", "a wrong size, segment or prev_size");
+    char *end = block + (size_t)hdr->size_gr * NTH_GRANULE;
+    bool at_stop = end == segment->limit || nth_segment_ucr_at(segment, end);
+    if (at_stop != !!(hdr->flags & BLOCK_LAST))
+        return problem(heap, block, "BLOCK_LAST exactly before uncommitted space", "a wrong LAST flag");
+    bool was_free = *prev_free;
+    *prev_free = false;
+    if (hdr->flags & BLOCK_BUSY) {
+        t->busy_blocks++;
+        t->busy_bytes += nth_block_requested(hdr);
+        if ((hdr->flags & BLOCK_LFH) && !nth_lfh_check_subsegment(heap, block)) return false;
+    } else if (hdr->flags & BLOCK_DAMAGED) {
+        t->damaged_blocks++;
+        t->damaged_bytes += (size_t)hdr->size_gr * NTH_GRANULE;
+    } else {
+        if (was_free && !(heap->flags & NTH_DISABLE_COALESCE_ON_FREE))
+            return problem(heap, block, "free blocks coalesced with their neighbours", "two adjacent free blocks");
+        t->free_blocks++;
+        t->free_bytes += (size_t)hdr->size_gr * NTH_GRANULE;
+        *prev_free = true;
     }
+    return check_fills(heap, block, hdr);
+}
+
+/* A big block as the traversal returned it (from its record, which the traversal checked
+ * names this heap and bounds the data); `prev` is the record before it in the list. */
+static bool check_big(nth_heap *heap, const nth_walk_entry *entry, nth_big **prev, totals *t)
+{
+    nth_big *big = (nth_big *)nth_addrmap_lookup(entry->data);
+    if (!nth_big_validate_record_locked(heap, big, *prev)) return false;
+    *prev = big;
+    t->busy_blocks++;
+    t->busy_bytes += big->size;
+    t->committed += big->owner.reserve;
     return true;
 }
 
-static bool check_big(nth_heap *heap, totals *t)
+/* Every segment and big block through the one traversal (iter.c): the traversal checks what it
+ * follows (the lists against the heap's counts, each header's decoding, bounds and size chain,
+ * each big-block record's owner and bounds) and this adds the checks only the heap's owner can
+ * make. The LFH's slots are checked from its bitmaps (lfh_check.c), not listed here. */
+static bool check_traversal(nth_heap *heap, totals *t)
 {
-    return nth_big_validate_locked(heap, &t->busy_blocks, &t->busy_bytes, &t->committed);
+    nth_iter it;
+    if (!nth_iter_open(&it, &nth_mem_self, (uintptr_t)heap))
+        return problem(heap, heap, it.problem.expected, it.problem.found);
+    it.options = NTH_ITER_NO_LFH_SLOTS;
+    nth_walk_entry entry;
+    bool prev_free = false;
+    nth_big *prev_big = NULL;
+    for (;;) {
+        bool more = nth_iter_next(&it, &entry);
+        if (it.problems) return problem(heap, (const void *)it.problem.address, it.problem.expected, it.problem.found);
+        if (!more) break;
+        nth_segment *segment = (nth_segment *)it.segment_address;
+        bool ok = true;
+        if (entry.flags & NTH_ENTRY_BIG) {
+            ok = check_big(heap, &entry, &prev_big, t);
+        } else if (entry.flags & NTH_ENTRY_REGION) {
+            ok = check_region(heap, segment);
+            t->committed += segment->committed;
+            prev_free = false;
+        } else if (entry.flags & NTH_ENTRY_UNCOMMITTED) {
+            prev_free = false;
+        } else {
+            ok = check_block(heap, segment, entry.u.block.header, &it.hdr, &prev_free, t);
+        }
+        if (!ok) return false;
+    }
+    if (prev_big != heap->big_tail)
+        return problem(heap, heap, "the big-block list ending at its tail", "a broken list");
+    return true;
 }
 
 static bool validate_heap_locked(nth_heap *heap)
 {
     nth_assert_held(heap);
     totals t = {0};
-    uint32_t n_segments = 0;
-    for (nth_segment *segment = heap->first_segment; segment; segment = segment->next, n_segments++)
-        if (n_segments >= heap->n_segments)
-            return problem(heap, segment, "as many segments as the heap counts", "a longer segment list");
-        else if (!check_segment(heap, segment, &t))
-            return false;
-    if (!check_big(heap, &t) || !nth_freelist_check_locked(heap)) return false;
+    if (!nth_big_validate_pages_locked(heap, &t.committed) || !check_traversal(heap, &t) ||
+        !nth_freelist_check_locked(heap))
+        return false;
     /* The heap header blocks are not counted as busy blocks. */
     if (t.busy_blocks != heap->busy_blocks || t.busy_bytes != heap->busy_bytes)
         return problem(heap, heap, "busy totals equal to the heap's counters", "different totals");

@@ -206,6 +206,74 @@ TEST(a_damaged_header_and_an_unreadable_range)
     nth_heap_destroy(heap);
 }
 
+TEST(a_truncated_segment_list)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    nth_iter probe;
+    REQUIRE(nth_iter_open(&probe, &nth_mem_self, (uintptr_t)heap));
+    REQUIRE(probe.heap.n_segments >= 2);
+    const nth_segment *first = probe.heap.first_segment;
+    const void *none = NULL;
+    patched_image image = {0};
+    add_patch(&image, &first->next, &none, sizeof none); /* the list ends after segment 0 */
+    survives(heap, &image, heap, true);
+    nth_heap_destroy(heap);
+}
+
+TEST(clients_leave_out_slots_and_big_blocks)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    nth_iter it;
+    size_t all = iterate(&nth_mem_self, heap, &it);
+    REQUIRE(nth_iter_open(&it, &nth_mem_self, (uintptr_t)heap));
+    it.options = NTH_ITER_NO_LFH_SLOTS | NTH_ITER_NO_BIG;
+    size_t n = 0, subsegments = 0;
+    nth_walk_entry e;
+    while (n < MAX_ENTRIES && nth_iter_next(&it, &e)) {
+        n++;
+        CHECK(!(e.flags & NTH_ENTRY_BIG));
+        CHECK(!(e.flags & NTH_ENTRY_LFH)); /* a subsegment's block, not its slots */
+        subsegments += (e.flags & NTH_ENTRY_INTERNAL) && (it.hdr.flags & BLOCK_LFH);
+    }
+    CHECK_EQ(it.problems, 0);
+    CHECK(subsegments >= 1);
+    CHECK_EQ(n, all - (60 - 18) - 3); /* 42 LFH blocks and 3 big blocks fewer */
+    nth_heap_destroy(heap);
+}
+
+TEST(continuing_inside_an_uncommitted_range)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    nth_heap_lock(heap);
+    nth_iter it;
+    REQUIRE(nth_iter_open(&it, &nth_mem_self, (uintptr_t)heap));
+    nth_walk_entry e;
+    bool found = false;
+    while (nth_iter_next(&it, &e))
+        if (e.flags & NTH_ENTRY_UNCOMMITTED) {
+            found = true;
+            break;
+        }
+    REQUIRE(found);
+    REQUIRE(e.size >= 2 * NTH_PAGE);
+    uintptr_t range_end = (uintptr_t)e.data + e.size;
+    /* As after a decommit that merged ranges over the position the client was at. */
+    nth_iter_continue_at(&it, (uintptr_t)e.data + NTH_PAGE);
+    nth_walk_entry after;
+    bool more = nth_iter_next(&it, &after);
+    nth_heap_unlock(heap);
+    CHECK_EQ(it.problems, 0);
+    CHECK(more);
+    if (range_end < (uintptr_t)it.segment.limit)
+        CHECK((uintptr_t)after.u.block.header == range_end); /* the block after the range */
+    else
+        CHECK(after.flags & (NTH_ENTRY_REGION | NTH_ENTRY_BIG)); /* it ended the segment: what follows */
+    nth_heap_destroy(heap);
+}
+
 TEST(not_a_heap)
 {
     static char junk[sizeof(nth_heap)];
@@ -224,6 +292,9 @@ int main(int argc, char **argv)
     RUN(a_cycle_in_the_big_block_list);
     RUN(a_wild_segment_link);
     RUN(a_damaged_header_and_an_unreadable_range);
+    RUN(a_truncated_segment_list);
+    RUN(clients_leave_out_slots_and_big_blocks);
+    RUN(continuing_inside_an_uncommitted_range);
     RUN(not_a_heap);
     return harness_finish(argv[0]);
 }
