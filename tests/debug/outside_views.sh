@@ -2,7 +2,8 @@
 # outside_views.sh — the debug heap's views read from outside the process, against children of
 # test_outside_views (--child FILE MODE) run with NTHEAP_OPTIONS, live (-p) and from a gcore core:
 #   heap -a ADDR   an interior address of a traced block names outside_alloc as its allocation
-#                  stack (back-end and big blocks; live and core); a block the full page heap
+#                  stack (back-end and big blocks; live and core), with its source line when
+#                  addr2line is installed; a block the full page heap
 #                  holds after its free is delayed-free with outside_free as its free stack
 #   umdh -p -o     two snapshots around a leak of 7 blocks of one stack diff to exactly that
 #                  stack with +7 (the baseline blocks do not show); a core snapshot diffs to 0
@@ -48,6 +49,12 @@ check_a() { # NAME ADDRESS WANT_USER WANT_KIND WANT_STATE TARGET-ARGS...
 }
 check_a a_block "$(plus "$block" 8)" "$block" back-end busy -p "$pid"
 check_a a_big "$(plus "$big" 4096)" "$big" "big (virtual)" busy -p "$pid"
+if command -v addr2line >/dev/null 2>&1; then # the call's source line, from the test's own DWARF
+    case "$(field "$work/a_block.json" "d['alloc_stack'][0]['source']")" in
+    *test_outside_views.c:[0-9]*) ;;
+    *) fail "heap -a: the allocating call has no source line: $(field "$work/a_block.json" "d['alloc_stack'][0]")" ;;
+    esac
+fi
 "$tool" heap -p "$pid" -a "$(plus "$block" 8)" >"$work/a.txt" || fail "text -a"
 grep -q 'allocation stack:' "$work/a.txt" && grep -q 'outside_alloc+0x' "$work/a.txt" || fail "text -a: no stack"
 "$tool" heap -p "$pid" -a 10 >/dev/null; [ $? -eq 1 ] || fail "-a of an address in no block must exit 1"

@@ -19,6 +19,7 @@
  * States: busy; free (a back-end or LFH free block: no stack is kept once a block is freed,
  * unless the page heap delays the free); delayed-free (held by the page heap: both stacks).
  */
+#include <limits.h>
 #include <string.h>
 
 #include "cmd_heap.h"
@@ -41,6 +42,7 @@ static void emit_stack(heap_cli *c, const nth_trace_reader *r, nth_symbolizer *s
         {"index", EMIT_U64, "    #%" PRIu64, NULL},   {"address", EMIT_HEX, " %016" PRIx64, NULL},
         {"symbol", EMIT_STR, " %s", NULL},             {"symbol_offset", EMIT_HEX, "+0x%" PRIx64, NULL},
         {"module", EMIT_STR, " (%s", NULL},            {"module_offset", EMIT_HEX, "+0x%" PRIx64 ")", NULL},
+        {"source", EMIT_STR, " %s", NULL},
     };
     uintptr_t f[MAX_FRAMES];
     size_t n = r && stack ? nth_traces_user_frames(r, s, stack, f, MAX_FRAMES) : 0;
@@ -48,9 +50,11 @@ static void emit_stack(heap_cli *c, const nth_trace_reader *r, nth_symbolizer *s
     emit_array_begin(&c->e, key);
     for (size_t k = 0; k < n; k++) {
         frame_text t;
+        char source[PATH_MAX + 16];
         frame_describe(s, f[k], &t);
-        emit_record(&c->e, columns, 6, NULL, (uint64_t)k, (uint64_t)t.address, t.symbol, t.symbol_offset, t.module,
-                    t.module_offset);
+        frame_source(s, f[k], source, sizeof source);
+        emit_record(&c->e, columns, 7, NULL, (uint64_t)k, (uint64_t)t.address, t.symbol, t.symbol_offset, t.module,
+                    t.module_offset, source);
             }
     emit_array_end(&c->e);
 }
