@@ -63,13 +63,7 @@ static void usage(FILE *out)
 static int usage_fail(const pst_opts *o, const char *why)
 {
     usage(stderr);
-    if (o->json) {
-        printf("{\"command\":");
-        pst_json_str(o->command ? o->command : "");
-        printf(",\"error\":");
-        pst_json_str(why);
-        printf("}\n");
-    }
+    pst_cli_error_members(o, why);
     return 2;
 }
 
@@ -87,10 +81,41 @@ static const command commands[] = {
     {"set", 3, NULL},
 };
 
+/* Parses the arguments and runs the command on the open emitter; returns the exit status. */
+static int run(pst_opts *o, const char **pos, int npos, const char *why)
+{
+    if (why) return usage_fail(o, why);
+    if (npos < 2) return usage_fail(o, "expected FILE and COMMAND");
+    o->file = pos[0];
+    o->command = pos[1];
+    o->arg = pos[2];
+    o->tag = pos[3];
+    o->value = pos[4];
+    const command *cmd = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(o->command, commands[i].name) == 0) cmd = &commands[i];
+    if (!cmd) {
+        fprintf(stderr, "ntheap pst: unknown command \"%s\"\n", o->command);
+        return usage_fail(o, "unknown command");
+    }
+    if (npos - 2 != cmd->nargs)
+        return usage_fail(o, cmd->nargs == 0 ? "this command takes no node path"
+                             : cmd->nargs == 1 ? "this command needs one node path"
+                                               : "set needs NID TAG VALUE");
+    if (!cmd->run) return pst_cmd_set(o);
+    nth_pst_file *f;
+    nth_pst_error e;
+    if (nth_pst_open(o->file, &f, &e)) return pst_cli_refuse(o, "%s: %s", o->file, e.message);
+    nth_pst_limit_work(f, 64); /* any command costs O(file size), however hostile the file */
+    int rc = cmd->run(f, o);
+    nth_pst_close(f);
+    return rc;
+}
+
 int nth_cli_pst(int argc, char **argv)
 {
     pst_opts o = {0};
-    const char *pos[5] = {0};
+    const char *pos[5] = {0}, *why = NULL;
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
@@ -103,31 +128,12 @@ int nth_cli_pst(int argc, char **argv)
         } else if (npos < 5)
             pos[npos++] = argv[i];
         else
-            return usage_fail(&o, "too many arguments");
+            why = "too many arguments";
     }
-    if (npos < 2) return usage_fail(&o, "expected FILE and COMMAND");
-    o.file = pos[0];
-    o.command = pos[1];
-    o.arg = pos[2];
-    o.tag = pos[3];
-    o.value = pos[4];
-    const command *cmd = NULL;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(o.command, commands[i].name) == 0) cmd = &commands[i];
-    if (!cmd) {
-        fprintf(stderr, "ntheap pst: unknown command \"%s\"\n", o.command);
-        return usage_fail(&o, "unknown command");
-    }
-    if (npos - 2 != cmd->nargs)
-        return usage_fail(&o, cmd->nargs == 0 ? "this command takes no node path"
-                              : cmd->nargs == 1 ? "this command needs one node path"
-                                                : "set needs NID TAG VALUE");
-    if (!cmd->run) return pst_cmd_set(&o);
-    nth_pst_file *f;
-    nth_pst_error e;
-    if (nth_pst_open(o.file, &f, &e)) return pst_cli_refuse(&o, "%s: %s", o.file, e.message);
-    nth_pst_limit_work(f, 64); /* any command costs O(file size), however hostile the file */
-    int rc = cmd->run(f, &o);
-    nth_pst_close(f);
+    emit out;
+    emit_begin(&out, stdout, o.json);
+    o.e = &out;
+    int rc = run(&o, pos, npos, why);
+    emit_end(&out);
     return rc;
 }
