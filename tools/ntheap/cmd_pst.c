@@ -1,21 +1,11 @@
 /*
- * cmd_pst.c — `ntheap pst FILE COMMAND`: argument parsing and dispatch.
- *
- *     ntheap pst [--json] FILE info          header, counts, heaps by client, problems
- *     ntheap pst [--json] FILE heaps         every Heap-on-Node, one line each, then problems
- *     ntheap pst [--json] FILE hn PATH       one heap: pages, allocations with hex
- *     ntheap pst [--json] FILE props PATH    a Property Context's properties
- *     ntheap pst [--raw] FILE props PATH     one line per property: tag type hex-value
- *     ntheap pst [--json] FILE table PATH    a Table Context: columns and rows
- *     ntheap pst [--json] FILE validate      every check of nth_pst_validate; exit 0 only if sound
- *     ntheap pst [--json] FILE tree          folder hierarchy with item counts
- *     ntheap pst [--json] FILE ls FOLDER     a folder's items (FOLDER: NID or "Name/Name")
- *     ntheap pst [--json] FILE set NID TAG VALUE   rewrite one property in the file (atomic)
+ * cmd_pst.c — `ntheap pst FILE COMMAND`: argument parsing and dispatch; usage() below lists the
+ * commands (info heaps validate tree ls hn props table set), each in its cmd_pst_*.c file.
  *
  * PATH is a NID ("0x21" or decimal "33") or a subnode path ("0x200024/0x8025"). Options may
  * come anywhere. Exit status: 0 success, 1 problems or errors, 2 usage or a file that cannot
- * be opened as a PST. With --json every failure after the usage check is a JSON object with an
- * "error" field.
+ * be opened as a PST. The dispatcher opens the one output document (emit.h) around the command,
+ * so with --json every failure, usage included, is a JSON object with an "error" field.
  */
 #include <stdbool.h>
 #include <stdio.h>

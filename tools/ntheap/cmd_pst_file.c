@@ -63,20 +63,18 @@ static int count_heap(void *ctx, const nth_pst_node_ref *ref, const nth_pst_hn *
     return 0;
 }
 
-/* Root of a B-tree: its nested object (bid, ib) and its entry and page counts. */
-static void emit_root(emit *e, const char *key, const char *label, const nth_pst_bref *root, size_t entries, size_t pages)
+/* Root of a B-tree: its nested object `key` (bid, ib) and its entry and page counts. */
+static void emit_root(emit *e, const char *key, const char *entries, const char *pages, const char *label,
+                      const nth_pst_bref *root, size_t n_entries, size_t n_pages)
 {
     emit_object_begin(e, key, NULL);
     emit_fields(e, EMIT_COLUMNS({NULL, EMIT_STR, "%s", NULL}, {"bid", EMIT_HEX, "BID 0x%" PRIX64, NULL},
                                 {"ib", EMIT_HEX, " at 0x%" PRIX64, NULL}),
                 label, (uint64_t)root->bid, (uint64_t)root->ib);
     emit_object_end(e);
-    char entries_key[16], pages_key[16];
-    snprintf(entries_key, sizeof entries_key, "%.3s_entries", key);
-    snprintf(pages_key, sizeof pages_key, "%.3s_pages", key);
-    emit_fields(e, EMIT_COLUMNS({entries_key, EMIT_U64, ": %" PRIu64 " entries", NULL},
-                                {pages_key, EMIT_U64, " in %" PRIu64 " pages\n", NULL}),
-                (uint64_t)entries, (uint64_t)pages);
+    emit_fields(e, EMIT_COLUMNS({entries, EMIT_U64, ": %" PRIu64 " entries", NULL},
+                                {pages, EMIT_U64, " in %" PRIu64 " pages\n", NULL}),
+                (uint64_t)n_entries, (uint64_t)n_pages);
 }
 
 int pst_cmd_info(nth_pst_file *f, const pst_opts *o)
@@ -113,8 +111,8 @@ int pst_cmd_info(nth_pst_file *f, const pst_opts *o)
         pst_crypt_name(in->crypt), (uint64_t)in->crypt, (uint64_t)in->file_size, (uint64_t)in->file_eof,
         (uint64_t)in->crc_partial, (uint64_t)in->crc_full, (uint64_t)in->bid_next_block,
         (uint64_t)in->bid_next_page, (uint64_t)in->unique, (uint64_t)in->pmap_free);
-    emit_root(out, "nbt_root", "NBT root        ", &in->nbt_root, nbt, r.nbt_pages);
-    emit_root(out, "bbt_root", "BBT root        ", &in->bbt_root, c.bbt, r.bbt_pages);
+    emit_root(out, "nbt_root", "nbt_entries", "nbt_pages", "NBT root        ", &in->nbt_root, nbt, r.nbt_pages);
+    emit_root(out, "bbt_root", "bbt_entries", "bbt_pages", "BBT root        ", &in->bbt_root, c.bbt, r.bbt_pages);
     emit_fields(out, EMIT_COLUMNS(
         {"amap_last", EMIT_HEX, "AMap            last 0x%" PRIX64, NULL},
         {"amap_free", EMIT_U64, ", %" PRIu64 " bytes free", NULL},

@@ -81,19 +81,9 @@ int pst_cmd_props(nth_pst_file *f, const pst_opts *o)
 static int table_row(nth_pst_file *f, const pst_opts *o, nth_pst_tc *tc, size_t r, bool raw)
 {
     static const emit_column cell_columns[] = {
-        {"tag", EMIT_HEX_PAD(8), "  0x%08" PRIX64, NULL},
-        {"name", EMIT_STR, " %-34s", "                                   "},
-        {"where", EMIT_STR, " %-7s", NULL},
-        {"size", EMIT_U64, " %5" PRIu64, NULL},
-        {"raw", EMIT_BYTES, NULL, NULL},
-        {"value", EMIT_STR, "  %s", NULL},
-    };
-    static const emit_column error_columns[] = {
-        {"tag", EMIT_HEX_PAD(8), "  0x%08" PRIX64, NULL},
-        {"name", EMIT_STR, " %-34s", "                                   "},
-        {"where", EMIT_STR, " %-7s", NULL},
-        {"size", EMIT_U64, " %5" PRIu64, NULL},
-        {"error", EMIT_STR, "  %s", NULL},
+        {"tag", EMIT_HEX_PAD(8), "  0x%08" PRIX64, NULL}, {"name", EMIT_STR, " %-34s", "                                   "},
+        {"where", EMIT_STR, " %-7s", NULL}, {"size", EMIT_U64, " %5" PRIu64, NULL}, {"raw", EMIT_BYTES, NULL, NULL},
+        {"value", EMIT_STR, "  %s\n", NULL}, {"error", EMIT_STR, "  %s\n", NULL},
     };
     int rc = 0;
     char row[32];
@@ -111,16 +101,13 @@ static int table_row(nth_pst_file *f, const pst_opts *o, nth_pst_tc *tc, size_t 
             emit_record(o->e, raw_columns, 4, NULL, row, tag, (uint64_t)p.type, p.data, p.size);
         } else if (st != NTH_PST_E_NOT_FOUND) {
             char nbuf[160];
-            const char *name = pst_prop_name(f, p.id, nbuf, sizeof nbuf);
             char *value = st ? NULL : value_text(&p, o);
-            if (st) {
-                rc = 1;
-                fprintf(stderr, "ntheap pst: %s\n", e.message);
-                emit_record(o->e, error_columns, 5, NULL, tag, name, pst_where_name(p.where), (uint64_t)p.size, e.message);
-            } else {
-                emit_record(o->e, cell_columns, 6, NULL, tag, name, pst_where_name(p.where), (uint64_t)p.size, p.data,
-                            p.size, value ? value : "");
-            }
+            emit_object_begin(o->e, NULL, NULL);
+            emit_fields(o->e, cell_columns, st ? 4 : 6, tag, pst_prop_name(f, p.id, nbuf, sizeof nbuf),
+                        pst_where_name(p.where), (uint64_t)p.size, p.data, p.size, value ? value : "");
+            if (st) emit_fields(o->e, cell_columns + 6, 1, e.message);
+            if (st) fprintf(stderr, "ntheap pst: %s\n", e.message), rc = 1;
+            emit_object_end(o->e);
             free(value);
         }
     }
