@@ -24,7 +24,7 @@
  *     type        arguments                         JSON              text
  *     EMIT_U64    uint64_t                          1234              printf(fmt, v), e.g. "%8" PRIu64
  *     EMIT_I64    int64_t                           -1                printf(fmt, v), e.g. "%" PRId64
- *     EMIT_HEX    uint64_t                          "0x00AB"          printf(fmt, v), e.g. "%08" PRIx64
+ *     EMIT_HEX    uint64_t                          "0xAB"            printf(fmt, v), e.g. "%08" PRIx64
  *     EMIT_STR    const char * (NULL: absent)       "text" or null    printf(fmt, s), or `none`
  *     EMIT_BOOL   int (a bool)                      true / false      fmt when true, `none` when false
  *     EMIT_BYTES  const uint8_t *, size_t           "00ab.." (hex)    printf(fmt, hex digits)
@@ -53,7 +53,8 @@ typedef struct emit_column {
 /* EMIT_HEX whose JSON digits are zero-padded to `digits` ("0x0037001F" for a property tag). */
 #define EMIT_HEX_PAD(digits) ((emit_type)(EMIT_HEX | (digits) << 8))
 
-#define EMIT_MAX_DEPTH 16
+/* Nesting levels: `pst tree` nests up to 64 folders, each an object and its "children" array. */
+#define EMIT_MAX_DEPTH 160
 #define EMIT_MAX_COLUMNS 16
 
 typedef struct emit {
