@@ -4,7 +4,8 @@
  * digits (zero is "0x0", EMIT_HEX_PAD pads), text-only columns stay out of it and JSON-only
  * columns out of the text, booleans, byte strings and hex dumps take their documented forms,
  * strings are escaped, and nesting as deep as `pst tree` goes (64 folders, two levels each)
- * still separates members with exactly one comma and indents each level by two more spaces. Each case renders into a memory stream.
+ * still separates members with exactly one comma and indents each level by two more spaces.
+ * Each case renders into a memory stream.
  */
 #include <stdlib.h>
 #include <string.h>

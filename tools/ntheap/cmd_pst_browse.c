@@ -229,8 +229,8 @@ int pst_cmd_ls(nth_pst_file *f, const pst_opts *o)
     nth_pst_tc *tc = open_tc(f, table, &e);
     if (!tc) return pst_cli_fail(o, "contents table 0x%X: %s", table, e.message);
     size_t rows = nth_pst_tc_row_count(tc);
-    emit_fields(o->e, EMIT_COLUMNS({"folder", EMIT_HEX, "Folder 0x%" PRIX64, NULL}, {NULL, EMIT_U64, ": %" PRIu64 " item", NULL},
-                                   {NULL, EMIT_BOOL, "s\n", "\n"}),
+    emit_fields(o->e, EMIT_COLUMNS({"folder", EMIT_HEX, "Folder 0x%" PRIX64, NULL},
+                                   {NULL, EMIT_U64, ": %" PRIu64 " item", NULL}, {NULL, EMIT_BOOL, "s\n", "\n"}),
                 (uint64_t)folder, (uint64_t)rows, (int)(rows != 1));
     static const emit_column columns[] = {
         {"nid", EMIT_HEX, "0x%-9" PRIX64, NULL},
@@ -241,8 +241,8 @@ int pst_cmd_ls(nth_pst_file *f, const pst_opts *o)
         {"sender", EMIT_STR, "  %-21.21s", NULL},
         {"subject", EMIT_STR, " %s", NULL},
     };
-    emit_table_begin(o->e, "items", "NID         Date                    Size  Att  Sender                Subject", columns, 7,
-                     NULL);
+    emit_table_begin(o->e, "items", "NID         Date                    Size  Att  Sender                Subject",
+                     columns, 7, NULL);
     for (size_t r = 0; r < rows; r++) {
         uint32_t nid = nth_pst_tc_row_id(tc, r);
         nth_pst_pc *pc = open_pc(f, nid);

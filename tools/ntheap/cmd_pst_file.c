@@ -83,8 +83,7 @@ int pst_cmd_info(nth_pst_file *f, const pst_opts *o)
     collect_ctx col = {0};
     nth_pst_report r;
     nth_pst_validate(f, collect, &col, &r);
-    heap_stats c;
-    memset(&c, 0, sizeof c);
+    heap_stats c = {0};
     nth_pst_error e;
     /* these walks met the same problems as the validation above, which already counted them */
     nth_pst_bbt_foreach(f, count_block, &c, NULL, &e);
@@ -100,8 +99,9 @@ int pst_cmd_info(nth_pst_file *f, const pst_opts *o)
         {"bCryptMethod", EMIT_U64, " (bCryptMethod %" PRIu64 ")\n", NULL},
         {"file_size", EMIT_U64, "size            %" PRIu64 " bytes", NULL},
         {"file_eof", EMIT_U64, " (ROOT.ibFileEof %" PRIu64 ")\n", NULL},
-        {"crc_partial", EMIT_HEX_PAD(8), in->unicode ? "header CRCs     dwCRCPartial 0x%08" PRIX64
-                                                     : "header CRC      dwCRCPartial 0x%08" PRIX64 " (matches)\n", NULL},
+        {"crc_partial", EMIT_HEX_PAD(8),
+         in->unicode ? "header CRCs     dwCRCPartial 0x%08" PRIX64
+                     : "header CRC      dwCRCPartial 0x%08" PRIX64 " (matches)\n", NULL},
         {"crc_full", EMIT_HEX_PAD(8), in->unicode ? ", dwCRCFull 0x%08" PRIX64 " (both match)\n" : NULL, NULL},
         {"bid_next_block", EMIT_HEX, "bidNextB        0x%" PRIX64 "\n", NULL},
         {"bid_next_page", EMIT_HEX, "bidNextP        0x%" PRIX64 "\n", NULL},

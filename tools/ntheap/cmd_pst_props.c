@@ -37,9 +37,8 @@ int pst_cmd_props(nth_pst_file *f, const pst_opts *o)
     nth_pst_node_ref ref;
     nth_pst_error e;
     nth_pst_pc *pc;
-    if (nth_pst_resolve_path(f, o->arg, &ref, &e) || nth_pst_pc_open(f, &ref.node, &pc, &e)) {
+    if (nth_pst_resolve_path(f, o->arg, &ref, &e) || nth_pst_pc_open(f, &ref.node, &pc, &e))
         return pst_cli_fail(o, "%s", e.message);
-    }
     size_t n = nth_pst_pc_count(pc);
     bool raw = o->raw && !o->json;
     if (!raw)
@@ -81,7 +80,8 @@ int pst_cmd_props(nth_pst_file *f, const pst_opts *o)
 static int table_row(nth_pst_file *f, const pst_opts *o, nth_pst_tc *tc, size_t r, bool raw)
 {
     static const emit_column cell_columns[] = {
-        {"tag", EMIT_HEX_PAD(8), "  0x%08" PRIX64, NULL}, {"name", EMIT_STR, " %-34s", "                                   "},
+        {"tag", EMIT_HEX_PAD(8), "  0x%08" PRIX64, NULL},
+        {"name", EMIT_STR, " %-34s", "                                   "},
         {"where", EMIT_STR, " %-7s", NULL}, {"size", EMIT_U64, " %5" PRIu64, NULL}, {"raw", EMIT_BYTES, NULL, NULL},
         {"value", EMIT_STR, "  %s\n", NULL}, {"error", EMIT_STR, "  %s\n", NULL},
     };
@@ -130,7 +130,8 @@ int pst_cmd_table(nth_pst_file *f, const pst_opts *o)
     }
     emit *out = o->e;
     emit_fields(out, EMIT_COLUMNS({"node", EMIT_STR, "Table Context %s", NULL}, {NULL, EMIT_STR, " (%s)", NULL},
-                                  {NULL, EMIT_U64, ": %" PRIu64 " columns", NULL}, {NULL, EMIT_U64, ", %" PRIu64 " rows", NULL},
+                                  {NULL, EMIT_U64, ": %" PRIu64 " columns", NULL},
+                                  {NULL, EMIT_U64, ", %" PRIu64 " rows", NULL},
                                   {"row_size", EMIT_U64, " of %" PRIu64 " bytes\n", NULL}),
                 o->arg, nth_pst_nid_type_name(ref.node.nid), (uint64_t)ncols, (uint64_t)nrows,
                 (uint64_t)nth_pst_tc_row_size(tc));
