@@ -1,7 +1,7 @@
 /*
- * emit.c — renders what the views emit (see emit.h) as text or JSON, hex dumps included. JSON output is one
- * document, members separated by commas through the `first` flag of each nesting level,
- * strings escaped (control characters as \u00XX), so `python3 -m json.tool` accepts any
+ * emit.c — renders what the views emit (see emit.h) as text or JSON, hex dumps included. JSON
+ * output is one document, members separated by commas through the `first` flag of each nesting
+ * level, strings escaped (control characters as \u00XX), so `python3 -m json.tool` accepts any
  * output; the text form writes each line as soon as it is complete.
  */
 #include <stdarg.h>
