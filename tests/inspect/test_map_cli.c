@@ -225,7 +225,7 @@ TEST(dt_shows_the_childs_values)
     CHECK(strstr(text, "\"magic_matches\": true") != NULL);
     snprintf(needle, sizeof needle, "\"name\": \"n_segments\", \"value\": \"0x%" PRIx32 "\"", r.n_segments);
     CHECK(strstr(text, needle) != NULL);
-    snprintf(needle, sizeof needle, "\"offset\": \"0x%zx\", \"size\": 4, \"name\": \"magic\", \"value\": \"0x%x\"",
+    snprintf(needle, sizeof needle, "\"offset\": \"0x%zX\", \"size\": 4, \"name\": \"magic\", \"value\": \"0x%x\"",
              offsetof(nth_heap, magic), NTH_HEAP_MAGIC);
     CHECK(strstr(text, needle) != NULL);
     free(text);

@@ -75,7 +75,7 @@ grep -q 'NOT SOUND' "$tmp/cut.txt" || fail "truncated file: not reported unsound
 
 # A flipped byte inside the message store's heap block: validate fails naming the trailer
 cp "$DATA/pstsdk-sample2.pst" "$tmp/flip.pst"
-ib=$("$CLI" pst --json "$DATA/pstsdk-sample2.pst" hn 0x21 | sed -n 's/.*"ib":"\(0x[0-9A-F]*\)".*/\1/p')
+ib=$("$CLI" pst --json "$DATA/pstsdk-sample2.pst" hn 0x21 | sed -n 's/.*"ib": *"\(0x[0-9A-F]*\)".*/\1/p' | head -n 1)
 [ -n "$ib" ] || fail "no block offset in hn --json"
 printf '\377' | dd of="$tmp/flip.pst" bs=1 seek=$((ib + 20)) conv=notrunc 2>/dev/null
 "$CLI" pst "$tmp/flip.pst" validate >"$tmp/flip.txt" 2>&1 && fail "flipped byte: validate passed"

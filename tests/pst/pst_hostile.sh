@@ -48,7 +48,7 @@ for crafted in self_sl amplify truncated bad_bsig wrong_client amap_hole folder_
         # shellcheck disable=SC2086
         run --json "$f" $cmd
         is_json "$tmp/out" || fail "$crafted: --json $cmd is not one JSON object: $(head -c 200 "$tmp/out")"
-        if [ $status -ne 0 ] && ! grep -q '"error"\|"sound":false\|"problems":[1-9]\|"problems":\[' "$tmp/out"; then
+        if [ $status -ne 0 ] && ! grep -q '"error"\|"sound": *false\|"problems": *[1-9]\|"problems": *\[' "$tmp/out"; then
             fail "$crafted: --json $cmd failed without an error field"
         fi
     done
@@ -78,16 +78,16 @@ run "$sample" props 033
 for bad in 0x21/ /0x21 0x 1a 0x200024//0x8025 -1; do
     run --json "$sample" props "$bad"
     [ $status -eq 1 ] || fail "props $bad: exit $status, expected 1"
-    grep -q '"error":".*bad node path' "$tmp/out" || fail "props $bad: no JSON error: $(cat "$tmp/out")"
+    grep -q '"error": *".*bad node path' "$tmp/out" || fail "props $bad: no JSON error: $(cat "$tmp/out")"
 done
 run --json "$sample" frobnicate
-[ $status -eq 2 ] && grep -q '"error":"unknown command"' "$tmp/out" || fail "unknown command: no JSON error"
+[ $status -eq 2 ] && grep -q '"error": *"unknown command"' "$tmp/out" || fail "unknown command: no JSON error"
 run --json "$sample" props
 [ $status -eq 2 ] && grep -q '"error":' "$tmp/out" || fail "props without a path: no JSON error"
 run --json "$tmp/nonexistent.pst" info
 [ $status -eq 2 ] && grep -q '"error":' "$tmp/out" || fail "missing file: no JSON error"
 run --json "$sample" table 0x21
-[ $status -eq 1 ] && grep -q '"error":".*not a Table Context' "$tmp/out" || fail "table on a PC: no JSON error"
+[ $status -eq 1 ] && grep -q '"error": *".*not a Table Context' "$tmp/out" || fail "table on a PC: no JSON error"
 
 [ $failed -eq 0 ] && echo "all hostile-file checks passed"
 [ $failed -eq 0 ]

@@ -1,21 +1,11 @@
 /*
- * cmd_pst.c — `ntheap pst FILE COMMAND`: argument parsing and dispatch.
- *
- *     ntheap pst [--json] FILE info          header, counts, heaps by client, problems
- *     ntheap pst [--json] FILE heaps         every Heap-on-Node, one line each, then problems
- *     ntheap pst [--json] FILE hn PATH       one heap: pages, allocations with hex
- *     ntheap pst [--json] FILE props PATH    a Property Context's properties
- *     ntheap pst [--raw] FILE props PATH     one line per property: tag type hex-value
- *     ntheap pst [--json] FILE table PATH    a Table Context: columns and rows
- *     ntheap pst [--json] FILE validate      every check of nth_pst_validate; exit 0 only if sound
- *     ntheap pst [--json] FILE tree          folder hierarchy with item counts
- *     ntheap pst [--json] FILE ls FOLDER     a folder's items (FOLDER: NID or "Name/Name")
- *     ntheap pst [--json] FILE set NID TAG VALUE   rewrite one property in the file (atomic)
+ * cmd_pst.c — `ntheap pst FILE COMMAND`: argument parsing and dispatch; usage() below lists the
+ * commands (info heaps validate tree ls hn props table set), each in its cmd_pst_*.c file.
  *
  * PATH is a NID ("0x21" or decimal "33") or a subnode path ("0x200024/0x8025"). Options may
  * come anywhere. Exit status: 0 success, 1 problems or errors, 2 usage or a file that cannot
- * be opened as a PST. With --json every failure after the usage check is a JSON object with an
- * "error" field.
+ * be opened as a PST. The dispatcher opens the one output document (emit.h) around the command,
+ * so with --json every failure, usage included, is a JSON object with an "error" field.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,13 +53,7 @@ static void usage(FILE *out)
 static int usage_fail(const pst_opts *o, const char *why)
 {
     usage(stderr);
-    if (o->json) {
-        printf("{\"command\":");
-        pst_json_str(o->command ? o->command : "");
-        printf(",\"error\":");
-        pst_json_str(why);
-        printf("}\n");
-    }
+    pst_cli_error_members(o, why);
     return 2;
 }
 
@@ -87,10 +71,41 @@ static const command commands[] = {
     {"set", 3, NULL},
 };
 
+/* Parses the arguments and runs the command on the open emitter; returns the exit status. */
+static int run(pst_opts *o, const char **pos, int npos, const char *why)
+{
+    if (why) return usage_fail(o, why);
+    if (npos < 2) return usage_fail(o, "expected FILE and COMMAND");
+    o->file = pos[0];
+    o->command = pos[1];
+    o->arg = pos[2];
+    o->tag = pos[3];
+    o->value = pos[4];
+    const command *cmd = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(o->command, commands[i].name) == 0) cmd = &commands[i];
+    if (!cmd) {
+        fprintf(stderr, "ntheap pst: unknown command \"%s\"\n", o->command);
+        return usage_fail(o, "unknown command");
+    }
+    if (npos - 2 != cmd->nargs)
+        return usage_fail(o, cmd->nargs == 0 ? "this command takes no node path"
+                             : cmd->nargs == 1 ? "this command needs one node path"
+                                               : "set needs NID TAG VALUE");
+    if (!cmd->run) return pst_cmd_set(o);
+    nth_pst_file *f;
+    nth_pst_error e;
+    if (nth_pst_open(o->file, &f, &e)) return pst_cli_refuse(o, "%s: %s", o->file, e.message);
+    nth_pst_limit_work(f, 64); /* any command costs O(file size), however hostile the file */
+    int rc = cmd->run(f, o);
+    nth_pst_close(f);
+    return rc;
+}
+
 int nth_cli_pst(int argc, char **argv)
 {
     pst_opts o = {0};
-    const char *pos[5] = {0};
+    const char *pos[5] = {0}, *why = NULL;
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
@@ -103,31 +118,12 @@ int nth_cli_pst(int argc, char **argv)
         } else if (npos < 5)
             pos[npos++] = argv[i];
         else
-            return usage_fail(&o, "too many arguments");
+            why = "too many arguments";
     }
-    if (npos < 2) return usage_fail(&o, "expected FILE and COMMAND");
-    o.file = pos[0];
-    o.command = pos[1];
-    o.arg = pos[2];
-    o.tag = pos[3];
-    o.value = pos[4];
-    const command *cmd = NULL;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(o.command, commands[i].name) == 0) cmd = &commands[i];
-    if (!cmd) {
-        fprintf(stderr, "ntheap pst: unknown command \"%s\"\n", o.command);
-        return usage_fail(&o, "unknown command");
-    }
-    if (npos - 2 != cmd->nargs)
-        return usage_fail(&o, cmd->nargs == 0 ? "this command takes no node path"
-                              : cmd->nargs == 1 ? "this command needs one node path"
-                                                : "set needs NID TAG VALUE");
-    if (!cmd->run) return pst_cmd_set(&o);
-    nth_pst_file *f;
-    nth_pst_error e;
-    if (nth_pst_open(o.file, &f, &e)) return pst_cli_refuse(&o, "%s: %s", o.file, e.message);
-    nth_pst_limit_work(f, 64); /* any command costs O(file size), however hostile the file */
-    int rc = cmd->run(f, &o);
-    nth_pst_close(f);
+    emit out;
+    emit_begin(&out, stdout, o.json);
+    o.e = &out;
+    int rc = run(&o, pos, npos, why);
+    emit_end(&out);
     return rc;
 }

@@ -112,20 +112,23 @@ static bool mark(tree_ctx *t, uint32_t nid)
     return true;
 }
 
-static void show_folder(tree_ctx *t, uint32_t nid, const char *name, int64_t items,
+/* One folder as the object `key` (NULL: an element of "children"), then its subfolders. */
+static void show_folder(tree_ctx *t, const char *key, uint32_t nid, const char *name, int64_t items,
                         int64_t unread, int depth)
 {
+    char indent[2 * DEPTH_MAX + 1];
+    memset(indent, ' ', 2 * (size_t)depth);
+    indent[2 * depth] = 0;
     t->folders++;
-    if (t->o->json) {
-        printf("{\"nid\":\"0x%X\",\"name\":", nid);
-        pst_json_str(name ? name : "");
-        printf(",\"items\":%lld,\"unread\":%lld,\"children\":[", (long long)items,
-               (long long)unread);
-    } else {
-        printf("%*s%s  (0x%X, %lld item%s, %lld unread)\n", 2 * depth, "",
-               name && *name ? name : "(no name)", nid, (long long)items, items == 1 ? "" : "s",
-               (long long)unread);
-    }
+    emit *out = t->o->e;
+    emit_object_begin(out, key, NULL);
+    emit_fields(out, EMIT_COLUMNS({NULL, EMIT_STR, "%s", NULL}, {"name", EMIT_STR, NULL, NULL},
+                                  {NULL, EMIT_STR, "%s", NULL}, {"nid", EMIT_HEX, "  (0x%" PRIX64, NULL},
+                                  {"items", EMIT_I64, ", %" PRId64 " item", NULL}, {NULL, EMIT_BOOL, "s", NULL},
+                                  {"unread", EMIT_I64, ", %" PRId64 " unread)\n", NULL}),
+                indent, name ? name : "", name && *name ? name : "(no name)",
+                (uint64_t)nid, items, (int)(items != 1), unread);
+    emit_array_begin(out, "children");
     nth_pst_error e;
     nth_pst_tc *tc = NULL;
     if ((nid & 0x1F) != 0x02)
@@ -136,7 +139,6 @@ static void show_folder(tree_ctx *t, uint32_t nid, const char *name, int64_t ite
     else if (!(tc = open_tc(t->f, table_of(nid, 0x0D), &e)))
         pst_findings_add(&t->problems, false, "hierarchy table of folder 0x%X: %s", nid,
                          e.message);
-    size_t shown = 0;
     for (size_t r = 0; tc && r < nth_pst_tc_row_count(tc); r++) {
         uint32_t child = nth_pst_tc_row_id(tc, r);
         if (!mark(t, child)) {
@@ -150,13 +152,13 @@ static void show_folder(tree_ctx *t, uint32_t nid, const char *name, int64_t ite
         bool hn = row_cell(tc, r, TAG_NAME, &pn), hc = row_cell(tc, r, TAG_COUNT, &pc),
              hu = row_cell(tc, r, TAG_UNREAD, &pu);
         char *cname = hn ? text_of(&pn) : NULL;
-        if (t->o->json && shown++) putchar(',');
-        show_folder(t, child, cname, int_of(hc ? &pc : NULL, 0), int_of(hu ? &pu : NULL, 0),
+        show_folder(t, NULL, child, cname, int_of(hc ? &pc : NULL, 0), int_of(hu ? &pu : NULL, 0),
                     depth + 1);
         free(cname);
     }
     nth_pst_tc_close(tc);
-    if (t->o->json) printf("]}");
+    emit_array_end(out);
+    emit_object_end(out);
 }
 
 int pst_cmd_tree(nth_pst_file *f, const pst_opts *o)
@@ -166,24 +168,16 @@ int pst_cmd_tree(nth_pst_file *f, const pst_opts *o)
     if (!pc) return pst_cli_fail(o, "the root folder (NID 0x%X) has no readable PC", ROOT_FOLDER);
     char *name = text_of(nth_pst_pc_find(pc, TAG_NAME));
     mark(&t, ROOT_FOLDER);
-    if (o->json) {
-        printf("{\"file\":");
-        pst_json_str(o->file);
-        printf(",\"root\":");
-    }
-    show_folder(&t, ROOT_FOLDER, name ? name : "(root)",
+    emit_fields(o->e, EMIT_COLUMNS({"file", EMIT_STR, NULL, NULL}), o->file);
+    show_folder(&t, "root", ROOT_FOLDER, name ? name : "(root)",
                 int_of(nth_pst_pc_find(pc, TAG_COUNT), 0), int_of(nth_pst_pc_find(pc, TAG_UNREAD), 0),
                 0);
     free(name);
     nth_pst_pc_close(pc);
-    if (o->json) {
-        printf(",\"folders\":%zu,\"problems\":", t.folders);
-        pst_findings_json(&t.problems);
-        printf("}\n");
-    } else {
-        for (size_t i = 0; i < t.problems.count; i++) printf("problem: %s\n", t.problems.items[i]);
-        printf("%zu folders, %zu problems\n", t.folders, t.problems.problems);
-    }
+    pst_findings_emit(o, "problems", "problem: %s\n", &t.problems);
+    emit_fields(o->e, EMIT_COLUMNS({"folders", EMIT_U64, "%" PRIu64 " folders", NULL},
+                                   {NULL, EMIT_U64, ", %" PRIu64 " problems\n", NULL}),
+                (uint64_t)t.folders, (uint64_t)t.problems.problems);
     int rc = t.problems.problems ? 1 : 0;
     pst_findings_free(&t.problems);
     free(t.seen);
@@ -235,12 +229,20 @@ int pst_cmd_ls(nth_pst_file *f, const pst_opts *o)
     nth_pst_tc *tc = open_tc(f, table, &e);
     if (!tc) return pst_cli_fail(o, "contents table 0x%X: %s", table, e.message);
     size_t rows = nth_pst_tc_row_count(tc);
-    if (o->json) {
-        printf("{\"folder\":\"0x%X\",\"items\":[", folder);
-    } else {
-        printf("Folder 0x%X: %zu item%s\n", folder, rows, rows == 1 ? "" : "s");
-        printf("NID         Date                    Size  Att  Sender                Subject\n");
-    }
+    emit_fields(o->e, EMIT_COLUMNS({"folder", EMIT_HEX, "Folder 0x%" PRIX64, NULL},
+                                   {NULL, EMIT_U64, ": %" PRIu64 " item", NULL}, {NULL, EMIT_BOOL, "s\n", "\n"}),
+                (uint64_t)folder, (uint64_t)rows, (int)(rows != 1));
+    static const emit_column columns[] = {
+        {"nid", EMIT_HEX, "0x%-9" PRIX64, NULL},
+        {"date", EMIT_STR, NULL, NULL},
+        {NULL, EMIT_STR, " %-20.20s", NULL}, /* seconds are enough in a listing */
+        {"size", EMIT_I64, " %8" PRId64, NULL},
+        {"attachments", EMIT_U64, " %4" PRIu64, NULL},
+        {"sender", EMIT_STR, "  %-21.21s", NULL},
+        {"subject", EMIT_STR, " %s", NULL},
+    };
+    emit_table_begin(o->e, "items", "NID         Date                    Size  Att  Sender                Subject",
+                     columns, 7, NULL);
     for (size_t r = 0; r < rows; r++) {
         uint32_t nid = nth_pst_tc_row_id(tc, r);
         nth_pst_pc *pc = open_pc(f, nid);
@@ -254,8 +256,10 @@ int pst_cmd_ls(nth_pst_file *f, const pst_opts *o)
         v = FIELD(TAG_DELIVERY);
         if (!v) v = FIELD(TAG_SUBMIT);
         if (v) nth_pst_prop_format(v, date, sizeof date, 0);
-        char *frac = strchr(date, '.');
-        if (frac && !o->json) strcpy(frac, "Z"); /* seconds are enough in a listing */
+        char listed[64];
+        snprintf(listed, sizeof listed, "%s", date);
+        char *frac = strchr(listed, '.');
+        if (frac) strcpy(frac, "Z");
         int64_t size = int_of(FIELD(TAG_SIZE), -1);
         int64_t flags = int_of(FIELD(TAG_FLAGS), 0);
 #undef FIELD
@@ -268,23 +272,13 @@ int pst_cmd_ls(nth_pst_file *f, const pst_opts *o)
             nth_pst_tc_open(f, &aref.node, &att, NULL) == NTH_PST_OK)
             attachments = nth_pst_tc_row_count(att);
         nth_pst_tc_close(att);
-        if (o->json) {
-            printf("%s{\"nid\":\"0x%X\",\"date\":", r ? "," : "", nid);
-            pst_json_str(date);
-            printf(",\"size\":%lld,\"attachments\":%zu,\"sender\":", (long long)size, attachments);
-            pst_json_str(sender ? sender : "");
-            printf(",\"subject\":");
-            pst_json_str(subject ? subject : "");
-            putchar('}');
-        } else {
-            printf("0x%-9X %-20.20s %8lld %4zu  %-21.21s %s\n", nid, date, (long long)size,
-                   attachments, sender ? sender : "", subject ? subject : "");
-        }
+        emit_row(o->e, (uint64_t)nid, date, listed, size, (uint64_t)attachments, sender ? sender : "",
+                 subject ? subject : "");
         free(subject);
         free(sender);
         nth_pst_pc_close(pc);
     }
-    if (o->json) printf("]}\n");
+    emit_table_end(o->e);
     nth_pst_tc_close(tc);
     return 0;
 }

@@ -63,91 +63,92 @@ static int count_heap(void *ctx, const nth_pst_node_ref *ref, const nth_pst_hn *
     return 0;
 }
 
+/* Root of a B-tree: its nested object `key` (bid, ib) and its entry and page counts. */
+static void emit_root(emit *e, const char *key, const char *entries, const char *pages, const char *label,
+                      const nth_pst_bref *root, size_t n_entries, size_t n_pages)
+{
+    emit_object_begin(e, key, NULL);
+    emit_fields(e, EMIT_COLUMNS({NULL, EMIT_STR, "%s", NULL}, {"bid", EMIT_HEX, "BID 0x%" PRIX64, NULL},
+                                {"ib", EMIT_HEX, " at 0x%" PRIX64, NULL}),
+                label, (uint64_t)root->bid, (uint64_t)root->ib);
+    emit_object_end(e);
+    emit_fields(e, EMIT_COLUMNS({entries, EMIT_U64, ": %" PRIu64 " entries", NULL},
+                                {pages, EMIT_U64, " in %" PRIu64 " pages\n", NULL}),
+                (uint64_t)n_entries, (uint64_t)n_pages);
+}
+
 int pst_cmd_info(nth_pst_file *f, const pst_opts *o)
 {
     const nth_pst_info *in = nth_pst_get_info(f);
     collect_ctx col = {0};
     nth_pst_report r;
     nth_pst_validate(f, collect, &col, &r);
-    heap_stats c;
-    memset(&c, 0, sizeof c);
+    heap_stats c = {0};
     nth_pst_error e;
     /* these walks met the same problems as the validation above, which already counted them */
     nth_pst_bbt_foreach(f, count_block, &c, NULL, &e);
     nth_pst_walk_heaps(f, count_heap, NULL, &c, &e);
     size_t nbt = r.nodes - r.subnodes;
-    if (o->json) {
-        printf("{\"file\":");
-        pst_json_str(o->file);
-        printf(",\"format\":\"%s\",\"wVer\":%u,\"wVerClient\":%u,\"crypt\":\"%s\","
-               "\"bCryptMethod\":%u,\"file_size\":%llu,\"crc_partial\":\"0x%08X\","
-               "\"crc_full\":\"0x%08X\",\"bid_next_block\":\"0x%llX\",\"bid_next_page\":\"0x%llX\","
-               "\"unique\":%u,\"file_eof\":%llu,\"amap_last\":\"0x%llX\",\"amap_free\":%llu,"
-               "\"pmap_free\":%llu,\"nbt_root\":{\"bid\":\"0x%llX\",\"ib\":\"0x%llX\"},"
-               "\"bbt_root\":{\"bid\":\"0x%llX\",\"ib\":\"0x%llX\"},\"amap_valid\":%u,",
-               in->unicode ? "unicode" : "ansi", in->version, in->client_version,
-               pst_crypt_name(in->crypt), in->crypt, (unsigned long long)in->file_size,
-               in->crc_partial, in->crc_full, (unsigned long long)in->bid_next_block,
-               (unsigned long long)in->bid_next_page, in->unique,
-               (unsigned long long)in->file_eof, (unsigned long long)in->amap_last,
-               (unsigned long long)in->amap_free, (unsigned long long)in->pmap_free,
-               (unsigned long long)in->nbt_root.bid, (unsigned long long)in->nbt_root.ib,
-               (unsigned long long)in->bbt_root.bid, (unsigned long long)in->bbt_root.ib,
-               in->amap_valid);
-        printf("\"nbt_entries\":%zu,\"bbt_entries\":%zu,\"nbt_pages\":%zu,\"bbt_pages\":%zu,"
-               "\"nodes\":%zu,\"subnodes\":%zu,\"data_trees\":%zu,\"heaps\":%zu,"
-               "\"unreadable_heaps\":%zu,\"heap_pages\":%zu,\"allocations\":%zu,"
-               "\"freed_slots\":%zu,\"property_contexts\":%zu,\"tables\":%zu,\"amap_pages\":%zu,"
-               "\"heaps_by_client\":{",
-               nbt, c.bbt, r.nbt_pages, r.bbt_pages, r.nodes, r.subnodes, r.data_trees, c.heaps,
-               c.unreadable, c.pages, c.allocs, c.freed, r.property_contexts, r.tables,
-               r.amap_pages);
-        bool first = true;
-        for (int s = 0; s < 256; s++)
-            if (c.by_sig[s]) {
-                printf("%s\"0x%02X\":%zu", first ? "" : ",", s, c.by_sig[s]);
-                first = false;
-            }
-        printf("},\"sound\":%s,\"problems\":%zu,\"notes\":%zu,\"findings\":",
-               r.sound ? "true" : "false", r.problems, r.notes);
-        pst_findings_json(&col.l);
-        printf("}\n");
-    } else {
-        printf("file            %s\n", o->file);
-        printf("format          %s (wVer %u, wVerClient %u)\n", in->unicode ? "Unicode" : "ANSI",
-               in->version, in->client_version);
-        printf("encoding        %s (bCryptMethod %u)\n", pst_crypt_name(in->crypt), in->crypt);
-        printf("size            %llu bytes (ROOT.ibFileEof %llu)\n",
-               (unsigned long long)in->file_size, (unsigned long long)in->file_eof);
-        if (in->unicode)
-            printf("header CRCs     dwCRCPartial 0x%08X, dwCRCFull 0x%08X (both match)\n",
-                   in->crc_partial, in->crc_full);
-        else
-            printf("header CRC      dwCRCPartial 0x%08X (matches)\n", in->crc_partial);
-        printf("bidNextB        0x%llX\nbidNextP        0x%llX\n",
-               (unsigned long long)in->bid_next_block, (unsigned long long)in->bid_next_page);
-        printf("NBT root        BID 0x%llX at 0x%llX: %zu entries in %zu pages\n",
-               (unsigned long long)in->nbt_root.bid, (unsigned long long)in->nbt_root.ib, nbt,
-               r.nbt_pages);
-        printf("BBT root        BID 0x%llX at 0x%llX: %zu entries in %zu pages\n",
-               (unsigned long long)in->bbt_root.bid, (unsigned long long)in->bbt_root.ib, c.bbt,
-               r.bbt_pages);
-        printf("AMap            last 0x%llX, %llu bytes free, fAMapValid %u, %zu pages checked\n",
-               (unsigned long long)in->amap_last, (unsigned long long)in->amap_free,
-               in->amap_valid, r.amap_pages);
-        printf("nodes           %zu (%zu in the NBT + %zu in subnode trees), %zu data trees\n",
-               r.nodes, nbt, r.subnodes, r.data_trees);
-        printf("heaps           %zu (%zu pages, %zu allocations, %zu freed slots)\n", c.heaps,
-               c.pages, c.allocs, c.freed);
-        for (int s = 0; s < 256; s++)
-            if (c.by_sig[s])
-                printf("  client 0x%02X    %zu (%s)\n", s, c.by_sig[s],
-                       pst_client_name((uint8_t)s));
-        if (c.unreadable) printf("  unreadable     %zu\n", c.unreadable);
-        printf("problems        %zu, notes %zu%s\n", r.problems, r.notes,
-               col.l.count ? ":" : "");
-        for (size_t i = 0; i < col.l.count; i++) printf("  %s\n", col.l.items[i]);
+    emit *out = o->e;
+    emit_fields(out, EMIT_COLUMNS(
+        {"file", EMIT_STR, "file            %s\n", NULL},
+        {"format", EMIT_STR, "format          %s", NULL},
+        {"wVer", EMIT_U64, " (wVer %" PRIu64, NULL},
+        {"wVerClient", EMIT_U64, ", wVerClient %" PRIu64 ")\n", NULL},
+        {"crypt", EMIT_STR, "encoding        %s", NULL},
+        {"bCryptMethod", EMIT_U64, " (bCryptMethod %" PRIu64 ")\n", NULL},
+        {"file_size", EMIT_U64, "size            %" PRIu64 " bytes", NULL},
+        {"file_eof", EMIT_U64, " (ROOT.ibFileEof %" PRIu64 ")\n", NULL},
+        {"crc_partial", EMIT_HEX_PAD(8),
+         in->unicode ? "header CRCs     dwCRCPartial 0x%08" PRIX64
+                     : "header CRC      dwCRCPartial 0x%08" PRIX64 " (matches)\n", NULL},
+        {"crc_full", EMIT_HEX_PAD(8), in->unicode ? ", dwCRCFull 0x%08" PRIX64 " (both match)\n" : NULL, NULL},
+        {"bid_next_block", EMIT_HEX, "bidNextB        0x%" PRIX64 "\n", NULL},
+        {"bid_next_page", EMIT_HEX, "bidNextP        0x%" PRIX64 "\n", NULL},
+        {"unique", EMIT_U64, NULL, NULL},
+        {"pmap_free", EMIT_U64, NULL, NULL}),
+        o->file, in->unicode ? "unicode" : "ansi", (uint64_t)in->version, (uint64_t)in->client_version,
+        pst_crypt_name(in->crypt), (uint64_t)in->crypt, (uint64_t)in->file_size, (uint64_t)in->file_eof,
+        (uint64_t)in->crc_partial, (uint64_t)in->crc_full, (uint64_t)in->bid_next_block,
+        (uint64_t)in->bid_next_page, (uint64_t)in->unique, (uint64_t)in->pmap_free);
+    emit_root(out, "nbt_root", "nbt_entries", "nbt_pages", "NBT root        ", &in->nbt_root, nbt, r.nbt_pages);
+    emit_root(out, "bbt_root", "bbt_entries", "bbt_pages", "BBT root        ", &in->bbt_root, c.bbt, r.bbt_pages);
+    emit_fields(out, EMIT_COLUMNS(
+        {"amap_last", EMIT_HEX, "AMap            last 0x%" PRIX64, NULL},
+        {"amap_free", EMIT_U64, ", %" PRIu64 " bytes free", NULL},
+        {"amap_valid", EMIT_U64, ", fAMapValid %" PRIu64, NULL},
+        {"amap_pages", EMIT_U64, ", %" PRIu64 " pages checked\n", NULL},
+        {"nodes", EMIT_U64, "nodes           %" PRIu64, NULL},
+        {NULL, EMIT_U64, " (%" PRIu64 " in the NBT", NULL},
+        {"subnodes", EMIT_U64, " + %" PRIu64 " in subnode trees)", NULL},
+        {"data_trees", EMIT_U64, ", %" PRIu64 " data trees\n", NULL},
+        {"heaps", EMIT_U64, "heaps           %" PRIu64, NULL},
+        {"heap_pages", EMIT_U64, " (%" PRIu64 " pages", NULL},
+        {"allocations", EMIT_U64, ", %" PRIu64 " allocations", NULL},
+        {"freed_slots", EMIT_U64, ", %" PRIu64 " freed slots)\n", NULL},
+        {"property_contexts", EMIT_U64, NULL, NULL},
+        {"tables", EMIT_U64, NULL, NULL}),
+        (uint64_t)in->amap_last, (uint64_t)in->amap_free, (uint64_t)in->amap_valid, (uint64_t)r.amap_pages,
+        (uint64_t)r.nodes, (uint64_t)nbt, (uint64_t)r.subnodes, (uint64_t)r.data_trees, (uint64_t)c.heaps,
+        (uint64_t)c.pages, (uint64_t)c.allocs, (uint64_t)c.freed, (uint64_t)r.property_contexts,
+        (uint64_t)r.tables);
+    emit_object_begin(out, "heaps_by_client", NULL);
+    for (int s = 0; s < 256; s++) {
+        if (!c.by_sig[s]) continue;
+        char key[8];
+        snprintf(key, sizeof key, "0x%02X", s);
+        emit_fields(out, EMIT_COLUMNS({NULL, EMIT_STR, "  client %s    ", NULL}, {key, EMIT_U64, "%" PRIu64, NULL},
+                                      {NULL, EMIT_STR, " (%s)\n", NULL}),
+                    key, (uint64_t)c.by_sig[s], pst_client_name((uint8_t)s));
     }
+    emit_object_end(out);
+    emit_fields(out, EMIT_COLUMNS(
+        {"unreadable_heaps", EMIT_U64, c.unreadable ? "  unreadable     %" PRIu64 "\n" : NULL, NULL},
+        {"sound", EMIT_BOOL, NULL, NULL},
+        {"problems", EMIT_U64, "problems        %" PRIu64, NULL},
+        {"notes", EMIT_U64, col.l.count ? ", notes %" PRIu64 ":\n" : ", notes %" PRIu64 "\n", NULL}),
+        (uint64_t)c.unreadable, (int)r.sound, (uint64_t)r.problems, (uint64_t)r.notes);
+    pst_findings_emit(o, "findings", "  %s\n", &col.l);
     int rc = r.sound ? 0 : 1;
     pst_findings_free(&col.l);
     return rc;
@@ -158,26 +159,25 @@ int pst_cmd_validate(nth_pst_file *f, const pst_opts *o)
     collect_ctx col = {0};
     nth_pst_report r;
     nth_pst_validate(f, collect, &col, &r);
-    if (o->json) {
-        printf("{\"file\":");
-        pst_json_str(o->file);
-        printf(",\"sound\":%s,\"bbt_pages\":%zu,\"nbt_pages\":%zu,\"blocks\":%zu,\"nodes\":%zu,"
-               "\"subnodes\":%zu,\"data_trees\":%zu,\"heaps\":%zu,\"property_contexts\":%zu,"
-               "\"tables\":%zu,\"amap_pages\":%zu,\"problems\":%zu,\"notes\":%zu,\"findings\":",
-               r.sound ? "true" : "false", r.bbt_pages, r.nbt_pages, r.blocks, r.nodes,
-               r.subnodes, r.data_trees, r.heaps, r.property_contexts, r.tables, r.amap_pages,
-               r.problems, r.notes);
-        pst_findings_json(&col.l);
-        printf("}\n");
-    } else {
-        for (size_t i = 0; i < col.l.count; i++) printf("%s\n", col.l.items[i]);
-        printf("%s: %zu BBT pages, %zu NBT pages, %zu blocks, %zu nodes, %zu data trees, "
-               "%zu heaps (%zu PCs, %zu TCs), %zu AMap pages checked: %zu problems, %zu notes: "
-               "%s\n",
-               o->file, r.bbt_pages, r.nbt_pages, r.blocks, r.nodes, r.data_trees, r.heaps,
-               r.property_contexts, r.tables, r.amap_pages, r.problems, r.notes,
-               r.sound ? "sound" : "NOT SOUND");
-    }
+    pst_findings_emit(o, "findings", "%s\n", &col.l);
+    emit_fields(o->e, EMIT_COLUMNS(
+        {"file", EMIT_STR, "%s: ", NULL},
+        {"bbt_pages", EMIT_U64, "%" PRIu64 " BBT pages", NULL},
+        {"nbt_pages", EMIT_U64, ", %" PRIu64 " NBT pages", NULL},
+        {"blocks", EMIT_U64, ", %" PRIu64 " blocks", NULL},
+        {"nodes", EMIT_U64, ", %" PRIu64 " nodes", NULL},
+        {"subnodes", EMIT_U64, NULL, NULL},
+        {"data_trees", EMIT_U64, ", %" PRIu64 " data trees", NULL},
+        {"heaps", EMIT_U64, ", %" PRIu64 " heaps", NULL},
+        {"property_contexts", EMIT_U64, " (%" PRIu64 " PCs", NULL},
+        {"tables", EMIT_U64, ", %" PRIu64 " TCs)", NULL},
+        {"amap_pages", EMIT_U64, ", %" PRIu64 " AMap pages checked", NULL},
+        {"problems", EMIT_U64, ": %" PRIu64 " problems", NULL},
+        {"notes", EMIT_U64, ", %" PRIu64 " notes: ", NULL},
+        {"sound", EMIT_BOOL, "sound\n", "NOT SOUND\n"}),
+        o->file, (uint64_t)r.bbt_pages, (uint64_t)r.nbt_pages, (uint64_t)r.blocks, (uint64_t)r.nodes,
+        (uint64_t)r.subnodes, (uint64_t)r.data_trees, (uint64_t)r.heaps, (uint64_t)r.property_contexts,
+        (uint64_t)r.tables, (uint64_t)r.amap_pages, (uint64_t)r.problems, (uint64_t)r.notes, (int)r.sound);
     pst_findings_free(&col.l);
     return r.sound ? 0 : 1;
 }

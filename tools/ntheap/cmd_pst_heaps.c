@@ -16,7 +16,6 @@ typedef struct heaps_ctx {
     const pst_opts *o;
     size_t index, allocs, freed, problems, hints, heaps;
     pst_findings other;
-    bool first;
 } heaps_ctx;
 
 static int heaps_one(void *ctx, const nth_pst_node_ref *ref, const nth_pst_hn *hn,
@@ -50,35 +49,26 @@ static int heaps_one(void *ctx, const nth_pst_node_ref *ref, const nth_pst_hn *h
     h->problems += l.problems;
     h->hints += l.hints;
     const char *type = nth_pst_nid_type_name(ref->node.nid);
-    if (h->o->json) {
-        printf("%s{\"index\":%zu,\"node\":\"%s\",\"nid_type\":\"%s\",\"bid_data\":\"0x%llX\"",
-               h->first ? "" : ",", h->index, path, type,
-               (unsigned long long)ref->node.bid_data);
-        if (hn) {
-            uint8_t sig = nth_pst_hn_client_sig(hn);
-            printf(",\"client_sig\":\"0x%02X\",\"client\":\"%s\",\"user_root\":\"0x%X\","
-                   "\"pages\":%zu,\"bytes\":%zu,\"allocations\":%zu,\"freed_slots\":%zu,"
-                   "\"fill_levels\":\"%s\",\"fill_levels_actual\":\"%s\"",
-                   sig, pst_client_name(sig), nth_pst_hn_user_root(hn), pages, bytes, allocs, freed,
-                   fill, actual);
-        }
-        printf(",\"problems\":[");
-        for (size_t i = 0; i < l.count; i++) {
-            if (i) putchar(',');
-            pst_json_str(l.items[i]);
-        }
-        printf("]}");
-        h->first = false;
-    } else if (hn) {
+    emit *out = h->o->e;
+    emit_object_begin(out, NULL, NULL);
+    emit_fields(out, EMIT_COLUMNS({"index", EMIT_U64, "%5" PRIu64, NULL}, {"node", EMIT_STR, "  %-18s", NULL},
+                                  {"nid_type", EMIT_STR, " %-22s", NULL}, {"bid_data", EMIT_HEX, NULL, NULL}),
+                (uint64_t)h->index, path, type, (uint64_t)ref->node.bid_data);
+    if (hn) {
         uint8_t sig = nth_pst_hn_client_sig(hn);
-        printf("%5zu  %-18s %-22s %02X %-8s %5zu %6zu %7zu %6zu  0x%-6X %-6s %s\n", h->index, path,
-               type, sig, pst_client_name(sig), pages, bytes, allocs, freed, nth_pst_hn_user_root(hn),
-               fill, l.problems ? "PROBLEMS" : "ok");
+        emit_fields(out, EMIT_COLUMNS(
+            {"client_sig", EMIT_HEX_PAD(2), " %02" PRIX64, NULL}, {"client", EMIT_STR, " %-8s", NULL},
+            {"pages", EMIT_U64, " %5" PRIu64, NULL}, {"bytes", EMIT_U64, " %6" PRIu64, NULL},
+            {"allocations", EMIT_U64, " %7" PRIu64, NULL}, {"freed_slots", EMIT_U64, " %6" PRIu64, NULL},
+            {"user_root", EMIT_HEX, "  0x%-6" PRIX64, NULL}, {"fill_levels", EMIT_STR, " %-6s", NULL},
+            {"fill_levels_actual", EMIT_STR, NULL, NULL}, {NULL, EMIT_BOOL, " PROBLEMS\n", " ok\n"}),
+            (uint64_t)sig, pst_client_name(sig), (uint64_t)pages, (uint64_t)bytes, (uint64_t)allocs,
+            (uint64_t)freed, (uint64_t)nth_pst_hn_user_root(hn), fill, actual, (int)(l.problems != 0));
     } else {
-        printf("%5zu  %-18s %-22s -- unreadable heap\n", h->index, path, type);
+        emit_text(out, " -- unreadable heap\n");
     }
-    if (!h->o->json)
-        for (size_t i = 0; i < l.count; i++) printf("         %s\n", l.items[i]);
+    pst_findings_emit(h->o, "problems", "         %s\n", &l);
+    emit_object_end(out);
     pst_findings_free(&l);
     return 0;
 }
@@ -93,33 +83,23 @@ static void heaps_problem(void *ctx, const nth_pst_node_ref *ref, const nth_pst_
 
 int pst_cmd_heaps(nth_pst_file *f, const pst_opts *o)
 {
-    heaps_ctx h = {.f = f, .o = o, .first = true};
-    if (o->json)
-    {
-        printf("{\"file\":");
-        pst_json_str(o->file);
-        printf(",\"heaps\":[");
-    }
-    else
-        printf("Index  Node               NID type               Client      Pages  Bytes  Allocs  Freed  UserRoot  Fill   Status\n");
+    heaps_ctx h = {.f = f, .o = o};
+    emit_fields(o->e, EMIT_COLUMNS({"file", EMIT_STR, NULL, NULL}), o->file);
+    emit_text(o->e, "Index  Node               NID type               Client      Pages  Bytes  Allocs  Freed  "
+                    "UserRoot  Fill   Status\n");
+    emit_array_begin(o->e, "heaps");
     nth_pst_error e;
     nth_pst_status st = nth_pst_walk_heaps(f, heaps_one, heaps_problem, &h, &e);
+    emit_array_end(o->e);
     if (st) pst_findings_add(&h.other, false, "%s", e.message);
     size_t problems = h.problems + h.other.problems;
-    if (o->json) {
-        printf("],\"other_problems\":[");
-        for (size_t i = 0; i < h.other.count; i++) {
-            if (i) putchar(',');
-            pst_json_str(h.other.items[i]);
-        }
-        printf("],\"heap_count\":%zu,\"allocations\":%zu,\"freed_slots\":%zu,\"problems\":%zu,"
-               "\"notes\":%zu}\n",
-               h.heaps, h.allocs, h.freed, problems, h.hints);
-    } else {
-        for (size_t i = 0; i < h.other.count; i++) printf("problem: %s\n", h.other.items[i]);
-        printf("%zu heaps, %zu allocations, %zu freed slots, %zu problems, %zu notes\n", h.heaps,
-               h.allocs, h.freed, problems, h.hints);
-    }
+    pst_findings_emit(o, "other_problems", "problem: %s\n", &h.other);
+    emit_fields(o->e, EMIT_COLUMNS({"heap_count", EMIT_U64, "%" PRIu64 " heaps", NULL},
+                                   {"allocations", EMIT_U64, ", %" PRIu64 " allocations", NULL},
+                                   {"freed_slots", EMIT_U64, ", %" PRIu64 " freed slots", NULL},
+                                   {"problems", EMIT_U64, ", %" PRIu64 " problems", NULL},
+                                   {"notes", EMIT_U64, ", %" PRIu64 " notes\n", NULL}),
+                (uint64_t)h.heaps, (uint64_t)h.allocs, (uint64_t)h.freed, (uint64_t)problems, (uint64_t)h.hints);
     pst_findings_free(&h.other);
     return problems ? 1 : 0;
 }
@@ -136,60 +116,58 @@ int pst_cmd_hn(nth_pst_file *f, const pst_opts *o)
     nth_pst_heap_check(f, &ref, hn, pst_findings_sink, &l);
     uint8_t sig = nth_pst_hn_client_sig(hn);
     size_t pages = nth_pst_hn_page_count(hn), n = nth_pst_hn_alloc_count(hn);
-    if (o->json) {
-        printf("{\"node\":\"%s\",\"client_sig\":\"0x%02X\",\"client\":\"%s\",\"user_root\":\"0x%X\","
-               "\"pages\":[", o->arg, sig, pst_client_name(sig), nth_pst_hn_user_root(hn));
-    } else {
-        printf("Heap-on-Node %s (%s): bClientSig 0x%02X (%s), hidUserRoot 0x%X, %zu page%s\n",
-               o->arg, nth_pst_nid_type_name(ref.node.nid), sig, pst_client_name(sig),
-               nth_pst_hn_user_root(hn), pages, pages == 1 ? "" : "s");
-    }
+    emit *out = o->e;
+    emit_fields(out, EMIT_COLUMNS({"node", EMIT_STR, "Heap-on-Node %s", NULL}, {NULL, EMIT_STR, " (%s)", NULL},
+                                  {"client_sig", EMIT_HEX_PAD(2), ": bClientSig 0x%02" PRIX64, NULL},
+                                  {"client", EMIT_STR, " (%s)", NULL},
+                                  {"user_root", EMIT_HEX, ", hidUserRoot 0x%" PRIX64, NULL},
+                                  {NULL, EMIT_U64, ", %" PRIu64 " page", NULL}, {NULL, EMIT_BOOL, "s\n", "\n"}),
+                o->arg, nth_pst_nid_type_name(ref.node.nid), (uint64_t)sig, pst_client_name(sig),
+                (uint64_t)nth_pst_hn_user_root(hn), (uint64_t)pages, (int)(pages != 1));
+    static const emit_column page_columns[] = {
+        {"page", EMIT_U64, "  page %" PRIu64, NULL},
+        {"bid", EMIT_HEX, ": block 0x%" PRIX64, NULL},
+        {"ib", EMIT_HEX, " at 0x%" PRIX64, NULL},
+        {"bytes", EMIT_U64, ", %" PRIu64 " bytes", NULL},
+        {"header", EMIT_U64, ", %" PRIu64 "-byte header", NULL},
+        {"ibHnpm", EMIT_HEX, ", ibHnpm 0x%" PRIX64, NULL},
+        {"cAlloc", EMIT_U64, ", cAlloc %" PRIu64, NULL},
+        {"cFree", EMIT_U64, ", cFree %" PRIu64, NULL},
+        {"fill_level", EMIT_U64, ", fill level %" PRIu64, NULL},
+        {"fill_level_actual", EMIT_U64, " (actual %" PRIu64 ")", NULL},
+    };
+    emit_table_begin(out, "pages", NULL, page_columns, 10, NULL);
     for (size_t i = 0; i < pages; i++) {
         nth_pst_hn_page pg;
         nth_pst_hn_page_info(hn, i, &pg);
-        if (o->json)
-            printf("%s{\"page\":%zu,\"bid\":\"0x%llX\",\"ib\":\"0x%llX\",\"bytes\":%zu,"
-                   "\"header\":%zu,\"ibHnpm\":\"0x%X\",\"cAlloc\":%u,\"cFree\":%u,"
-                   "\"fill_level\":%u,\"fill_level_actual\":%u}",
-                   i ? "," : "", i, (unsigned long long)pg.bid, (unsigned long long)pg.ib, pg.size,
-                   pg.header_size, pg.ib_hnpm, pg.alloc_count, pg.free_count, pg.fill_level,
-                   pg.fill_level_actual);
-        else
-            printf("  page %zu: block 0x%llX at 0x%llX, %zu bytes, %zu-byte header, ibHnpm 0x%X, "
-                   "cAlloc %u, cFree %u, fill level %u (actual %u)\n",
-                   i, (unsigned long long)pg.bid, (unsigned long long)pg.ib, pg.size,
-                   pg.header_size, pg.ib_hnpm, pg.alloc_count, pg.free_count, pg.fill_level,
-                   pg.fill_level_actual);
+        emit_row(out, (uint64_t)i, (uint64_t)pg.bid, (uint64_t)pg.ib, (uint64_t)pg.size, (uint64_t)pg.header_size,
+                 (uint64_t)pg.ib_hnpm, (uint64_t)pg.alloc_count, (uint64_t)pg.free_count, (uint64_t)pg.fill_level,
+                 (uint64_t)pg.fill_level_actual);
     }
-    if (o->json) printf("],\"allocations\":[");
+    emit_table_end(out);
+    static const emit_column alloc_columns[] = {
+        {"hid", EMIT_HEX, "  HID 0x%-8" PRIX64, NULL},
+        {"page", EMIT_U64, " page %" PRIu64, NULL},
+        {"slot", EMIT_U64, " slot %-4" PRIu64, NULL},
+        {"offset", EMIT_HEX, " offset 0x%04" PRIX64, NULL},
+        {"size", EMIT_U64, " size %" PRIu64, NULL},
+        {"freed", EMIT_BOOL, " (freed)\n", "\n"},
+        {"data", EMIT_DUMP, "      ", NULL},
+    };
+    emit_array_begin(out, "allocations");
     for (size_t i = 0; i < n; i++) {
         nth_pst_hn_slot a;
         nth_pst_hn_alloc_at(hn, i, &a);
         size_t psize;
         const uint8_t *page = nth_pst_hn_page_data(hn, a.page, &psize);
-        if (o->json) {
-            printf("%s{\"hid\":\"0x%X\",\"page\":%u,\"slot\":%u,\"offset\":\"0x%zX\",\"size\":%zu,"
-                   "\"freed\":%s,\"data\":",
-                   i ? "," : "", a.hid, a.page, a.slot, a.offset, a.size, a.freed ? "true" : "false");
-            pst_json_hex(page + a.offset, a.size);
-            putchar('}');
-        } else {
-            printf("  HID 0x%-8X page %u slot %-4u offset 0x%04zX size %zu%s\n", a.hid, a.page,
-                   a.slot, a.offset, a.size, a.freed ? " (freed)" : "");
-            pst_hexdump(page + a.offset, a.size, a.offset, "      ");
-        }
+        emit_object_begin(out, NULL, NULL);
+        emit_fields(out, alloc_columns, 7, (uint64_t)a.hid, (uint64_t)a.page, (uint64_t)a.slot, (uint64_t)a.offset,
+                    (uint64_t)a.size, (int)a.freed, page + a.offset, a.size, a.offset);
+        emit_object_end(out);
     }
-    if (o->json) {
-        printf("],\"problems\":[");
-        for (size_t i = 0; i < l.count; i++) {
-            if (i) putchar(',');
-            pst_json_str(l.items[i]);
-        }
-        printf("]}\n");
-    } else {
-        for (size_t i = 0; i < l.count; i++) printf("  %s\n", l.items[i]);
-        printf("%zu allocations, %zu problems\n", n, l.problems);
-    }
+    emit_array_end(out);
+    pst_findings_emit(o, "problems", "  %s\n", &l);
+    emit_text(out, "%zu allocations, %zu problems\n", n, l.problems);
     int rc = l.problems ? 1 : 0;
     pst_findings_free(&l);
     nth_pst_hn_close(hn);

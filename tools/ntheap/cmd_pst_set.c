@@ -139,14 +139,10 @@ int pst_cmd_set(const pst_opts *o)
     if (!st) st = nth_pst_write_heap(o->file, ref.node.nid, hn, &e);
     nth_pst_hn_close(hn);
     if (st) return pst_cli_fail(o, "%s", e.message);
-    if (o->json) {
-        printf("{\"file\":");
-        pst_json_str(o->file);
-        printf(",\"node\":\"0x%X\",\"tag\":\"0x%08X\",\"size\":%zu,\"written\":true}\n",
-               ref.node.nid, tag, len);
-    } else {
-        printf("%s: node 0x%X property 0x%08X set (%zu bytes); file rewritten\n", o->file,
-               ref.node.nid, tag, len);
-    }
+    emit_fields(o->e, EMIT_COLUMNS({"file", EMIT_STR, "%s: ", NULL}, {"node", EMIT_HEX, "node 0x%" PRIX64, NULL},
+                                   {"tag", EMIT_HEX_PAD(8), " property 0x%08" PRIX64, NULL},
+                                   {"size", EMIT_U64, " set (%" PRIu64 " bytes)", NULL},
+                                   {"written", EMIT_BOOL, "; file rewritten\n", NULL}),
+                o->file, (uint64_t)ref.node.nid, (uint64_t)tag, (uint64_t)len, 1);
     return 0;
 }

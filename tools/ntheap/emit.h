@@ -1,7 +1,8 @@
 /*
- * emit.h — the one output path of the inspector views: a view hands each value to the emitter
- * once, with its JSON key and its text form, and the emitter renders either aligned text (the
- * WinDbg-like layout) or JSON (--json). No view prints by itself.
+ * emit.h — the one output path of every ntheap view (inspector and PST): a view hands each
+ * value to the emitter once, with its JSON key and its text form, and the emitter renders either
+ * aligned text (the WinDbg-like layout, the PST listings) or JSON (--json). No view prints by
+ * itself.
  *
  *   emit_begin(&e, stdout, json)                 {                      (text: nothing)
  *     emit_kv_hex(&e, "heap", "Heap: ", a, 8)      "heap": "0x...",     Heap: 00a40000
@@ -10,13 +11,27 @@
  *     emit_table_begin(&e, "entries", cols, n)     "entries": [         column titles line
  *       emit_row(&e, v1, v2, ...)                    {"a": v1, ...},    one line: cells by fmt
  *     emit_table_end(&e)                           ]
+ *     emit_fields(&e, cols, n, v1, v2, ...)        "a": v1, "b": v2,    cells by fmt, no newline
+ *     emit_strings(&e, "problems", fmt, s, n)      "problems": [..],    one line per string
  *     emit_text(&e, fmt, ...)                                           text only (decoration)
  *   emit_end(&e)                                 }
  *
- * Table cells: a column's type says what emit_row's argument is (EMIT_U64 and EMIT_HEX take a
- * uint64_t, EMIT_STR a const char *, NULL meaning absent); its `fmt` is the printf form of the
- * text cell (a uint64_t conversion such as "%08" PRIx64 or a "%s" one); `none` the text when the
- * value is absent. JSON: U64 a number, HEX a "0x..." string, STR a string or null.
+ * Cells (emit_row, emit_record, emit_fields): a column's type says what the arguments are and
+ * how JSON shows them; `fmt` is the text form (NULL: a JSON-only column), `key` the JSON member
+ * (NULL: a text-only column). A line of text ends where a format says "\n" (emit_fields) or
+ * after the last cell (emit_row, emit_record).
+ *
+ *     type        arguments                         JSON              text
+ *     EMIT_U64    uint64_t                          1234              printf(fmt, v), e.g. "%8" PRIu64
+ *     EMIT_I64    int64_t                           -1                printf(fmt, v), e.g. "%" PRId64
+ *     EMIT_HEX    uint64_t                          "0xAB"            printf(fmt, v), e.g. "%08" PRIx64
+ *     EMIT_STR    const char * (NULL: absent)       "text" or null    printf(fmt, s), or `none`
+ *     EMIT_BOOL   int (a bool)                      true / false      fmt when true, `none` when false
+ *     EMIT_BYTES  const uint8_t *, size_t           "00ab.." (hex)    printf(fmt, hex digits)
+ *     EMIT_DUMP   const uint8_t *, size_t, size_t   "00ab.." (hex)    a hex dump from offset `base`
+ *                 (data, size, base)                                  (the 3rd argument), 16 bytes a
+ *                                                                     line, each line after `fmt`
+ * JSON hex numbers are "0x" and upper-case digits; EMIT_HEX_PAD(n) pads them to n digits.
  */
 #ifndef NTH_CLI_EMIT_H
 #define NTH_CLI_EMIT_H
@@ -26,16 +41,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef enum emit_type { EMIT_U64, EMIT_HEX, EMIT_STR } emit_type;
+typedef enum emit_type { EMIT_U64, EMIT_I64, EMIT_HEX, EMIT_STR, EMIT_BOOL, EMIT_BYTES, EMIT_DUMP } emit_type;
 
 typedef struct emit_column {
-    const char *key;   /* JSON member name */
+    const char *key;   /* JSON member name; NULL: a text-only column */
     emit_type type;
     const char *fmt;   /* text form of a present value; NULL: a JSON-only column */
-    const char *none;  /* text form of an absent value (STR NULL); NULL: "" */
+    const char *none;  /* text form of an absent value (STR NULL, BOOL false); NULL: "" */
 } emit_column;
 
-#define EMIT_MAX_DEPTH 16
+/* EMIT_HEX whose JSON digits are zero-padded to `digits` ("0x0037001F" for a property tag). */
+#define EMIT_HEX_PAD(digits) ((emit_type)(EMIT_HEX | (digits) << 8))
+
+/* Nesting levels: `pst tree` nests up to 64 folders, each an object and its "children" array. */
+#define EMIT_MAX_DEPTH 160
 #define EMIT_MAX_COLUMNS 16
 
 typedef struct emit {
@@ -75,6 +94,16 @@ void emit_table_end(emit *e);
 /* One row with its own columns, as an element of the current array (emit_array_begin): for
  * lists whose rows are of several shapes (blocks, uncommitted ranges, LFH blocks). */
 void emit_record(emit *e, const emit_column *columns, int n_columns, const char *prefix, ...);
+
+/* A column list and its length, for the column arguments of the functions below:
+ * emit_fields(e, EMIT_COLUMNS({"a", EMIT_U64, "a %" PRIu64 "\n", NULL}), (uint64_t)a). */
+#define EMIT_COLUMNS(...) \
+    (const emit_column[]){__VA_ARGS__}, (int)(sizeof((const emit_column[]){__VA_ARGS__}) / sizeof(emit_column))
+
+/* Members of the current object, one per column (text: the cells' formats, no implied newline). */
+void emit_fields(emit *e, const emit_column *columns, int n_columns, ...);
+/* An array of strings; text: each one through `fmt` (a "%s" form; NULL: JSON only). */
+void emit_strings(emit *e, const char *key, const char *fmt, char *const *items, size_t count);
 
 /* Text-only lines (WinDbg's decorations, blank lines); nothing in JSON. */
 void emit_text(emit *e, const char *format, ...) __attribute__((format(printf, 2, 3)));

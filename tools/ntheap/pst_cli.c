@@ -1,8 +1,7 @@
 /*
- * pst_cli.c — output functions of `ntheap pst`: JSON strings, hex, names of codes, the findings
- * list, and the failure paths (pst_cli_fail: exit 1; pst_cli_refuse: exit 2, bad arguments or
- * a file that cannot be opened) so every error, with --json, is a JSON object with an "error"
- * field.
+ * pst_cli.c — what the `ntheap pst` views share: names of codes, the findings list, and the
+ * failure paths (pst_cli_fail: exit 1; pst_cli_refuse: exit 2, bad arguments or a file that
+ * cannot be opened) so every error, with --json, is a JSON object with an "error" field.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,20 +10,19 @@
 
 #include "pst_cli.h"
 
+void pst_cli_error_members(const pst_opts *o, const char *message)
+{
+    emit_fields(o->e, EMIT_COLUMNS({"command", EMIT_STR, NULL, NULL}, {"error", EMIT_STR, NULL, NULL}),
+                o->command ? o->command : "", message);
+    if (o->file) emit_fields(o->e, EMIT_COLUMNS({"file", EMIT_STR, NULL, NULL}), o->file);
+}
+
 static void report_failure(const pst_opts *o, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     fprintf(stderr, "ntheap pst: %s\n", msg);
-    if (o && o->json) {
-        printf("{\"file\":");
-        pst_json_str(o->file ? o->file : "");
-        printf(",\"command\":");
-        pst_json_str(o->command ? o->command : "");
-        printf(",\"error\":");
-        pst_json_str(msg);
-        printf("}\n");
-    }
+    pst_cli_error_members(o, msg);
 }
 
 int pst_cli_fail(const pst_opts *o, const char *fmt, ...)
@@ -43,44 +41,6 @@ int pst_cli_refuse(const pst_opts *o, const char *fmt, ...)
     report_failure(o, fmt, ap);
     va_end(ap);
     return 2;
-}
-
-void pst_json_str(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            printf("\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7F)
-            printf("\\u%04x", *c);
-        else
-            putchar(*c);
-    }
-    putchar('"');
-}
-
-void pst_json_hex(const uint8_t *d, size_t n)
-{
-    putchar('"');
-    for (size_t i = 0; i < n; i++) printf("%02x", d[i]);
-    putchar('"');
-}
-
-void pst_hexdump(const uint8_t *d, size_t n, size_t base, const char *indent)
-{
-    for (size_t i = 0; i < n; i += 16) {
-        printf("%s%04zx ", indent, base + i);
-        for (size_t k = 0; k < 16; k++) {
-            if (i + k < n)
-                printf(" %02x", d[i + k]);
-            else
-                printf("   ");
-        }
-        printf("  ");
-        for (size_t k = 0; k < 16 && i + k < n; k++)
-            putchar(d[i + k] >= 0x20 && d[i + k] < 0x7F ? d[i + k] : '.');
-        putchar('\n');
-    }
 }
 
 const char *pst_client_name(uint8_t sig)
@@ -188,12 +148,7 @@ void pst_findings_sink(void *ctx, const nth_pst_error *e, bool hint)
     pst_findings_add(ctx, hint, "%s", e->message);
 }
 
-void pst_findings_json(const pst_findings *l)
+void pst_findings_emit(const pst_opts *o, const char *key, const char *fmt, const pst_findings *l)
 {
-    putchar('[');
-    for (size_t i = 0; i < l->count; i++) {
-        if (i) putchar(',');
-        pst_json_str(l->items[i]);
-    }
-    putchar(']');
+    emit_strings(o->e, key, fmt, l->items, l->count);
 }

@@ -1,7 +1,8 @@
 /*
- * pst_cli.h — what the `ntheap pst` command files share: options, JSON and hex output, the
- * list of findings a command prints, and one way to fail (a message on stderr and, with
- * --json, a JSON object with an "error" field on stdout).
+ * pst_cli.h — what the `ntheap pst` command files share: options and the emitter every view
+ * writes through (emit.h: each value once, as text or --json), names of codes, the list of
+ * findings a command prints, and one way to fail (a message on stderr and, with --json, a JSON
+ * object with an "error" field on stdout).
  *
  *     cmd_pst.c          argument parsing and dispatch
  *     cmd_pst_file.c     info, validate
@@ -17,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "emit.h"
 #include "ntheap/pst.h"
 
 typedef struct pst_opts {
@@ -27,17 +29,19 @@ typedef struct pst_opts {
     const char *arg;    /* the node path or folder */
     const char *tag;    /* set: 0xIIIITTTT */
     const char *value;  /* set: the new value */
+    emit *e;            /* the one output document (begun and ended by the dispatcher) */
 } pst_opts;
 
-/* Prints a failure: "ntheap pst: <message>" on stderr, and with --json
- * {"file":...,"command":...,"error":"<message>"} on stdout. Returns 1. */
+/* Prints a failure: "ntheap pst: <message>" on stderr, and with --json the members
+ * "file", "command" and "error" (the message) of the output object. Returns 1. A view fails
+ * before it emits anything else. */
 int pst_cli_fail(const pst_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same report for bad arguments or a file that cannot be opened; returns 2. */
 int pst_cli_refuse(const pst_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-void pst_json_str(const char *s);
-void pst_json_hex(const uint8_t *d, size_t n);
-void pst_hexdump(const uint8_t *d, size_t n, size_t base, const char *indent);
+/* The error members alone (bad usage: the usage text is on stderr already). */
+void pst_cli_error_members(const pst_opts *o, const char *message);
+
 const char *pst_client_name(uint8_t sig);
 const char *pst_crypt_name(uint8_t c);
 const char *pst_where_name(nth_pst_where w);
@@ -59,8 +63,8 @@ void pst_findings_add(pst_findings *l, bool hint, const char *fmt, ...)
 void pst_findings_free(pst_findings *l);
 /* nth_pst_problem_fn that appends to a pst_findings. */
 void pst_findings_sink(void *ctx, const nth_pst_error *e, bool hint);
-/* Prints the items as a JSON array of strings. */
-void pst_findings_json(const pst_findings *l);
+/* Emits the items as the array `key`; text: each through `fmt`. */
+void pst_findings_emit(const pst_opts *o, const char *key, const char *fmt, const pst_findings *l);
 
 int pst_cmd_info(nth_pst_file *f, const pst_opts *o);
 int pst_cmd_validate(nth_pst_file *f, const pst_opts *o);
