@@ -3,7 +3,8 @@
 # each schema is a valid JSON Schema (draft 2020-12), each view's output validates against its
 # schema — the PST views on every sample file (and on crafted damaged files, and their
 # failures), the heap, address and dt views on a live child with known heaps
-# (tests/inspect/test_target --child) and on a child whose heap is damaged — and no schema is
+# (tests/inspect/test_target --child) and on a child whose heap is damaged, the debug heap's
+# outside views (heap -a, heap -t, umdh) on children with stack traces and tags — and no schema is
 # left without a view that exercises it. Exit 77 (skip) without python3's jsonschema module
 # (Debian package python3-jsonschema).
 build=${BUILD:-build}
@@ -92,6 +93,28 @@ if [ -x "$CHILD" ] && pid=$("$CHILD" --child "$tmp/normal.txt" normal) && pids="
 else
     echo "note: no child to inspect (not built, or ptrace refused): $inspector_schemas not checked"
     echo "$inspector_schemas" >"$tmp/skipped"
+fi
+
+# The debug heap's outside views on children with stack traces and with tags.
+VIEWS_CHILD=$build/tests/debug/test_outside_views
+debug_schemas="heap-a heap-t umdh"
+ready() { for _ in $(seq 200); do grep -q '^ready' "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+if [ -x "$VIEWS_CHILD" ] && pid=$(NTHEAP_OPTIONS=stack_traces=1 "$VIEWS_CHILD" --child "$tmp/trace.txt" trace) &&
+    pids="$pids $pid" && ready "$tmp/trace.txt" && "$CLI" heap -p "$pid" >/dev/null 2>&1; then
+    case_of heap-a heap -p "$pid" --json -a "$(awk '$1 == "block" {print $2}' "$tmp/trace.txt")"
+    case_of heap-a heap -p "$pid" --json -a "$(awk '$1 == "big" {print $2}' "$tmp/trace.txt")"
+    case_of heap-a heap -p "$pid" --json -a 10
+    case_of umdh umdh -p "$pid" --json
+    kill -9 "$pid"
+    if pid=$("$VIEWS_CHILD" --child "$tmp/tags.txt" tags); then
+        pids="$pids $pid"
+        ready "$tmp/tags.txt"
+        case_of heap-t heap -p "$pid" --json -t
+        kill -9 "$pid"
+    fi
+else
+    echo "note: no child to inspect (not built, or ptrace refused): $debug_schemas not checked"
+    echo "$debug_schemas" >>"$tmp/skipped"
 fi
 
 python3 - "$tmp/cases" docs/schemas "$tmp/skipped" <<'PY'
