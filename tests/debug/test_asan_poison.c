@@ -1,5 +1,5 @@
 /*
- * test_asan_poison.c — in SAN=asan builds with NTHEAP_OPTIONS asan_poison=1, AddressSanitizer
+ * test_asan_poison.c — in SAN=asan builds with asan_poison on (the default), AddressSanitizer
  * sees ntheap blocks: a write into the slack after a block or into the next block's header, and
  * a read of a freed block, back-end, big or LFH (freed here or by another thread), are ASan reports (use-after-poison) at the faulting access, made in a
  * child whose stderr is checked; a workload over the entry points runs clean with poisoning on

@@ -26,6 +26,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A test that damages heap memory on purpose, to check ntheap's own detection, defines
+ * HARNESS_CORRUPTS_ON_PURPOSE before including this header: in ASan builds ntheap poisons what a
+ * caller must not touch (asan_poison, on by default), and ASan would stop the test first. */
+#ifdef HARNESS_CORRUPTS_ON_PURPOSE
+#include <ntheap.h>
+__attribute__((constructor)) static void harness_corrupts_on_purpose(void)
+{
+    (void)nth_heap_set_option(NULL, NTH_OPTION_ASAN_POISON, 0);
+}
+#endif
+
 static int harness_passed, harness_failed, harness_case_failed;
 static const char *harness_current = "";
 

@@ -15,6 +15,7 @@
  */
 #include <sys/resource.h>
 
+#define HARNESS_CORRUPTS_ON_PURPOSE /* damages heap memory to test ntheap's own detection */
 #include "harness/harness.h"
 #include "heap/internal.h"
 #include "heap/vm.h"

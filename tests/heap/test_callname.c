@@ -4,6 +4,7 @@
  * call it goes through, and no name outlives its call (a report raised later, inside another
  * call, never names the previous one).
  */
+#define HARNESS_CORRUPTS_ON_PURPOSE /* damages heap memory to test ntheap's own detection */
 #include "harness/harness.h"
 #include "heap/internal.h"
 #include "ntheap.h"

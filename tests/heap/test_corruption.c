@@ -7,6 +7,7 @@
  */
 #include <sys/mman.h>
 
+#define HARNESS_CORRUPTS_ON_PURPOSE /* damages heap memory to test ntheap's own detection */
 #include "harness/harness.h"
 #include "ntheap.h"
 

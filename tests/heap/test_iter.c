@@ -5,6 +5,7 @@
  * headers and unreadable memory: it always ends, records a problem at the damaged address, and
  * still lists what lies outside the damage.
  */
+#define HARNESS_CORRUPTS_ON_PURPOSE /* damages heap memory to test ntheap's own detection */
 #include "harness/harness.h"
 #include "heap/iter.h"
 

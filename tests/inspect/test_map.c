@@ -7,6 +7,7 @@
  * With NTH_MAP_SVG_OUT set, the picture of the first case is also written there (the
  * well-formedness check, test_map_xml.sh, parses it with xmllint).
  */
+#define HARNESS_CORRUPTS_ON_PURPOSE /* damages heap memory to test ntheap's own detection */
 #include "harness/harness.h"
 #include "heap/layout.h"
 #include "inspect/map_svg.h"

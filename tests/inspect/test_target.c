@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#define HARNESS_CORRUPTS_ON_PURPOSE /* damages heap memory to test ntheap's own detection */
 #include "harness/harness.h"
 #include "inspect/known_heaps.h"
 #include "inspect/target.h"

@@ -15,6 +15,7 @@
  *
  * Addresses are never compared with fixed values, only with each other.
  */
+#define HARNESS_CORRUPTS_ON_PURPOSE /* damages heap memory to test ntheap's own detection */
 #include "win32_test.h"
 
 #define P sizeof(void *)

@@ -4,6 +4,7 @@
  * "spec §x" is the behaviour specification (win32-heap-semantics), "oracle key" a probe answer
  * of the Wine oracle (where Wine is known to differ, Windows' answer is the one tested).
  */
+#define HARNESS_CORRUPTS_ON_PURPOSE /* damages heap memory to test ntheap's own detection */
 #include "win32_test.h"
 
 #include <stdatomic.h>

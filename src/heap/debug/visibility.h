@@ -78,9 +78,9 @@ __attribute__((visibility("hidden"))) void nth_vis_init(void);
 /* ------------------------------------------------------------------ AddressSanitizer (SAN=asan)
  *
  * In an ASan build (NTH_SANITIZER_BUILD with AddressSanitizer on), with the process option
- * asan_poison=1 (NTHEAP_OPTIONS; off by default, because a program that means to corrupt a heap —
- * the engine's own detection tests — or reads heap memory through its own copy routine would be
- * stopped by ASan first), back-end blocks are poisoned so that ASan reports a caller who touches
+ * asan_poison (NTHEAP_OPTIONS; on by default — 0 suits a program that damages a heap on purpose,
+ * as the engine's own detection tests do, or reads heap memory through its own instrumented
+ * copy), back-end blocks are poisoned so that ASan reports a caller who touches
  * them:
  *
  *   busy block  | hdr | data (caller's) | slack |      free block  | hdr | links | body ...  |
