@@ -28,9 +28,12 @@
  * it is untouched, and rename(2) replaces it in one step, so a crash leaves either the old or
  * the new file under PATH (at worst plus a stray PATH.XXXXXX). For tests, the environment
  * variable NTH_PST_CRASH_AT=N ends the process with _exit(70) at step N, in the order they
- * happen: 6 (moved: new tree written), 7 (NBT repointed), 8 (old tree released), then 1
- * (temporary file created), 2 (half written), 3 (written, not synced), 4 (synced, not
- * renamed), 5 (renamed, directory not synced).
+ * happen: (9-12: a value put in a subnode, set.c), 6 (moved: new tree written), 7 (NBT
+ * repointed), 8 (old tree released), then 1 (temporary file created), 2 (half written), 3
+ * (written, not synced), 4 (synced, not renamed), 5 (renamed, directory not synced).
+ *
+ * The steps are also used by nth_pst_set_property (set.c), which edits subnodes in between:
+ * pst_image_open, pst_heap_patch, pst_heap_verify, pst_must_be_sound, pst_image_commit.
  *
  * Limits (NTH_PST_E_UNSUPPORTED, nothing written): a node in a subnode tree (its SLBLOCK would
  * need rewriting), a node without data, a heap of more than one XBLOCK's worth of pages

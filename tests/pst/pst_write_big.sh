@@ -6,8 +6,8 @@
 #     through `props --json` (where "subnode"), and `validate` is sound after every edit;
 #   - pffexport (pff-tools): the folder's properties, all of them, equal ours; every other
 #     exported ItemValues.txt is byte for byte what the original gives;
-#   - readpst (pst-utils), when installed: a 20 KB PidTagBody set on the sample's message is
-#     the text/plain part of the mail it writes, and the folder edits change nothing it writes;
+#   - readpst (pst-utils), when installed: a 24 KB PidTagBody (12,000 characters) set on the
+#     sample's message is the text/plain part of the mail it writes, and the folder edits change nothing it writes;
 #   - replacing a subnode value with a small one moves it into the heap and releases the
 #     subnode: subnode and block counts return to those of setting the small value directly;
 #   - a crash at each write step (9-12: value tree written, SLBLOCK written, NBT bidSub
@@ -95,7 +95,7 @@ for k in 1 2; do
             tr -d '\r\n' >"$tmp/body.got"
         tr -d '\n' <"$tmp/text.txt" >"$tmp/body.want"
         grep -qFf "$tmp/body.want" "$tmp/body.got" || fail "sample$k: readpst does not show the new body"
-        echo "ok   sample$k: readpst writes the same mail after the folder edits, and the new 20 KB body"
+        echo "ok   sample$k: readpst writes the same mail after the folder edits, and the new 24 KB body"
     else
         echo "skip sample$k: readpst not installed (apt-get install pst-utils)"
     fi

@@ -10,7 +10,8 @@
  *     ntheap pst [--json] FILE validate      every check of nth_pst_validate; exit 0 only if sound
  *     ntheap pst [--json] FILE tree          folder hierarchy with item counts
  *     ntheap pst [--json] FILE ls FOLDER     a folder's items (FOLDER: NID or "Name/Name")
- *     ntheap pst [--json] FILE set NID TAG VALUE   rewrite one property in the file (atomic)
+ *     ntheap pst [--json] FILE set NID TAG VALUE   rewrite one property in the file (atomic;
+ *                                                  VALUE @PATH: from a file)
  *
  * PATH is a NID ("0x21" or decimal "33") or a subnode path ("0x200024/0x8025"). Options may
  * come anywhere. Exit status: 0 success, 1 problems or errors, 2 usage or a file that cannot
@@ -48,7 +49,11 @@ static void usage(FILE *out)
           "             per property, tag type hex-value\n"
           "  table      a Table Context's columns and rows\n"
           "  set        rewrites one property (tag 0xIIIITTTT: id and type) in the file, atomically:\n"
-          "             a temporary file, fsync, rename; the original is untouched until then\n"
+          "             a temporary file, fsync, rename; the original is untouched until then.\n"
+          "             VALUE: integer, true/false, UTF-8 text (PtypString, PtypString8: ASCII)\n"
+          "             or hex digits (PtypBinary); @PATH reads it from a file (- = stdin).\n"
+          "             Values over 3580 bytes go to a subnode of the node (a block, or an\n"
+          "             XBLOCK over blocks): up to 8,347,696 bytes (Unicode) / 16,711,740 (ANSI)\n"
           "\n"
           "NID is hexadecimal with 0x (0x21) or decimal (33); NID/SUBNID/... follows subnode trees\n"
           "(0x200024/0x8025). FOLDER is a folder NID or a path of display names from the root.\n"
