@@ -84,6 +84,8 @@ for k in 1 2; do
         mkdir -p "$tmp/rp-orig$k" "$tmp/rp-new$k" "$tmp/rp-body$k"
         readpst -r -D -8 -o "$tmp/rp-orig$k" "$src" >/dev/null 2>&1
         readpst -r -D -8 -o "$tmp/rp-new$k" "$f" >/dev/null 2>&1 || fail "sample$k: readpst exit $?"
+        # readpst seeds its MIME boundaries from the clock: take them out before comparing
+        find "$tmp/rp-orig$k" "$tmp/rp-new$k" -type f -exec sed -i 's/iamunique-[0-9]*_/iamunique-N_/g' {} +
         diff -r "$tmp/rp-orig$k" "$tmp/rp-new$k" >/dev/null || fail "sample$k: readpst output differs after the folder edits"
         cp "$src" "$tmp/m$k.pst"
         "$CLI" pst "$tmp/m$k.pst" set 0x200024 0x1000001F "@$tmp/text.txt" >/dev/null || fail "sample$k: set body exit $?"
