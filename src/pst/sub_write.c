@@ -80,8 +80,8 @@ nth_pst_status pst_sub_rewrite(nth_pst_file *f, uint64_t old_sub, uint32_t drop_
     size_t n = 0;
     bool added = add_nid == 0;
     for (size_t i = 0; i < nold && !st; i++) {
-        if (old[i].nid == drop_nid) continue;
-        if (old[i].nid == add_nid)
+        if (drop_nid && old[i].nid == drop_nid) continue;
+        if (add_nid && old[i].nid == add_nid)
             st = pst_fail(err, NTH_PST_E_INVALID, "SLBLOCK", NTH_PST_NO_OFFSET,
                           "subnode 0x%X exists already", add_nid);
         if (!added && old[i].nid > add_nid) {
