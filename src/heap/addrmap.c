@@ -12,7 +12,9 @@
  *   stored, so the reservation that needed it is given back and the allocation fails cleanly.
  *
  * Every reservation the engine makes is 64 KiB aligned and a multiple of 64 KiB, so a chunk has
- * at most one owner. Readers are lock-free (acquire loads); writers serialize on map_lock.
+ * at most one owner; an LFH subsegment, a back-end block of whole chunks inside a segment, takes
+ * its chunks over from the segment while it lives (lfh_subseg.c). Readers are lock-free (acquire
+ * loads); writers serialize on map_lock.
  */
 #include <pthread.h>
 #include <stdatomic.h>

@@ -428,7 +428,8 @@ size_t nth_heap_usable_size(nth_heap *heap, const void *ptr)
     bool ok = ptr && locate_or_report(heap, ptr, &where);
     unlock_for(heap, heap->force_flags);
     if (!ok) return NTH_SIZE_ERROR;
-    if (NTH_VIS_ON() || (NTH_ASAN && nth_process_defaults.asan_poison && !where.big)) return nth_block_requested(&where.hdr); /* slack is off limits */
+    bool slack_poisoned = NTH_ASAN && nth_process_defaults.asan_poison && !(where.big && where.big->page_heap);
+    if (NTH_VIS_ON() || slack_poisoned) return nth_block_requested(&where.hdr); /* slack is off limits */
     if (where.lfh) return where.lfh->block_size;
     if (where.big) return (size_t)where.hdr.size_gr * NTH_GRANULE;
     if (where.hdr.flags & BLOCK_FILL) return nth_block_requested(&where.hdr);

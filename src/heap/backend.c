@@ -8,6 +8,15 @@
  *   alloc:   [ free ................................ ]   ->  [ busy | data ][ free remainder ]
  *   free:    [ free ][ busy ][ free ]                    ->  [ free ........................ ]
  *   decommit:[ free ......................... ]          ->  [ head LAST ][ UCR ][ tail ]
+ *   aligned: [ free .......|......................... ]   ->  [ free ][ busy, aligned ][ free ]
+ *                          ^ alignment boundary
+ *
+ * An aligned block (nth_heap_alloc_aligned; an LFH subsegment's whole chunks) goes where it
+ * fits first: a listed free block with room after its lead, else the pages committed at an
+ * uncommitted range that make the free block before it fit, else a new segment; so LFH
+ * subsegments follow each other with no gap and no commit beyond what they use. Only when a
+ * free list is damaged (or the alignment exceeds a chunk) is a block taken with a whole
+ * alignment of slack.
  *
  * Invariants kept here (checked by validate.c):
  *   - every block's prev_size_gr equals the size of the block before it (0 after a UCR);
@@ -283,10 +292,6 @@ static bool grow_locked(nth_heap *heap, uint32_t size_gr)
     return true;
 }
 
-/* Takes a free block of at least size_gr granules off its list and splits it to size_gr (or
- * a granule more, when the rest could not be a block). *hdr describes the result: its size,
- * prev size, LAST flag and segment; the header in memory is not yet written. NULL when the heap
- * cannot grow. */
 /* The slow part of take_block_locked: nothing fitted, or a list was damaged. Grows the heap at
  * most once and contains damage as often as it is met (a few times at most). */
 static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_gr, nth_block_header *hdr)
@@ -309,17 +314,12 @@ static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, uint32_t *
     return NULL;
 }
 
-static char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
+/* Splits a block of found_gr granules just taken off its list to size_gr (or a granule more,
+ * when the rest could not be a block), listing the rest. */
+static char *split_taken_locked(nth_heap *heap, char *block, uint32_t found_gr, uint32_t size_gr,
+                                nth_block_header *hdr)
 {
     nth_assert_held(heap);
-    uint32_t found_gr = 0;
-    bool damaged = false;
-    char *block = nth_freelist_find_locked(heap, size_gr, &found_gr, &damaged);
-    if (NTH_UNLIKELY(!block || !nth_header_load(heap, block, hdr) ||
-                     !nth_freelist_remove_locked(heap, block, found_gr))) {
-        block = take_block_slow_locked(heap, size_gr, &found_gr, hdr);
-        if (!block) return NULL;
-    }
     if ((heap->flags & NTH_FREE_CHECKING_ENABLED) && (hdr->flags & BLOCK_FILL)) {
         char *bad = nth_block_check_free_fill(block, block, block_end(block, size_gr));
         if (bad)
@@ -339,6 +339,24 @@ static char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_heade
     }
     hdr->flags &= (uint16_t)BLOCK_LAST;
     return block;
+}
+
+/* Takes a free block of at least size_gr granules off its list and splits it to size_gr (or
+ * a granule more, when the rest could not be a block). *hdr describes the result: its size,
+ * prev size, LAST flag and segment; the header in memory is not yet written. NULL when the heap
+ * cannot grow. */
+static char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
+{
+    nth_assert_held(heap);
+    uint32_t found_gr = 0;
+    bool damaged = false;
+    char *block = nth_freelist_find_locked(heap, size_gr, &found_gr, &damaged);
+    if (NTH_UNLIKELY(!block || !nth_header_load(heap, block, hdr) ||
+                     !nth_freelist_remove_locked(heap, block, found_gr))) {
+        block = take_block_slow_locked(heap, size_gr, &found_gr, hdr);
+        if (!block) return NULL;
+    }
+    return split_taken_locked(heap, block, found_gr, size_gr, hdr);
 }
 
 /* Turns a taken block into a busy one holding `size` bytes: header, zeroing or fill, tail fill,
@@ -375,47 +393,157 @@ void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size)
     return finish_busy_locked(heap, block, hdr, flags, size);
 }
 
+/* Bytes from `at` to the first address at or after it, leaving room for a free block in
+ * between, whose address + skew is a multiple of `alignment`. */
+static size_t aligned_lead(uintptr_t at, size_t alignment, size_t skew)
+{
+    size_t lead = (size_t)(nth_round_up(at + skew, alignment) - skew - at);
+    return lead != 0 && lead < NTH_MIN_FREE_GR * NTH_GRANULE ? lead + alignment : lead;
+}
+
+/* An aligned request: size_gr granules at an address + skew that `alignment` divides; exact:
+ * nothing may be left behind it that could not be a free block of its own. */
+typedef struct aligned_request {
+    uint32_t size_gr;
+    bool exact;
+    size_t alignment, skew;
+} aligned_request;
+
+/* Granules a block at `at` needs to hold the request, or 0 when `have_gr` granules do not. */
+static uint32_t aligned_need_gr(const aligned_request *r, uintptr_t at, size_t have_gr)
+{
+    size_t need_gr = aligned_lead(at, r->alignment, r->skew) / NTH_GRANULE + r->size_gr;
+    if (have_gr < need_gr || (r->exact && have_gr - need_gr == 1)) return 0;
+    return (uint32_t)need_gr;
+}
+
+static bool aligned_fits(const char *block, uint32_t block_gr, const void *context)
+{
+    return aligned_need_gr(context, (uintptr_t)block, block_gr) != 0;
+}
+
+/* Commits pages at the start of the first uncommitted range where, with the free block before
+ * it, the request then fits; returns that free block (listed), or NULL. */
+static char *commit_aligned_locked(nth_heap *heap, const aligned_request *r)
+{
+    nth_assert_held(heap);
+    for (nth_segment *segment = heap->first_segment; segment; segment = segment->next) {
+        char *base = nth_segment_base(segment);
+        for (uint32_t i = 0; i < segment->n_ucr; i++) {
+            nth_ucr ucr = segment->ucr[i];
+            char *start = base + (size_t)ucr.offset_pg * NTH_PAGE, *end = start + (size_t)ucr.size_pg * NTH_PAGE;
+            char *prev = base + (size_t)ucr.last_block_gr * NTH_GRANULE;
+            nth_block_header ph;
+            if (nth_segment_is_committed(segment, prev, sizeof ph) && nth_header_load(heap, prev, &ph) &&
+                nth_block_is_listed(&ph) && block_end(prev, ph.size_gr) == start)
+                start = prev; /* the committed pages grow this free block */
+            uint32_t need_gr = aligned_need_gr(r, (uintptr_t)start, (size_t)(end - start) / NTH_GRANULE);
+            if (need_gr && commit_at_ucr_locked(heap, segment, i, need_gr)) return start;
+        }
+    }
+    return NULL;
+}
+
+/* Adds a segment whose committed part holds the request (alignments up to 64 KiB: a segment
+ * starts a chunk); returns its free block, or NULL. */
+static char *add_aligned_locked(nth_heap *heap, const aligned_request *r)
+{
+    nth_assert_held(heap);
+    if (r->alignment > NTH_CHUNK || heap->maximum != 0) return NULL;
+    size_t header_bytes = nth_segment_header_bytes(false);
+    size_t bytes = aligned_lead(header_bytes, r->alignment, r->skew) + (size_t)r->size_gr * NTH_GRANULE;
+    nth_segment *segment = nth_segment_add_locked(heap, bytes);
+    if (!segment) return NULL;
+    format_segment_locked(heap, segment);
+    return segment->first_block;
+}
+
+/* A listed free block in which the request fits, taken off its list whole (*hdr): one already
+ * committed, else one that committing pages makes fit, else a new segment's. NULL when none. */
+static char *take_fitting_locked(nth_heap *heap, const aligned_request *r, nth_block_header *hdr)
+{
+    nth_assert_held(heap);
+    uint32_t found_gr = 0;
+    bool damaged = false;
+    char *block = nth_freelist_find_fit_locked(heap, r->size_gr, 32, aligned_fits, r, &found_gr, &damaged);
+    if (!block && !damaged) block = commit_aligned_locked(heap, r);
+    if (!block && !damaged) block = add_aligned_locked(heap, r);
+    if (!block || !nth_header_load(heap, block, hdr) || !nth_block_is_listed(hdr) ||
+        !aligned_fits(block, hdr->size_gr, r) || !nth_freelist_remove_locked(heap, block, hdr->size_gr))
+        return NULL;
+    return split_taken_locked(heap, block, hdr->size_gr, hdr->size_gr, hdr);
+}
+
+/* Takes a free block and carves from it a block of size_gr granules whose address + skew is a
+ * multiple of `alignment`, giving the granules in front of it and behind it back as free blocks.
+ * A free block where it fits is preferred (back to back with the block before, no commit beyond
+ * what it needs); else one of size_gr plus the largest lead is taken. *hdr describes the result
+ * (busy, not yet finished); its size is size_gr or, when the rest behind could not be a block, a
+ * granule more; with exact set it is always size_gr. NULL when the heap cannot grow. */
+static char *take_aligned_locked(nth_heap *heap, uint32_t size_gr, size_t alignment, size_t skew, bool exact,
+                                 nth_block_header *hdr)
+{
+    nth_assert_held(heap);
+    size_t slack_gr = alignment / NTH_GRANULE + (exact ? 2u : 1u) * NTH_MIN_FREE_GR;
+    if (size_gr == 0 || size_gr + slack_gr >= NTH_BIG_THRESHOLD_GR) return NULL;
+    aligned_request request = {size_gr, exact, alignment, skew};
+    char *block = take_fitting_locked(heap, &request, hdr);
+    if (!block) block = take_block_locked(heap, (uint32_t)(size_gr + slack_gr), hdr); /* damage, or a large alignment */
+    if (!block) return NULL;
+    size_t lead = aligned_lead((uintptr_t)block, alignment, skew);
+    char *aligned = block + lead;
+    if (lead) {
+        /* Give the leading granules back as a free block in front of the aligned one. */
+        nth_block_header ah = *hdr;
+        ah.size_gr = hdr->size_gr - (uint32_t)(lead / NTH_GRANULE);
+        ah.prev_size_gr = (uint32_t)(lead / NTH_GRANULE);
+        ah.flags = (uint16_t)((hdr->flags & BLOCK_LAST) | BLOCK_BUSY);
+        ah.unused = 0;
+        nth_block_store_locked(heap, aligned, ah);
+        fix_next_prev_locked(heap, aligned, &ah);
+        release_range_locked(heap, block, (uint32_t)(lead / NTH_GRANULE), hdr->segment_index, hdr->prev_size_gr,
+                             false, false);
+        if (!nth_header_load(heap, aligned, hdr)) return NULL;
+        block = aligned;
+    }
+    if (hdr->size_gr - size_gr >= NTH_MIN_FREE_GR) {
+        /* Give the trailing granules back too. */
+        bool last = hdr->flags & BLOCK_LAST;
+        uint32_t rest_gr = hdr->size_gr - size_gr;
+        hdr->size_gr = size_gr;
+        hdr->flags = BLOCK_BUSY;
+        hdr->unused = 0;
+        nth_block_store_locked(heap, block, *hdr);
+        release_range_locked(heap, block_end(block, size_gr), rest_gr, hdr->segment_index, size_gr, last, true);
+    }
+    return block;
+}
+
 void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t alignment, size_t size)
 {
     nth_assert_held(heap);
     uint32_t size_gr = nth_backend_block_gr(heap, flags, size);
-    size_t slack_gr = alignment / NTH_GRANULE + NTH_MIN_FREE_GR;
-    if (size_gr == 0 || size_gr + slack_gr >= NTH_BIG_THRESHOLD_GR) return NULL;
     nth_block_header hdr;
-    char *block = take_block_locked(heap, (uint32_t)(size_gr + slack_gr), &hdr);
+    char *block = take_aligned_locked(heap, size_gr, alignment, sizeof(nth_block_header), false, &hdr);
     if (!block) return NULL;
-    char *data = (char *)nth_round_up((uintptr_t)block_data(block), alignment);
-    size_t lead = (size_t)(data - block_data(block));
-    if (lead != 0 && lead < NTH_MIN_FREE_GR * NTH_GRANULE) {
-        data += alignment;
-        lead += alignment;
-    }
-    if (lead) {
-        /* Give the leading granules back as a free block in front of the aligned one. */
-        char *aligned_block = block + lead;
-        nth_block_header ah = hdr;
-        ah.size_gr = hdr.size_gr - (uint32_t)(lead / NTH_GRANULE);
-        ah.prev_size_gr = (uint32_t)(lead / NTH_GRANULE);
-        ah.flags = (uint16_t)((hdr.flags & BLOCK_LAST) | BLOCK_BUSY);
-        ah.unused = 0;
-        nth_block_store_locked(heap, aligned_block, ah);
-        fix_next_prev_locked(heap, aligned_block, &ah);
-        release_range_locked(heap, block, (uint32_t)(lead / NTH_GRANULE), hdr.segment_index, hdr.prev_size_gr,
-                             false, false);
-        if (!nth_header_load(heap, aligned_block, &hdr)) return NULL;
-        block = aligned_block;
-    }
-    if (hdr.size_gr - size_gr >= NTH_MIN_FREE_GR) {
-        /* Give the trailing granules back too. */
-        bool last = hdr.flags & BLOCK_LAST;
-        uint32_t rest_gr = hdr.size_gr - size_gr;
-        hdr.size_gr = size_gr;
-        hdr.flags = BLOCK_BUSY;
-        hdr.unused = 0;
-        nth_block_store_locked(heap, block, hdr);
-        release_range_locked(heap, block_end(block, size_gr), rest_gr, hdr.segment_index, size_gr, last, true);
-    }
     return finish_busy_locked(heap, block, hdr, flags, size);
+}
+
+char *nth_backend_alloc_chunks_locked(nth_heap *heap, size_t bytes, uint16_t add_flags)
+{
+    nth_assert_held(heap);
+    if (bytes == 0 || bytes % NTH_CHUNK != 0) return NULL;
+    nth_block_header hdr;
+    char *block = take_aligned_locked(heap, (uint32_t)(bytes / NTH_GRANULE), NTH_CHUNK, 0, true, &hdr);
+    if (!block) return NULL;
+    /* Exactly `bytes`: no tail fill, no user value, whatever the heap's options. */
+    hdr.flags = (uint16_t)((hdr.flags & BLOCK_LAST) | BLOCK_BUSY | BLOCK_INTERNAL | add_flags);
+    hdr.unused = (uint8_t)sizeof(nth_block_header);
+    nth_block_store_locked(heap, block, hdr);
+    heap->busy_blocks++;
+    heap->busy_bytes += bytes - sizeof(nth_block_header);
+    heap->alloc_calls++;
+    return block;
 }
 
 void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr)
@@ -496,16 +624,6 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
     heap->busy_bytes -= old_size;
     *hdr = h;
     return true;
-}
-
-void nth_backend_mark_locked(nth_heap *heap, void *data, uint16_t add_flags)
-{
-    nth_assert_held(heap);
-    char *block = (char *)data - sizeof(nth_block_header);
-    nth_block_header hdr;
-    if (!nth_header_load(heap, block, &hdr)) return;
-    hdr.flags |= add_flags;
-    nth_block_store_locked(heap, block, hdr);
 }
 
 size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes)

@@ -116,13 +116,14 @@ nth_block_header nth_big_decoded(const nth_big *big)
     return hdr;
 }
 
+/* The prefix is written and read with the uninstrumented copy: ASan builds poison it. */
 static void store_prefix(nth_heap *heap, const nth_big *big)
 {
     if (big->page_heap) return; /* its guard pages and fill do the checking (debug/pageheap.c) */
     char *prefix = big->data - NTH_BIG_HEADER_BYTES;
     for (size_t i = 0; i < NTH_BIG_CANARY_WORDS; i++) {
         uint64_t w = canary_word(heap, prefix + i * sizeof w);
-        memcpy(prefix + i * sizeof w, &w, sizeof w);
+        nth_raw_copy(prefix + i * sizeof w, &w, sizeof w);
     }
     nth_header_store(heap, nth_big_header(big), record_header(big));
 }
@@ -133,13 +134,30 @@ static bool prefix_intact(const nth_heap *heap, const nth_big *big)
     const char *prefix = big->data - NTH_BIG_HEADER_BYTES;
     for (size_t i = 0; i < NTH_BIG_CANARY_WORDS; i++) {
         uint64_t w;
-        memcpy(&w, prefix + i * sizeof w, sizeof w);
+        nth_raw_copy(&w, prefix + i * sizeof w, sizeof w);
         if (w != canary_word(heap, prefix + i * sizeof w)) return false;
     }
     nth_block_header got, want = record_header(big);
     if (!nth_header_load(heap, nth_big_header(big), &got)) return false;
     return got.size_gr == want.size_gr && got.prev_size_gr == 0 && got.flags == want.flags &&
            got.segment_index == 0 && got.unused == want.unused;
+}
+
+/* ASan builds with asan_poison: a live big block's data is addressable and the rest of its
+ * mapping (lead, prefix, the slack after the request) is poisoned; a mapping kept in the cache
+ * is poisoned whole, so a use after free is reported at the access. Page-heap blocks have
+ * guard pages instead. */
+static void asan_picture(const nth_big *big)
+{
+#if NTH_ASAN
+    if (!nth_process_defaults.asan_poison || big->page_heap) return;
+    char *base = big->owner.base, *end = base + big->owner.reserve;
+    NTH_ASAN_POISON(base, (size_t)(big->data - base));
+    NTH_ASAN_UNPOISON(big->data, big->size);
+    NTH_ASAN_POISON(big->data + big->size, (size_t)(end - (big->data + big->size)));
+#else
+    (void)big;
+#endif
 }
 
 bool nth_big_check_locked(nth_heap *heap, nth_big *big)
@@ -257,6 +275,7 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
     big->size = size;
     big->flags = (uint16_t)(BLOCK_BUSY | BLOCK_BIG | (flags & BLOCK_USER_FLAGS));
     big->user_value = 0;
+    asan_picture(big);
     store_prefix(heap, big);
     link_big(heap, big);
     heap->big_blocks++;
@@ -295,8 +314,11 @@ bool nth_big_free_locked(nth_heap *heap, nth_big *big)
     heap->busy_blocks--;
     heap->busy_bytes -= big->size;
     heap->free_calls++;
+    bool page_heap = big->page_heap;
     record_put(big);
-    if (!nth_big_cache_put_locked(heap, (nth_big_cached){base, bytes, dirty, big_region})) {
+    if (nth_big_cache_put_locked(heap, (nth_big_cached){base, bytes, dirty, big_region})) {
+        if (NTH_ASAN && nth_process_defaults.asan_poison && !page_heap) NTH_ASAN_POISON(base, bytes);
+    } else {
         nth_vm_release(base, bytes);
         heap->reserved_bytes -= bytes;
         heap->committed_bytes -= bytes;
@@ -413,6 +435,7 @@ void *nth_big_realloc_locked(nth_heap *heap, nth_big *big, uint32_t flags, size_
     }
     mark_dirty(big, lead + NTH_BIG_HEADER_BYTES + size);
     big->size = size;
+    asan_picture(big);
     /* The header's check covers its address: rewrite the prefix at the (possibly new) place. */
     store_prefix(heap, big);
     /* Bytes past the old size within the old mapping may hold old data; pages beyond are new

@@ -167,6 +167,30 @@ char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found
     return block_of(l);
 }
 
+char *nth_freelist_find_fit_locked(nth_heap *heap, uint32_t size_gr, unsigned probes,
+                                   bool (*fits)(const char *block, uint32_t block_gr, const void *context),
+                                   const void *context, uint32_t *found_size_gr, bool *damaged)
+{
+    nth_assert_held(heap);
+    for (int index = next_nonempty(heap, nth_freelist_index(size_gr)); index >= 0 && probes > 0;
+         index = next_nonempty(heap, (unsigned)index + 1)) {
+        nth_free_links *head = &heap->freelists[index];
+        for (nth_free_links *l = head->next; l != head && probes > 0; l = l->next, probes--) {
+            uint32_t s = listed_size(heap, l);
+            if (NTH_UNLIKELY(s == 0 || nth_freelist_index(s) != (unsigned)index)) {
+                *damaged = true;
+                return NULL;
+            }
+            if (s >= size_gr && fits(block_of(l), s, context)) {
+                *found_size_gr = s;
+                return block_of(l);
+            }
+        }
+        if (index + 1 >= (int)NTH_FREE_LISTS) break;
+    }
+    return NULL;
+}
+
 /* Follows list `index` from its head in one direction (forward: next links) while each step is
  * a valid entry that links back; stops at the head, at a bad step, or after `bound` steps.
  * *last receives the last good entry, *bad the entry it could not step to (NULL when the walk

@@ -185,12 +185,15 @@ nth_heap *nth_process_heap(void)
     return nth_heap_registry.process_heap;
 }
 
+_Atomic uint64_t nth_heap_destroys;
+
 bool nth_heap_destroy(nth_heap *heap)
 {
     if (!nth_heap_handle_ok(heap) || heap == nth_heap_registry.process_heap) {
         nth_set_last_error(NTH_ERR_INVALID_HANDLE);
         return false;
     }
+    atomic_fetch_add_explicit(&nth_heap_destroys, 1, memory_order_acq_rel); /* before it goes (walk.c) */
     if (NTH_VIS_ON()) nth_vis_heap_destroying(heap); /* memcheck: its blocks die with it */
     registry_remove(heap);
     nth_debug_heap_destroyed(heap);

@@ -170,6 +170,12 @@ bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr);
 /* A free block of at least size_gr granules, still on its list, or NULL. *damaged is set when a
  * listed block failed its checks (then NULL is returned and nothing was followed past it). */
 char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_size_gr, bool *damaged);
+/* The first listed free block of at least size_gr granules that `fits` accepts, looking at no
+ * more than `probes` blocks, list by list from size_gr's upward; NULL when none was found (and
+ * *damaged set when a list failed its checks). */
+char *nth_freelist_find_fit_locked(nth_heap *heap, uint32_t size_gr, unsigned probes,
+                                   bool (*fits)(const char *block, uint32_t block_gr, const void *context),
+                                   const void *context, uint32_t *found_size_gr, bool *damaged);
 unsigned nth_freelist_index(uint32_t size_gr);
 /* Walks list `index` from both ends with every link checked and the length bounded. True when
  * it is sound; otherwise *suspect is the block both walks point at (the one whose links were
@@ -256,11 +262,13 @@ nth_heap *nth_backend_create_heap(uint32_t flags, size_t initial_size, size_t ma
 uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size);
 void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size);
 void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t alignment, size_t size);
+/* A busy internal block (flags BLOCK_BUSY | BLOCK_INTERNAL | add_flags) of exactly `bytes`, a
+ * multiple of 64 KiB, whose header starts a chunk: it covers whole chunks and nothing else.
+ * Returns the block (its header), or NULL. */
+char *nth_backend_alloc_chunks_locked(nth_heap *heap, size_t bytes, uint16_t add_flags);
 void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr);
 /* Resizes in place; false when it cannot (the block is untouched). */
 bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hdr, uint32_t flags, size_t size);
-/* Adds flags (BLOCK_INTERNAL, BLOCK_LFH) to a busy block's header. */
-void nth_backend_mark_locked(nth_heap *heap, void *data, uint16_t add_flags);
 /* Decommits the whole pages inside every listed free block of at least min_bytes; returns the
  * bytes decommitted. */
 size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes);
@@ -375,6 +383,9 @@ const char *nth_current_call(void);
 /* Exported (default visibility) so that an outside reader finds it in .dynsym, stripped or not. */
 extern NTH_API nth_registry nth_heap_registry;
 bool nth_heap_handle_ok(const nth_heap *heap);
+/* Heaps destroyed so far (counted as each destroy starts): a handle found sound while it was N
+ * is still a heap while it is N. */
+extern _Atomic uint64_t nth_heap_destroys;
 
 /* Preconditions of *_locked functions: nth_assert_held(heap) on their first line. In a DEBUG=1
  * build it aborts with the function's name unless this thread holds the heap lock, the heap is

@@ -367,6 +367,10 @@ static bool owner_record(nth_iter *it, uintptr_t address, uint16_t kind, void *o
 static bool seek_segment(nth_iter *it, uintptr_t address)
 {
     uintptr_t at = it->mem->owner_of ? it->mem->owner_of(it->mem, address) : 0;
+    nth_owner owner;
+    if (at && fetch(it, at, &owner, sizeof owner) && owner.kind == OWNER_LFH &&
+        !fetch(it, at + offsetof(nth_lfh_subsegment, segment), &at, sizeof at))
+        at = 0; /* an LFH subsegment's chunks (its back-end header's too): its segment holds them */
     if (!at) { /* search the list */
         at = (uintptr_t)it->heap.first_segment;
         for (uint32_t n = 0; at && n < it->heap.n_segments; n++) {

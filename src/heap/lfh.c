@@ -225,7 +225,10 @@ static free_result free_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t
                 pending >= nth_lfh_load_u32(&sub->n_used);
     /* Published inside the fast operation, so that no pauser (validate, a locked walk) ever
      * sees a block claimed but neither busy, nor pending, nor listed. */
-    if (!refused) atomic_fetch_or_explicit(word, bit, memory_order_release);
+    if (!refused) {
+        nth_lfh_asan_freed(sub, p); /* before the owner can have it back */
+        atomic_fetch_or_explicit(word, bit, memory_order_release);
+    }
     if (tc) nth_lfh_end_fast(tc); /* before waiting for the lock: a pauser holding it waits for us */
     if (refused) return refuse_double_free(heap, p);
     if (!last) return FREED;

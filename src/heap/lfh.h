@@ -13,10 +13,16 @@
  * The trust boundary. User code may write any byte of an LFH block it was given or freed and of
  * the blocks around it, so the LFH keeps everything it trusts out of that reach:
  *
- *   user area (a back-end block, busy|internal|LFH; 64 KiB aligned, whole chunks)
- *   A                                                                     A + chunks * 64 KiB
- *   | block 0 | block 1 | block 2 | ...                          | block n-1 |  (tail slack)  |
+ *   user area: the data of a back-end block (busy|internal|LFH) of exactly k whole 64 KiB chunks
+ *   C = A - 16 (a chunk boundary)                                              C + k * 64 KiB
+ *   | hdr | block 0 | block 1 | block 2 | ...                     | block n-1 | (tail) |
+ *         ^ A = first_block = owner.base; owner.reserve = k * 64 KiB - 16
  *     ^ free blocks hold one encoded link word (below); nothing else of the LFH lives here
+ *
+ *   The address map names the descriptor for all k chunks, the header's included; consecutive
+ *   subsegments lie back to back (the next header right after this tail). k is chosen per
+ *   bucket (lfh_subseg.c): the fewest chunks, at most NTH_LFH_MAX_CHUNKS, that leave header and
+ *   tail at most 1/NTH_LFH_WASTE_SHARE of the block.
  *
  *   metadata (its own private mapping, reached from the address map; never adjacent to blocks)
  *   | nth_lfh_subsegment | busy bits | remote bits | unused[] |
@@ -51,9 +57,11 @@
 #define NTH_LFH_MAX_BLOCKS 4096u  /* 64 KiB of 16-byte blocks */
 #define NTH_LFH_BITMAP_WORDS (NTH_LFH_MAX_BLOCKS / 64u)
 #define NTH_LFH_NO_BLOCK 0xFFFFFFFFu /* end of a free list */
+#define NTH_LFH_MAX_CHUNKS 8u        /* a subsegment's back-end block: at most 8 x 64 KiB */
+#define NTH_LFH_WASTE_SHARE 20u      /* ... leaving at most 1/20 of it to header and tail */
 
 typedef struct nth_lfh_subsegment {
-    nth_owner owner;                 /* kind OWNER_LFH; base = A, reserve = chunks * 64 KiB */
+    nth_owner owner;                 /* kind OWNER_LFH; base = A, reserve = k * 64 KiB - 16 */
     /* -- the fast paths' fields, in the first two cache lines -- */
     _Atomic(struct nth_lfh_tcache *) owner_cache; /* NULL: retired, in the bucket's pool */
     char *first_block;               /* A: block 0 */

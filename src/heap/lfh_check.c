@@ -1,7 +1,8 @@
 /*
  * lfh_check.c — what reads the LFH as a whole: the walk's view of a subsegment's busy blocks,
  * validation of every subsegment (descriptor, bitmaps, counts, the encoded free list),
- * statistics, and trimming of empty retired subsegments. Callers hold the heap lock with the
+ * statistics, and trimming of empty retired subsegments. Validation also checks a subsegment's
+ * shape: its back-end block starts a chunk and is whole chunks, each named for it in the map. Callers hold the heap lock with the
  * fast paths paused (validate, compact), or only need a snapshot (walk, stats).
  *
  * Validation believes nothing read from the user area: the free list is followed with the same
@@ -79,6 +80,16 @@ bool nth_lfh_check_subsegment(nth_heap *heap, char *block)
         return lfh_problem(heap, block, "an LFH subsegment registered for this block", "no subsegment owns it");
     if (sub->bump > sub->n_blocks || sub->block_size != nth_lfh_bucket_size(sub->bucket))
         return lfh_problem(heap, sub, "consistent LFH subsegment counters", "a bump or size out of range");
+    /* Whole chunks, every one of them (the header's too) leading to the descriptor. */
+    size_t bytes = sub->owner.reserve + sizeof(nth_block_header);
+    nth_block_header hdr;
+    if ((uintptr_t)block % NTH_CHUNK != 0 || bytes % NTH_CHUNK != 0 || sub->span > sub->owner.reserve ||
+        !nth_header_load(heap, block, &hdr) || (size_t)hdr.size_gr * NTH_GRANULE != bytes)
+        return lfh_problem(heap, block, "an LFH subsegment's block of whole 64 KiB chunks", "a block of another shape");
+    for (size_t at = 0; at < bytes; at += NTH_CHUNK)
+        if (nth_addrmap_lookup(block + at) != &sub->owner)
+            return lfh_problem(heap, block + at, "the address map naming the subsegment for each of its chunks",
+                               "another owner");
     uint32_t busy = 0, pending = 0;
     for (uint32_t w = 0; w < sub->n_words; w++) {
         uint64_t bits = nth_lfh_load_bits(&sub->busy_bits[w]);

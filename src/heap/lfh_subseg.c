@@ -4,9 +4,14 @@
  * retirement, release, and repair of a damaged free list. Everything here runs with the heap
  * lock held, or on the owning thread for the subsegment's own free list.
  *
- *   back-end block (busy | internal | LFH)          metadata mapping (private, reused)
- *   | hdr | A: block 0 | block 1 | ... |            | descriptor | busy | remote | unused[] |
- *           ^ address map: these chunks -> descriptor ---^
+ *   back-end block (busy | internal | LFH)               metadata mapping (private, reused)
+ *   | hdr | A: block 0 | block 1 | ... | tail |          | descriptor | busy | remote | unused[] |
+ *   ^ a chunk boundary           k whole chunks ^
+ *   '- address map: all k chunks -> descriptor ---------------^
+ *
+ * The block comes from the back-end whole-chunk aligned (nth_backend_alloc_chunks_locked), which
+ * puts it where it fits first: right behind the previous subsegment in a fill. A segment's first
+ * chunk holds its header, so it never holds a subsegment.
  *
  * A released subsegment's metadata is not unmapped: it goes to the LFH's idle list (magic 0, an
  * empty span) and is reused by the next subsegment that fits, so a thread still holding a stale
@@ -16,9 +21,21 @@
 #include "heap/lfh_fast.h"
 #include "heap/vm.h"
 
+/* The chunks of a bucket's subsegments: the fewest (at most NTH_LFH_MAX_CHUNKS) whose user area,
+ * k * 64 KiB less the back-end header, leaves at most NTH_LFH_WASTE_SHARE of the chunks unused
+ * (header plus tail), within NTH_LFH_MAX_BLOCKS blocks. Block sizes to 3 KiB take one chunk. */
 static unsigned chunks_for(uint32_t block_size)
 {
-    return block_size <= 1024 ? 1u : block_size <= 4096 ? 2u : 4u;
+    unsigned best = 1;
+    size_t best_waste = NTH_CHUNK; /* as a share of best chunks: all of it */
+    for (unsigned k = 1; k <= NTH_LFH_MAX_CHUNKS; k++) {
+        size_t bytes = k * NTH_CHUNK, n = (bytes - sizeof(nth_block_header)) / block_size;
+        if (n > NTH_LFH_MAX_BLOCKS) break;
+        size_t waste = bytes - n * block_size;
+        if (waste * NTH_LFH_WASTE_SHARE <= bytes) return k;
+        if (waste * best * NTH_CHUNK < best_waste * bytes) best = k, best_waste = waste; /* waste / bytes smallest */
+    }
+    return best;
 }
 
 /* A metadata mapping of at least `bytes`: an idle one that fits, else a new one. */
@@ -55,22 +72,28 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     nth_assert_held(heap);
     nth_lfh *lfh = heap->lfh;
     uint32_t block_size = nth_lfh_bucket_size(bucket);
-    size_t bytes = chunks_for(block_size) * NTH_CHUNK;
-    uint32_t n = (uint32_t)(bytes / block_size);
+    size_t bytes = chunks_for(block_size) * NTH_CHUNK, area_bytes = bytes - sizeof(nth_block_header);
+    uint32_t n = (uint32_t)(area_bytes / block_size);
     if (n > NTH_LFH_MAX_BLOCKS) n = NTH_LFH_MAX_BLOCKS;
     uint16_t width = 2;
     uint32_t words = (n + 63) / 64;
     nth_lfh_subsegment *sub = metadata_alloc_locked(lfh, NTH_LFH_META_UNUSED + (size_t)n * width);
     if (!sub) return NULL;
-    char *area = nth_backend_alloc_aligned_locked(heap, 0, NTH_CHUNK, bytes);
-    if (!area) {
+    char *block = nth_backend_alloc_chunks_locked(heap, bytes, BLOCK_LFH);
+    if (!block) {
         metadata_idle(lfh, sub);
         return NULL;
     }
-    nth_backend_mark_locked(heap, area, BLOCK_INTERNAL | BLOCK_LFH);
+    char *area = block + sizeof(nth_block_header);
     char *meta = (char *)sub;
-    nth_segment *segment = (nth_segment *)nth_addrmap_lookup(area - sizeof(nth_block_header));
-    sub->owner = (nth_owner){NTH_LFH_MAGIC, OWNER_LFH, segment->owner.index, heap, area, bytes};
+    nth_segment *segment = nth_segment_of(heap, block); /* the map still names the segment */
+    nth_block_header hdr;
+    if (!segment) { /* cannot happen: the back-end's blocks lie in its segments */
+        if (nth_header_load(heap, block, &hdr)) nth_backend_free_locked(heap, block, &hdr);
+        metadata_idle(lfh, sub);
+        return NULL;
+    }
+    sub->owner = (nth_owner){NTH_LFH_MAGIC, OWNER_LFH, segment->owner.index, heap, area, area_bytes};
     sub->segment = segment;
     sub->magic = NTH_LFH_MAGIC;
     sub->bucket = (uint16_t)bucket;
@@ -90,9 +113,8 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     sub->busy_bits = (uint64_t *)(meta + NTH_LFH_META_HEAD);
     sub->remote_bits = (_Atomic uint64_t *)(meta + NTH_LFH_META_REMOTE);
     sub->unused = (unsigned char *)(meta + NTH_LFH_META_UNUSED);
-    if (!nth_addrmap_set(area, bytes, &sub->owner)) {
-        char *block = area - sizeof(nth_block_header);
-        nth_block_header hdr;
+    /* Every chunk of the block, its header's included, now leads to the descriptor. */
+    if (!nth_addrmap_set(block, bytes, &sub->owner)) {
         if (nth_header_load(heap, block, &hdr)) nth_backend_free_locked(heap, block, &hdr);
         metadata_idle(lfh, sub);
         return NULL;
@@ -101,7 +123,7 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     if (lfh->all) lfh->all->prev = sub;
     lfh->all = sub;
     lfh->n_subsegments++;
-    lfh->subsegment_bytes += bytes;
+    lfh->subsegment_bytes += area_bytes;
     return sub;
 }
 
@@ -144,12 +166,10 @@ void nth_lfh_release_subsegment_locked(nth_heap *heap, nth_lfh_subsegment *sub)
     if (sub->next) sub->next->prev = sub->prev;
     lfh->n_subsegments--;
     lfh->subsegment_bytes -= sub->owner.reserve;
-    char *area = sub->owner.base;
-    size_t bytes = sub->owner.reserve;
+    char *block = sub->owner.base - sizeof(nth_block_header);
     nth_segment *segment = sub->segment;
-    nth_addrmap_set(area, bytes, &segment->owner);
+    nth_addrmap_set(block, sub->owner.reserve + sizeof(nth_block_header), &segment->owner);
     metadata_idle(lfh, sub);
-    char *block = area - sizeof(nth_block_header);
     nth_block_header hdr;
     if (nth_header_load(heap, block, &hdr))
         nth_backend_free_locked(heap, block, &hdr);

@@ -15,7 +15,9 @@
  * a heap's segments have stay what the docs say), starts with the hot prefix committed
  * (no page faults to fill it again), and clears what it reads as its own header; a scattered
  * tail is decommitted first, so the new segment's uncommitted range is what it says. Nothing
- * in a cached region is in the address map (a stale pointer into one finds no owner).
+ * in a cached region is in the address map (a stale pointer into one finds no owner). ASan
+ * builds with asan_poison keep a cached region poisoned whole (a use after destroy is reported
+ * at the access) and hand it out unpoisoned.
  *
  * Bounds: at most SLOTS entries and segment_cache_max hot bytes (oldest given back first);
  * entries are given back once segment_cache_decay_ms passed since they were cached and since
@@ -96,6 +98,7 @@ bool nth_regions_put(char *base, size_t reserve, size_t hot, bool scattered)
     table[n_regions++] = (region){base, reserve, hot, scattered, now};
     hot_bytes += hot;
     nth_mutex_unlock(&regions_lock, NTH_RANK_REGIONS);
+    if (NTH_ASAN && nth_process_defaults.asan_poison) NTH_ASAN_POISON(base, reserve); /* a use after destroy */
     return true;
 }
 
@@ -117,6 +120,7 @@ char *nth_regions_take(size_t size, size_t *reserve, size_t *hot)
     nth_mutex_unlock(&regions_lock, NTH_RANK_REGIONS);
     if (!r.base) return NULL;
     if (r.scattered) nth_vm_decommit(r.base + r.hot, r.reserve - r.hot);
+    NTH_ASAN_UNPOISON(r.base, r.reserve); /* the new heap starts clean, whatever the old one poisoned */
     *reserve = r.reserve;
     *hot = r.hot;
     return r.base;

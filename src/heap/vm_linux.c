@@ -86,7 +86,10 @@ void *nth_vm_remap(void *addr, size_t old_size, size_t new_size, size_t alignmen
 {
     if (new_size > old_size && injected_failure(NTH_VM_FAULT_REMAP)) return NULL;
     void *in_place = mremap(addr, old_size, new_size, 0);
-    if (in_place != MAP_FAILED) return in_place;
+    if (in_place != MAP_FAILED) {
+        if (new_size < old_size) NTH_ASAN_UNPOISON((char *)addr + new_size, old_size - new_size);
+        return in_place;
+    }
     if (!may_move) return NULL;
     if (injected_failure(NTH_VM_FAULT_RESERVE)) return NULL;
     char *target = nth_vm_reserve(new_size, alignment);
@@ -96,6 +99,7 @@ void *nth_vm_remap(void *addr, size_t old_size, size_t new_size, size_t alignmen
         munmap(target, new_size);
         return NULL;
     }
+    NTH_ASAN_UNPOISON(addr, old_size); /* gone from here: the next mapping here starts clean */
     return moved;
 }
 
@@ -248,7 +252,9 @@ void nth_vm_fork_release(void)
 bool nth_vm_move(void *addr, size_t old_size, void *target, size_t new_size)
 {
     if (injected_failure(NTH_VM_FAULT_REMAP)) return false;
-    return mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) != MAP_FAILED;
+    if (mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) == MAP_FAILED) return false;
+    NTH_ASAN_UNPOISON(addr, old_size); /* gone from here: the next mapping here starts clean */
+    return true;
 }
 
 uint64_t nth_vm_clock_ms(void)

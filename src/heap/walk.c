@@ -23,6 +23,7 @@
 
 typedef struct walk_cache {
     nth_heap *heap;
+    uint64_t destroys;     /* nth_heap_destroys when `heap` was last found sound */
     uint64_t acquisitions; /* the heap lock's count right after the last step */
     nth_walk_entry last;   /* its data and flags: the position handed out last */
     nth_iter it;
@@ -66,6 +67,7 @@ static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
         return false;
     }
     cached.heap = heap;
+    cached.destroys = atomic_load_explicit(&nth_heap_destroys, memory_order_acquire);
     cached.acquisitions = heap->lock.acquisitions;
     cached.last.data = entry->data;
     cached.last.flags = entry->flags;
@@ -75,7 +77,11 @@ static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
 bool nth_heap_walk(nth_heap *heap, nth_walk_entry *entry)
 {
     NTH_ENTER("nth_heap_walk");
-    if (!nth_heap_handle_ok(heap)) {
+    /* The handle this thread's last step found sound is still a heap if none was destroyed since:
+     * the address-map check is skipped then, which is a third of a locked walk's step. */
+    bool known = heap && heap == cached.heap &&
+                 atomic_load_explicit(&nth_heap_destroys, memory_order_acquire) == cached.destroys;
+    if (!known && !nth_heap_handle_ok(heap)) {
         nth_set_last_error(NTH_ERR_INVALID_HANDLE);
         return false;
     }

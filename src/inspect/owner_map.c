@@ -3,7 +3,9 @@
  * optional owner_of of the read seam, iter.h), built once from the heaps' own lists instead of
  * the engine's address map, whose root is not an exported symbol:
  *
- *   inner   LFH subsegments: [user area, + reserve) -> descriptor   (inside segments)
+ *   inner   LFH subsegments: [user area, + reserve) -> descriptor   (inside segments; the
+ *           16-byte header in front of the area stays with the segment here, where the engine's
+ *           map names the subsegment: the traversal accepts either)
  *   outer   segments -> descriptor, big blocks -> record
  *
  * Each list is followed at most as many steps as its heap counts. A lookup searches the inner

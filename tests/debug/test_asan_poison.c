@@ -1,12 +1,13 @@
 /*
  * test_asan_poison.c — in SAN=asan builds with NTHEAP_OPTIONS asan_poison=1, AddressSanitizer
  * sees ntheap blocks: a write into the slack after a block or into the next block's header, and
- * a read of a freed block, are ASan reports (use-after-poison) at the faulting access, made in a
+ * a read of a freed block, back-end, big or LFH (freed here or by another thread), are ASan reports (use-after-poison) at the faulting access, made in a
  * child whose stderr is checked; a workload over the entry points runs clean with poisoning on
  * (the engine never trips over its own poison); with the option off nothing is poisoned.
  * Other builds print SKIP: there is no ASan to report anything.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "harness/harness.h"
@@ -52,6 +53,62 @@ static void use_after_free(nth_heap *heap)
     printf("%d\n", *(volatile char *)((char *)freed + 100));
 }
 
+static void big_overrun(nth_heap *heap)
+{
+    char *p = nth_heap_alloc(heap, 0, (size_t)3 << 20); /* a big block: mapped on its own */
+    poke(p, (long)(3 << 20) + 5);
+}
+
+static void big_prefix_underrun(nth_heap *heap)
+{
+    char *p = nth_heap_alloc(heap, 0, (size_t)3 << 20);
+    poke(p, -40); /* into the checked prefix in front of the data */
+}
+
+static void big_use_after_free(nth_heap *heap)
+{
+    char *p = nth_heap_alloc(heap, 0, (size_t)3 << 20);
+    volatile uintptr_t freed = (uintptr_t)p;
+    nth_heap_free(heap, 0, p); /* the mapping stays in the cache for reuse */
+    printf("%d\n", *(volatile char *)((char *)freed + 4096));
+}
+
+/* A heap whose 64-byte requests are served by the LFH (the 19th one is its first block). */
+static nth_heap *lfh_heap(void)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    for (int i = 0; i < 40; i++)
+        if (!nth_heap_alloc(heap, 0, 64)) _exit(12);
+    return heap;
+}
+
+static void lfh_use_after_free(nth_heap *unused)
+{
+    (void)unused;
+    nth_heap *heap = lfh_heap();
+    char *p = nth_heap_alloc(heap, 0, 64);
+    volatile uintptr_t freed = (uintptr_t)p;
+    nth_heap_free(heap, 0, p);
+    printf("%d\n", *(volatile char *)((char *)freed + 24));
+}
+
+static void *free_from_another_thread(void *block)
+{
+    nth_heap_free(nth_heap_owner(block), 0, block);
+    return NULL;
+}
+
+static void lfh_use_after_remote_free(nth_heap *unused)
+{
+    (void)unused;
+    nth_heap *heap = lfh_heap();
+    char *p = nth_heap_alloc(heap, 0, 64);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, free_from_another_thread, p) != 0) _exit(13);
+    pthread_join(thread, NULL);
+    printf("%d\n", *(volatile char *)(p + 40));
+}
+
 /* Every entry point that moves blocks around, with poisoning on: must draw no report. */
 static void clean_workload(nth_heap *heap)
 {
@@ -79,6 +136,40 @@ static void clean_workload(nth_heap *heap)
     nth_heap_free(heap, 0, aligned);
     if (!nth_heap_validate(heap, 0, NULL)) _exit(5);
     if (!nth_heap_destroy(heap)) _exit(6);
+    /* Big blocks: grown and shrunk (in place or moved), reused from the cache, zeroed. */
+    heap = nth_heap_create(0, 0, 0);
+    char *big = nth_heap_alloc(heap, NTH_ZERO_MEMORY, (size_t)2 << 20);
+    memset(big, 3, (size_t)2 << 20);
+    big = nth_heap_realloc(heap, NTH_ZERO_MEMORY, big, (size_t)9 << 20);
+    memset(big, 4, (size_t)9 << 20);
+    big = nth_heap_realloc(heap, 0, big, (size_t)1 << 20);
+    memset(big, 5, (size_t)1 << 20);
+    if (nth_heap_usable_size(heap, big) != (size_t)1 << 20) _exit(9);
+    nth_heap_free(heap, 0, big);
+    big = nth_heap_alloc(heap, NTH_ZERO_MEMORY, (size_t)1 << 20); /* from the cache */
+    memset(big, 6, (size_t)1 << 20);
+    if (!nth_heap_validate(heap, 0, NULL)) _exit(10);
+    memset(&entry, 0, sizeof entry);
+    while (nth_heap_walk(heap, &entry)) {}
+    nth_heap_free(heap, 0, big);
+    if (!nth_heap_destroy(heap)) _exit(11);
+    /* LFH blocks: freed here and by another thread, reused, grown in place, walked, validated. */
+    heap = lfh_heap();
+    char *small[64];
+    for (int i = 0; i < 64; i++) memset(small[i] = nth_heap_alloc(heap, 0, 64), i, 64);
+    for (int i = 0; i < 64; i += 2) nth_heap_free(heap, 0, small[i]);
+    for (int i = 1; i < 64; i += 4) {
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, free_from_another_thread, small[i]) != 0) _exit(14);
+        pthread_join(thread, NULL);
+    }
+    for (int i = 0; i < 64; i += 2) memset(small[i] = nth_heap_alloc(heap, NTH_ZERO_MEMORY, 64), 7, 64);
+    for (int i = 3; i < 64; i += 4) memset(small[i] = nth_heap_realloc(heap, NTH_ZERO_MEMORY, small[i], 70), 8, 70);
+    if (!nth_heap_validate(heap, 0, NULL)) _exit(15);
+    memset(&entry, 0, sizeof entry);
+    while (nth_heap_walk(heap, &entry)) {}
+    (void)nth_heap_compact(heap, 0);
+    if (!nth_heap_destroy(heap)) _exit(16);
     nth_heap *again = nth_heap_create(0, 0, 0); /* likely at the released heap's address */
     char *fresh = nth_heap_alloc(again, 0, 4000);
     memset(fresh, 2, 4000);
@@ -136,6 +227,19 @@ TEST(a_use_after_free_is_reported)
     CHECK_ASAN(use_after_free, "READ of size 1");
 }
 
+TEST(big_blocks_overrun_underrun_and_use_after_free_are_reported)
+{
+    CHECK_ASAN(big_overrun, "WRITE of size 1");
+    CHECK_ASAN(big_prefix_underrun, "WRITE of size 1");
+    CHECK_ASAN(big_use_after_free, "READ of size 1");
+}
+
+TEST(a_use_after_free_of_an_lfh_block_is_reported)
+{
+    CHECK_ASAN(lfh_use_after_free, "READ of size 1");
+    CHECK_ASAN(lfh_use_after_remote_free, "READ of size 1");
+}
+
 TEST(the_engine_never_trips_over_its_own_poison)
 {
     int status = run_child(clean_workload, true, report, sizeof report);
@@ -154,6 +258,8 @@ int main(void)
     RUN(an_overrun_into_the_slack_is_reported);
     RUN(an_overrun_into_a_header_is_reported);
     RUN(a_use_after_free_is_reported);
+    RUN(big_blocks_overrun_underrun_and_use_after_free_are_reported);
+    RUN(a_use_after_free_of_an_lfh_block_is_reported);
     RUN(the_engine_never_trips_over_its_own_poison);
     RUN(nothing_is_poisoned_with_the_option_off);
     return harness_finish("test_asan_poison");

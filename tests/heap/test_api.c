@@ -357,6 +357,23 @@ TEST(invalid_handles_are_refused)
     CHECK(!nth_heap_validate((nth_heap *)&on_stack, 0, NULL));
 }
 
+/* A walk remembers the heap its last step found sound; a heap destroyed in the middle of a walk
+ * (its segments unmapped) must still be refused as a handle, not read. */
+TEST(walk_of_a_heap_destroyed_mid_walk_is_refused)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap);
+    for (int i = 0; i < 40; i++) REQUIRE(nth_heap_alloc(heap, 0, 100));
+    nth_walk_entry entry = {0};
+    CHECK(nth_heap_walk(heap, &entry));
+    CHECK(nth_heap_walk(heap, &entry));
+    CHECK(nth_heap_destroy(heap));
+    nth_walk_entry again = entry;
+    CHECK(!nth_heap_walk(heap, &again));
+    CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_HANDLE);
+    CHECK(again.data == entry.data); /* the caller's entry is left as it was */
+}
+
 TEST(huge_requests_fail_cleanly)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
@@ -406,6 +423,7 @@ int main(int argc, char **argv)
     RUN(compact_decommits_and_reports_largest);
     RUN(process_heap_and_list);
     RUN(invalid_handles_are_refused);
+    RUN(walk_of_a_heap_destroyed_mid_walk_is_refused);
     RUN(huge_requests_fail_cleanly);
     RUN(debug_fills);
     return harness_finish(argv[0]);

@@ -92,8 +92,9 @@ __attribute__((visibility("hidden"))) void nth_vis_init(void);
  * nth_raw_load16/nth_raw_store16 (uninstrumented), and the traversal copies memory with
  * nth_raw_copy, so it never trips over its own poison. Heaps with fill checking
  * (TAIL/FREE_CHECKING) are left unpoisoned: their fills are read and written across headers, and
- * they have their own detection. LFH slots and big blocks are not poisoned. Released address
- * space is unpoisoned (nth_vm_release), so a later mapping there starts clean. */
+ * they have their own detection. A big block's mapping is poisoned but for its data, and whole
+ * while the cache keeps it (bigblock.c). LFH slots are not poisoned. Released or moved address
+ * space is unpoisoned (vm_linux.c), so a later mapping there starts clean. */
 #if defined(NTH_SANITIZER_BUILD) && defined(__has_include)
 #if __has_include(<sanitizer/asan_interface.h>)
 #if defined(__SANITIZE_ADDRESS__)
