@@ -652,8 +652,8 @@ NTH_PST_API nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid,
  * old value held in a subnode is released. Atomic and checked as nth_pst_write_heap.
  * NTH_PST_E_UNSUPPORTED, nothing written, where nth_pst_write_heap refuses, for a PC whose
  * BTH has index levels, a value that would need an XXBLOCK (over 8,347,696 bytes Unicode,
- * 16,711,740 ANSI) and a node whose subnodes would not fit one SLBLOCK (SIBLOCKs are not
- * written). */
+ * 16,711,740 ANSI). More subnodes than one SLBLOCK holds (340 Unicode, 681 ANSI) are written
+ * under an SIBLOCK. */
 NTH_PST_API nth_pst_status nth_pst_set_property(const char *path, uint32_t nid, uint16_t id,
                                                 uint16_t type, const void *value, size_t size,
                                                 nth_pst_error *err);

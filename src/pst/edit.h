@@ -121,7 +121,8 @@ nth_pst_status pst_stream_write(nth_pst_file *f, const uint8_t *value, size_t si
                                 uint64_t *bid, nth_pst_error *err);
 /* Builds the node's new subnode tree from the one at old_sub (0: none): every entry kept but
  * drop_nid's (0: none), plus add_nid -> add_data (0: none) in NID order, as a new SLBLOCK
- * (cRef 2); kept entries' trees get one more reference. *new_sub is 0 when nothing is left.
+ * (cRef 2), or an SIBLOCK over SLBLOCKs past one SLBLOCK's capacity; kept entries' trees get
+ * one more reference. *new_sub is 0 when nothing is left.
  * The old tree is not released (pst_sub_release). */
 nth_pst_status pst_sub_rewrite(nth_pst_file *f, uint64_t old_sub, uint32_t drop_nid,
                                uint32_t add_nid, uint64_t add_data, uint64_t *new_sub,

@@ -9,7 +9,8 @@
  * A value of a variable-size type longer than one heap allocation (3580 bytes) is written as a
  * subnode of the node: a fresh NID of type NID_TYPE_LTP (as Outlook numbers them: index 0x400
  * and up, above every subnode index of the node), the value as a new data tree, and a new
- * SLBLOCK holding the node's other subnodes plus this one; the record's HNID is that NID.
+ * SLBLOCK (an SIBLOCK over SLBLOCKs past 340/681 entries) holding the node's other subnodes
+ * plus this one; the record's HNID is that NID.
  * A value that was in a subnode and is replaced (by a value of any size) drops its subnode
  * from the new SLBLOCK, unless another record of the PC names the same subnode. Every block
  * the old tree no longer references is released through its cRef.

@@ -8,6 +8,11 @@
  *
  *     SLBLOCK        btype 0x02 | cLevel 0 | cEnt (2) | dwPadding (4, Unicode only)
  *                    SLENTRY[cEnt]: nid (8 Unicode / 4 ANSI) bidData bidSub, ascending nid
+ *     SIBLOCK        btype 0x02 | cLevel 1 | cEnt (2) | dwPadding (4, Unicode only)
+ *                    SIENTRY[cEnt]: nid (first NID of the child) bid (an SLBLOCK)
+ *
+ * More entries than one SLBLOCK holds (340 Unicode, 681 ANSI) are spread evenly over as few
+ * SLBLOCKs as hold them, under one SIBLOCK (each SLBLOCK cRef 2, referenced by the SIBLOCK).
  *
  * Copy on write: an existing subnode tree is never edited. The new SLBLOCK (new internal BID,
  * cRef 2: the NBT entry's reference) lists the entries kept plus the one added; each kept
@@ -16,9 +21,9 @@
  * freed and its entries' trees lose the reference it held. A tree shared with other nodes
  * therefore keeps all it had; the edited node gets its own.
  *
- * Limits (NTH_PST_E_UNSUPPORTED): more entries than one SLBLOCK holds (340 Unicode, 681 ANSI;
- * an SIBLOCK would be needed, which is not written -- one that exists is read and released),
- * and a value needing more data blocks than one XBLOCK lists (an XXBLOCK).
+ * Limits (NTH_PST_E_UNSUPPORTED): more entries than one SIBLOCK over full SLBLOCKs holds
+ * (173,400 Unicode, 695,982 ANSI), and a value needing more data blocks than one XBLOCK lists
+ * (an XXBLOCK).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +62,38 @@ nth_pst_status pst_stream_write(nth_pst_file *f, const uint8_t *value, size_t si
     return st;
 }
 
+/* SLENTRYs one SLBLOCK holds: 340 Unicode, 681 ANSI -- fewer when the test hook
+ * NTH_PST_SLBLOCK_MAX asks (to exercise SIBLOCKs without hundreds of edits). */
+static size_t sl_capacity(const pst_layout *L)
+{
+    size_t cap = (L->block_data_max - sl_head(L)) / (3 * L->id_size);
+    const char *hook = getenv("NTH_PST_SLBLOCK_MAX");
+    long want = hook ? atol(hook) : 0;
+    return want > 0 && (size_t)want < cap ? (size_t)want : cap;
+}
+
+/* Writes entries e[0..n) as a new SLBLOCK, cRef 2. */
+static nth_pst_status sl_write(nth_pst_file *f, const nth_pst_node *e, size_t n, uint64_t *bid,
+                               nth_pst_error *err)
+{
+    const pst_layout *L = &f->lay;
+    size_t esize = 3 * (size_t)L->id_size, cb = sl_head(L) + n * esize;
+    uint8_t *b = calloc(1, cb);
+    if (!b) return pst_fail(err, NTH_PST_E_NO_MEMORY, "SLBLOCK", NTH_PST_NO_OFFSET, "out of memory");
+    b[0] = BTYPE_SLBLOCK;
+    b[1] = 0;
+    wr16(b + 2, (uint16_t)n);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *p = b + sl_head(L) + i * esize;
+        wr_id(L, p, e[i].nid);
+        wr_id(L, p + L->id_size, e[i].bid_data);
+        wr_id(L, p + 2 * L->id_size, e[i].bid_sub);
+    }
+    nth_pst_status st = pst_block_new(f, true, b, cb, bid, err);
+    free(b);
+    return st;
+}
+
 static nth_pst_status addref_if(nth_pst_file *f, uint64_t bid, nth_pst_error *err)
 {
     return bid ? pst_bbt_addref(f, bid, err) : NTH_PST_OK;
@@ -92,36 +129,45 @@ nth_pst_status pst_sub_rewrite(nth_pst_file *f, uint64_t old_sub, uint32_t drop_
     }
     if (!added) keep[n++] = (nth_pst_node){.nid = add_nid, .bid_data = add_data};
     free(old);
-    size_t esize = 3 * (size_t)L->id_size, cap = (L->block_data_max - sl_head(L)) / esize;
-    if (!st && n > cap)
-        st = pst_fail(err, NTH_PST_E_UNSUPPORTED, "SLBLOCK", NTH_PST_NO_OFFSET,
-                      "the node's subnode tree would hold %zu entries; one SLBLOCK holds %zu and "
-                      "this library does not write SIBLOCKs", n, cap);
+    size_t cap = sl_capacity(L), si_cap = (L->block_data_max - sl_head(L)) / (2 * L->id_size);
+    size_t nsl = (n + cap - 1) / cap;
+    if (!st && nsl > si_cap)
+        st = pst_fail(err, NTH_PST_E_UNSUPPORTED, "SIBLOCK", NTH_PST_NO_OFFSET,
+                      "the node's subnode tree would hold %zu entries; one SIBLOCK over "
+                      "SLBLOCKs holds %zu", n, si_cap * cap);
+    for (size_t i = 0; !st && i < n; i++)
+        if (keep[i].nid != add_nid) {
+            st = addref_if(f, keep[i].bid_data, err);
+            if (!st) st = addref_if(f, keep[i].bid_sub, err);
+        }
     *new_sub = 0;
     if (st || n == 0) {
         free(keep);
         return st;
     }
-    size_t cb = sl_head(L) + n * esize;
-    uint8_t *b = calloc(1, cb);
-    if (!b) st = pst_fail(err, NTH_PST_E_NO_MEMORY, "SLBLOCK", NTH_PST_NO_OFFSET, "out of memory");
-    for (size_t i = 0; !st && i < n; i++) {
-        uint8_t *e = b + sl_head(L) + i * esize;
-        wr_id(L, e, keep[i].nid);
-        wr_id(L, e + L->id_size, keep[i].bid_data);
-        wr_id(L, e + 2 * L->id_size, keep[i].bid_sub);
-        if (keep[i].nid != add_nid) {
-            st = addref_if(f, keep[i].bid_data, err);
-            if (!st) st = addref_if(f, keep[i].bid_sub, err);
+    if (nsl == 1) {
+        st = sl_write(f, keep, n, new_sub, err);
+    } else {
+        /* n entries spread evenly over nsl SLBLOCKs under one SIBLOCK */
+        uint8_t *si = calloc(1, sl_head(L) + nsl * 2 * L->id_size);
+        if (!si) st = pst_fail(err, NTH_PST_E_NO_MEMORY, "SIBLOCK", NTH_PST_NO_OFFSET, "out of memory");
+        for (size_t j = 0, at = 0; !st && j < nsl; j++) {
+            size_t take = (n - at) / (nsl - j);
+            uint64_t sl;
+            uint8_t *e = si + sl_head(L) + j * 2 * L->id_size;
+            st = sl_write(f, keep + at, take, &sl, err);
+            wr_id(L, e, keep[at].nid);
+            wr_id(L, e + L->id_size, sl);
+            at += take;
         }
+        if (!st) {
+            si[0] = BTYPE_SLBLOCK;
+            si[1] = 1;
+            wr16(si + 2, (uint16_t)nsl);
+            st = pst_block_new(f, true, si, sl_head(L) + nsl * 2 * L->id_size, new_sub, err);
+        }
+        free(si);
     }
-    if (!st) {
-        b[0] = BTYPE_SLBLOCK;
-        b[1] = 0;
-        wr16(b + 2, (uint16_t)n);
-        st = pst_block_new(f, true, b, cb, new_sub, err);
-    }
-    free(b);
     free(keep);
     pst_cache_free(&f->cache);
     return st;

@@ -8,6 +8,8 @@
 #     exported ItemValues.txt is byte for byte what the original gives;
 #   - readpst (pst-utils), when installed: a 24 KB PidTagBody (12,000 characters) set on the
 #     sample's message is the text/plain part of the mail it writes, and the folder edits change nothing it writes;
+#   - more subnodes than an SLBLOCK holds (lowered to 2 by a test hook) go under an SIBLOCK,
+#     which pffexport reads (readpst 0.6.76 reads no SIBLOCK at all, so it is not asked);
 #   - replacing a subnode value with a small one moves it into the heap and releases the
 #     subnode: subnode and block counts return to those of setting the small value directly;
 #   - a crash at each write step (9-12: value tree written, SLBLOCK written, NBT bidSub
@@ -102,6 +104,28 @@ for k in 1 2; do
         echo "skip sample$k: readpst not installed (apt-get install pst-utils)"
     fi
 done
+
+# an SIBLOCK: the hook NTH_PST_SLBLOCK_MAX=2 makes the message's 5 subnodes plus 3 values go
+# under one; pffexport reads the message, its recipients and its attachment through it
+cp "$DATA/pstsdk-sample1.pst" "$tmp/si.pst"
+for id in 6701 6702 6703; do
+    NTH_PST_SLBLOCK_MAX=2 "$CLI" pst "$tmp/si.pst" set 0x200024 0x${id}0102 "@$tmp/v20k.hex" >/dev/null ||
+        fail "SIBLOCK: set 0x$id exit $?"
+done
+"$CLI" pst "$tmp/si.pst" validate >/dev/null || fail "SIBLOCK: not sound"
+export_items "$tmp/si.pst" "$tmp/si"
+msg="Top of Outlook data file/Sample1/Message00001/ItemValues.txt"
+values=$(find "$tmp/si.export" -path "*/$msg" | head -n 1)
+awk -f tests/pst/itemvalues.awk "${values:-/dev/null}" | sort >"$tmp/pff.txt"
+"$CLI" pst "$tmp/si.pst" props 0x200024 --raw | sort >"$tmp/ours.txt"
+cmp -s "$tmp/pff.txt" "$tmp/ours.txt" || fail "SIBLOCK: pffexport and ours differ on the message"
+echo "0x67030102 0x0102 $(cat "$tmp/v20k.hex")" >"$tmp/want"
+grep -qxFf "$tmp/want" "$tmp/pff.txt" || fail "SIBLOCK: pffexport does not show the new value"
+(cd "$tmp/orig1.export" && find . -type f ! -path "*/$msg" | sort) >"$tmp/list"
+while read -r item; do
+    cmp -s "$tmp/orig1.export/$item" "$tmp/si.export/$item" || fail "SIBLOCK: $item changed"
+done <"$tmp/list"
+echo "ok   subnodes under an SIBLOCK: pffexport reads the message's values, $(wc -l <"$tmp/list") other exported files (attachment, recipients) unchanged"
 
 # shrinking back: the value returns to the heap and the subnode goes
 cp "$DATA/pstsdk-sample1.pst" "$tmp/small.pst"

@@ -4,9 +4,11 @@
  * over blocks, listed in a new SLBLOCK (cRef 2) the NBT entry's bidSub points at; a subnode
  * tree shared with another node is copied, never written over; a value that was in a subnode
  * (Outlook's or ours) is released when replaced, and one shrunk below the limit moves into the
- * heap; a value past one XBLOCK is refused with nothing written. After every write the file
+ * heap; more subnodes than one SLBLOCK holds go under an SIBLOCK; a value past one XBLOCK is
+ * refused with nothing written. After every write the file
  * validates sound, the value reads back byte for byte, and every other node reads as before.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -362,6 +364,66 @@ TEST(a_shared_subnode_tree_is_copied_on_write)
     unlink(path);
 }
 
+/* Past one SLBLOCK's worth of entries the subnode tree becomes an SIBLOCK over SLBLOCKs. The
+ * hook NTH_PST_SLBLOCK_MAX=2 makes that happen at 3 entries instead of 341: the message's 5
+ * subnodes plus 3 values are spread over 4 SLBLOCKs; editing again releases that SIBLOCK tree;
+ * without the hook the node is back to one SLBLOCK. */
+TEST(many_subnodes_are_written_under_an_siblock)
+{
+    char path[] = "/tmp/nth-pst-sub-XXXXXX";
+    REQUIRE(copy_to(UNICODE_SAMPLE, path));
+    prints p0, p1;
+    take_prints(path, MESSAGE, &p0);
+    nth_pst_file *f;
+    nth_pst_node m;
+    nth_pst_node *subs = NULL;
+    size_t n0 = 0, n1 = 0;
+    REQUIRE(nth_pst_open(path, &f, NULL) == NTH_PST_OK);
+    REQUIRE(nth_pst_nbt_lookup(f, MESSAGE, &m, NULL) == NTH_PST_OK);
+    REQUIRE(nth_pst_read_subnodes(f, m.bid_sub, &subs, &n0, NULL) == NTH_PST_OK);
+    free(subs);
+    nth_pst_close(f);
+    uint8_t *v[3];
+    setenv("NTH_PST_SLBLOCK_MAX", "2", 1);
+    for (int i = 0; i < 3; i++) {
+        v[i] = pattern(5000 + 3000 * (size_t)i, 10 + (unsigned)i);
+        REQUIRE(v[i] != NULL);
+        CHECK(set_value(path, MESSAGE, (uint16_t)(0x6701 + i), NTH_PST_PT_BINARY, v[i],
+                        5000 + 3000 * (size_t)i) == NTH_PST_OK);
+    }
+    REQUIRE(nth_pst_open(path, &f, NULL) == NTH_PST_OK);
+    REQUIRE(nth_pst_nbt_lookup(f, MESSAGE, &m, NULL) == NTH_PST_OK);
+    uint8_t *blk = NULL;
+    size_t blk_size = 0;
+    CHECK(nth_pst_read_block(f, m.bid_sub, &blk, &blk_size, NULL) == NTH_PST_OK);
+    CHECK(blk && blk_size >= 8 && blk[0] == 0x02 && blk[1] == 1); /* btype SL, cLevel 1: SIBLOCK */
+    CHECK(blk && blk_size >= 8 && blk[2] == 4);                  /* cEnt: 8 entries over 4 */
+    free(blk);
+    CHECK(nth_pst_read_subnodes(f, m.bid_sub, &subs, &n1, NULL) == NTH_PST_OK);
+    free(subs);
+    CHECK_EQ(n1, n0 + 3);
+    for (int i = 0; i < 3; i++)
+        CHECK(reads_back(f, MESSAGE, (uint16_t)(0x6701 + i), v[i], 5000 + 3000 * (size_t)i,
+                         NTH_PST_WHERE_SUBNODE));
+    nth_pst_close(f);
+    CHECK(sound(path));
+    take_prints(path, MESSAGE, &p1);
+    CHECK(same_prints(&p0, &p1));
+    unsetenv("NTH_PST_SLBLOCK_MAX");
+    CHECK(set_value(path, MESSAGE, 0x6701, NTH_PST_PT_BINARY, v[0], 10) == NTH_PST_OK);
+    REQUIRE(nth_pst_open(path, &f, NULL) == NTH_PST_OK);
+    REQUIRE(nth_pst_nbt_lookup(f, MESSAGE, &m, NULL) == NTH_PST_OK);
+    CHECK(nth_pst_read_block(f, m.bid_sub, &blk, &blk_size, NULL) == NTH_PST_OK);
+    CHECK(blk && blk_size >= 8 && blk[0] == 0x02 && blk[1] == 0 && blk[2] == n0 + 2);
+    free(blk);
+    CHECK(reads_back(f, MESSAGE, 0x6701, v[0], 10, NTH_PST_WHERE_HID));
+    CHECK(reads_back(f, MESSAGE, 0x6703, v[2], 11000, NTH_PST_WHERE_SUBNODE));
+    nth_pst_close(f);
+    CHECK(sound(path));
+    for (int i = 0; i < 3; i++) free(v[i]);
+    unlink(path);
+}
+
 /* One XBLOCK lists (8176 - 8) / 8 = 1021 Unicode blocks: 8,347,696 bytes. One byte more
  * would need an XXBLOCK: refused, the file unchanged. */
 TEST(a_value_past_one_xblock_is_refused)
@@ -391,6 +453,7 @@ int main(int argc, char **argv)
     RUN(value_blocks_follow_the_files_encoding);
     RUN(a_value_in_a_subnode_is_replaced_and_released);
     RUN(a_shared_subnode_tree_is_copied_on_write);
+    RUN(many_subnodes_are_written_under_an_siblock);
     RUN(a_value_past_one_xblock_is_refused);
     return harness_finish(argv[0]);
 }
