@@ -644,6 +644,20 @@ NTH_PST_API nth_pst_status nth_pst_pc_set(nth_pst_hn *hn, uint16_t id, uint16_t 
 NTH_PST_API nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid,
                                               const nth_pst_hn *hn, nth_pst_error *err);
 
+/* Sets property `id` of the PC of NBT node `nid` of the file at `path` to a value of `type`
+ * (bytes as for nth_pst_pc_set), of any size one XBLOCK can hold: a value of a variable-size
+ * type longer than 3580 bytes is written as a subnode of the node (a new NID_TYPE_LTP NID, a
+ * data block or an XBLOCK over data blocks, a new SLBLOCK listing the node's subnodes, the
+ * NBT entry's bidSub repointed; the old subnode tree released), smaller ones in the heap; an
+ * old value held in a subnode is released. Atomic and checked as nth_pst_write_heap.
+ * NTH_PST_E_UNSUPPORTED, nothing written, where nth_pst_write_heap refuses, for a PC whose
+ * BTH has index levels, a value that would need an XXBLOCK (over 8,347,696 bytes Unicode,
+ * 16,711,740 ANSI). More subnodes than one SLBLOCK holds (340 Unicode, 681 ANSI) are written
+ * under an SIBLOCK. */
+NTH_PST_API nth_pst_status nth_pst_set_property(const char *path, uint32_t nid, uint16_t id,
+                                                uint16_t type, const void *value, size_t size,
+                                                nth_pst_error *err);
+
 /* ------------------------------------------------------------------------ validation */
 
 /* Checks one heap of a file: nth_pst_hn_validate's rules, the bClientSig its NID type

@@ -286,3 +286,14 @@ nth_pst_status pst_nbt_set_data(nth_pst_file *f, uint32_t nid, uint64_t bid_data
     reseal(f, node.ib_entry & ~(uint64_t)(PST_PAGE_SIZE - 1), PST_PTYPE_NBT);
     return NTH_PST_OK;
 }
+
+nth_pst_status pst_nbt_set_sub(nth_pst_file *f, uint32_t nid, uint64_t bid_sub,
+                               nth_pst_error *err)
+{
+    nth_pst_node node;
+    nth_pst_status st = nth_pst_nbt_lookup(f, nid, &node, err);
+    if (st) return st;
+    wr_id(&f->lay, f->mem + node.ib_entry + 2 * f->lay.id_size, bid_sub);
+    reseal(f, node.ib_entry & ~(uint64_t)(PST_PAGE_SIZE - 1), PST_PTYPE_NBT);
+    return NTH_PST_OK;
+}

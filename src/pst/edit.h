@@ -93,6 +93,9 @@ nth_pst_status pst_bbt_addref(nth_pst_file *f, uint64_t bid, nth_pst_error *err)
 /* Points the NBT entry of nid at bid_data. */
 nth_pst_status pst_nbt_set_data(nth_pst_file *f, uint32_t nid, uint64_t bid_data,
                                 nth_pst_error *err);
+/* Points the NBT entry of nid at the subnode tree bid_sub (0: none). */
+nth_pst_status pst_nbt_set_sub(nth_pst_file *f, uint32_t nid, uint64_t bid_sub,
+                               nth_pst_error *err);
 
 /* tree_write.c */
 /* Writes hn's pages as the data of a node whose data tree is old_bid: pages whose bytes are
@@ -103,5 +106,66 @@ nth_pst_status pst_tree_write(nth_pst_file *f, const nth_pst_hn *hn, uint64_t ol
 /* Drops the node's reference to the tree at bid; blocks no longer referenced are freed, the
  * children of a freed XBLOCK/XXBLOCK released in turn. */
 nth_pst_status pst_tree_release(nth_pst_file *f, uint64_t bid, nth_pst_error *err);
+/* Writes a new block (data block, or internal block when `internal`) holding data[0..size),
+ * encoded as bCryptMethod says for data blocks, and enters it into the BBT with cRef 2. */
+nth_pst_status pst_block_new(nth_pst_file *f, bool internal, const uint8_t *data, size_t size,
+                             uint64_t *bid, nth_pst_error *err);
+/* Writes an XBLOCK over the n data blocks bids (lcbTotal = total), cRef 2. */
+nth_pst_status pst_xblock_new(nth_pst_file *f, const uint64_t *bids, size_t n, uint64_t total,
+                              uint64_t *bid, nth_pst_error *err);
+
+/* sub_write.c */
+/* Writes value[0..size) as a new data tree: one data block, or data blocks of at most
+ * block_data_max bytes under an XBLOCK. NTH_PST_E_UNSUPPORTED past one XBLOCK (an XXBLOCK). */
+nth_pst_status pst_stream_write(nth_pst_file *f, const uint8_t *value, size_t size,
+                                uint64_t *bid, nth_pst_error *err);
+/* Builds the node's new subnode tree from the one at old_sub (0: none): every entry kept but
+ * drop_nid's (0: none), plus add_nid -> add_data (0: none) in NID order, as a new SLBLOCK
+ * (cRef 2), or an SIBLOCK over SLBLOCKs past one SLBLOCK's capacity; kept entries' trees get
+ * one more reference. *new_sub is 0 when nothing is left.
+ * The old tree is not released (pst_sub_release). */
+nth_pst_status pst_sub_rewrite(nth_pst_file *f, uint64_t old_sub, uint32_t drop_nid,
+                               uint32_t add_nid, uint64_t add_data, uint64_t *new_sub,
+                               nth_pst_error *err);
+/* Drops one reference to the subnode tree at bid; an SLBLOCK/SIBLOCK left unreferenced is
+ * freed and releases its entries' data and subnode trees in turn. */
+nth_pst_status pst_sub_release(nth_pst_file *f, uint64_t bid, nth_pst_error *err);
+/* A subnode NID of type NID_TYPE_LTP not in use under the node (index above every subnode
+ * index there, at least 0x400 as Outlook numbers them). */
+nth_pst_status pst_sub_fresh_nid(nth_pst_file *f, uint64_t bid_sub, uint32_t *nid,
+                                 nth_pst_error *err);
+
+/* write.c */
+/* NTH_PST_CRASH_AT=step ends the process here with _exit(70) (tests of crash safety). */
+void pst_crash_point(int step);
+/* Reads the file at path whole into memory (*mode: its permission bits); it must validate
+ * sound. */
+nth_pst_status pst_image_open(const char *path, nth_pst_file **f, unsigned *mode,
+                              nth_pst_error *err);
+/* Applies a heap to the node nid of the image: in place when possible, else a new data tree
+ * (crash points 6, 7, 8), then stores the header. */
+nth_pst_status pst_heap_patch(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,
+                              nth_pst_error *err);
+/* Reads the node's heap back from the image and compares it with hn, page by page. */
+nth_pst_status pst_heap_verify(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,
+                               nth_pst_error *err);
+/* nth_pst_validate's verdict as a status; `when` names the image in the message. */
+nth_pst_status pst_must_be_sound(nth_pst_file *f, const char *when, nth_pst_error *err);
+/* Writes the image to PATH.XXXXXX, fsyncs it and renames it over path (crash points 1-5). */
+nth_pst_status pst_image_commit(nth_pst_file *f, const char *path, unsigned mode,
+                                nth_pst_error *err);
+
+/* pc_edit.c */
+/* The record of property id in the PC's single-leaf BTH: *found, and its type and HNID. */
+nth_pst_status pst_pc_lookup(const nth_pst_hn *hn, uint16_t id, bool *found, uint16_t *type,
+                             uint32_t *hnid, nth_pst_error *err);
+/* How many records of the PC hold hnid (a subnode NID). */
+nth_pst_status pst_pc_hnid_uses(const nth_pst_hn *hn, uint32_t hnid, size_t *uses,
+                                nth_pst_error *err);
+/* nth_pst_pc_set, except that a value kept in a subnode is allowed: sub_nid != 0 makes the
+ * record's HNID that subnode NID (the value bytes are then not stored in the heap), and an
+ * old subnode HNID is simply replaced (the caller releases the subnode). */
+nth_pst_status pst_pc_put(nth_pst_hn *hn, uint16_t id, uint16_t type, const void *value,
+                          size_t size, uint32_t sub_nid, nth_pst_error *err);
 
 #endif

@@ -24,25 +24,46 @@
 
 #define BTYPE_XBLOCK 0x01
 
-/* Writes one data block holding data[0..size) and enters it into the BBT. */
-static nth_pst_status new_data_block(nth_pst_file *f, const uint8_t *data, size_t size,
-                                     uint64_t *bid, nth_pst_error *err)
+nth_pst_status pst_block_new(nth_pst_file *f, bool internal, const uint8_t *data, size_t size,
+                             uint64_t *bid, nth_pst_error *err)
 {
     uint64_t ib;
     uint8_t *enc = malloc(size ? size : 1);
     if (!enc) return pst_fail(err, NTH_PST_E_NO_MEMORY, "block", NTH_PST_NO_OFFSET, "out of memory");
     memcpy(enc, data, size);
-    nth_pst_status st = pst_next_block_bid(f, false, bid, err);
+    nth_pst_status st = pst_next_block_bid(f, internal, bid, err);
     if (!st) st = pst_space_alloc(f, pst_block_total(&f->lay, size), false, &ib, err);
     if (!st) {
-        if (f->info.crypt == NTH_PST_CRYPT_PERMUTE)
+        /* internal blocks are never encoded */
+        if (!internal && f->info.crypt == NTH_PST_CRYPT_PERMUTE)
             nth_pst_permute_encode(enc, size);
-        else if (f->info.crypt == NTH_PST_CRYPT_CYCLIC)
+        else if (!internal && f->info.crypt == NTH_PST_CRYPT_CYCLIC)
             nth_pst_cyclic(enc, size, (uint32_t)*bid);
         pst_block_put(f, ib, *bid, enc, size);
         st = pst_bbt_insert(f, *bid, ib, (uint16_t)size, PST_BLOCK_REF_ONE, err);
     }
     free(enc);
+    return st;
+}
+
+nth_pst_status pst_xblock_new(nth_pst_file *f, const uint64_t *bids, size_t n, uint64_t total,
+                              uint64_t *bid, nth_pst_error *err)
+{
+    const pst_layout *L = &f->lay;
+    size_t cb = 8 + n * L->id_size;
+    if (cb > L->block_data_max || total > UINT32_MAX)
+        return pst_fail(err, NTH_PST_E_UNSUPPORTED, "XBLOCK", NTH_PST_NO_OFFSET,
+                        "%zu blocks (%llu bytes) need an XXBLOCK, which this library does not "
+                        "write", n, (unsigned long long)total);
+    uint8_t *x = calloc(1, cb);
+    if (!x) return pst_fail(err, NTH_PST_E_NO_MEMORY, "XBLOCK", NTH_PST_NO_OFFSET, "out of memory");
+    x[0] = BTYPE_XBLOCK;
+    x[1] = 1;
+    wr16(x + 2, (uint16_t)n);
+    wr32(x + 4, (uint32_t)total);
+    for (size_t i = 0; i < n; i++) wr_id(L, x + 8 + i * L->id_size, bids[i]);
+    nth_pst_status st = pst_block_new(f, true, x, cb, bid, err);
+    free(x);
     return st;
 }
 
@@ -76,28 +97,12 @@ nth_pst_status pst_tree_write(nth_pst_file *f, const nth_pst_hn *hn, uint64_t ol
         const pst_hn_pagebuf *pg = &hn->pages[i];
         total += pg->size;
         st = bids[i] ? pst_bbt_addref(f, bids[i], err)
-                     : new_data_block(f, pg->data, pg->size, &bids[i], err);
+                     : pst_block_new(f, false, pg->data, pg->size, &bids[i], err);
     }
-    if (!st && n == 1) {
+    if (!st && n == 1)
         *new_bid = bids[0];
-    } else if (!st) {
-        size_t cb = 8 + n * L->id_size;
-        uint8_t *x = calloc(1, cb);
-        uint64_t ib;
-        if (!x) st = pst_fail(err, NTH_PST_E_NO_MEMORY, "XBLOCK", NTH_PST_NO_OFFSET, "out of memory");
-        if (!st) st = pst_next_block_bid(f, true, new_bid, err);
-        if (!st) st = pst_space_alloc(f, pst_block_total(L, cb), false, &ib, err);
-        if (!st) {
-            x[0] = BTYPE_XBLOCK;
-            x[1] = 1;
-            wr16(x + 2, (uint16_t)n);
-            wr32(x + 4, (uint32_t)total);
-            for (size_t i = 0; i < n; i++) wr_id(L, x + 8 + i * L->id_size, bids[i]);
-            pst_block_put(f, ib, *new_bid, x, cb);
-            st = pst_bbt_insert(f, *new_bid, ib, (uint16_t)cb, PST_BLOCK_REF_ONE, err);
-        }
-        free(x);
-    }
+    else if (!st)
+        st = pst_xblock_new(f, bids, n, total, new_bid, err);
     free(bids);
     pst_cache_free(&f->cache); /* blocks read before the edit may be stale */
     return st;

@@ -28,9 +28,12 @@
  * it is untouched, and rename(2) replaces it in one step, so a crash leaves either the old or
  * the new file under PATH (at worst plus a stray PATH.XXXXXX). For tests, the environment
  * variable NTH_PST_CRASH_AT=N ends the process with _exit(70) at step N, in the order they
- * happen: 6 (moved: new tree written), 7 (NBT repointed), 8 (old tree released), then 1
- * (temporary file created), 2 (half written), 3 (written, not synced), 4 (synced, not
- * renamed), 5 (renamed, directory not synced).
+ * happen: (9-12: a value put in a subnode, set.c), 6 (moved: new tree written), 7 (NBT
+ * repointed), 8 (old tree released), then 1 (temporary file created), 2 (half written), 3
+ * (written, not synced), 4 (synced, not renamed), 5 (renamed, directory not synced).
+ *
+ * The steps are also used by nth_pst_set_property (set.c), which edits subnodes in between:
+ * pst_image_open, pst_heap_patch, pst_heap_verify, pst_must_be_sound, pst_image_commit.
  *
  * Limits (NTH_PST_E_UNSUPPORTED, nothing written): a node in a subnode tree (its SLBLOCK would
  * need rewriting), a node without data, a heap of more than one XBLOCK's worth of pages
@@ -47,7 +50,7 @@
 
 #include "edit.h"
 
-static void crash_point(int step)
+void pst_crash_point(int step)
 {
     const char *at = getenv("NTH_PST_CRASH_AT");
     if (at && atoi(at) == step) _exit(70);
@@ -109,7 +112,7 @@ static nth_pst_status write_all(int fd, const uint8_t *d, size_t n, const char *
 {
     nth_pst_status st = write_span(fd, d, n / 2, tmp, err);
     if (st) return st;
-    crash_point(2);
+    pst_crash_point(2);
     return write_span(fd, d + n / 2, n - n / 2, tmp, err);
 }
 
@@ -149,8 +152,7 @@ static nth_pst_status patch_in_place(nth_pst_file *f, const nth_pst_node *node,
     return NTH_PST_OK;
 }
 
-/* Applies the edit to f->mem: in place when possible, else a new data tree. */
-static nth_pst_status patch(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,
+nth_pst_status pst_heap_patch(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,
                             nth_pst_error *err)
 {
     nth_pst_node node;
@@ -166,11 +168,11 @@ static nth_pst_status patch(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,
     }
     uint64_t tree;
     if ((st = pst_tree_write(f, hn, node.bid_data, &tree, err))) return st;
-    crash_point(6);
+    pst_crash_point(6);
     if ((st = pst_nbt_set_data(f, nid, tree, err))) return st;
-    crash_point(7);
+    pst_crash_point(7);
     if ((st = pst_tree_release(f, node.bid_data, err))) return st;
-    crash_point(8);
+    pst_crash_point(8);
     pst_header_store(f);
     return NTH_PST_OK;
 }
@@ -189,8 +191,7 @@ static void keep_first(void *ctx, const nth_pst_node_ref *ref, const nth_pst_err
     fp->have = true;
 }
 
-/* nth_pst_validate's verdict as a status; `when` says which image ("the file", ...). */
-static nth_pst_status must_be_sound(nth_pst_file *f, const char *when, nth_pst_error *err)
+nth_pst_status pst_must_be_sound(nth_pst_file *f, const char *when, nth_pst_error *err)
 {
     first_problem fp = {.have = false};
     nth_pst_report r;
@@ -202,9 +203,7 @@ static nth_pst_status must_be_sound(nth_pst_file *f, const char *when, nth_pst_e
                     (size_t)r.problems, r.problems == 1 ? "" : "s", fp.have ? fp.e.message : "?");
 }
 
-/* Reads the node's heap back from the patched image and compares it with hn, page by page;
- * then the whole image must validate. */
-static nth_pst_status verify(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,
+nth_pst_status pst_heap_verify(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,
                              nth_pst_error *err)
 {
     nth_pst_node node;
@@ -222,40 +221,39 @@ static nth_pst_status verify(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn
     if (!same)
         return pst_fail(err, NTH_PST_E_CORRUPT, "block", NTH_PST_NO_OFFSET,
                         "the patched file does not read back the heap written");
-    return must_be_sound(f, "the edited file", err);
+    return NTH_PST_OK;
 }
 
-nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid, const nth_pst_hn *hn,
-                                  nth_pst_error *err)
+nth_pst_status pst_image_open(const char *path, nth_pst_file **out, unsigned *mode,
+                              nth_pst_error *err)
 {
     uint8_t *image = NULL;
     size_t image_size = 0;
-    mode_t mode = 0600;
-    nth_pst_status st = read_all(path, &image, &image_size, &mode, err);
+    mode_t m = 0600;
+    nth_pst_status st = read_all(path, &image, &image_size, &m, err);
     if (st) return st;
-    nth_pst_file *f;
-    st = nth_pst_open_memory(image, image_size, &f, err);
+    *mode = (unsigned)m;
+    st = nth_pst_open_memory(image, image_size, out, err);
     free(image);
     if (st) return st;
-    if (nth_pst_hn_is_unicode(hn) != f->lay.unicode) {
-        nth_pst_close(f);
-        return pst_fail(err, NTH_PST_E_INVALID, NULL, NTH_PST_NO_OFFSET,
-                        "the heap's format (ANSI/Unicode) differs from the file's");
-    }
-    st = must_be_sound(f, "the file", err);
-    if (!st) st = patch(f, nid, hn, err);
-    if (!st) st = verify(f, nid, hn, err);
+    st = pst_must_be_sound(*out, "the file", err);
     if (st) {
-        nth_pst_close(f);
-        return st;
+        nth_pst_close(*out);
+        *out = NULL;
     }
+    return st;
+}
+
+nth_pst_status pst_image_commit(nth_pst_file *f, const char *path, unsigned mode,
+                                nth_pst_error *err)
+{
+    nth_pst_status st;
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 8);
     char *dir = malloc(plen + 1);
     if (!tmp || !dir) {
         free(tmp);
         free(dir);
-        nth_pst_close(f);
         return pst_fail(err, NTH_PST_E_NO_MEMORY, NULL, NTH_PST_NO_OFFSET, "out of memory");
     }
     snprintf(tmp, plen + 8, "%s.XXXXXX", path);
@@ -265,22 +263,22 @@ nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid, const nth_pst_
         st = pst_fail(err, NTH_PST_E_IO, NULL, NTH_PST_NO_OFFSET, "cannot create %s: %s", tmp,
                       strerror(errno));
     } else {
-        crash_point(1);
+        pst_crash_point(1);
         st = write_all(fd, f->mem, (size_t)f->size, tmp, err);
-        crash_point(3);
-        if (!st && (fchmod(fd, mode) != 0 || fsync(fd) != 0))
+        pst_crash_point(3);
+        if (!st && (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0))
             st = pst_fail(err, NTH_PST_E_IO, NULL, NTH_PST_NO_OFFSET, "syncing %s failed: %s",
                           tmp, strerror(errno));
         if (close(fd) != 0 && !st)
             st = pst_fail(err, NTH_PST_E_IO, NULL, NTH_PST_NO_OFFSET, "closing %s failed", tmp);
-        crash_point(4);
+        pst_crash_point(4);
         if (!st && rename(tmp, path) != 0)
             st = pst_fail(err, NTH_PST_E_IO, NULL, NTH_PST_NO_OFFSET, "renaming %s to %s failed: %s",
                           tmp, path, strerror(errno));
         if (st) {
             unlink(tmp);
         } else {
-            crash_point(5);
+            pst_crash_point(5);
             int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (dfd >= 0) {
                 fsync(dfd);
@@ -290,6 +288,23 @@ nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid, const nth_pst_
     }
     free(tmp);
     free(dir);
+    return st;
+}
+
+nth_pst_status nth_pst_write_heap(const char *path, uint32_t nid, const nth_pst_hn *hn,
+                                  nth_pst_error *err)
+{
+    nth_pst_file *f;
+    unsigned mode;
+    nth_pst_status st = pst_image_open(path, &f, &mode, err);
+    if (st) return st;
+    if (nth_pst_hn_is_unicode(hn) != f->lay.unicode)
+        st = pst_fail(err, NTH_PST_E_INVALID, NULL, NTH_PST_NO_OFFSET,
+                      "the heap's format (ANSI/Unicode) differs from the file's");
+    if (!st) st = pst_heap_patch(f, nid, hn, err);
+    if (!st) st = pst_heap_verify(f, nid, hn, err);
+    if (!st) st = pst_must_be_sound(f, "the edited file", err);
+    if (!st) st = pst_image_commit(f, path, mode, err);
     nth_pst_close(f);
     return st;
 }

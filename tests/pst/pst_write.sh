@@ -61,9 +61,8 @@ echo "ok   a crash at any of the 5 write steps leaves a sound file, the original
 
 # refused edits change nothing
 cp "$SAMPLE" "$tmp/r.pst"
-big=$(head -c 4000 /dev/zero | od -An -tx1 -v | tr -d ' \n')
 # (status 1: the edit cannot be made; 2: the arguments are malformed)
-for args in "2 0x8082 0x66660102 $big" "1 0x200024/0x8025 0x3001001F sub" \
+for args in "2 0x8082 0x66660048 00" "1 0x200024/0x8025 0x3001001F sub" \
     "2 0x8082 0x30010003 notanumber" "2 0x8082 0x3001 short" "1 0x802D 0x3001001F table"; do
     want=${args%% *}
     args=${args#* }
@@ -75,7 +74,7 @@ for args in "2 0x8082 0x66660102 $big" "1 0x200024/0x8025 0x3001001F sub" \
     cmp -s "$SAMPLE" "$tmp/r.pst" || fail "refused set $(echo "$args" | cut -c1-40) changed the file"
 done
 ls "$tmp"/r.pst.* >/dev/null 2>&1 && fail "a refused set left a temporary file"
-echo "ok   refused edits (a value that needs a subnode, a node in a subnode tree, bad value, bad tag, a TC) change nothing"
+echo "ok   refused edits (a type set does not write, a node in a subnode tree, bad value, bad tag, a TC) change nothing"
 
 [ $failed -eq 0 ] && echo "all write checks passed"
 [ $failed -eq 0 ]

@@ -1,12 +1,13 @@
 /*
  * cmd_pst_set.c — `ntheap pst FILE set NID 0xIIIITTTT VALUE`: one property of a node's PC,
- * rewritten in the file (nth_pst_pc_set in memory, then nth_pst_write_heap, which replaces the
- * file atomically).
+ * rewritten in the file by nth_pst_set_property (in the heap, or in a subnode when longer than
+ * a heap allocation; the file replaced atomically).
  *
  * VALUE by type: PtypInteger16/32/64, PtypErrorCode, PtypTime (FILETIME ticks), PtypCurrency:
  * a decimal or 0x-hex integer; PtypBoolean: true/false/1/0; PtypString: UTF-8 text (stored as
  * UTF-16LE); PtypString8: ASCII text; PtypBinary: hex digits ("" = empty). Other types are
- * refused.
+ * refused. VALUE @PATH takes that text from the file PATH, verbatim (for values too long for a
+ * command line); PATH "-" is standard input.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,39 @@
 #include <string.h>
 
 #include "pst_cli.h"
+
+#define VALUE_TEXT_MAX (64u << 20) /* text of a value read from a file */
+
+/* The whole of the file path ("-": standard input) as a NUL-terminated string, or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!in) return NULL;
+    size_t n = 0, cap = 4096;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 == cap) {
+            char *grown = cap <= VALUE_TEXT_MAX ? realloc(buf, cap * 2) : NULL;
+            if (!grown) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, in);
+        n += got;
+        if (got == 0) break;
+    }
+    if (buf && (ferror(in) || memchr(buf, 0, n))) {
+        free(buf);
+        buf = NULL;
+    }
+    if (in != stdin) fclose(in);
+    if (buf) buf[n] = 0;
+    return buf;
+}
 
 static int hexval(char c)
 {
@@ -118,26 +152,38 @@ int pst_cmd_set(const pst_opts *o)
     if (strlen(o->tag) != 10 || nth_pst_parse_nid(o->tag, 10, &tag))
         return pst_cli_refuse(o, "bad tag \"%s\": expected 0xIIIITTTT (property id and type)", o->tag);
     uint16_t id = (uint16_t)(tag >> 16), type = (uint16_t)tag;
-    static uint8_t value[NTH_PST_HN_ALLOC_MAX + 4];
-    size_t len = 0;
-    const char *why = encode(type, o->value, value, NTH_PST_HN_ALLOC_MAX, &len);
-    if (why) return pst_cli_refuse(o, "value \"%s\" for type 0x%04X: %s", o->value, type, why);
+    char *text = NULL;
+    if (o->value[0] == '@' && !(text = slurp(o->value + 1)))
+        return pst_cli_refuse(o, "cannot read the value from %s (missing, unreadable, over %u "
+                              "bytes, or holding a NUL byte)", o->value + 1, VALUE_TEXT_MAX);
+    size_t cap = 2 * strlen(text ? text : o->value) + 8, len = 0;
+    uint8_t *value = malloc(cap);
+    if (!value) {
+        free(text);
+        return pst_cli_fail(o, "out of memory");
+    }
+    const char *why = encode(type, text ? text : o->value, value, cap, &len);
+    free(text);
+    if (why) {
+        free(value);
+        return pst_cli_refuse(o, "value \"%.64s\" for type 0x%04X: %s", o->value, type, why);
+    }
     nth_pst_file *f;
     nth_pst_error e;
-    if (nth_pst_open(o->file, &f, &e)) return pst_cli_refuse(o, "%s: %s", o->file, e.message);
+    if (nth_pst_open(o->file, &f, &e)) {
+        free(value);
+        return pst_cli_refuse(o, "%s: %s", o->file, e.message);
+    }
     nth_pst_limit_work(f, 64);
     nth_pst_node_ref ref;
-    nth_pst_hn *hn = NULL;
     nth_pst_status st = nth_pst_resolve_path(f, o->arg, &ref, &e);
+    nth_pst_close(f);
     if (!st && ref.depth != 1) {
-        nth_pst_close(f);
+        free(value);
         return pst_cli_fail(o, "%s is a subnode; only NBT nodes are written back", o->arg);
     }
-    if (!st) st = nth_pst_hn_load(f, ref.node.bid_data, &hn, &e);
-    nth_pst_close(f);
-    if (!st) st = nth_pst_pc_set(hn, id, type, value, len, &e);
-    if (!st) st = nth_pst_write_heap(o->file, ref.node.nid, hn, &e);
-    nth_pst_hn_close(hn);
+    if (!st) st = nth_pst_set_property(o->file, ref.node.nid, id, type, value, len, &e);
+    free(value);
     if (st) return pst_cli_fail(o, "%s", e.message);
     emit_fields(o->e, EMIT_COLUMNS({"file", EMIT_STR, "%s: ", NULL}, {"node", EMIT_HEX, "node 0x%" PRIX64, NULL},
                                    {"tag", EMIT_HEX_PAD(8), " property 0x%08" PRIX64, NULL},
