@@ -15,13 +15,14 @@
 #   - a crash at each write step (9-12: value tree written, SLBLOCK written, NBT bidSub
 #     repointed, old subnode tree released; 6-8: the heap moved; 1-5: the file replaced)
 #     leaves the file it started from byte for byte, or after the rename the complete new one.
-# Skips (77) when pff-tools is not installed.
+# Skips (77) when pff-tools or python3 is not installed.
 set -u
 BUILD=${BUILD:-build}
 CLI=$BUILD/ntheap
 DATA=tests/data/pst
 [ -x "$CLI" ] || { echo "$CLI not built"; exit 1; }
 command -v pffexport >/dev/null 2>&1 || { echo "pffexport not installed (apt-get install pff-tools)"; exit 77; }
+command -v python3 >/dev/null 2>&1 || { echo "python3 not installed (it reads the --json views)"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=0
@@ -31,10 +32,14 @@ fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 hexbytes() { awk -v n="$1" -v s="$2" 'BEGIN { srand(s); for (i = 0; i < n; i++) printf "%02x", int(rand() * 256) }'; }
 # the raw hex of property TAG (0xIIIITTTT) of NID as `props --json` gives it, and where it is
 prop_raw() { # FILE NID ID TYPE
-    "$CLI" pst --json "$1" props "$2" | tr '{' '\n' |
-        sed -n "s/^\"id\":\"$3\",\"type\":\"$4\".*\"where\":\"\([a-z]*\)\".*\"raw\":\"\([0-9a-f]*\)\".*/\1 \2/p"
+    "$CLI" pst --json "$1" props "$2" | python3 -c '
+import json, sys
+want_id, want_type = int(sys.argv[1], 16), int(sys.argv[2], 16)
+for p in json.load(sys.stdin)["properties"]:
+    if int(p["id"], 16) == want_id and int(p["type"], 16) == want_type:
+        print(p["where"], p["raw"])' "$3" "$4"
 }
-info_field() { "$CLI" pst --json "$1" info | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"; }
+info_field() { "$CLI" pst --json "$1" info | python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
 export_items() { pffexport -m debug -f all -d -q -t "$2" "$1" >"$2.log" 2>&1; }
 
 hexbytes 20000 1 >"$tmp/v20k.hex"
