@@ -5,6 +5,7 @@
  *
  *   core file   | ELF header | program headers | PT_NOTE (NT_PRSTATUS.., NT_FILE) | PT_LOAD bytes ... |
  *   NT_FILE     count, page_size, count x {start, end, file_ofs (pages)}, count NUL-ended paths
+ *   NT_PRSTATUS one per thread: pr_pid at +32, pr_reg (the user_regs words) at +112 (64-bit)
  *
  * The core is mapped read-only. A read is answered only from bytes the file holds: an address
  * in no segment, in a segment's part beyond p_filesz, or beyond the end of a truncated file
@@ -106,6 +107,35 @@ static size_t parse_nt_file(const unsigned char *p, size_t size, file_entry **ou
     return 0;
 }
 
+#define PRSTATUS_PID 32
+#define PRSTATUS_REGS 112
+
+/* Adds a thread for every NT_PRSTATUS note in [p, p + size) of a core of machine `em`. */
+static bool parse_threads(nth_target *t, const unsigned char *p, size_t size, unsigned em)
+{
+    size_t at = 0;
+    while (at + 12 <= size) {
+        uint32_t namesz, descsz, type;
+        memcpy(&namesz, p + at, 4);
+        memcpy(&descsz, p + at + 4, 4);
+        memcpy(&type, p + at + 8, 4);
+        size_t name_at = at + 12, desc_at = name_at + ((namesz + 3u) & ~(size_t)3u);
+        if (desc_at > size || descsz > size - desc_at) return true;
+        if (type == NT_PRSTATUS && descsz > PRSTATUS_REGS) {
+            uint64_t regs[40];
+            size_t n = (descsz - PRSTATUS_REGS) / 8;
+            if (n > 40) n = 40;
+            memcpy(regs, p + desc_at + PRSTATUS_REGS, n * 8);
+            int32_t pid;
+            memcpy(&pid, p + desc_at + PRSTATUS_PID, 4);
+            nth_target_thread thread;
+            if (nth_thread_from_regs(&thread, pid, em, regs, n) && !nth_target_add_thread(t, &thread)) return false;
+        }
+        at = desc_at + ((descsz + 3u) & ~(size_t)3u);
+    }
+    return true;
+}
+
 static bool load(nth_target *t, char *error, size_t size)
 {
     Elf64_Ehdr eh;
@@ -129,9 +159,14 @@ static bool load(nth_target *t, char *error, size_t size)
     if (!ph) goto oom;
     memcpy(ph, t->core + eh.e_phoff, phnum * sizeof *ph);
     for (size_t i = 0; i < phnum; i++) {
-        if (ph[i].p_type == PT_NOTE && !files && ph[i].p_offset <= t->core_size &&
-            ph[i].p_filesz <= t->core_size - ph[i].p_offset)
-            n_files = parse_nt_file(t->core + ph[i].p_offset, (size_t)ph[i].p_filesz, &files);
+        bool note = ph[i].p_type == PT_NOTE && ph[i].p_offset <= t->core_size &&
+                    ph[i].p_filesz <= t->core_size - ph[i].p_offset;
+        if (note && !files) n_files = parse_nt_file(t->core + ph[i].p_offset, (size_t)ph[i].p_filesz, &files);
+        if (note && !parse_threads(t, t->core + ph[i].p_offset, (size_t)ph[i].p_filesz, eh.e_machine)) {
+            free(ph);
+            free(files);
+            goto oom;
+        }
         if (ph[i].p_type == PT_LOAD && ph[i].p_memsz)
             t->segs[t->n_segs++] = (nth_core_segment){(uintptr_t)ph[i].p_vaddr, (uintptr_t)(ph[i].p_vaddr + ph[i].p_memsz),
                                                       ph[i].p_offset, ph[i].p_filesz};

@@ -89,6 +89,9 @@ struct nth_target {
     /* mappings */
     nth_target_mapping *maps;
     size_t n_maps, cap_maps;
+    /* threads (stopped process, core NT_PRSTATUS, or the caller of open_self) */
+    nth_target_thread *threads;
+    size_t n_threads;
     /* live process */
     int pid;
     int *stopped;            /* thread ids stopped by ptrace */
@@ -113,6 +116,14 @@ struct nth_target {
 /* Appends a mapping (paths are copied); false when out of memory. */
 bool nth_target_add_mapping(nth_target *t, uintptr_t start, uintptr_t end, uint64_t offset, unsigned prot,
                             const char *path);
+/* Appends a thread; false when out of memory. */
+bool nth_target_add_thread(nth_target *t, const nth_target_thread *thread);
+/* Fills `out` from a thread's general registers as the kernel lays them out for machine `em`
+ * (user_regs_struct: EM_X86_64, 27 words, rsp the 20th; EM_AARCH64, 34 words, sp the 32nd);
+ * false for another machine or too few words. */
+bool nth_thread_from_regs(nth_target_thread *out, int tid, unsigned em, const uint64_t *regs, size_t n_regs);
+/* The ELF machine of this process (EM_X86_64, EM_AARCH64, or 0). */
+unsigned nth_host_machine(void);
 /* Sorts the mappings. */
 void nth_target_sort_mappings(nth_target *t);
 nth_target *nth_target_new(enum nth_target_kind kind);

@@ -3,7 +3,8 @@
 # that built known heaps (tests/inspect/known_heaps.h), live (-p) and from a gcore core file
 # (-c): the JSON of each view must match the child's own walk (entries, busy/free counts,
 # bytes, the size histogram), -x/-i must find the chosen blocks, -l must list the dropped blocks
-# and none of the kept ones. Then hostile targets: a damaged heap (exit 1, problems reported),
+# (also one whose address survives only in dead stack below the stack pointer) and none of the
+# kept ones (a global, a live frame). Then hostile targets: a damaged heap (exit 1, problems reported),
 # a registry of another layout version (exit 2, the reason), a truncated core (no crash).
 build=${BUILD:-build}
 tool=$build/ntheap
@@ -46,7 +47,7 @@ check_views() { # TARGET-ARGS...: run every view as JSON and compare with the re
     python3 - "$work" <<'PY' || fail "views differ from the child's own walk ($*)"
 import json, os, sys
 w = sys.argv[1]
-rep = {"heap": {}, "stat": {}, "kept": set(), "dropped": set(), "probe": {}}
+rep = {"heap": {}, "stat": {}, "kept": set(), "dropped": set(), "framed": set(), "stale": set(), "probe": {}}
 for line in open(w + "/normal.txt"):
     f = line.split()
     if not f: continue
@@ -54,7 +55,7 @@ for line in open(w + "/normal.txt"):
         rep["heap"][int(f[1], 16)] = {f[i]: int(f[i + 1], 16 if f[i] == "hash" else 10) for i in range(2, len(f), 2)}
     elif f[0] == "stat":
         rep["stat"].setdefault(int(f[1], 16), {})[int(f[2], 16)] = int(f[3])
-    elif f[0] in ("kept", "dropped"):
+    elif f[0] in ("kept", "dropped", "framed", "stale"):
         rep[f[0]].add(int(f[1], 16))
     elif f[0] == "probe":
         rep["probe"][f[1]] = int(f[2], 16)
@@ -95,6 +96,10 @@ if os.environ.get("SAN"):  # a sanitizer keeps stale copies (fake stacks, quaran
 else:
     expect(rep["dropped"] <= leaks, "-l misses dropped blocks %s" % (rep["dropped"] - leaks))
 expect(not (rep["kept"] & leaks), "-l lists kept blocks %s" % (rep["kept"] & leaks))
+# a copy of the stale block's address lies in dead stack, below the stack pointer: not a root
+expect(rep["stale"] <= leaks, "-l misses the block whose address is only in dead stack")
+expect(not (rep["framed"] & leaks), "-l lists the block referenced from a live frame")
+expect(load("l")["threads"] == 1 and load("l")["dead_stack_bytes"] > 16384, "-l: stack pointer of the one thread")
 x = load("x_backend")["entries"][0]
 expect(h(x["user"]) == rep["probe"]["backend"] and "busy" in x["flags"], "-x inside a back-end block")
 x = load("x_big")["entries"][0]
