@@ -74,10 +74,24 @@ for a, r in rep["heap"].items():
 for view, lfh in (("h", False), ("hl", True)):
     for heap in load(view)["heaps"]:
         a = h(heap["heap"]); r = rep["heap"][a]
-        ents = heap["entries"]
+        all_ents = heap["entries"]
+        # the walk's entries: free LFH slots are listed by -hl only, beside them
+        ents = [e for e in all_ents if not (e["kind"].startswith("lfh") and e["state"] == "free")]
         n = len(ents) + len(heap["segments"])
         busy = sum(1 for e in ents if e.get("state") == "busy")
         free = sum(1 for e in ents if e.get("state") == "free")
+        if lfh:
+            lfh_busy = sum(1 for e in all_ents if e["kind"] == "lfh" and e["state"] == "busy")
+            lfh_free = sum(1 for e in all_ents if e["kind"] == "lfh" and e["state"] == "free")
+            untouched = sum(e["blocks"] for e in all_ents if e["kind"] == "lfh-untouched")
+            # private heap: 100 x 0x100, slots 0..81 from the 19th on, every 10th block freed
+            # (blocks 20, 30, ..., 90: 8 slots); the process heap frees nothing
+            want_free = 8 if r["big"] else 0
+            expect(lfh_free == want_free, "-hl free LFH slots of %x: %d != %d" % (a, lfh_free, want_free))
+            expect(lfh_busy == r["lfh"], "-hl busy LFH slots of %x" % a)
+            if r["big"]:
+                expect(lfh_busy + lfh_free == 82 and untouched == 256 - 82,
+                       "-hl slots of %x: %d handed out, %d never" % (a, lfh_busy + lfh_free, untouched))
         expect(free == r["free"], "-%s free blocks of %x: %d != %d" % (view, a, free, r["free"]))
         if lfh:
             expect(n == r["entries"], "-hl entries of %x: %d != %d" % (a, n, r["entries"]))
