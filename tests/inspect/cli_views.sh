@@ -23,12 +23,13 @@ start_child() { # MODE -> prints the child's pid; its report in $work/MODE.txt
     echo "$p"
 }
 
+private_heap() { awk '$1 == "heap" {a = $2} END {print a}' "$work/normal.txt"; } # reported last
 probe() { awk -v k="$1" '$1 == "probe" && $2 == k {print $3}' "$work/normal.txt"; }
 
 check_views() { # TARGET-ARGS...: run every view as JSON and compare with the report
-    for view in list s h hl stat flt_s flt_r l address x_backend x_big i_lfh i_backend; do
+    for view in list s s_one h hl stat flt_s flt_r l address x_backend x_big i_lfh i_backend; do
         case $view in
-            list) args="" ;; s) args="-s" ;; h) args="-h" ;; hl) args="-hl" ;; stat) args="-stat" ;;
+            list) args="" ;; s) args="-s" ;; s_one) args="-s $(private_heap)" ;; h) args="-h" ;; hl) args="-hl" ;; stat) args="-stat" ;;
             flt_s) args="-flt s 100" ;; flt_r) args="-flt r 77 9a" ;; l) args="-l" ;;
             x_backend) args="-x $(printf '%x' $((0x$(probe backend) + 8)))" ;;
             x_big) args="-x $(printf '%x' $((0x$(probe big) + 4096)))" ;;
@@ -60,7 +61,7 @@ for line in open(w + "/normal.txt"):
     elif f[0] == "probe":
         rep["probe"][f[1]] = int(f[2], 16)
 def load(v): return json.load(open("%s/%s.json" % (w, v)))  # every view's output must parse
-for v in "list s h hl stat flt_s flt_r l address x_backend x_big i_lfh i_backend".split(): load(v)
+for v in "list s s_one h hl stat flt_s flt_r l address x_backend x_big i_lfh i_backend".split(): load(v)
 h = lambda s: int(s, 16)
 errors = []
 def expect(cond, what):
@@ -71,6 +72,17 @@ s = {h(x["heap"]): x for x in load("s")["heaps"]}
 for a, r in rep["heap"].items():
     expect(s[a]["free_list_length"] == r["free"], "-s free list length of %x" % a)
     expect(s[a]["virtual_blocks"] == r["big"], "-s virtual blocks of %x" % a)
+one = load("s_one")["heaps"]
+expect(len(one) == 1, "-s HEAP lists %d heaps" % len(one))
+one = one[0]; a = h(one["heap"]); r = rep["heap"][a]
+for k in "flags reserved_kib committed_kib virtual_kib free_kib free_list_length ucrs virtual_blocks".split():
+    expect(one[k] == s[a][k], "-s HEAP %s: %s != the table's %s" % (k, one[k], s[a][k]))
+expect(one["free_list_length"] == r["free"] and one["virtual_blocks"] == r["big"] and one["segments"] == 1,
+       "-s HEAP counts: %s" % one)
+expect(0 < one["largest_free"] <= r["free_bytes"], "-s HEAP largest free block %d" % one["largest_free"])
+expect(one["external_fragmentation_percent"] == (r["free_bytes"] - one["largest_free"]) * 100 // r["free_bytes"],
+       "-s HEAP external fragmentation")
+expect(one["flag_names"] == "HEAP_GROWABLE", "-s HEAP flag names %s" % one["flag_names"])
 for view, lfh in (("h", False), ("hl", True)):
     for heap in load(view)["heaps"]:
         a = h(heap["heap"]); r = rep["heap"][a]
@@ -140,6 +152,14 @@ fi
 check_views -p "$pid"
 "$tool" heap -p "$pid" -s >"$work/s.txt" || fail "text -s"
 grep -q "Termination on corruption" "$work/s.txt" || fail "-s without its header lines"
+"$tool" heap -p "$pid" -s "$(private_heap)" >"$work/s1.txt" || fail "text -s HEAP"
+for label in "0: Heap $(printf '%016x' 0x$(private_heap))" "Flags          00000002 - HEAP_GROWABLE" \
+    "Reserved memory in segments" "Commited memory in segments" "Virtual bytes (correction for large UCR)" \
+    "Free space" "External fragmentation" "Virtual address fragmentation" "Virtual blocks  2 - total" \
+    "Lock contention" "Segments        1"; do
+    grep -qF "$label" "$work/s1.txt" || { cat "$work/s1.txt"; fail "-s HEAP without \"$label\""; }
+done
+! grep -q "Reserv  Commit" "$work/s1.txt" || fail "-s HEAP printed the table, not the single-heap form"
 "$tool" heap -p "$pid" -x 10 >/dev/null; [ $? -eq 1 ] || fail "-x of an address in no heap must exit 1"
 "$tool" heap -p "$pid" -bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad usage must exit 2"
 "$tool" heap -p 1073741823 -s >/dev/null 2>"$work/err"; [ $? -eq 2 ] || fail "no such process must exit 2"
