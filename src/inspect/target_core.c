@@ -9,7 +9,8 @@
  *
  * The core is mapped read-only. A read is answered only from bytes the file holds: an address
  * in no segment, in a segment's part beyond p_filesz, or beyond the end of a truncated file
- * is unreadable, so a damaged core makes the walk report problems, never fault.
+ * is unreadable, so a damaged core makes the walk report problems, never fault. A memory image
+ * (nth_target_open_image: tests, the fuzz target) is read the same way from a caller's buffer.
  */
 #include <elf.h>
 #include <errno.h>
@@ -47,7 +48,7 @@ static bool read_core(const nth_mem *mem, uintptr_t address, void *buffer, size_
         const nth_core_segment *s = segment_of(t, address);
         if (!s) return false;
         uint64_t in_seg = address - s->start;
-        if (in_seg >= s->filesz || s->offset + s->filesz > t->core_size) return false;
+        if (in_seg >= s->filesz || s->offset > t->core_size || s->filesz > t->core_size - s->offset) return false;
         size_t n = s->end - address;
         if (n > s->filesz - in_seg) n = (size_t)(s->filesz - in_seg);
         if (n > length) n = length;
@@ -243,8 +244,43 @@ nth_target *nth_target_open_core(const char *path, char *error, size_t size)
     return t;
 }
 
+nth_target *nth_target_open_image(const unsigned char *bytes, size_t size, const nth_core_segment *segs, size_t n_segs,
+                                  const uintptr_t *heaps, size_t n_heaps, char *error, size_t error_size)
+{
+    nth_target *t = nth_target_new(NTH_TARGET_CORE);
+    if (!t) goto oom;
+    t->core_borrowed = true;
+    t->core = bytes;
+    t->core_size = size;
+    t->mem = (nth_mem){read_core, nth_target_owner_of, t};
+    snprintf(t->describe, sizeof t->describe, "memory image (%zu bytes)", size);
+    t->segs = calloc(n_segs ? n_segs : 1, sizeof *t->segs);
+    t->heaps = calloc(n_heaps ? n_heaps : 1, sizeof *t->heaps);
+    if (!t->segs || !t->heaps) goto oom;
+    for (size_t i = 0; i < n_segs; i++) {
+        if (segs[i].end <= segs[i].start) continue;
+        t->segs[t->n_segs++] = segs[i];
+        if (!nth_target_add_mapping(t, segs[i].start, segs[i].end, 0, 6, "")) goto oom;
+    }
+    qsort(t->segs, t->n_segs, sizeof *t->segs, by_segment_start);
+    nth_target_sort_mappings(t);
+    snprintf(t->sources[0], sizeof t->sources[0], "the image's heap list");
+    t->n_sources = 1;
+    for (size_t i = 0; i < n_heaps; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < t->n_heaps && !seen; j++) seen = t->heaps[j].address == heaps[i];
+        if (!seen && heaps[i]) t->heaps[t->n_heaps++] = (nth_target_heap){heaps[i], 0};
+    }
+    t->process_heap = t->n_heaps ? t->heaps[0].address : 0;
+    return t;
+oom:
+    nth_target_error(error, error_size, "out of memory");
+    if (t) nth_target_close(t);
+    return NULL;
+}
+
 void nth_target_release_core(nth_target *t)
 {
-    if (t->core) munmap((void *)t->core, t->core_size);
+    if (t->core && !t->core_borrowed) munmap((void *)t->core, t->core_size);
     free(t->segs);
 }

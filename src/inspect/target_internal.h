@@ -4,7 +4,7 @@
  *
  *   target.c         open/close common part, heap list, public accessors
  *   target_pid.c     a live process: /proc/PID/maps, ptrace stop of every thread
- *   target_core.c    an ELF core file: PT_LOAD segments, NT_FILE mapped files
+ *   target_core.c    an ELF core file: PT_LOAD segments, NT_FILE mapped files; a memory image
  *   page_cache.c     reads of a live process, 64 KiB lines, one syscall per line
  *   elf_symbols.c    a symbol's value and the load layout of an ELF file on disk
  *   registry.c       finds every nth_heap_registry of a target, checks it, lists heaps
@@ -97,7 +97,8 @@ struct nth_target {
     int *stopped;            /* thread ids stopped by ptrace */
     size_t n_stopped;
     nth_page_cache *cache;
-    /* core file */
+    /* core file (or a memory image: core_borrowed, not unmapped at close) */
+    bool core_borrowed;
     const unsigned char *core;
     size_t core_size;
     nth_core_segment *segs;
@@ -129,6 +130,14 @@ void nth_target_sort_mappings(nth_target *t);
 nth_target *nth_target_new(enum nth_target_kind kind);
 /* Frees what the common part owns (not the pid/core resources). */
 void nth_target_free(nth_target *t);
+
+/* A target over a memory image, read as a core file's PT_LOAD segments are: segs[i] names
+ * memory [start, end) whose first filesz bytes are bytes[offset, offset + filesz); each segment
+ * is also a writable anonymous mapping. The heap list is given (no registry search). `bytes`
+ * is borrowed and must outlive the target; segs and heaps are copied. For tests and the
+ * fuzz target: the traversal and the views run over arbitrary bytes through it. */
+nth_target *nth_target_open_image(const unsigned char *bytes, size_t size, const nth_core_segment *segs, size_t n_segs,
+                                  const uintptr_t *heaps, size_t n_heaps, char *error, size_t error_size);
 
 /* The kind-specific parts of nth_target_close (target.c). */
 void nth_target_release_live(nth_target *t);

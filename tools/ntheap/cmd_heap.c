@@ -43,11 +43,20 @@ bool heap_parse_hex(const char *text, uint64_t *out)
     return true;
 }
 
+bool heap_bool_at(const void *object, size_t offset)
+{
+    unsigned char byte;
+    memcpy(&byte, (const unsigned char *)object + offset, 1);
+    return byte != 0;
+}
+
 bool heap_read(heap_cli *c, uintptr_t address, nth_heap *out)
 {
     if (nth_target_read(c->target, address, out, sizeof *out) == 0 && out->magic == NTH_HEAP_MAGIC &&
-        out->layout_version == NTH_LAYOUT_VERSION)
+        out->layout_version == NTH_LAYOUT_VERSION) {
+        out->terminate_on_corruption = heap_bool_at(out, offsetof(nth_heap, terminate_on_corruption));
         return true;
+    }
     c->problems++;
     emit_kv_str(&c->e, "problem", "ntheap: ", "the heap object cannot be read or is not a heap of this layout");
     return false;

@@ -35,8 +35,11 @@ typedef struct heap_cli {
     uint64_t min_size, max_size; /* -flt: [min, max] */
 } heap_cli;
 
-/* The heap object at `address`, read whole; false (a problem emitted) when unreadable. */
+/* The heap object at `address`, read whole (bool members made valid); false (a problem
+ * emitted) when unreadable. */
 bool heap_read(heap_cli *c, uintptr_t address, nth_heap *out);
+/* A bool member of an object read from a target, from its byte (which may hold any value). */
+bool heap_bool_at(const void *object, size_t offset);
 /* Heaps the view covers: every heap, or only c->heap_arg. */
 bool heap_selected(const heap_cli *c, uintptr_t address);
 /* The 1-based index of a heap in the registry order (as !heap numbers them). */

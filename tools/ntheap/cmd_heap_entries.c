@@ -113,7 +113,7 @@ typedef struct lfh_slots {
 static void list_free_slots(heap_cli *c, const lfh_slots *l, uint32_t from, uint32_t to)
 {
     for (uint32_t i = from; i < to; i++)
-        emit_record(&c->e, lfh_free_columns, 9, "        ", "lfh", (uint64_t)(uintptr_t)(l->sub.first_block + (size_t)i * l->sub.block_size),
+        emit_record(&c->e, lfh_free_columns, 9, "        ", "lfh", (uint64_t)((uintptr_t)l->sub.first_block + (uintptr_t)i * l->sub.block_size),
                     (uint64_t)0, (uint64_t)l->sub.block_size, (uint64_t)0, "free", (uint64_t)0, (const char *)NULL, (uint64_t)1);
 }
 
@@ -130,7 +130,7 @@ static void end_slots(heap_cli *c, lfh_slots *l, const nth_iter *it)
         uint32_t n = l->sub.n_blocks - l->sub.bump;
         snprintf(note, sizeof note, ", never handed out (%u block%s to the end of the region)", n, n == 1 ? "" : "s");
         emit_record(&c->e, lfh_free_columns, 9, "        ", "lfh-untouched",
-                    (uint64_t)(uintptr_t)(l->sub.first_block + (size_t)l->sub.bump * l->sub.block_size), (uint64_t)0,
+                    (uint64_t)((uintptr_t)l->sub.first_block + (uintptr_t)l->sub.bump * l->sub.block_size), (uint64_t)0,
                     (uint64_t)l->sub.block_size, (uint64_t)0, "free", (uint64_t)0, note, (uint64_t)n);
     }
 }

@@ -178,7 +178,8 @@ static void collect(heap_cli *c, leak_scan *s, uintptr_t heap)
     nth_lfh lfh;
     if (!h.lfh || nth_target_read(c->target, (uintptr_t)h.lfh, &lfh, sizeof lfh) != 0 || lfh.magic != NTH_LFH_MAGIC) return;
     uintptr_t at = (uintptr_t)lfh.all;
-    for (uint32_t n = 0; at && n < lfh.n_subsegments; n++) {
+    nth_list_guard guard = {0, 0, 0};
+    for (uint32_t n = 0; at && n < lfh.n_subsegments && nth_list_guard_step(&guard, at); n++) {
         nth_lfh_subsegment sub;
         if (nth_target_read(c->target, at, &sub, sizeof sub) != 0) break;
         push_own(s, at, at + (sub.meta_bytes ? sub.meta_bytes : sizeof sub));

@@ -50,7 +50,7 @@ static void walk_heap(heap_cli *c, uintptr_t address, summary_row *r, big_line *
     if (nth_target_read(c->target, address, &h, sizeof h) == 0 && h.magic == NTH_HEAP_MAGIC) {
         r->flags = h.flags | (h.maximum == 0 ? NTH_GROWABLE : 0);
         r->lfh = h.lfh != NULL;
-        r->terminate = h.terminate_on_corruption;
+        r->terminate = heap_bool_at(&h, offsetof(nth_heap, terminate_on_corruption));
         r->lock_held = h.lock.owner != 0;
     }
     nth_iter it;
