@@ -114,7 +114,8 @@ bool nth_iter_open(nth_iter *it, const nth_mem *mem, uintptr_t heap_address)
 
 static bool read_ucr(nth_iter *it, uint32_t index, nth_ucr *out)
 {
-    return index < it->segment.n_ucr && fetch(it, (uintptr_t)it->segment.ucr + (uintptr_t)index * sizeof *out, out, sizeof *out);
+    return index < it->segment.n_ucr &&
+           fetch(it, (uintptr_t)it->segment.ucr + (uintptr_t)index * sizeof *out, out, sizeof *out);
 }
 
 static void emit_region(nth_iter *it, nth_walk_entry *e)

@@ -77,7 +77,8 @@ bool nth_lfh_check_subsegment(nth_heap *heap, char *block)
     nth_lfh_subsegment *sub = nth_lfh_in_block(heap, block);
     if (!sub || sub->magic != NTH_LFH_MAGIC)
         return lfh_problem(heap, block, "an LFH subsegment registered for this block", "no subsegment owns it");
-    if (sub->bump > sub->n_blocks || sub->bucket >= NTH_LFH_BUCKETS || sub->block_size != nth_lfh_bucket_size(sub->bucket))
+    if (sub->bump > sub->n_blocks || sub->bucket >= NTH_LFH_BUCKETS ||
+        sub->block_size != nth_lfh_bucket_size(sub->bucket))
         return lfh_problem(heap, sub, "consistent LFH subsegment counters", "a bump or size out of range");
     uint32_t busy = 0, pending = 0;
     for (uint32_t w = 0; w < sub->n_words; w++) {

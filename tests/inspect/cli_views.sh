@@ -29,7 +29,8 @@ probe() { awk -v k="$1" '$1 == "probe" && $2 == k {print $3}' "$work/normal.txt"
 check_views() { # TARGET-ARGS...: run every view as JSON and compare with the report
     for view in list s s_one h hl stat flt_s flt_r l address x_backend x_big i_lfh i_backend; do
         case $view in
-            list) args="" ;; s) args="-s" ;; s_one) args="-s $(private_heap)" ;; h) args="-h" ;; hl) args="-hl" ;; stat) args="-stat" ;;
+            list) args="" ;; s) args="-s" ;; s_one) args="-s $(private_heap)" ;;
+            h) args="-h" ;; hl) args="-hl" ;; stat) args="-stat" ;;
             flt_s) args="-flt s 100" ;; flt_r) args="-flt r 77 9a" ;; l) args="-l" ;;
             x_backend) args="-x $(printf '%x' $((0x$(probe backend) + 8)))" ;;
             x_big) args="-x $(printf '%x' $((0x$(probe big) + 4096)))" ;;

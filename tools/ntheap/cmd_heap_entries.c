@@ -112,9 +112,11 @@ typedef struct lfh_slots {
 
 static void list_free_slots(heap_cli *c, const lfh_slots *l, uint32_t from, uint32_t to)
 {
-    for (uint32_t i = from; i < to; i++)
-        emit_record(&c->e, lfh_free_columns, 9, "        ", "lfh", (uint64_t)((uintptr_t)l->sub.first_block + (uintptr_t)i * l->sub.block_size),
-                    (uint64_t)0, (uint64_t)l->sub.block_size, (uint64_t)0, "free", (uint64_t)0, (const char *)NULL, (uint64_t)1);
+    for (uint32_t i = from; i < to; i++) {
+        uint64_t address = (uintptr_t)l->sub.first_block + (uintptr_t)i * l->sub.block_size;
+        emit_record(&c->e, lfh_free_columns, 9, "        ", "lfh", address, (uint64_t)0, (uint64_t)l->sub.block_size,
+                    (uint64_t)0, "free", (uint64_t)0, (const char *)NULL, (uint64_t)1);
+    }
 }
 
 /* Ends the listing of a subsegment: its free slots after the last busy one, then one line for

@@ -229,8 +229,8 @@ int heap_view_leaks(heap_cli *c)
     emit_kv_u64(&c->e, "threads", NULL, n_threads);
     emit_kv_u64(&c->e, "dead_stack_bytes", NULL, dead_stack);
     if (n_threads)
-        emit_text(&c->e, "Stacks scanned from the stack pointer up (%zu thread%s, registers included); %llu KiB of dead stack\n"
-                         "below them left out.\n",
+        emit_text(&c->e, "Stacks scanned from the stack pointer up (%zu thread%s, registers included); "
+                         "%llu KiB of dead\nstack below them left out.\n",
                   n_threads, n_threads == 1 ? "" : "s", (unsigned long long)(dead_stack / 1024));
     else
         emit_text(&c->e, "Stack pointers unknown (the process was not stopped): stacks scanned whole; stale words in\n"
