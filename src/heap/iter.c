@@ -311,6 +311,7 @@ static bool next_big(nth_iter *it, nth_walk_entry *e)
     if (it->bigs_seen >= it->heap.big_blocks || !nth_list_guard_step(&it->big_guard, at) ||
         !fetch(it, at, &big, sizeof big) || big.owner.kind != OWNER_BIG ||
         (uintptr_t)big.owner.heap != it->heap_address || big.data < big.owner.base ||
+        big.owner.reserve > NTH_ITER_MAX_SPAN || (uintptr_t)big.owner.base + big.owner.reserve < (uintptr_t)big.owner.base ||
         (size_t)(big.data - big.owner.base) + big.size > big.owner.reserve) {
         note_problem(it, at, "a big-block record of this heap", "a damaged record or a longer list");
         it->phase = NTH_ITER_END;

@@ -115,7 +115,23 @@ static void mark_word(leak_scan *s, uint64_t word)
     }
 }
 
-/* Marks the blocks the words of [start, end) point into. */
+/* The first address at or after `a` that some mapping of the target holds, or 0. */
+static uintptr_t next_mapped(const nth_target *t, uintptr_t a)
+{
+    size_t lo = 0, hi = nth_target_mapping_count(t);
+    while (lo < hi) { /* the first mapping that ends after a */
+        size_t mid = (lo + hi) / 2;
+        if (nth_target_mapping_at(t, mid)->end <= a) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == nth_target_mapping_count(t)) return 0;
+    const nth_target_mapping *m = nth_target_mapping_at(t, lo);
+    return m->start > a ? m->start : a;
+}
+
+/* Marks the blocks the words of [start, end) point into. An unreadable stretch is passed over
+ * to the next mapping, so a block that claims more than the target holds (a damaged big-block
+ * record) costs what the target holds, not what it claims. */
 static void scan(heap_cli *c, leak_scan *s, uintptr_t start, uintptr_t end)
 {
     static uint64_t words[8192];
@@ -123,8 +139,16 @@ static void scan(heap_cli *c, leak_scan *s, uintptr_t start, uintptr_t end)
     while (start < end) {
         size_t n = (end - start) / 8 < 8192 ? (size_t)((end - start) / 8) : 8192;
         if (n == 0) break;
-        if (nth_target_read(c->target, start, words, n * 8) == 0)
+        if (nth_target_read(c->target, start, words, n * 8) == 0) {
             for (size_t i = 0; i < n; i++) mark_word(s, words[i]);
+        } else {
+            uintptr_t next = next_mapped(c->target, (start | 4095) + 1);
+            if (next == 0 || next >= end) break;
+            if (next > start + n * 8) {
+                start = next & ~(uintptr_t)7;
+                continue;
+            }
+        }
         start += n * 8;
     }
 }
