@@ -93,6 +93,13 @@ static __attribute__((noinline)) void drop_blocks(nth_heap *heap)
     for (int i = 0; i < DROPPED; i++) known_dropped_masked[i] = (uintptr_t)nth_heap_alloc(heap, 0, 0x99) ^ KNOWN_MASK;
 }
 
+/* Allocates a block and returns its address masked: the plain address lives only in this
+ * function's frame, dead once it returns (scrub_stack then overwrites it). */
+static __attribute__((noinline)) uintptr_t alloc_masked(nth_heap *heap, size_t size)
+{
+    return (uintptr_t)nth_heap_alloc(heap, 0, size) ^ KNOWN_MASK;
+}
+
 /* Prints the dropped addresses; their unmasked values live only in this function's frame and
  * registers, which scrub_stack then overwrites. */
 static __attribute__((noinline)) void print_dropped(FILE *out)
@@ -140,7 +147,7 @@ static void known_heaps_child(FILE *out, const char *mode)
     drop_blocks(heap);
     void *volatile framed = nth_heap_alloc(heap, 0, 0x66); /* only in this (live) frame */
     memset(framed, 0, 0x66); /* what the block held before must not reach another block */
-    uintptr_t stale_masked = (uintptr_t)nth_heap_alloc(heap, 0, 0x55) ^ KNOWN_MASK;
+    uintptr_t stale_masked = alloc_masked(heap, 0x55);
     scrub_stack();
     report_heap(out, process);
     report_heap(out, heap);
