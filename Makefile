@@ -84,7 +84,7 @@ TOOL       := $(BUILD)/ntheap
 LIBS := $(LIB_A) $(LIB_SO) $(if $(PST_SRCS),$(PST_A) $(PST_SO)) $(if $(MALLOC_SRCS),$(MALLOC_SO) $(MALLOC_A)) \
         $(INSPECT_A) $(INSPECT_SO)
 
-.PHONY: all check demo bench install clean test-bins
+.PHONY: all check demo bench install clean test-bins fuzz-inspect
 all: $(LIBS) $(if $(TOOL_SRCS),$(TOOL))
 
 # The engine and the malloc layer export only what their headers mark (NTH_API, libc names).
@@ -140,6 +140,25 @@ $(BUILD)/tests/%: tests/%.c tests/harness/harness.h $(LIB_A) $(INSPECT_A) $(if $
 	@echo "  CC $@"
 	@$(CC) $(ALL_CFLAGS) -Itests $(TEST_CFLAGS_$(call test_area,$@)) -o $@ $< \
 	    $(if $(PST_SRCS),$(PST_A)) $(INSPECT_A) $(LIB_A) $(LDFLAGS_ALL) -lm
+
+# The inspector's fuzz target (fuzz/inspect_fuzz.c) runs the CLI's views over memory images:
+# its smoke test includes it and links the views' objects (cmd_heap*, cmd_address, frames, the emitter,
+# target_arg); `make fuzz-inspect` builds it with clang's libFuzzer (not part of check).
+FUZZ_TOOL_SRCS := $(wildcard tools/ntheap/cmd_heap*.c) tools/ntheap/cmd_address.c tools/ntheap/emit.c \
+                  tools/ntheap/target_arg.c tools/ntheap/frames.c
+FUZZ_TOOL_OBJS := $(call obj,$(FUZZ_TOOL_SRCS))
+$(BUILD)/tests/inspect/test_inspect_fuzz: tests/inspect/test_inspect_fuzz.c fuzz/inspect_fuzz.c tests/harness/harness.h \
+        $(FUZZ_TOOL_OBJS) $(LIB_A) $(INSPECT_A) $(if $(PST_SRCS),$(PST_A))
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	@$(CC) $(ALL_CFLAGS) -Itests -Itools/ntheap -o $@ $< $(FUZZ_TOOL_OBJS) \
+	    $(if $(PST_SRCS),$(PST_A)) $(INSPECT_A) $(LIB_A) $(LDFLAGS_ALL) -lm
+fuzz-inspect:
+	@command -v clang >/dev/null 2>&1 || { echo "fuzz-inspect: clang is not installed"; exit 0; }; \
+	mkdir -p $(BUILD)/fuzz && echo "  CLANG $(BUILD)/fuzz/inspect_fuzz" && \
+	clang -std=c11 -D_GNU_SOURCE -pthread -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -Iinclude -Isrc -Itools/ntheap -o $(BUILD)/fuzz/inspect_fuzz fuzz/inspect_fuzz.c $(HEAP_SRCS) $(INSPECT_SRCS) \
+	    $(FUZZ_TOOL_SRCS) -lm
 
 # The seed lecture's program, built as ported Windows code (the <windows.h> shim); `make demo`
 # replays the lecture against it from outside.

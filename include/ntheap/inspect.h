@@ -57,6 +57,21 @@ typedef struct nth_target_mapping {
 
 NTH_INSPECT_API size_t nth_target_mapping_count(const nth_target *target);
 NTH_INSPECT_API const nth_target_mapping *nth_target_mapping_at(const nth_target *target, size_t index);
+/* The threads of a stopped process or of a core file (NT_PRSTATUS notes), with their stack
+ * pointer and general registers as they were when read; for this process only the calling
+ * thread, with the stack pointer of the nth_target_open_self call and no registers. A process
+ * read with NTH_TARGET_NO_STOP has none (its registers cannot be read while it runs). */
+typedef struct nth_target_thread {
+    int tid;
+    uintptr_t sp;           /* the stack pointer */
+    uintptr_t live_low;     /* the lowest live stack address: sp less the ABI's red zone */
+    size_t n_regs;
+    uint64_t regs[40];      /* general registers, in the machine's user_regs order */
+} nth_target_thread;
+
+NTH_INSPECT_API size_t nth_target_thread_count(const nth_target *target);
+NTH_INSPECT_API const nth_target_thread *nth_target_thread_at(const nth_target *target, size_t index);
+
 /* Where the registry the heap came from was found ("libntheap.so.0 (.dynsym)"). */
 NTH_INSPECT_API const char *nth_target_registry_source(const nth_target *target, size_t heap_index);
 

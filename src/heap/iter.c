@@ -5,7 +5,9 @@
  *
  * Bounds that make every traversal finish: a segment's blocks advance the cursor by at least
  * one granule and never past the segment's limit; at most heap.n_segments segments and
- * heap.big_blocks big-block records are followed; an LFH subsegment lists at most n_blocks
+ * heap.big_blocks big-block records are followed, and a list that loops back ends where it
+ * does (nth_list_guard: a damaged count does not make a cyclic list endless); a segment's
+ * descriptor must lie in its own header block; an LFH subsegment lists at most n_blocks
  * blocks; its descriptor is found through the seam's owner map, else by a search of at most
  * n_subsegments steps.
  */
@@ -55,7 +57,10 @@ static bool read_segment(nth_iter *it, uintptr_t address)
     return fetch(it, address, s, NTH_SEGMENT_VIEW_BYTES) && s->owner.magic == NTH_SEGMENT_MAGIC &&
            s->owner.kind == OWNER_SEGMENT && (uintptr_t)s->owner.heap == it->heap_address &&
            s->limit >= s->first_block && (uintptr_t)s->first_block >= (uintptr_t)s->owner.base &&
-           (size_t)(s->limit - s->owner.base) <= s->owner.reserve;
+           (size_t)(s->limit - s->owner.base) <= s->owner.reserve && s->owner.reserve <= NTH_ITER_MAX_SPAN &&
+           (uintptr_t)s->owner.base + s->owner.reserve >= (uintptr_t)s->owner.base &&
+           address >= (uintptr_t)s->owner.base && address < (uintptr_t)s->first_block && /* in its own header */
+           s->committed <= (size_t)(s->limit - s->owner.base);
 }
 
 static void start_big(nth_iter *it)
@@ -74,6 +79,11 @@ static bool open_segment(nth_iter *it, uintptr_t address)
         return false;
     }
     it->segments_seen++;
+    if (!nth_list_guard_step(&it->segment_guard, address)) {
+        note_problem(it, address, "a segment list that ends", "a list that loops back");
+        start_big(it);
+        return false;
+    }
     if (!read_segment(it, address)) {
         note_problem(it, address, "a segment descriptor of this heap", "a damaged or foreign descriptor");
         start_big(it);
@@ -98,6 +108,8 @@ bool nth_iter_open(nth_iter *it, const nth_mem *mem, uintptr_t heap_address)
     it->segments_seen = 0;
     it->bigs_seen = 0;
     it->problems = 0;
+    it->segment_guard = (nth_list_guard){0, 0, 0};
+    it->big_guard = (nth_list_guard){0, 0, 0};
     uint32_t magic = 0, version = 0;
     uintptr_t lfh = 0;
     nth_heap_view *v = &it->heap;
@@ -116,7 +128,8 @@ bool nth_iter_open(nth_iter *it, const nth_mem *mem, uintptr_t heap_address)
 
 static bool read_ucr(nth_iter *it, uint32_t index, nth_ucr *out)
 {
-    return index < it->segment.n_ucr && fetch(it, (uintptr_t)(it->segment.ucr + index), out, sizeof *out);
+    return index < it->segment.n_ucr &&
+           fetch(it, (uintptr_t)it->segment.ucr + (uintptr_t)index * sizeof *out, out, sizeof *out);
 }
 
 static void emit_region(nth_iter *it, nth_walk_entry *e)
@@ -140,7 +153,7 @@ static void emit_region(nth_iter *it, nth_walk_entry *e)
 
 static bool sound_subsegment(const nth_lfh_subsegment *sub)
 {
-    return sub->n_blocks <= NTH_LFH_MAX_BLOCKS && sub->bump <= sub->n_blocks &&
+    return sub->n_blocks <= NTH_LFH_MAX_BLOCKS && sub->bump <= sub->n_blocks && sub->bucket < NTH_LFH_BUCKETS &&
            sub->block_size == nth_lfh_bucket_size(sub->bucket) && sub->span == (size_t)sub->n_blocks * sub->block_size;
 }
 
@@ -160,7 +173,8 @@ static bool find_subsegment(nth_iter *it, uintptr_t area)
     /* Only the fields read here: the rest (the spare-cache stack) changes under no lock. */
     if (!fetch(it, lfh_address, &lfh, offsetof(nth_lfh, idle)) || lfh.magic != NTH_LFH_MAGIC) return false;
     uintptr_t at = (uintptr_t)lfh.all;
-    for (uint32_t n = 0; at && n < lfh.n_subsegments; n++) {
+    nth_list_guard guard = {0, 0, 0};
+    for (uint32_t n = 0; at && n < lfh.n_subsegments && nth_list_guard_step(&guard, at); n++) {
         if (!fetch(it, at, &it->sub, sizeof it->sub)) return false;
         if (it->sub.magic == NTH_LFH_MAGIC && (uintptr_t)it->sub.owner.base == area) return sound_subsegment(&it->sub);
         at = (uintptr_t)it->sub.next;
@@ -176,8 +190,9 @@ static bool next_lfh_block(nth_iter *it, nth_walk_entry *e)
         uint32_t i = it->lfh_next;
         if (it->lfh_word_at != i / 64 + 1) { /* each bitmap word is read once */
             uint64_t busy, remote;
-            if (!fetch(it, (uintptr_t)(sub->busy_bits + i / 64), &busy, sizeof busy) ||
-                !fetch(it, (uintptr_t)(sub->remote_bits + i / 64), &remote, sizeof remote)) {
+            /* addresses as integers: what was read is not a pointer of this process */
+            if (!fetch(it, (uintptr_t)sub->busy_bits + (uintptr_t)(i / 64) * 8, &busy, sizeof busy) ||
+                !fetch(it, (uintptr_t)sub->remote_bits + (uintptr_t)(i / 64) * 8, &remote, sizeof remote)) {
                 note_problem(it, (uintptr_t)sub->busy_bits, "an LFH subsegment's bitmaps", "unreadable memory");
                 break;
             }
@@ -209,7 +224,7 @@ static bool next_lfh_block(nth_iter *it, nth_walk_entry *e)
             unused = 0;
         }
         memset(e, 0, sizeof *e);
-        e->data = sub->first_block + (size_t)i * sub->block_size;
+        e->data = (char *)((uintptr_t)sub->first_block + (uintptr_t)i * sub->block_size);
         e->size = sub->block_size - unused;
         e->overhead = unused;
         e->region_index = it->segment.owner.index;
@@ -312,8 +327,10 @@ static bool next_big(nth_iter *it, nth_walk_entry *e)
         return false;
     }
     nth_big big;
-    if (it->bigs_seen >= it->heap.big_blocks || !fetch(it, at, &big, sizeof big) || big.owner.kind != OWNER_BIG ||
+    if (it->bigs_seen >= it->heap.big_blocks || !nth_list_guard_step(&it->big_guard, at) ||
+        !fetch(it, at, &big, sizeof big) || big.owner.kind != OWNER_BIG ||
         (uintptr_t)big.owner.heap != it->heap_address || big.data < big.owner.base ||
+        big.owner.reserve > NTH_ITER_MAX_SPAN || (uintptr_t)big.owner.base + big.owner.reserve < (uintptr_t)big.owner.base ||
         (size_t)(big.data - big.owner.base) + big.size > big.owner.reserve) {
         note_problem(it, at, "a big-block record of this heap", "a damaged record or a longer list");
         it->phase = NTH_ITER_END;
@@ -373,7 +390,8 @@ static bool seek_segment(nth_iter *it, uintptr_t address)
         at = 0; /* an LFH subsegment's chunks (its back-end header's too): its segment holds them */
     if (!at) { /* search the list */
         at = (uintptr_t)it->heap.first_segment;
-        for (uint32_t n = 0; at && n < it->heap.n_segments; n++) {
+        nth_list_guard guard = {0, 0, 0};
+        for (uint32_t n = 0; at && n < it->heap.n_segments && nth_list_guard_step(&guard, at); n++) {
             if (!fetch(it, at, &it->segment, sizeof it->segment)) return false;
             if (address - (uintptr_t)it->segment.owner.base < it->segment.owner.reserve) break;
             at = (uintptr_t)it->segment.next;
@@ -381,6 +399,7 @@ static bool seek_segment(nth_iter *it, uintptr_t address)
     }
     it->segments_seen = 0; /* the bound counts from here: at most n_segments more */
     it->sought = true;
+    it->segment_guard = (nth_list_guard){0, 0, 0};
     if (!open_segment(it, at)) return false;
     return address - (uintptr_t)it->segment.owner.base < it->segment.owner.reserve;
 }
@@ -460,6 +479,7 @@ static bool seek_big(nth_iter *it, uintptr_t data)
     it->phase = NTH_ITER_BIG;
     it->big_address = (uintptr_t)big.next;
     it->bigs_seen = 0;
+    it->big_guard = (nth_list_guard){0, 0, 0};
     return true;
 }
 

@@ -62,6 +62,37 @@ typedef struct nth_heap_view {
     struct nth_lfh *lfh;
 } nth_heap_view;
 
+/* No segment or big block of a heap spans more address space than this (a user address space
+ * is 2^47 bytes): a descriptor that claims more is damaged. */
+#define NTH_ITER_MAX_SPAN ((size_t)1 << 47)
+
+/* A guard against cyclic lists read from a target (Brent's cycle finding): the counts a heap
+ * keeps (n_segments, big_blocks, n_subsegments) bound a list walk only while they are sound, and
+ * a damaged count with a list that loops back would walk the same nodes for ever. Step it at
+ * each node; it answers false once the walk has come back to a node it visited, at most about
+ * three times the number of distinct nodes after the walk began.
+ *
+ *   nth_list_guard g = {0};
+ *   for (at = first; at && nth_list_guard_step(&g, at); at = next(at)) ...
+ */
+typedef struct nth_list_guard {
+    uintptr_t mark;   /* a node of the walk, compared with each later one */
+    uint64_t steps;   /* since mark was taken */
+    uint64_t power;   /* steps until the next mark (doubles) */
+} nth_list_guard;
+
+static inline bool nth_list_guard_step(nth_list_guard *g, uintptr_t node)
+{
+    if (g->power == 0) g->power = 1;
+    if (node == g->mark) return false;
+    if (++g->steps == g->power) {
+        g->mark = node;
+        g->power *= 2;
+        g->steps = 0;
+    }
+    return true;
+}
+
 /* What it reads of a segment descriptor: everything before the inline UCR table. */
 #define NTH_SEGMENT_VIEW_BYTES offsetof(nth_segment, ucr_inline)
 
@@ -75,6 +106,8 @@ typedef struct nth_iter {
     nth_segment segment;         /* as read */
     uint32_t segments_seen;
     bool sought;                 /* positioned by nth_iter_seek: segments counted from there */
+    nth_list_guard segment_guard; /* the segment list loops back: it ends there */
+    nth_list_guard big_guard;     /* the big-block list, the same */
     uintptr_t pos;               /* the next block header in the segment */
     uint32_t prev_size_gr;       /* the size of the block before pos (0 after a UCR) */
     uint32_t ucr_next;           /* the next uncommitted range of the segment, by index */

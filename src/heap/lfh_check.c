@@ -78,7 +78,8 @@ bool nth_lfh_check_subsegment(nth_heap *heap, char *block)
     nth_lfh_subsegment *sub = nth_lfh_in_block(heap, block);
     if (!sub || sub->magic != NTH_LFH_MAGIC)
         return lfh_problem(heap, block, "an LFH subsegment registered for this block", "no subsegment owns it");
-    if (sub->bump > sub->n_blocks || sub->block_size != nth_lfh_bucket_size(sub->bucket))
+    if (sub->bump > sub->n_blocks || sub->bucket >= NTH_LFH_BUCKETS ||
+        sub->block_size != nth_lfh_bucket_size(sub->bucket))
         return lfh_problem(heap, sub, "consistent LFH subsegment counters", "a bump or size out of range");
     /* Whole chunks, every one of them (the header's too) leading to the descriptor. */
     size_t bytes = sub->owner.reserve + sizeof(nth_block_header);

@@ -87,7 +87,7 @@ static bool parse(const unsigned char *f, size_t size, const char *name, nth_elf
 bool nth_elf_find_symbol(const char *path, const char *name, nth_elf_symbol *out)
 {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a core may name a FIFO: never wait on it */
     if (fd < 0) return false;
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {

@@ -193,8 +193,8 @@ static void band_element(canvas *cv, const char *cls, double top, size_t row_byt
 
 static size_t row_bytes_for(size_t reserve)
 {
-    size_t row = MIN_ROW_BYTES;
-    while ((reserve + row - 1) / row > MAX_ROWS) row *= 2;
+    size_t row = MIN_ROW_BYTES; /* rows = ceil(reserve / row), without overflow */
+    while (reserve / row + (reserve % row != 0) > MAX_ROWS && row <= SIZE_MAX / 2) row *= 2;
     return row;
 }
 

@@ -8,7 +8,8 @@
  *           map names the subsegment: the traversal accepts either)
  *   outer   segments -> descriptor, big blocks -> record
  *
- * Each list is followed at most as many steps as its heap counts. A lookup searches the inner
+ * Each list is followed at most as many steps as its heap counts, and not round a loop
+ * (nth_list_guard). A lookup searches the inner
  * ranges first (a subsegment's area lies inside its segment), then the outer ones; both sorted,
  * binary search. With it the traversal finds an LFH subsegment's descriptor in O(log n) instead
  * of searching the heap's list for each subsegment.
@@ -44,14 +45,16 @@ static void build_heap(nth_target *t, uintptr_t address)
     nth_heap h;
     if (!mem->read(mem, address, &h, sizeof h) || h.magic != NTH_HEAP_MAGIC) return;
     uintptr_t at = (uintptr_t)h.first_segment;
-    for (uint32_t n = 0; at && n < h.n_segments; n++) {
+    nth_list_guard guard = {0, 0, 0};
+    for (uint32_t n = 0; at && n < h.n_segments && nth_list_guard_step(&guard, at); n++) {
         nth_segment s;
         if (!mem->read(mem, at, &s, NTH_SEGMENT_VIEW_BYTES) || s.owner.magic != NTH_SEGMENT_MAGIC) break;
         add(&t->outer, (uintptr_t)s.owner.base, s.owner.reserve, at);
         at = (uintptr_t)s.next;
     }
     at = (uintptr_t)h.big_list;
-    for (size_t n = 0; at && n < h.big_blocks; n++) {
+    guard = (nth_list_guard){0, 0, 0};
+    for (size_t n = 0; at && n < h.big_blocks && nth_list_guard_step(&guard, at); n++) {
         nth_big b;
         if (!mem->read(mem, at, &b, sizeof b) || b.owner.kind != OWNER_BIG) break;
         add(&t->outer, (uintptr_t)b.owner.base, b.owner.reserve, at);
@@ -60,7 +63,8 @@ static void build_heap(nth_target *t, uintptr_t address)
     nth_lfh lfh;
     if (!h.lfh || !mem->read(mem, (uintptr_t)h.lfh, &lfh, sizeof lfh) || lfh.magic != NTH_LFH_MAGIC) return;
     at = (uintptr_t)lfh.all;
-    for (uint32_t n = 0; at && n < lfh.n_subsegments; n++) {
+    guard = (nth_list_guard){0, 0, 0};
+    for (uint32_t n = 0; at && n < lfh.n_subsegments && nth_list_guard_step(&guard, at); n++) {
         nth_lfh_subsegment sub;
         if (!mem->read(mem, at, &sub, sizeof sub) || sub.magic != NTH_LFH_MAGIC) break;
         add(&t->inner, (uintptr_t)sub.owner.base, sub.owner.reserve, at);

@@ -3,6 +3,7 @@
  * accessors of <ntheap/inspect.h>. The kind-specific parts are target_pid.c (a live process,
  * and this process, read the same way) and target_core.c.
  */
+#include <elf.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,40 @@ bool nth_target_add_mapping(nth_target *t, uintptr_t start, uintptr_t end, uint6
     return true;
 }
 
+bool nth_target_add_thread(nth_target *t, const nth_target_thread *thread)
+{
+    nth_target_thread *grown = realloc(t->threads, (t->n_threads + 1) * sizeof *grown);
+    if (!grown) return false;
+    t->threads = grown;
+    t->threads[t->n_threads++] = *thread;
+    return true;
+}
+
+bool nth_thread_from_regs(nth_target_thread *out, int tid, unsigned em, const uint64_t *regs, size_t n_regs)
+{
+    size_t need = em == EM_X86_64 ? 27 : em == EM_AARCH64 ? 34 : SIZE_MAX;
+    if (n_regs < need || need > sizeof out->regs / sizeof out->regs[0]) return false;
+    memset(out, 0, sizeof *out);
+    out->tid = tid;
+    out->n_regs = need;
+    memcpy(out->regs, regs, need * sizeof *regs);
+    out->sp = (uintptr_t)(em == EM_X86_64 ? regs[19] : regs[31]);
+    uintptr_t red_zone = em == EM_X86_64 ? 128 : 0; /* x86-64 leaf functions keep data below rsp */
+    out->live_low = out->sp > red_zone ? out->sp - red_zone : 0;
+    return true;
+}
+
+unsigned nth_host_machine(void)
+{
+#if defined(__x86_64__)
+    return EM_X86_64;
+#elif defined(__aarch64__)
+    return EM_AARCH64;
+#else
+    return 0;
+#endif
+}
+
 static int by_start(const void *a, const void *b)
 {
     const nth_target_mapping *x = a, *y = b;
@@ -58,6 +93,7 @@ void nth_target_free(nth_target *t)
     for (size_t i = 0; i < t->n_maps; i++) free((char *)t->maps[i].path);
     free(t->maps);
     free(t->heaps);
+    free(t->threads);
     free(t->inner.items);
     free(t->outer.items);
     free(t);
@@ -94,6 +130,13 @@ size_t nth_target_mapping_count(const nth_target *target) { return target->n_map
 const nth_target_mapping *nth_target_mapping_at(const nth_target *target, size_t index)
 {
     return index < target->n_maps ? &target->maps[index] : NULL;
+}
+
+size_t nth_target_thread_count(const nth_target *target) { return target->n_threads; }
+
+const nth_target_thread *nth_target_thread_at(const nth_target *target, size_t index)
+{
+    return index < target->n_threads ? &target->threads[index] : NULL;
 }
 
 const char *nth_target_registry_source(const nth_target *target, size_t heap_index)

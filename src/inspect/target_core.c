@@ -5,10 +5,12 @@
  *
  *   core file   | ELF header | program headers | PT_NOTE (NT_PRSTATUS.., NT_FILE) | PT_LOAD bytes ... |
  *   NT_FILE     count, page_size, count x {start, end, file_ofs (pages)}, count NUL-ended paths
+ *   NT_PRSTATUS one per thread: pr_pid at +32, pr_reg (the user_regs words) at +112 (64-bit)
  *
  * The core is mapped read-only. A read is answered only from bytes the file holds: an address
  * in no segment, in a segment's part beyond p_filesz, or beyond the end of a truncated file
- * is unreadable, so a damaged core makes the walk report problems, never fault.
+ * is unreadable, so a damaged core makes the walk report problems, never fault. A memory image
+ * (nth_target_open_image: tests, the fuzz target) is read the same way from a caller's buffer.
  */
 #include <elf.h>
 #include <errno.h>
@@ -46,7 +48,7 @@ static bool read_core(const nth_mem *mem, uintptr_t address, void *buffer, size_
         const nth_core_segment *s = segment_of(t, address);
         if (!s) return false;
         uint64_t in_seg = address - s->start;
-        if (in_seg >= s->filesz || s->offset + s->filesz > t->core_size) return false;
+        if (in_seg >= s->filesz || s->offset > t->core_size || s->filesz > t->core_size - s->offset) return false;
         size_t n = s->end - address;
         if (n > s->filesz - in_seg) n = (size_t)(s->filesz - in_seg);
         if (n > length) n = length;
@@ -106,6 +108,35 @@ static size_t parse_nt_file(const unsigned char *p, size_t size, file_entry **ou
     return 0;
 }
 
+#define PRSTATUS_PID 32
+#define PRSTATUS_REGS 112
+
+/* Adds a thread for every NT_PRSTATUS note in [p, p + size) of a core of machine `em`. */
+static bool parse_threads(nth_target *t, const unsigned char *p, size_t size, unsigned em)
+{
+    size_t at = 0;
+    while (at + 12 <= size) {
+        uint32_t namesz, descsz, type;
+        memcpy(&namesz, p + at, 4);
+        memcpy(&descsz, p + at + 4, 4);
+        memcpy(&type, p + at + 8, 4);
+        size_t name_at = at + 12, desc_at = name_at + ((namesz + 3u) & ~(size_t)3u);
+        if (desc_at > size || descsz > size - desc_at) return true;
+        if (type == NT_PRSTATUS && descsz > PRSTATUS_REGS) {
+            uint64_t regs[40];
+            size_t n = (descsz - PRSTATUS_REGS) / 8;
+            if (n > 40) n = 40;
+            memcpy(regs, p + desc_at + PRSTATUS_REGS, n * 8);
+            int32_t pid;
+            memcpy(&pid, p + desc_at + PRSTATUS_PID, 4);
+            nth_target_thread thread;
+            if (nth_thread_from_regs(&thread, pid, em, regs, n) && !nth_target_add_thread(t, &thread)) return false;
+        }
+        at = desc_at + ((descsz + 3u) & ~(size_t)3u);
+    }
+    return true;
+}
+
 static bool load(nth_target *t, char *error, size_t size)
 {
     Elf64_Ehdr eh;
@@ -129,9 +160,14 @@ static bool load(nth_target *t, char *error, size_t size)
     if (!ph) goto oom;
     memcpy(ph, t->core + eh.e_phoff, phnum * sizeof *ph);
     for (size_t i = 0; i < phnum; i++) {
-        if (ph[i].p_type == PT_NOTE && !files && ph[i].p_offset <= t->core_size &&
-            ph[i].p_filesz <= t->core_size - ph[i].p_offset)
-            n_files = parse_nt_file(t->core + ph[i].p_offset, (size_t)ph[i].p_filesz, &files);
+        bool note = ph[i].p_type == PT_NOTE && ph[i].p_offset <= t->core_size &&
+                    ph[i].p_filesz <= t->core_size - ph[i].p_offset;
+        if (note && !files) n_files = parse_nt_file(t->core + ph[i].p_offset, (size_t)ph[i].p_filesz, &files);
+        if (note && !parse_threads(t, t->core + ph[i].p_offset, (size_t)ph[i].p_filesz, eh.e_machine)) {
+            free(ph);
+            free(files);
+            goto oom;
+        }
         if (ph[i].p_type == PT_LOAD && ph[i].p_memsz)
             t->segs[t->n_segs++] = (nth_core_segment){(uintptr_t)ph[i].p_vaddr, (uintptr_t)(ph[i].p_vaddr + ph[i].p_memsz),
                                                       ph[i].p_offset, ph[i].p_filesz};
@@ -208,8 +244,43 @@ nth_target *nth_target_open_core(const char *path, char *error, size_t size)
     return t;
 }
 
+nth_target *nth_target_open_image(const unsigned char *bytes, size_t size, const nth_core_segment *segs, size_t n_segs,
+                                  const uintptr_t *heaps, size_t n_heaps, char *error, size_t error_size)
+{
+    nth_target *t = nth_target_new(NTH_TARGET_CORE);
+    if (!t) goto oom;
+    t->core_borrowed = true;
+    t->core = bytes;
+    t->core_size = size;
+    t->mem = (nth_mem){read_core, nth_target_owner_of, t};
+    snprintf(t->describe, sizeof t->describe, "memory image (%zu bytes)", size);
+    t->segs = calloc(n_segs ? n_segs : 1, sizeof *t->segs);
+    t->heaps = calloc(n_heaps ? n_heaps : 1, sizeof *t->heaps);
+    if (!t->segs || !t->heaps) goto oom;
+    for (size_t i = 0; i < n_segs; i++) {
+        if (segs[i].end <= segs[i].start) continue;
+        t->segs[t->n_segs++] = segs[i];
+        if (!nth_target_add_mapping(t, segs[i].start, segs[i].end, 0, 6, "")) goto oom;
+    }
+    qsort(t->segs, t->n_segs, sizeof *t->segs, by_segment_start);
+    nth_target_sort_mappings(t);
+    snprintf(t->sources[0], sizeof t->sources[0], "the image's heap list");
+    t->n_sources = 1;
+    for (size_t i = 0; i < n_heaps; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < t->n_heaps && !seen; j++) seen = t->heaps[j].address == heaps[i];
+        if (!seen && heaps[i]) t->heaps[t->n_heaps++] = (nth_target_heap){heaps[i], 0};
+    }
+    t->process_heap = t->n_heaps ? t->heaps[0].address : 0;
+    return t;
+oom:
+    nth_target_error(error, error_size, "out of memory");
+    if (t) nth_target_close(t);
+    return NULL;
+}
+
 void nth_target_release_core(nth_target *t)
 {
-    if (t->core) munmap((void *)t->core, t->core_size);
+    if (t->core && !t->core_borrowed) munmap((void *)t->core, t->core_size);
     free(t->segs);
 }

@@ -4,7 +4,7 @@
  *
  *   target.c         open/close common part, heap list, public accessors
  *   target_pid.c     a live process: /proc/PID/maps, ptrace stop of every thread
- *   target_core.c    an ELF core file: PT_LOAD segments, NT_FILE mapped files
+ *   target_core.c    an ELF core file: PT_LOAD segments, NT_FILE mapped files; a memory image
  *   page_cache.c     reads of a live process, 64 KiB lines, one syscall per line
  *   elf_symbols.c    a symbol's value and the load layout of an ELF file on disk
  *   registry.c       finds every nth_heap_registry of a target, checks it, lists heaps
@@ -91,12 +91,16 @@ struct nth_target {
     /* mappings */
     nth_target_mapping *maps;
     size_t n_maps, cap_maps;
+    /* threads (stopped process, core NT_PRSTATUS, or the caller of open_self) */
+    nth_target_thread *threads;
+    size_t n_threads;
     /* live process */
     int pid;
     int *stopped;            /* thread ids stopped by ptrace */
     size_t n_stopped;
     nth_page_cache *cache;
-    /* core file */
+    /* core file (or a memory image: core_borrowed, not unmapped at close) */
+    bool core_borrowed;
     const unsigned char *core;
     size_t core_size;
     nth_core_segment *segs;
@@ -117,11 +121,27 @@ struct nth_target {
 /* Appends a mapping (paths are copied); false when out of memory. */
 bool nth_target_add_mapping(nth_target *t, uintptr_t start, uintptr_t end, uint64_t offset, unsigned prot,
                             const char *path);
+/* Appends a thread; false when out of memory. */
+bool nth_target_add_thread(nth_target *t, const nth_target_thread *thread);
+/* Fills `out` from a thread's general registers as the kernel lays them out for machine `em`
+ * (user_regs_struct: EM_X86_64, 27 words, rsp the 20th; EM_AARCH64, 34 words, sp the 32nd);
+ * false for another machine or too few words. */
+bool nth_thread_from_regs(nth_target_thread *out, int tid, unsigned em, const uint64_t *regs, size_t n_regs);
+/* The ELF machine of this process (EM_X86_64, EM_AARCH64, or 0). */
+unsigned nth_host_machine(void);
 /* Sorts the mappings. */
 void nth_target_sort_mappings(nth_target *t);
 nth_target *nth_target_new(enum nth_target_kind kind);
 /* Frees what the common part owns (not the pid/core resources). */
 void nth_target_free(nth_target *t);
+
+/* A target over a memory image, read as a core file's PT_LOAD segments are: segs[i] names
+ * memory [start, end) whose first filesz bytes are bytes[offset, offset + filesz); each segment
+ * is also a writable anonymous mapping. The heap list is given (no registry search). `bytes`
+ * is borrowed and must outlive the target; segs and heaps are copied. For tests and the
+ * fuzz target: the traversal and the views run over arbitrary bytes through it. */
+nth_target *nth_target_open_image(const unsigned char *bytes, size_t size, const nth_core_segment *segs, size_t n_segs,
+                                  const uintptr_t *heaps, size_t n_heaps, char *error, size_t error_size);
 
 /* The kind-specific parts of nth_target_close (target.c). */
 void nth_target_release_live(nth_target *t);

@@ -5,6 +5,7 @@
  *
  *   for every thread of /proc/PID/task (again until no new one appears):
  *       PTRACE_SEIZE, PTRACE_INTERRUPT, wait for the stop (bounded: 2 s)
+ *       and its registers (PTRACE_GETREGSET): the stack pointer bounds the live stack
  *   close: PTRACE_DETACH each, which resumes it where it was (a blocked call restarts)
  *
  * When ptrace is refused the error says why (Yama's ptrace_scope, CAP_SYS_PTRACE, another
@@ -15,7 +16,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
 #include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +104,19 @@ static bool wait_stop(int tid)
     return false;
 }
 
+/* The registers of a stopped thread (PTRACE_GETREGSET, NT_PRSTATUS); a thread whose registers
+ * cannot be read is left out of the thread list (its stack is then scanned whole). */
+static bool note_thread(nth_target *t, int tid)
+{
+    uint64_t regs[64];
+    struct iovec iov = {regs, sizeof regs};
+    nth_target_thread thread;
+    if (ptrace(PTRACE_GETREGSET, tid, (void *)(uintptr_t)NT_PRSTATUS, &iov) != 0 ||
+        !nth_thread_from_regs(&thread, tid, nth_host_machine(), regs, iov.iov_len / sizeof regs[0]))
+        return true;
+    return nth_target_add_thread(t, &thread);
+}
+
 static bool stop_threads(nth_target *t, char *error, size_t size)
 {
     char dir_path[64];
@@ -137,6 +153,11 @@ static bool stop_threads(nth_target *t, char *error, size_t size)
                 if (errno == ESRCH) continue;
                 closedir(dir);
                 nth_target_error(error, size, "pid %d: thread %d did not stop within 2 s", t->pid, tid);
+                return false;
+            }
+            if (!note_thread(t, tid)) {
+                closedir(dir);
+                nth_target_error(error, size, "out of memory");
                 return false;
             }
         }
@@ -204,7 +225,20 @@ nth_target *nth_target_open_pid(int pid, unsigned flags, char *error, size_t siz
     return open_live(pid, pid == getpid(), flags, error, size);
 }
 
-nth_target *nth_target_open_self(char *error, size_t size) { return open_live(getpid(), true, 0, error, size); }
+/* This process: its threads run on, so only the caller's stack pointer is known, taken here
+ * (the caller's frames lie above it; nothing below it is the caller's). */
+nth_target *nth_target_open_self(char *error, size_t size)
+{
+    nth_target *t = open_live(getpid(), true, 0, error, size);
+    volatile char here = 0;
+    nth_target_thread me = {.tid = gettid(), .sp = (uintptr_t)&here, .live_low = (uintptr_t)&here};
+    if (t && !nth_target_add_thread(t, &me)) {
+        nth_target_close(t);
+        nth_target_error(error, size, "out of memory");
+        return NULL;
+    }
+    return t;
+}
 
 void nth_target_release_live(nth_target *t)
 {

@@ -172,8 +172,40 @@ TEST(a_cycle_in_the_big_block_list)
     size_t n = iterate(&mem, heap, &it);
     size_t big = 0;
     for (size_t i = 0; i < n; i++) big += !!(iterated[i].flags & NTH_ENTRY_BIG);
-    CHECK_EQ(big, 3); /* the list is followed at most big_blocks times */
+    CHECK_EQ(big, 1); /* the list ends where it loops back (and never goes past big_blocks) */
     CHECK(it.problems >= 1);
+    nth_heap_destroy(heap);
+}
+
+/* A cyclic list whose heap also claims a huge count: the count bounds nothing, the walk must
+ * still end after visiting each node once (a hostile core can say anything). */
+TEST(a_cycle_with_a_huge_count_ends)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    nth_iter probe;
+    REQUIRE(nth_iter_open(&probe, &nth_mem_self, (uintptr_t)heap));
+    const nth_segment *first = probe.heap.first_segment;
+    const nth_big *big_first = probe.heap.big_list;
+    uint32_t segments = UINT32_MAX;
+    size_t bigs = SIZE_MAX;
+    patched_image image = {0};
+    add_patch(&image, &first->next, &first, sizeof first);
+    add_patch(&image, &big_first->next, &big_first, sizeof big_first);
+    add_patch(&image, (const char *)heap + offsetof(nth_heap, n_segments), &segments, sizeof segments);
+    add_patch(&image, (const char *)heap + offsetof(nth_heap, big_blocks), &bigs, sizeof bigs);
+    nth_mem mem = {read_patched, NULL, &image};
+    nth_iter it;
+    size_t n = iterate(&mem, heap, &it);
+    size_t regions = 0, big = 0;
+    for (size_t i = 0; i < n; i++) {
+        regions += !!(iterated[i].flags & NTH_ENTRY_REGION);
+        big += !!(iterated[i].flags & NTH_ENTRY_BIG);
+    }
+    CHECK(regions >= 1 && regions <= 3);
+    CHECK(big >= 1 && big <= 3);
+    CHECK(it.problems >= 2);
+    CHECK(image.reads < 100000);
     nth_heap_destroy(heap);
 }
 
@@ -291,6 +323,7 @@ int main(int argc, char **argv)
     RUN(same_entries_as_the_walk);
     RUN(a_cycle_in_the_segment_list);
     RUN(a_cycle_in_the_big_block_list);
+    RUN(a_cycle_with_a_huge_count_ends);
     RUN(a_wild_segment_link);
     RUN(a_damaged_header_and_an_unreadable_range);
     RUN(a_truncated_segment_list);

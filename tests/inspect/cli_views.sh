@@ -3,7 +3,8 @@
 # that built known heaps (tests/inspect/known_heaps.h), live (-p) and from a gcore core file
 # (-c): the JSON of each view must match the child's own walk (entries, busy/free counts,
 # bytes, the size histogram), -x/-i must find the chosen blocks, -l must list the dropped blocks
-# and none of the kept ones. Then hostile targets: a damaged heap (exit 1, problems reported),
+# (also one whose address survives only in dead stack below the stack pointer) and none of the
+# kept ones (a global, a live frame). Then hostile targets: a damaged heap (exit 1, problems reported),
 # a registry of another layout version (exit 2, the reason), a truncated core (no crash).
 build=${BUILD:-build}
 tool=$build/ntheap
@@ -22,12 +23,14 @@ start_child() { # MODE -> prints the child's pid; its report in $work/MODE.txt
     echo "$p"
 }
 
+private_heap() { awk '$1 == "heap" {a = $2} END {print a}' "$work/normal.txt"; } # reported last
 probe() { awk -v k="$1" '$1 == "probe" && $2 == k {print $3}' "$work/normal.txt"; }
 
 check_views() { # TARGET-ARGS...: run every view as JSON and compare with the report
-    for view in list s h hl stat flt_s flt_r l address x_backend x_big i_lfh i_backend; do
+    for view in list s s_one h hl stat flt_s flt_r l address x_backend x_big i_lfh i_backend; do
         case $view in
-            list) args="" ;; s) args="-s" ;; h) args="-h" ;; hl) args="-hl" ;; stat) args="-stat" ;;
+            list) args="" ;; s) args="-s" ;; s_one) args="-s $(private_heap)" ;;
+            h) args="-h" ;; hl) args="-hl" ;; stat) args="-stat" ;;
             flt_s) args="-flt s 100" ;; flt_r) args="-flt r 77 9a" ;; l) args="-l" ;;
             x_backend) args="-x $(printf '%x' $((0x$(probe backend) + 8)))" ;;
             x_big) args="-x $(printf '%x' $((0x$(probe big) + 4096)))" ;;
@@ -46,7 +49,7 @@ check_views() { # TARGET-ARGS...: run every view as JSON and compare with the re
     python3 - "$work" <<'PY' || fail "views differ from the child's own walk ($*)"
 import json, os, sys
 w = sys.argv[1]
-rep = {"heap": {}, "stat": {}, "kept": set(), "dropped": set(), "probe": {}}
+rep = {"heap": {}, "stat": {}, "kept": set(), "dropped": set(), "framed": set(), "stale": set(), "probe": {}}
 for line in open(w + "/normal.txt"):
     f = line.split()
     if not f: continue
@@ -54,12 +57,12 @@ for line in open(w + "/normal.txt"):
         rep["heap"][int(f[1], 16)] = {f[i]: int(f[i + 1], 16 if f[i] == "hash" else 10) for i in range(2, len(f), 2)}
     elif f[0] == "stat":
         rep["stat"].setdefault(int(f[1], 16), {})[int(f[2], 16)] = int(f[3])
-    elif f[0] in ("kept", "dropped"):
+    elif f[0] in ("kept", "dropped", "framed", "stale"):
         rep[f[0]].add(int(f[1], 16))
     elif f[0] == "probe":
         rep["probe"][f[1]] = int(f[2], 16)
 def load(v): return json.load(open("%s/%s.json" % (w, v)))  # every view's output must parse
-for v in "list s h hl stat flt_s flt_r l address x_backend x_big i_lfh i_backend".split(): load(v)
+for v in "list s s_one h hl stat flt_s flt_r l address x_backend x_big i_lfh i_backend".split(): load(v)
 h = lambda s: int(s, 16)
 errors = []
 def expect(cond, what):
@@ -70,13 +73,38 @@ s = {h(x["heap"]): x for x in load("s")["heaps"]}
 for a, r in rep["heap"].items():
     expect(s[a]["free_list_length"] == r["free"], "-s free list length of %x" % a)
     expect(s[a]["virtual_blocks"] == r["big"], "-s virtual blocks of %x" % a)
+one = load("s_one")["heaps"]
+expect(len(one) == 1, "-s HEAP lists %d heaps" % len(one))
+one = one[0]; a = h(one["heap"]); r = rep["heap"][a]
+for k in "flags reserved_kib committed_kib virtual_kib free_kib free_list_length ucrs virtual_blocks".split():
+    expect(one[k] == s[a][k], "-s HEAP %s: %s != the table's %s" % (k, one[k], s[a][k]))
+expect(one["free_list_length"] == r["free"] and one["virtual_blocks"] == r["big"] and one["segments"] == 1,
+       "-s HEAP counts: %s" % one)
+expect(0 < one["largest_free"] <= r["free_bytes"], "-s HEAP largest free block %d" % one["largest_free"])
+expect(one["external_fragmentation_percent"] == (r["free_bytes"] - one["largest_free"]) * 100 // r["free_bytes"],
+       "-s HEAP external fragmentation")
+expect(one["flag_names"] == "HEAP_GROWABLE", "-s HEAP flag names %s" % one["flag_names"])
 for view, lfh in (("h", False), ("hl", True)):
     for heap in load(view)["heaps"]:
         a = h(heap["heap"]); r = rep["heap"][a]
-        ents = heap["entries"]
+        all_ents = heap["entries"]
+        # the walk's entries: free LFH slots are listed by -hl only, beside them
+        ents = [e for e in all_ents if not (e["kind"].startswith("lfh") and e["state"] == "free")]
         n = len(ents) + len(heap["segments"])
         busy = sum(1 for e in ents if e.get("state") == "busy")
         free = sum(1 for e in ents if e.get("state") == "free")
+        if lfh:
+            lfh_busy = sum(1 for e in all_ents if e["kind"] == "lfh" and e["state"] == "busy")
+            lfh_free = sum(1 for e in all_ents if e["kind"] == "lfh" and e["state"] == "free")
+            untouched = sum(e["blocks"] for e in all_ents if e["kind"] == "lfh-untouched")
+            # private heap: 100 x 0x100, slots 0..81 from the 19th on, every 10th block freed
+            # (blocks 20, 30, ..., 90: 8 slots); the process heap frees nothing
+            want_free = 8 if r["big"] else 0
+            expect(lfh_free == want_free, "-hl free LFH slots of %x: %d != %d" % (a, lfh_free, want_free))
+            expect(lfh_busy == r["lfh"], "-hl busy LFH slots of %x" % a)
+            if r["big"]:
+                expect(lfh_busy + lfh_free == 82 and untouched == 256 - 82,
+                       "-hl slots of %x: %d handed out, %d never" % (a, lfh_busy + lfh_free, untouched))
         expect(free == r["free"], "-%s free blocks of %x: %d != %d" % (view, a, free, r["free"]))
         if lfh:
             expect(n == r["entries"], "-hl entries of %x: %d != %d" % (a, n, r["entries"]))
@@ -95,6 +123,10 @@ if os.environ.get("SAN"):  # a sanitizer keeps stale copies (fake stacks, quaran
 else:
     expect(rep["dropped"] <= leaks, "-l misses dropped blocks %s" % (rep["dropped"] - leaks))
 expect(not (rep["kept"] & leaks), "-l lists kept blocks %s" % (rep["kept"] & leaks))
+# a copy of the stale block's address lies in dead stack, below the stack pointer: not a root
+expect(rep["stale"] <= leaks, "-l misses the block whose address is only in dead stack")
+expect(not (rep["framed"] & leaks), "-l lists the block referenced from a live frame")
+expect(load("l")["threads"] == 1 and load("l")["dead_stack_bytes"] > 16384, "-l: stack pointer of the one thread")
 x = load("x_backend")["entries"][0]
 expect(h(x["user"]) == rep["probe"]["backend"] and "busy" in x["flags"], "-x inside a back-end block")
 x = load("x_big")["entries"][0]
@@ -121,6 +153,14 @@ fi
 check_views -p "$pid"
 "$tool" heap -p "$pid" -s >"$work/s.txt" || fail "text -s"
 grep -q "Termination on corruption" "$work/s.txt" || fail "-s without its header lines"
+"$tool" heap -p "$pid" -s "$(private_heap)" >"$work/s1.txt" || fail "text -s HEAP"
+for label in "0: Heap $(printf '%016x' 0x$(private_heap))" "Flags          00000002 - HEAP_GROWABLE" \
+    "Reserved memory in segments" "Commited memory in segments" "Virtual bytes (correction for large UCR)" \
+    "Free space" "External fragmentation" "Virtual address fragmentation" "Virtual blocks  2 - total" \
+    "Lock contention" "Segments        1"; do
+    grep -qF "$label" "$work/s1.txt" || { cat "$work/s1.txt"; fail "-s HEAP without \"$label\""; }
+done
+! grep -q "Reserv  Commit" "$work/s1.txt" || fail "-s HEAP printed the table, not the single-heap form"
 "$tool" heap -p "$pid" -x 10 >/dev/null; [ $? -eq 1 ] || fail "-x of an address in no heap must exit 1"
 "$tool" heap -p "$pid" -bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad usage must exit 2"
 "$tool" heap -p 1073741823 -s >/dev/null 2>"$work/err"; [ $? -eq 2 ] || fail "no such process must exit 2"

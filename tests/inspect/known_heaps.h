@@ -7,12 +7,18 @@
  *   process heap   20 x 0x30 (the LFH activates at the 18th)
  *   private heap   100 x 0x100 (LFH), every 10th freed; 3 x 0x2000, the middle one freed (a
  *                  free gap); big blocks of 1 MiB and 2 MiB; 5 x 0x77 still referenced from a
- *                  global ("kept"), 5 x 0x99 whose every pointer was dropped ("dropped")
+ *                  global ("kept"), 5 x 0x99 whose every pointer was dropped ("dropped"),
+ *                  1 x 0x66 referenced only from the child's live frame ("framed"), 1 x 0x55
+ *                  dropped but with a copy of its address left on purpose in a dead frame
+ *                  16 KiB below the stack pointer ("stale": a leak, seen only if the scan
+ *                  starts at the stack pointer)
  *
  * The child reports on `out` (text, one fact a line) and then waits to be killed:
  *   heap ADDR entries N busy N busy_bytes N free N free_bytes N lfh N big N hash H
  *   stat ADDR SIZE COUNT          busy non-internal blocks of the heap by requested size
  *   kept ADDR / dropped ADDR      data addresses
+ *   framed ADDR / stale ADDR      data addresses
+ *   stale_slot SLOT               where the stale copy of the address lies on the stack
  *   probe KIND ADDR               backend / lfh / big: a data address of such a block
  * Modes: "normal", "version" (the registry claims layout version 1), "smash" (a busy header
  * overwritten, the segment list made cyclic, the heap list made cyclic).
@@ -87,6 +93,13 @@ static __attribute__((noinline)) void drop_blocks(nth_heap *heap)
     for (int i = 0; i < DROPPED; i++) known_dropped_masked[i] = (uintptr_t)nth_heap_alloc(heap, 0, 0x99) ^ KNOWN_MASK;
 }
 
+/* Allocates a block and returns its address masked: the plain address lives only in this
+ * function's frame, dead once it returns (scrub_stack then overwrites it). */
+static __attribute__((noinline)) uintptr_t alloc_masked(nth_heap *heap, size_t size)
+{
+    return (uintptr_t)nth_heap_alloc(heap, 0, size) ^ KNOWN_MASK;
+}
+
 /* Prints the dropped addresses; their unmasked values live only in this function's frame and
  * registers, which scrub_stack then overwrites. */
 static __attribute__((noinline)) void print_dropped(FILE *out)
@@ -94,11 +107,28 @@ static __attribute__((noinline)) void print_dropped(FILE *out)
     for (int i = 0; i < DROPPED; i++) fprintf(out, "dropped %" PRIxPTR "\n", known_dropped_masked[i] ^ KNOWN_MASK);
 }
 
+/* Prints "WHAT ADDRESS" from a masked address, unmasking it only in this function's frame. */
+static __attribute__((noinline)) void print_masked(FILE *out, const char *what, uintptr_t masked)
+{
+    fprintf(out, "%s %" PRIxPTR "\n", what, masked ^ KNOWN_MASK);
+}
+
 /* Overwrites the stack below the caller, where stale copies of dropped addresses may lie. */
 static __attribute__((noinline)) void scrub_stack(void)
 {
     volatile char scratch[16384];
     explicit_bzero((char *)scratch, sizeof scratch); /* a memset of a dead local may be dropped */
+}
+
+/* Writes an unmasked copy of a dropped address deep in this frame, which is dead once it
+ * returns: 16 KiB below the caller's stack pointer, beyond what the calls that follow reach.
+ * The slot's address is returned as an integer (the test reads the copy back from outside). */
+static __attribute__((noinline)) uintptr_t plant_stale(uintptr_t masked)
+{
+    volatile uintptr_t deep[2048];
+    deep[0] = masked ^ KNOWN_MASK;
+    uintptr_t slot = (uintptr_t)deep;
+    return slot;
 }
 
 static void known_heaps_child(FILE *out, const char *mode)
@@ -115,6 +145,9 @@ static void known_heaps_child(FILE *out, const char *mode)
     big[1] = nth_heap_alloc(heap, 0, 2u << 20);
     for (int i = 0; i < KEPT; i++) known_kept[i] = nth_heap_alloc(heap, 0, 0x77);
     drop_blocks(heap);
+    void *volatile framed = nth_heap_alloc(heap, 0, 0x66); /* only in this (live) frame */
+    memset(framed, 0, 0x66); /* what the block held before must not reach another block */
+    uintptr_t stale_masked = alloc_masked(heap, 0x55);
     scrub_stack();
     report_heap(out, process);
     report_heap(out, heap);
@@ -123,6 +156,10 @@ static void known_heaps_child(FILE *out, const char *mode)
     fprintf(out, "probe backend %" PRIxPTR "\nprobe lfh %" PRIxPTR "\nprobe big %" PRIxPTR "\nprobe free %" PRIxPTR "\n",
             (uintptr_t)mid[2], (uintptr_t)small[99], (uintptr_t)big[1], (uintptr_t)mid[1]);
     scrub_stack(); /* printing left copies of the dropped addresses in dead frames */
+    print_masked(out, "stale", stale_masked);
+    scrub_stack();
+    uintptr_t slot = plant_stale(stale_masked);
+    fprintf(out, "framed %" PRIxPTR "\nstale_slot %" PRIxPTR "\n", (uintptr_t)framed, slot);
     if (strcmp(mode, "version") == 0) nth_heap_registry.layout_version = 1;
     if (strcmp(mode, "smash") == 0) {
         memset((char *)mid[2] - 16, 0x41, 16); /* a busy back-end header */

@@ -22,6 +22,7 @@ typedef struct child {
     pid_t pid;
     heap_summary heaps[MAX_HEAPS];
     int n_heaps;
+    uint64_t stale, stale_slot;  /* a dropped block, and where a copy of its address lies */
     bool ready;
 } child;
 
@@ -44,6 +45,8 @@ static bool start_child(child *c, const char *mode)
             sscanf(line, SUMMARY_FORMAT, &s.address, &s.entries, &s.busy, &s.busy_bytes, &s.free, &s.free_bytes, &s.lfh,
                    &s.big, &s.hash) == 9)
             c->heaps[c->n_heaps++] = s;
+        (void)sscanf(line, "stale %" SCNx64, &c->stale);
+        (void)sscanf(line, "stale_slot %" SCNx64, &c->stale_slot);
         if (strcmp(line, "ready\n") == 0) {
             c->ready = true;
             break;
@@ -99,6 +102,30 @@ static void check_same_heaps(const nth_target *t, const child *c)
     CHECK_EQ(nth_target_process_heap(t), c->heaps[0].address);
 }
 
+/* The child's one thread: its stack pointer lies in a stack mapping above the slot where the
+ * child left a stale copy of a dropped address (the copy is there, in dead stack), and its
+ * registers are known. */
+static void check_thread(const nth_target *t, const child *c)
+{
+    REQUIRE(c->stale != 0 && c->stale_slot != 0);
+    CHECK_EQ(nth_target_thread_count(t), 1);
+    const nth_target_thread *th = nth_target_thread_at(t, 0);
+    REQUIRE(th != NULL);
+    CHECK(th->n_regs >= 27);
+    CHECK(th->live_low <= th->sp && th->sp - th->live_low <= 128);
+    const nth_target_mapping *stack = NULL;
+    for (size_t i = 0; i < nth_target_mapping_count(t); i++) {
+        const nth_target_mapping *m = nth_target_mapping_at(t, i);
+        if (th->sp >= m->start && th->sp < m->end) stack = m;
+    }
+    REQUIRE(stack != NULL);
+    CHECK((stack->prot & 6) == 6);
+    CHECK(c->stale_slot >= stack->start && c->stale_slot + 4096 < th->live_low); /* dead stack */
+    uint64_t copy = 0;
+    CHECK_EQ(nth_target_read(t, (uintptr_t)c->stale_slot, &copy, sizeof copy), 0);
+    CHECK_EQ(copy, c->stale);
+}
+
 /* The state letter of /proc/PID/stat ('t' while traced and stopped). */
 static char proc_state(pid_t pid)
 {
@@ -122,6 +149,10 @@ TEST(self_target_walks_like_the_engine)
     REQUIRE(t != NULL);
     CHECK(target_has_heap(t, (uintptr_t)heap));
     CHECK(strstr(nth_target_describe(t), "this process") != NULL);
+    CHECK_EQ(nth_target_thread_count(t), 1); /* the caller, its stack pointer at the open */
+    volatile char here = 0;
+    CHECK(nth_target_thread_at(t, 0)->sp < (uintptr_t)&here);
+    CHECK(nth_target_thread_at(t, 0)->sp + 65536 > (uintptr_t)&here);
     heap_summary want = {(uintptr_t)heap, 0, 0, 0, 0, 0, 0, 0, 0}, got;
     nth_walk_entry e = {0};
     while (nth_heap_walk(heap, &e)) summary_add(&want, &e);
@@ -149,6 +180,7 @@ TEST(live_child_is_stopped_read_and_resumed)
     if (t) {
         CHECK_EQ(proc_state(c.pid), 't');
         check_same_heaps(t, &c);
+        check_thread(t, &c);
         CHECK(strstr(nth_target_registry_source(t, 0), "(.symtab)") != NULL); /* a static test program */
         nth_target_close(t);
         CHECK(proc_state(c.pid) != 't');
@@ -159,6 +191,7 @@ TEST(live_child_is_stopped_read_and_resumed)
     if (t) {
         CHECK(proc_state(c.pid) != 't');
         check_same_heaps(t, &c);
+        CHECK_EQ(nth_target_thread_count(t), 0); /* running: no registers */
         nth_target_close(t);
     }
     stop_child(&c);
@@ -202,6 +235,7 @@ TEST(core_of_the_child_reads_the_same)
     }
     REQUIRE(t != NULL);
     check_same_heaps(t, &c);
+    check_thread(t, &c); /* from the NT_PRSTATUS note */
     nth_target_close(t);
     /* truncated: the registry or heap bytes are missing; never a fault */
     struct stat st;

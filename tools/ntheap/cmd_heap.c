@@ -19,15 +19,17 @@ static const char usage_text[] =
     "usage: ntheap heap (-p PID | -c CORE | --self) [--no-stop] [--json] [VIEW]\n"
     "views (WinDbg's !heap; numbers in hex):\n"
     "  (none)           the heap list                       (!heap)\n"
-    "  -s [HEAP]        summary: reserve, commit, free, UCRs (!heap -s)\n"
+    "  -s [HEAP]        summary: reserve, commit, free, UCRs (!heap -s);\n"
+    "                   of one HEAP: its labelled summary    (!heap -s HEAP)\n"
     "  -h [HEAP]        segments and entries                (!heap -h)\n"
-    "  -hl [HEAP]       the same with LFH blocks            (!heap -hl)\n"
+    "  -hl [HEAP]       the same with LFH slots, busy and free (!heap -hl)\n"
     "  -i ADDR          one block decoded                   (!heap -i)\n"
     "  -x ADDR          the block containing an address     (!heap -x)\n"
     "  -stat [-h HEAP]  busy blocks by size                 (!heap -stat)\n"
     "  -flt s SIZE      busy blocks of a size               (!heap -flt s)\n"
     "  -flt r MIN MAX   busy blocks of MIN <= size < MAX    (!heap -flt r)\n"
-    "  -l               leak candidates: unreachable busy blocks (!heap -l)\n"
+    "  -l               leak candidates: unreachable busy blocks (!heap -l);\n"
+    "                   stacks are roots from each thread's stack pointer up\n"
     "  -a ADDR          the block containing ADDR with its allocation (and free) stack\n"
     "                   from the stack-trace database   (!heap -p -a; -p is the pid here)\n"
     "  -t [--sort bytes|allocs] [--watch SECONDS [--count N]]\n"
@@ -48,11 +50,20 @@ bool heap_parse_hex(const char *text, uint64_t *out)
     return true;
 }
 
+bool heap_bool_at(const void *object, size_t offset)
+{
+    unsigned char byte;
+    memcpy(&byte, (const unsigned char *)object + offset, 1);
+    return byte != 0;
+}
+
 bool heap_read(heap_cli *c, uintptr_t address, nth_heap *out)
 {
     if (nth_target_read(c->target, address, out, sizeof *out) == 0 && out->magic == NTH_HEAP_MAGIC &&
-        out->layout_version == NTH_LAYOUT_VERSION)
+        out->layout_version == NTH_LAYOUT_VERSION) {
+        out->terminate_on_corruption = heap_bool_at(out, offsetof(nth_heap, terminate_on_corruption));
         return true;
+    }
     c->problems++;
     emit_kv_str(&c->e, "problem", "ntheap: ", "the heap object cannot be read or is not a heap of this layout");
     return false;

@@ -40,8 +40,11 @@ typedef struct heap_cli {
     unsigned watch_count;     /* -t --count: refreshes before stopping; 0: until interrupted */
 } heap_cli;
 
-/* The heap object at `address`, read whole; false (a problem emitted) when unreadable. */
+/* The heap object at `address`, read whole (bool members made valid); false (a problem
+ * emitted) when unreadable. */
 bool heap_read(heap_cli *c, uintptr_t address, nth_heap *out);
+/* A bool member of an object read from a target, from its byte (which may hold any value). */
+bool heap_bool_at(const void *object, size_t offset);
 /* Heaps the view covers: every heap, or only c->heap_arg. */
 bool heap_selected(const heap_cli *c, uintptr_t address);
 /* The 1-based index of a heap in the registry order (as !heap numbers them). */
@@ -80,7 +83,7 @@ struct target_arg;
 /* -t --watch: opens the target afresh for each refresh; the exit status of the last one. */
 int heap_watch_tags(heap_cli *c, const struct target_arg *target, bool json);
 
-typedef struct found {
+typedef struct found_entry {
     uintptr_t heap;
     nth_walk_entry entry;
     nth_block_header hdr;       /* back-end blocks */
@@ -90,11 +93,11 @@ typedef struct found {
     nth_lfh_subsegment sub;     /* LFH blocks */
     uintptr_t start, end;       /* the bytes the entry covers */
     const char *what;           /* "block", "segment header", "uncommitted range" */
-} found;
+} found_entry;
 
 /* The entry of any heap whose bytes contain `address` (exact: whose header or data is it);
  * problems met on the way are reported. */
-bool heap_find_entry(heap_cli *c, uintptr_t address, bool exact, found *f);
+bool heap_find_entry(heap_cli *c, uintptr_t address, bool exact, found_entry *f);
 
 /* Parses a hex number (with or without 0x, as WinDbg reads); false if not one. */
 bool heap_parse_hex(const char *text, uint64_t *out);

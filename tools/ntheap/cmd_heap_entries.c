@@ -4,7 +4,9 @@
  *   -h / -hl [HEAP]   !heap -h: per heap its parameters, then per segment "Heap entries for
  *                     SegmentNN": each block as  address: psize . size [flags] - busy (req),
  *                     uncommitted ranges as "- uncommitted bytes."; -hl expands each LFH
- *                     subsegment ("LFH data region at ...") with its busy blocks
+ *                     subsegment ("LFH data region at ...") with its slots: busy, free
+ *                     (handed out before, busy bit clear now), and one line for the slots
+ *                     never handed out
  *   -i ADDR           !heap -i: one block decoded (header words, sizes, unused bytes, flags,
  *                     owning segment or LFH subsegment and bucket, neighbours)
  *   -x ADDR           !heap -x: the heap, segment and block containing any address
@@ -76,6 +78,17 @@ static const emit_column lfh_columns[] = {
     {"requested", EMIT_HEX, " (%" PRIx64 ")", NULL},
     {"note", EMIT_STR, NULL, ""},
 };
+static const emit_column lfh_free_columns[] = {
+    {"kind", EMIT_STR, NULL, NULL},
+    {"address", EMIT_HEX, "    %016" PRIx64 ": ", NULL},
+    {"prev_size", EMIT_HEX, NULL, NULL},
+    {"size", EMIT_HEX, "%05" PRIx64 " ", NULL},
+    {"flags", EMIT_HEX, NULL, NULL},
+    {"state", EMIT_STR, "- %s", ""},
+    {"requested", EMIT_HEX, NULL, NULL},
+    {"note", EMIT_STR, "%s", ""},
+    {"blocks", EMIT_U64, NULL, NULL},
+};
 static const emit_column ucr_columns[] = {
     {"kind", EMIT_STR, NULL, NULL},
     {"address", EMIT_HEX, "%016" PRIx64 ":      ", NULL},
@@ -86,6 +99,43 @@ static const emit_column ucr_columns[] = {
     {"requested", EMIT_HEX, NULL, NULL},
     {"note", EMIT_STR, NULL, ""},
 };
+
+/* -hl: the slots of the subsegment being listed. The traversal returns its busy blocks in slot
+ * order; the slots between them, below `bump`, were handed out before and are free now (their
+ * busy bit is clear), and the slots from `bump` on were never handed out. */
+typedef struct lfh_slots {
+    bool active;
+    nth_lfh_subsegment sub;
+    uint32_t next;        /* the first slot not listed yet */
+    uint32_t problems;    /* the traversal's problem count when the listing began */
+} lfh_slots;
+
+static void list_free_slots(heap_cli *c, const lfh_slots *l, uint32_t from, uint32_t to)
+{
+    for (uint32_t i = from; i < to; i++) {
+        uint64_t address = (uintptr_t)l->sub.first_block + (uintptr_t)i * l->sub.block_size;
+        emit_record(&c->e, lfh_free_columns, 9, "        ", "lfh", address, (uint64_t)0, (uint64_t)l->sub.block_size,
+                    (uint64_t)0, "free", (uint64_t)0, (const char *)NULL, (uint64_t)1);
+    }
+}
+
+/* Ends the listing of a subsegment: its free slots after the last busy one, then one line for
+ * the slots never handed out. Nothing is claimed free when the traversal met a problem in it. */
+static void end_slots(heap_cli *c, lfh_slots *l, const nth_iter *it)
+{
+    if (!l->active) return;
+    l->active = false;
+    if (it->problems != l->problems) return;
+    if (l->next < l->sub.bump) list_free_slots(c, l, l->next, l->sub.bump);
+    if (l->sub.bump < l->sub.n_blocks) {
+        char note[96];
+        uint32_t n = l->sub.n_blocks - l->sub.bump;
+        snprintf(note, sizeof note, ", never handed out (%u block%s to the end of the region)", n, n == 1 ? "" : "s");
+        emit_record(&c->e, lfh_free_columns, 9, "        ", "lfh-untouched",
+                    (uint64_t)((uintptr_t)l->sub.first_block + (uintptr_t)l->sub.bump * l->sub.block_size), (uint64_t)0,
+                    (uint64_t)l->sub.block_size, (uint64_t)0, "free", (uint64_t)0, note, (uint64_t)n);
+    }
+}
 
 static void list_heap(heap_cli *c, uintptr_t address)
 {
@@ -126,7 +176,9 @@ static void list_heap(heap_cli *c, uintptr_t address)
     c->e.indent = 0;
     emit_array_begin(&c->e, "entries");
     bool in_lfh = false;
+    lfh_slots slots = {0};
     while (open && nth_iter_next(&it, &e)) {
+        if (!(e.flags & NTH_ENTRY_LFH)) end_slots(c, &slots, &it);
         if (e.flags & NTH_ENTRY_REGION) {
             emit_text(&c->e, "\n    Heap entries for Segment%02u in Heap %016lx\n"
                              "                 address: psize . size  flags   state (requested size)\n",
@@ -141,6 +193,12 @@ static void list_heap(heap_cli *c, uintptr_t address)
         }
         if (e.flags & NTH_ENTRY_LFH) {
             if (!c->lfh_blocks) continue;
+            uintptr_t offset = (uintptr_t)e.data - (uintptr_t)slots.sub.first_block;
+            uint32_t slot = slots.sub.block_size ? (uint32_t)(offset / slots.sub.block_size) : 0;
+            if (slots.active && slot >= slots.next && slot < slots.sub.bump) {
+                list_free_slots(c, &slots, slots.next, slot);
+                slots.next = slot + 1;
+            }
             emit_record(&c->e, lfh_columns, 8, "        ", "lfh", (uint64_t)(uintptr_t)e.data, (uint64_t)0, (uint64_t)e.u.block.block_size, (uint64_t)1,
                      "busy", (uint64_t)e.size, (const char *)NULL);
             continue;
@@ -162,8 +220,10 @@ static void list_heap(heap_cli *c, uintptr_t address)
                              "        the subsegment's own metadata mapping, not in headers)\n",
                       (unsigned long)(uintptr_t)it.sub.first_block, it.sub.bucket, it.sub.block_size, it.sub.n_blocks);
             in_lfh = true;
+            slots = (lfh_slots){true, it.sub, 0, it.problems};
         }
     }
+    end_slots(c, &slots, &it);
     emit_array_end(&c->e);
     emit_text(&c->e, "\n");
     heap_report_problems(c, address, &it);
@@ -185,7 +245,7 @@ int heap_view_entries(heap_cli *c)
 /* ------------------------------------------------------------------------ finding entries */
 
 
-bool heap_find_entry(heap_cli *c, uintptr_t address, bool exact, found *f)
+bool heap_find_entry(heap_cli *c, uintptr_t address, bool exact, found_entry *f)
 {
     for (size_t i = 0; i < nth_target_heap_count(c->target); i++) {
         uintptr_t heap = nth_target_heap_address(c->target, i);
@@ -213,8 +273,8 @@ bool heap_find_entry(heap_cli *c, uintptr_t address, bool exact, found *f)
             }
             bool subsegment_block = (e.flags & NTH_ENTRY_INTERNAL) && !(e.flags & NTH_ENTRY_LFH);
             if (subsegment_block) hit = false, held = true;
-            *f = (found){.heap = heap, .entry = e, .hdr = it.hdr, .segment = (uintptr_t)it.segment.owner.base,
-                         .segment_first = (uintptr_t)it.segment.first_block, .start = start, .end = end, .what = what};
+            *f = (found_entry){.heap = heap, .entry = e, .hdr = it.hdr, .segment = (uintptr_t)it.segment.owner.base,
+                               .segment_first = (uintptr_t)it.segment.first_block, .start = start, .end = end, .what = what};
             if (e.flags & NTH_ENTRY_LFH) f->sub = it.sub;
             if (e.flags & NTH_ENTRY_BIG) f->segment = (data - NTH_BIG_HEADER_BYTES) & ~(uintptr_t)(NTH_CHUNK - 1);
             if (!(e.flags & (NTH_ENTRY_LFH | NTH_ENTRY_BIG | NTH_ENTRY_REGION | NTH_ENTRY_UNCOMMITTED)))
@@ -236,7 +296,7 @@ static int not_found(heap_cli *c, uintptr_t address, const char *what)
 
 int heap_view_block(heap_cli *c)
 {
-    found f;
+    found_entry f;
     if (!heap_find_entry(c, c->address, true, &f)) return not_found(c, c->address, "a block (header or data address)");
     const nth_walk_entry *e = &f.entry;
     bool lfh = e->flags & NTH_ENTRY_LFH, big = e->flags & NTH_ENTRY_BIG, busy = e->flags & NTH_ENTRY_BUSY;
@@ -303,7 +363,7 @@ int heap_view_block(heap_cli *c)
 
 int heap_view_containing(heap_cli *c)
 {
-    found f;
+    found_entry f;
     if (!heap_find_entry(c, c->address, false, &f)) return not_found(c, c->address, "inside");
     const nth_walk_entry *e = &f.entry;
     char words[96];

@@ -4,7 +4,19 @@
  *
  *   roots    every aligned 8-byte word of the target's writable mappings (stacks, data, bss,
  *            anonymous memory) that is not the heaps' own memory (segments, big-block
- *            mappings and record pages: their words are blocks or heap metadata)
+ *            mappings and record pages: their words are blocks or heap metadata), and the
+ *            general registers of each stopped thread. A thread's stack is live only from its
+ *            stack pointer (less the ABI's red zone) up to the top of its mapping:
+ *
+ *              stack mapping  [start ........ sp-128 | sp ......... top)
+ *                              dead: stale copies     live frames: roots
+ *                              of dropped pointers,
+ *                              not scanned
+ *
+ *            Stack pointers come from ptrace (a stopped process) or the core's NT_PRSTATUS
+ *            notes; with --self only the calling thread's is known (the tool's other threads'
+ *            stacks are scanned whole), with --no-stop none is (every stack scanned whole).
+ *            A mapping holding several stack pointers is scanned from the lowest of them.
  *   marked   a busy block that a root word points into (interior pointers count); the words
  *            of each marked block are then scanned in turn (a worklist), so blocks reached
  *            only through other reachable blocks are not leaks, and a cycle of lost blocks is
@@ -92,7 +104,34 @@ static bool is_own(const leak_scan *s, uintptr_t a)
     return false;
 }
 
-/* Marks the blocks the words of [start, end) point into; newly marked ones join the worklist. */
+/* Marks the block a word points into; a newly marked one joins the worklist. */
+static void mark_word(leak_scan *s, uint64_t word)
+{
+    if (word < 4096) return;
+    lblock *b = block_at(s, (uintptr_t)word);
+    if (b && !b->marked) {
+        b->marked = true;
+        s->work[s->n_work++] = (size_t)(b - s->blocks);
+    }
+}
+
+/* The first address at or after `a` that some mapping of the target holds, or 0. */
+static uintptr_t next_mapped(const nth_target *t, uintptr_t a)
+{
+    size_t lo = 0, hi = nth_target_mapping_count(t);
+    while (lo < hi) { /* the first mapping that ends after a */
+        size_t mid = (lo + hi) / 2;
+        if (nth_target_mapping_at(t, mid)->end <= a) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == nth_target_mapping_count(t)) return 0;
+    const nth_target_mapping *m = nth_target_mapping_at(t, lo);
+    return m->start > a ? m->start : a;
+}
+
+/* Marks the blocks the words of [start, end) point into. An unreadable stretch is passed over
+ * to the next mapping, so a block that claims more than the target holds (a damaged big-block
+ * record) costs what the target holds, not what it claims. */
 static void scan(heap_cli *c, leak_scan *s, uintptr_t start, uintptr_t end)
 {
     static uint64_t words[8192];
@@ -101,17 +140,31 @@ static void scan(heap_cli *c, leak_scan *s, uintptr_t start, uintptr_t end)
         size_t n = (end - start) / 8 < 8192 ? (size_t)((end - start) / 8) : 8192;
         if (n == 0) break;
         if (nth_target_read(c->target, start, words, n * 8) == 0) {
-            for (size_t i = 0; i < n; i++) {
-                if (words[i] < 4096) continue;
-                lblock *b = block_at(s, (uintptr_t)words[i]);
-                if (b && !b->marked) {
-                    b->marked = true;
-                    s->work[s->n_work++] = (size_t)(b - s->blocks);
-                }
+            for (size_t i = 0; i < n; i++) mark_word(s, words[i]);
+        } else {
+            uintptr_t next = next_mapped(c->target, (start | 4095) + 1);
+            if (next == 0 || next >= end) break;
+            if (next > start + n * 8) {
+                start = next & ~(uintptr_t)7;
+                continue;
             }
         }
         start += n * 8;
     }
+}
+
+/* Where the live part of mapping m starts: the lowest live stack address of the threads whose
+ * stack pointer lies in it (sp less the red zone), else the mapping's start. */
+static uintptr_t live_start(const nth_target *t, const nth_target_mapping *m)
+{
+    uintptr_t from = m->end;
+    for (size_t i = 0; i < nth_target_thread_count(t); i++) {
+        const nth_target_thread *th = nth_target_thread_at(t, i);
+        if (th->sp < m->start || th->sp >= m->end) continue;
+        uintptr_t low = th->live_low < m->start ? m->start : th->live_low & ~(uintptr_t)7;
+        if (low < from) from = low;
+    }
+    return from == m->end ? m->start : from;
 }
 
 static void collect(heap_cli *c, leak_scan *s, uintptr_t heap)
@@ -149,7 +202,8 @@ static void collect(heap_cli *c, leak_scan *s, uintptr_t heap)
     nth_lfh lfh;
     if (!h.lfh || nth_target_read(c->target, (uintptr_t)h.lfh, &lfh, sizeof lfh) != 0 || lfh.magic != NTH_LFH_MAGIC) return;
     uintptr_t at = (uintptr_t)lfh.all;
-    for (uint32_t n = 0; at && n < lfh.n_subsegments; n++) {
+    nth_list_guard guard = {0, 0, 0};
+    for (uint32_t n = 0; at && n < lfh.n_subsegments && nth_list_guard_step(&guard, at); n++) {
         nth_lfh_subsegment sub;
         if (nth_target_read(c->target, at, &sub, sizeof sub) != 0) break;
         push_own(s, at, at + (sub.meta_bytes ? sub.meta_bytes : sizeof sub));
@@ -165,7 +219,12 @@ int heap_view_leaks(heap_cli *c)
     if (s.n) qsort(s.blocks, s.n, sizeof *s.blocks, by_start);
     s.work = malloc((s.n ? s.n : 1) * sizeof *s.work);
     if (!s.work) return 2;
-    uint64_t scanned = 0, skipped = 0;
+    uint64_t scanned = 0, skipped = 0, dead_stack = 0;
+    size_t n_threads = nth_target_thread_count(c->target);
+    for (size_t i = 0; i < n_threads; i++) { /* registers: a stopped thread's live values */
+        const nth_target_thread *th = nth_target_thread_at(c->target, i);
+        for (size_t r = 0; r < th->n_regs; r++) mark_word(&s, th->regs[r]);
+    }
     for (size_t i = 0; i < nth_target_mapping_count(c->target); i++) {
         const nth_target_mapping *m = nth_target_mapping_at(c->target, i);
         if ((m->prot & 6) != 6) continue;
@@ -174,8 +233,10 @@ int heap_view_leaks(heap_cli *c)
             continue;
         }
         if (strncmp(m->path, "[vvar", 5) == 0 || strcmp(m->path, "[vsyscall]") == 0) continue;
-        for (uintptr_t a = m->start; a < m->end;) { /* page by page, skipping the heaps' own memory */
-            uintptr_t b = a + 4096 < m->end ? a + 4096 : m->end;
+        uintptr_t from = live_start(c->target, m);
+        dead_stack += from - m->start;
+        for (uintptr_t a = from; a < m->end;) { /* page by page, skipping the heaps' own memory */
+            uintptr_t b = (a | 4095) + 1 < m->end ? (a | 4095) + 1 : m->end;
             if (!is_own(&s, a)) {
                 scan(c, &s, a, b);
                 scanned += b - a;
@@ -189,6 +250,15 @@ int heap_view_leaks(heap_cli *c)
     }
     emit_text(&c->e, "Scanned %llu KiB of writable memory and %zu busy blocks.\n", (unsigned long long)(scanned / 1024), s.n);
     emit_kv_u64(&c->e, "scanned_bytes", NULL, scanned);
+    emit_kv_u64(&c->e, "threads", NULL, n_threads);
+    emit_kv_u64(&c->e, "dead_stack_bytes", NULL, dead_stack);
+    if (n_threads)
+        emit_text(&c->e, "Stacks scanned from the stack pointer up (%zu thread%s, registers included); "
+                         "%llu KiB of dead\nstack below them left out.\n",
+                  n_threads, n_threads == 1 ? "" : "s", (unsigned long long)(dead_stack / 1024));
+    else
+        emit_text(&c->e, "Stack pointers unknown (the process was not stopped): stacks scanned whole; stale words in\n"
+                         "dead frames may hide leaks.\n");
     emit_kv_u64(&c->e, "skipped_bytes", NULL, skipped);
     if (skipped)
         emit_text(&c->e, "Not scanned: %llu GiB in writable mappings larger than 4 GiB (reserved address space, such as a\n"

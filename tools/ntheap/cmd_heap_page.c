@@ -72,7 +72,7 @@ static bool is_page_heap(heap_cli *c, uintptr_t data)
 /* The block holding c->address, from the heaps' walk or the delayed-free queue. */
 static bool locate(heap_cli *c, const nth_trace_reader *r, bool have_traces, page_block *b)
 {
-    found f;
+    found_entry f;
     nth_delayed d;
     if (heap_find_entry(c, c->address, false, &f) && strcmp(f.what, "block") == 0) {
         const nth_walk_entry *e = &f.entry;

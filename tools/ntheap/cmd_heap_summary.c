@@ -7,6 +7,20 @@
  * encoding key is per heap (16 bytes, shown by -h), not one LFH key for the process;
  * termination on corruption is per heap; ntheap counts no lock contention ("-"), and the
  * virtual-bytes column is the segments' usable range (ntheap makes no large-UCR correction).
+ *
+ * `-s HEAP` (one heap) prints WinDbg's labelled form of the same numbers instead of a row:
+ *
+ *    0: Heap 00007f1dad9b0000
+ *      Flags          00000002 - HEAP_GROWABLE
+ *      Reserved memory in segments              256 (k)
+ *      ...
+ *      External fragmentation          54% (5 free blocks)      1 - largest free / all free
+ *      Virtual address fragmentation   45% (1 uncommited ranges) 1 - committed / virtual
+ *      Virtual blocks  2 - total 3072 KBytes
+ *      Lock contention -  (ntheap counts none)
+ *      Segments        1
+ *
+ * ("uncommited" is spelled as WinDbg spells it, so that a script written for it still matches.)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +31,7 @@ typedef struct summary_row {
     uintptr_t heap;
     uint32_t flags;
     uint64_t reserved, committed, virtual_bytes, free_bytes, free_blocks, ucrs, big_blocks, big_bytes;
+    uint64_t largest_free, segments;
     bool lfh, terminate, lock_held;
     nth_iter_problem problem;
     uint32_t problems;
@@ -35,7 +50,7 @@ static void walk_heap(heap_cli *c, uintptr_t address, summary_row *r, big_line *
     if (nth_target_read(c->target, address, &h, sizeof h) == 0 && h.magic == NTH_HEAP_MAGIC) {
         r->flags = h.flags | (h.maximum == 0 ? NTH_GROWABLE : 0);
         r->lfh = h.lfh != NULL;
-        r->terminate = h.terminate_on_corruption;
+        r->terminate = heap_bool_at(&h, offsetof(nth_heap, terminate_on_corruption));
         r->lock_held = h.lock.owner != 0;
     }
     nth_iter it;
@@ -50,6 +65,7 @@ static void walk_heap(heap_cli *c, uintptr_t address, summary_row *r, big_line *
             r->reserved += e.u.region.reserved;
             r->committed += e.u.region.committed;
             r->virtual_bytes += e.u.region.committed + e.u.region.uncommitted;
+            r->segments++;
         } else if (e.flags & NTH_ENTRY_UNCOMMITTED) {
             r->ucrs++;
         } else if (e.flags & NTH_ENTRY_BIG) {
@@ -63,10 +79,93 @@ static void walk_heap(heap_cli *c, uintptr_t address, summary_row *r, big_line *
         } else if (!(e.flags & NTH_ENTRY_BUSY) && !(e.flags & NTH_ENTRY_DAMAGED)) {
             r->free_blocks++;
             r->free_bytes += e.u.block.block_size;
+            if (e.u.block.block_size > r->largest_free) r->largest_free = e.u.block.block_size;
         }
     }
     r->problems = it.problems;
     r->problem = it.problem;
+}
+
+/* The names of a heap's flags, as WinDbg spells Windows' HEAP_* bits. */
+static void flag_names(uint32_t flags, char *buffer, size_t size)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {
+        {NTH_NO_SERIALIZE, "HEAP_NO_SERIALIZE"},
+        {NTH_GROWABLE, "HEAP_GROWABLE"},
+        {NTH_GENERATE_EXCEPTIONS, "HEAP_GENERATE_EXCEPTIONS"},
+        {NTH_TAIL_CHECKING_ENABLED, "HEAP_TAIL_CHECKING_ENABLED"},
+        {NTH_FREE_CHECKING_ENABLED, "HEAP_FREE_CHECKING_ENABLED"},
+        {NTH_DISABLE_COALESCE_ON_FREE, "HEAP_DISABLE_COALESCE_ON_FREE"},
+        {NTH_CREATE_ENABLE_EXECUTE, "HEAP_CREATE_ENABLE_EXECUTE"},
+    };
+    size_t at = 0;
+    buffer[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!(flags & names[i].bit)) continue;
+        int n = snprintf(buffer + at, size - at, "%s%s", at ? " | " : "", names[i].name);
+        if (n < 0 || (size_t)n >= size - at) break;
+        at += (size_t)n;
+    }
+}
+
+static uint64_t percent_lost(uint64_t part, uint64_t whole)
+{
+    return whole ? (whole - (part < whole ? part : whole)) * 100 / whole : 0;
+}
+
+/* -s HEAP: the labelled summary of one heap, WinDbg's form; the JSON object has the table row's
+ * members and the labelled form's extra ones. */
+static void single_heap(heap_cli *c, const summary_row *r)
+{
+    char text[256], names[192];
+    emit_array_begin(&c->e, "heaps");
+    snprintf(text, sizeof text, " 0: Heap %016lx", (unsigned long)r->heap);
+    emit_object_begin(&c->e, NULL, text);
+    emit_kv_hex(&c->e, "heap", NULL, r->heap, ADDR_DIGITS);
+    flag_names(r->flags, names, sizeof names);
+    snprintf(text, sizeof text, "%08x%s%s", r->flags, names[0] ? " - " : "", names);
+    emit_kv_hex(&c->e, "flags", NULL, r->flags, 8);
+    emit_kv_str(&c->e, "flag_names", NULL, names);
+    emit_text(&c->e, "   Flags          %s\n", text);
+    emit_text(&c->e, "   Reserved memory in segments              %" PRIu64 " (k)\n", r->reserved / 1024);
+    emit_kv_u64(&c->e, "reserved_kib", NULL, r->reserved / 1024);
+    emit_text(&c->e, "   Commited memory in segments              %" PRIu64 " (k)\n", r->committed / 1024);
+    emit_kv_u64(&c->e, "committed_kib", NULL, r->committed / 1024);
+    emit_text(&c->e, "   Virtual bytes (correction for large UCR) %" PRIu64 " (k)\n", r->virtual_bytes / 1024);
+    emit_kv_u64(&c->e, "virtual_kib", NULL, r->virtual_bytes / 1024);
+    emit_text(&c->e, "   Free space                               %" PRIu64 " (k) (%" PRIu64 " blocks)\n",
+              r->free_bytes / 1024, r->free_blocks);
+    emit_kv_u64(&c->e, "free_kib", NULL, r->free_bytes / 1024);
+    emit_kv_u64(&c->e, "free_list_length", NULL, r->free_blocks);
+    emit_kv_u64(&c->e, "largest_free", NULL, r->largest_free);
+    uint64_t external = percent_lost(r->largest_free, r->free_bytes);
+    emit_text(&c->e, "   External fragmentation          %" PRIu64 "%% (%" PRIu64 " free blocks)\n", external,
+              r->free_blocks);
+    emit_kv_u64(&c->e, "external_fragmentation_percent", NULL, external);
+    uint64_t va = percent_lost(r->committed, r->virtual_bytes);
+    emit_text(&c->e, "   Virtual address fragmentation   %" PRIu64 "%% (%" PRIu64 " uncommited ranges)\n", va, r->ucrs);
+    emit_kv_u64(&c->e, "virtual_address_fragmentation_percent", NULL, va);
+    emit_kv_u64(&c->e, "ucrs", NULL, r->ucrs);
+    emit_text(&c->e, "   Virtual blocks  %" PRIu64 " - total %" PRIu64 " KBytes\n", r->big_blocks, r->big_bytes / 1024);
+    emit_kv_u64(&c->e, "virtual_blocks", NULL, r->big_blocks);
+    emit_kv_u64(&c->e, "virtual_blocks_kib", NULL, r->big_bytes / 1024);
+    emit_text(&c->e, "   Lock contention -  (ntheap counts none)\n");
+    emit_kv_str(&c->e, "lock_contention", NULL, NULL);
+    emit_text(&c->e, "   Segments        %" PRIu64 "\n", r->segments);
+    emit_kv_u64(&c->e, "segments", NULL, r->segments);
+    emit_kv_str(&c->e, "fast_heap", NULL, r->lfh ? "LFH" : NULL);
+    if (r->lfh) emit_text(&c->e, "   Front end       LFH\n");
+    emit_kv_bool(&c->e, "lock_held", NULL, r->lock_held);
+    if (r->lock_held) emit_text(&c->e, "   (the heap's lock was held when it was read: the read may be torn)\n");
+    if (r->problems) {
+        nth_iter fake = {.problems = r->problems, .problem = r->problem};
+        heap_report_problems(c, r->heap, &fake);
+    }
+    emit_object_end(&c->e);
+    emit_array_end(&c->e);
 }
 
 int heap_view_summary(heap_cli *c)
@@ -78,6 +177,12 @@ int heap_view_summary(heap_cli *c)
     for (size_t i = 0; i < n; i++) {
         uintptr_t address = nth_target_heap_address(c->target, i);
         if (heap_selected(c, address)) walk_heap(c, address, &rows[n_rows++], &bigs, &n_bigs);
+    }
+    if (c->heap_arg && n_rows == 1) {
+        single_heap(c, &rows[0]);
+        free(rows);
+        free(bigs);
+        return 0;
     }
     static const emit_column big_columns[] = {
         {"heap", EMIT_HEX, NULL, NULL},
