@@ -71,39 +71,56 @@ typedef struct file_entry {
     const char *path;
 } file_entry;
 
-/* Parses the NT_FILE note in [note, note + size) of the core into entries (malloc'ed). */
+/* One note of a PT_NOTE segment's bytes: its type and descriptor. */
+typedef struct core_note {
+    uint32_t type;
+    const unsigned char *desc;
+    size_t size;
+} core_note;
+
+/* The note at *at in [p, p + size), and *at moved past it; false past the last note or at one
+ * whose name or descriptor runs past the segment. */
+static bool next_note(const unsigned char *p, size_t size, size_t *at, core_note *out)
+{
+    if (size < 12 || *at > size - 12) return false;
+    uint32_t namesz, descsz;
+    memcpy(&namesz, p + *at, 4);
+    memcpy(&descsz, p + *at + 4, 4);
+    memcpy(&out->type, p + *at + 8, 4);
+    size_t desc_at = *at + 12 + (((size_t)namesz + 3) & ~(size_t)3);
+    if (desc_at > size || descsz > size - desc_at) return false;
+    out->desc = p + desc_at;
+    out->size = descsz;
+    *at = desc_at + (((size_t)descsz + 3) & ~(size_t)3);
+    return true;
+}
+
+/* Parses the NT_FILE note in [p, p + size) of the core into entries (malloc'ed). */
 static size_t parse_nt_file(const unsigned char *p, size_t size, file_entry **out)
 {
     size_t at = 0;
-    while (at + 12 <= size) {
-        uint32_t namesz, descsz, type;
-        memcpy(&namesz, p + at, 4);
-        memcpy(&descsz, p + at + 4, 4);
-        memcpy(&type, p + at + 8, 4);
-        size_t name_at = at + 12, desc_at = name_at + ((namesz + 3u) & ~3u);
-        if (desc_at > size || descsz > size - desc_at) return 0;
-        if (type == NT_FILE && descsz >= 16) {
-            const unsigned char *d = p + desc_at;
-            uint64_t count, page;
-            memcpy(&count, d, 8);
-            memcpy(&page, d + 8, 8);
-            if (count > (descsz - 16) / 24) return 0;
-            file_entry *e = calloc(count ? count : 1, sizeof *e);
-            if (!e) return 0;
-            const char *names = (const char *)d + 16 + count * 24, *end = (const char *)d + descsz;
-            for (uint64_t i = 0; i < count; i++) {
-                memcpy(&e[i].start, d + 16 + i * 24, 8);
-                memcpy(&e[i].end, d + 16 + i * 24 + 8, 8);
-                memcpy(&e[i].offset, d + 16 + i * 24 + 16, 8);
-                e[i].offset *= page;
-                const char *nul = names < end ? memchr(names, '\0', (size_t)(end - names)) : NULL;
-                e[i].path = nul ? names : "";
-                names = nul ? nul + 1 : end;
-            }
-            *out = e;
-            return (size_t)count;
+    core_note note;
+    while (next_note(p, size, &at, &note)) {
+        if (note.type != NT_FILE || note.size < 16) continue;
+        const unsigned char *d = note.desc;
+        uint64_t count, page;
+        memcpy(&count, d, 8);
+        memcpy(&page, d + 8, 8);
+        if (count > (note.size - 16) / 24) return 0;
+        file_entry *e = calloc(count ? count : 1, sizeof *e);
+        if (!e) return 0;
+        const char *names = (const char *)d + 16 + count * 24, *end = (const char *)d + note.size;
+        for (uint64_t i = 0; i < count; i++) {
+            memcpy(&e[i].start, d + 16 + i * 24, 8);
+            memcpy(&e[i].end, d + 16 + i * 24 + 8, 8);
+            memcpy(&e[i].offset, d + 16 + i * 24 + 16, 8);
+            e[i].offset *= page;
+            const char *nul = names < end ? memchr(names, '\0', (size_t)(end - names)) : NULL;
+            e[i].path = nul ? names : "";
+            names = nul ? nul + 1 : end;
         }
-        at = desc_at + ((descsz + 3u) & ~3u);
+        *out = e;
+        return (size_t)count;
     }
     return 0;
 }
@@ -115,24 +132,17 @@ static size_t parse_nt_file(const unsigned char *p, size_t size, file_entry **ou
 static bool parse_threads(nth_target *t, const unsigned char *p, size_t size, unsigned em)
 {
     size_t at = 0;
-    while (at + 12 <= size) {
-        uint32_t namesz, descsz, type;
-        memcpy(&namesz, p + at, 4);
-        memcpy(&descsz, p + at + 4, 4);
-        memcpy(&type, p + at + 8, 4);
-        size_t name_at = at + 12, desc_at = name_at + ((namesz + 3u) & ~(size_t)3u);
-        if (desc_at > size || descsz > size - desc_at) return true;
-        if (type == NT_PRSTATUS && descsz > PRSTATUS_REGS) {
-            uint64_t regs[40];
-            size_t n = (descsz - PRSTATUS_REGS) / 8;
-            if (n > 40) n = 40;
-            memcpy(regs, p + desc_at + PRSTATUS_REGS, n * 8);
-            int32_t pid;
-            memcpy(&pid, p + desc_at + PRSTATUS_PID, 4);
-            nth_target_thread thread;
-            if (nth_thread_from_regs(&thread, pid, em, regs, n) && !nth_target_add_thread(t, &thread)) return false;
-        }
-        at = desc_at + ((descsz + 3u) & ~(size_t)3u);
+    core_note note;
+    while (next_note(p, size, &at, &note)) {
+        if (note.type != NT_PRSTATUS || note.size <= PRSTATUS_REGS) continue;
+        uint64_t regs[40];
+        size_t n = (note.size - PRSTATUS_REGS) / 8;
+        if (n > 40) n = 40;
+        memcpy(regs, note.desc + PRSTATUS_REGS, n * 8);
+        int32_t pid;
+        memcpy(&pid, note.desc + PRSTATUS_PID, 4);
+        nth_target_thread thread;
+        if (nth_thread_from_regs(&thread, pid, em, regs, n) && !nth_target_add_thread(t, &thread)) return false;
     }
     return true;
 }

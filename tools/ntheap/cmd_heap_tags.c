@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "cmd_heap.h"
+#include "heap/debug/tags.h"
 #include "inspect/debug_read.h"
 #include "target_arg.h"
 
@@ -27,21 +28,6 @@ typedef struct tags_view {
     heap_cli *c;
     size_t tables;
 } tags_view;
-
-static int by_bytes(const void *a, const void *b)
-{
-    const nth_tag_stats *x = a, *y = b;
-    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
-    if (x->allocs != y->allocs) return x->allocs < y->allocs ? 1 : -1;
-    return x->index < y->index ? -1 : x->index > y->index;
-}
-
-static int by_allocs(const void *a, const void *b)
-{
-    const nth_tag_stats *x = a, *y = b;
-    if (x->allocs != y->allocs) return x->allocs < y->allocs ? 1 : -1;
-    return by_bytes(a, b);
-}
 
 static void one_table(uintptr_t heap, const nth_tag_stats *rows, size_t n_rows, void *ctx)
 {
@@ -58,7 +44,7 @@ static void one_table(uintptr_t heap, const nth_tag_stats *rows, size_t n_rows, 
     size_t n = 0;
     for (size_t i = 0; i < n_rows; i++)
         if (rows[i].allocs || rows[i].frees || rows[i].bytes) shown[n++] = rows[i];
-    qsort(shown, n, sizeof *shown, c->sort_allocs ? by_allocs : by_bytes);
+    qsort(shown, n, sizeof *shown, c->sort_allocs ? nth_tags_by_allocs : nth_tags_by_bytes);
     emit_object_begin(&c->e, NULL, NULL);
     emit_kv_hex(&c->e, "heap", "heap ", heap, ADDR_DIGITS);
     emit_kv_u64(&c->e, "tags_defined", NULL, n_rows);

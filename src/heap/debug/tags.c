@@ -293,7 +293,7 @@ bool nth_heap_query_tag(nth_heap *heap, uint32_t index, bool reset, nth_tag_stat
     return ok;
 }
 
-static int by_bytes(const void *a, const void *b)
+int nth_tags_by_bytes(const void *a, const void *b)
 {
     const nth_tag_stats *x = a, *y = b;
     if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
@@ -301,11 +301,11 @@ static int by_bytes(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static int by_allocs(const void *a, const void *b)
+int nth_tags_by_allocs(const void *a, const void *b)
 {
     const nth_tag_stats *x = a, *y = b;
     if (x->allocs != y->allocs) return x->allocs < y->allocs ? 1 : -1;
-    return by_bytes(a, b);
+    return nth_tags_by_bytes(a, b);
 }
 
 /* poolmon's columns; rows that never counted anything are left out. */
@@ -317,7 +317,7 @@ bool nth_heap_print_tags(nth_heap *heap, FILE *out, nth_tag_sort sort)
     size_t n = nth_heap_tag_stats(heap, rows, NTH_MAX_TAG + 1), shown = 0;
     for (size_t i = 0; i < n; i++)
         if (rows[i].allocs || rows[i].frees || rows[i].bytes) rows[shown++] = rows[i];
-    qsort(rows, shown, sizeof *rows, sort == NTH_TAG_SORT_ALLOCS ? by_allocs : by_bytes);
+    qsort(rows, shown, sizeof *rows, sort == NTH_TAG_SORT_ALLOCS ? nth_tags_by_allocs : nth_tags_by_bytes);
     if (n) {
         fprintf(out, "%-5s %-32s %12s %12s %12s %14s %14s\n", "index", "tag", "allocs", "frees", "diff",
                 "bytes", "peak");

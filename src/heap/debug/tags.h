@@ -25,6 +25,11 @@
 
 #define NTH_TAGS_HIDDEN __attribute__((visibility("hidden")))
 
+/* qsort orders of a tag table (nth_tag_stats rows), the one `tag_report` and `ntheap heap -t`
+ * print: most bytes in use first (then most allocations), or most allocations first. */
+NTH_TAGS_HIDDEN int nth_tags_by_bytes(const void *a, const void *b);
+NTH_TAGS_HIDDEN int nth_tags_by_allocs(const void *a, const void *b);
+
 /* Heaps with a tag table; 0 keeps every hook to one load and a branch. */
 extern NTH_TAGS_HIDDEN atomic_uint nth_tags_heaps;
 /* NTHEAP_OPTIONS tags=module: the malloc layer passes NTH_TAGS_CALLER_FLAGS(). */
