@@ -194,6 +194,23 @@ static void link_big(nth_heap *heap, nth_big *big)
     heap->big_tail = big;
 }
 
+/* Lists a new live big block of `bytes` mapped bytes and counts it (a fresh mapping's bytes
+ * as reserved and committed too; a reused one was counted while cached). */
+static void link_big_locked(nth_heap *heap, nth_big *big, size_t bytes, bool fresh)
+{
+    link_big(heap, big);
+    heap->big_blocks++;
+    heap->big_bytes += bytes;
+    if (fresh) {
+        heap->reserved_bytes += bytes;
+        heap->committed_bytes += bytes;
+        heap->commit_ops++;
+    }
+    heap->busy_blocks++;
+    heap->busy_bytes += big->size;
+    heap->alloc_calls++;
+}
+
 static void unlink_big(nth_heap *heap, nth_big *big)
 {
     if (big->prev)
@@ -277,18 +294,8 @@ void *nth_big_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t a
     big->user_value = 0;
     asan_picture(big);
     store_prefix(heap, big);
-    link_big(heap, big);
-    heap->big_blocks++;
-    heap->big_bytes += bytes;
+    link_big_locked(heap, big, bytes, !reused);
     nth_big_cache_note_live_locked(heap, bytes);
-    if (!reused) {
-        heap->reserved_bytes += bytes;
-        heap->committed_bytes += bytes;
-        heap->commit_ops++;
-    }
-    heap->busy_blocks++;
-    heap->busy_bytes += size;
-    heap->alloc_calls++;
     /* Fresh pages are zero; a reused mapping may hold old data in its dirty prefix only. */
     size_t data_at = lead + NTH_BIG_HEADER_BYTES;
     if ((flags & NTH_ZERO_MEMORY) && dirty > data_at)
@@ -341,15 +348,7 @@ nth_big *nth_big_adopt_locked(nth_heap *heap, char *base, size_t bytes, char *da
     big->size = size;
     big->flags = (uint16_t)(BLOCK_BUSY | BLOCK_BIG | (flags & BLOCK_USER_FLAGS));
     big->page_heap = 1;
-    link_big(heap, big);
-    heap->big_blocks++;
-    heap->big_bytes += bytes;
-    heap->reserved_bytes += bytes;
-    heap->committed_bytes += bytes;
-    heap->commit_ops++;
-    heap->busy_blocks++;
-    heap->busy_bytes += size;
-    heap->alloc_calls++;
+    link_big_locked(heap, big, bytes, true);
     return big;
 }
 

@@ -276,24 +276,27 @@ nth_pst_status pst_bbt_unref(nth_pst_file *f, uint64_t bid, bool *gone, nth_pst_
     return NTH_PST_OK;
 }
 
-nth_pst_status pst_nbt_set_data(nth_pst_file *f, uint32_t nid, uint64_t bid_data,
-                                nth_pst_error *err)
+/* Writes the BID in field `field` of nid's NBT entry (NBTENTRY: nid, bidData, bidSub, ...,
+ * each id_size wide) and reseals its page. */
+static nth_pst_status nbt_set_field(nth_pst_file *f, uint32_t nid, unsigned field, uint64_t bid,
+                                    nth_pst_error *err)
 {
     nth_pst_node node;
     nth_pst_status st = nth_pst_nbt_lookup(f, nid, &node, err);
     if (st) return st;
-    wr_id(&f->lay, f->mem + node.ib_entry + f->lay.id_size, bid_data);
+    wr_id(&f->lay, f->mem + node.ib_entry + field * f->lay.id_size, bid);
     reseal(f, node.ib_entry & ~(uint64_t)(PST_PAGE_SIZE - 1), PST_PTYPE_NBT);
     return NTH_PST_OK;
+}
+
+nth_pst_status pst_nbt_set_data(nth_pst_file *f, uint32_t nid, uint64_t bid_data,
+                                nth_pst_error *err)
+{
+    return nbt_set_field(f, nid, 1, bid_data, err);
 }
 
 nth_pst_status pst_nbt_set_sub(nth_pst_file *f, uint32_t nid, uint64_t bid_sub,
                                nth_pst_error *err)
 {
-    nth_pst_node node;
-    nth_pst_status st = nth_pst_nbt_lookup(f, nid, &node, err);
-    if (st) return st;
-    wr_id(&f->lay, f->mem + node.ib_entry + 2 * f->lay.id_size, bid_sub);
-    reseal(f, node.ib_entry & ~(uint64_t)(PST_PAGE_SIZE - 1), PST_PTYPE_NBT);
-    return NTH_PST_OK;
+    return nbt_set_field(f, nid, 2, bid_sub, err);
 }

@@ -142,6 +142,9 @@ void pst_crash_point(int step);
  * sound. */
 nth_pst_status pst_image_open(const char *path, nth_pst_file **f, unsigned *mode,
                               nth_pst_error *err);
+/* The NBT entry of nid, which must have a data tree (else NTH_PST_E_UNSUPPORTED). */
+nth_pst_status pst_node_with_data(nth_pst_file *f, uint32_t nid, nth_pst_node *node,
+                                  nth_pst_error *err);
 /* Applies a heap to the node nid of the image: in place when possible, else a new data tree
  * (crash points 6, 7, 8), then stores the header. */
 nth_pst_status pst_heap_patch(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,

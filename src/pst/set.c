@@ -52,11 +52,8 @@ static nth_pst_status edit(nth_pst_file *f, uint32_t nid, uint16_t id, uint16_t 
                            const void *value, size_t size, nth_pst_error *err)
 {
     nth_pst_node node;
-    nth_pst_status st = nth_pst_nbt_lookup(f, nid, &node, err);
+    nth_pst_status st = pst_node_with_data(f, nid, &node, err);
     if (st) return st;
-    if (node.bid_data == 0)
-        return pst_fail(err, NTH_PST_E_UNSUPPORTED, "NBTENTRY", node.ib_entry,
-                        "node 0x%X has no data", nid);
     nth_pst_hn *hn;
     if ((st = nth_pst_hn_load(f, node.bid_data, &hn, err))) return st;
     pst_cache_free(&f->cache);

@@ -51,14 +51,9 @@ static void bits_set(uint8_t *bits, uint64_t from, uint64_t n, bool on)
     }
 }
 
-void pst_page_seal(nth_pst_file *f, uint64_t ib, uint8_t ptype, uint64_t bid)
+/* The CRC and BID of a page or block trailer t, in the order of the file's format. */
+static void put_crc_and_bid(const pst_layout *L, uint8_t *t, uint32_t crc, uint64_t bid)
 {
-    const pst_layout *L = &f->lay;
-    uint8_t *p = f->mem + ib, *t = p + L->page_data;
-    bool map = ptype == PST_PTYPE_AMAP || ptype == PST_PTYPE_PMAP;
-    t[0] = t[1] = ptype;
-    wr16(t + 2, map ? 0 : nth_pst_block_signature(ib, bid));
-    uint32_t crc = nth_pst_crc(0, p, L->page_data);
     if (L->unicode) {
         wr32(t + 4, crc);
         wr64(t + 8, bid);
@@ -66,6 +61,16 @@ void pst_page_seal(nth_pst_file *f, uint64_t ib, uint8_t ptype, uint64_t bid)
         wr32(t + 4, (uint32_t)bid);
         wr32(t + 8, crc);
     }
+}
+
+void pst_page_seal(nth_pst_file *f, uint64_t ib, uint8_t ptype, uint64_t bid)
+{
+    const pst_layout *L = &f->lay;
+    uint8_t *p = f->mem + ib, *t = p + L->page_data;
+    bool map = ptype == PST_PTYPE_AMAP || ptype == PST_PTYPE_PMAP;
+    t[0] = t[1] = ptype;
+    wr16(t + 2, map ? 0 : nth_pst_block_signature(ib, bid));
+    put_crc_and_bid(L, t, nth_pst_crc(0, p, L->page_data), bid);
 }
 
 void pst_block_put(nth_pst_file *f, uint64_t ib, uint64_t bid, const uint8_t *data, size_t cb)
@@ -76,16 +81,9 @@ void pst_block_put(nth_pst_file *f, uint64_t ib, uint64_t bid, const uint8_t *da
     memset(b, 0, total);
     memcpy(b, data, cb);
     uint8_t *t = b + total - L->block_trailer;
-    uint32_t crc = nth_pst_crc(0, b, cb);
     wr16(t, (uint16_t)cb);
     wr16(t + 2, nth_pst_block_signature(ib, bid));
-    if (L->unicode) {
-        wr32(t + 4, crc);
-        wr64(t + 8, bid);
-    } else {
-        wr32(t + 4, (uint32_t)bid);
-        wr32(t + 8, crc);
-    }
+    put_crc_and_bid(L, t, nth_pst_crc(0, b, cb), bid);
 }
 
 /* Appends one AMap span to the file: the AMap page (and a PMap page after every 8th). */

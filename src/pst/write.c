@@ -152,15 +152,23 @@ static nth_pst_status patch_in_place(nth_pst_file *f, const nth_pst_node *node,
     return NTH_PST_OK;
 }
 
+nth_pst_status pst_node_with_data(nth_pst_file *f, uint32_t nid, nth_pst_node *node,
+                                  nth_pst_error *err)
+{
+    nth_pst_status st = nth_pst_nbt_lookup(f, nid, node, err);
+    if (st) return st;
+    if (node->bid_data == 0)
+        return pst_fail(err, NTH_PST_E_UNSUPPORTED, "NBTENTRY", node->ib_entry,
+                        "node 0x%X has no data", nid);
+    return NTH_PST_OK;
+}
+
 nth_pst_status pst_heap_patch(nth_pst_file *f, uint32_t nid, const nth_pst_hn *hn,
                             nth_pst_error *err)
 {
     nth_pst_node node;
-    nth_pst_status st = nth_pst_nbt_lookup(f, nid, &node, err);
+    nth_pst_status st = pst_node_with_data(f, nid, &node, err);
     if (st) return st;
-    if (node.bid_data == 0)
-        return pst_fail(err, NTH_PST_E_UNSUPPORTED, "NBTENTRY", node.ib_entry,
-                        "node 0x%X has no data", nid);
     bool done = false;
     if (hn->count == 1) {
         st = patch_in_place(f, &node, hn->pages[0].data, hn->pages[0].size, &done, err);
