@@ -223,13 +223,7 @@ static bool next_lfh_block(nth_iter *it, nth_walk_entry *e)
             note_problem(it, at, "a block's unused bytes within its size", "more than the block has");
             unused = 0;
         }
-        memset(e, 0, sizeof *e);
-        e->data = (char *)((uintptr_t)sub->first_block + (uintptr_t)i * sub->block_size);
-        e->size = sub->block_size - unused;
-        e->overhead = unused;
-        e->region_index = it->segment.owner.index;
-        e->flags = NTH_ENTRY_BUSY | NTH_ENTRY_LFH;
-        e->u.block.block_size = sub->block_size;
+        nth_iter_lfh_entry(it, i, unused, e);
         return true;
     }
     it->phase = NTH_ITER_BLOCKS;

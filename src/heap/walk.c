@@ -17,7 +17,11 @@
  * Speed: finding a position again costs a few dozen reads, so a thread that walks a heap it has
  * locked (nth_heap_lock, the consistent way to walk) keeps its cursor between steps and resumes
  * it when it is handed back the entry it returned last and the lock has not been taken since
- * (every change to a locked heap takes the lock, even the LFH's, which the lock pauses).
+ * (every change to a locked heap takes the lock, even the LFH's, which the lock pauses). The
+ * most common step of such a walk — the next LFH slot named by the bitmap word the cursor holds
+ * — is taken before any of the call's set-up: with the lock held by this thread and its count
+ * unchanged since the last step, nothing can have changed, so neither the lock nor the handle
+ * needs checking again.
  */
 #include "heap/iter.h"
 
@@ -38,6 +42,15 @@ static bool resumable(nth_heap *heap, const nth_walk_entry *entry)
            entry->flags == cached.last.flags; /* a position is its data pointer and flags */
 }
 
+
+static void remember(nth_heap *heap, const nth_walk_entry *entry)
+{
+    cached.heap = heap;
+    cached.destroys = atomic_load_explicit(&nth_heap_destroys, memory_order_acquire);
+    cached.acquisitions = heap->lock.acquisitions;
+    cached.last.data = entry->data;
+    cached.last.flags = entry->flags;
+}
 
 static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
 {
@@ -66,15 +79,29 @@ static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
         nth_set_last_error(NTH_ERR_NO_MORE_ITEMS);
         return false;
     }
-    cached.heap = heap;
-    cached.destroys = atomic_load_explicit(&nth_heap_destroys, memory_order_acquire);
-    cached.acquisitions = heap->lock.acquisitions;
+    remember(heap, entry);
+    return true;
+}
+
+/* A locked walk's common step, taken before any of a call's set-up: this thread holds the heap
+ * lock, nobody has acquired it since the last step (this thread's own calls included), no heap
+ * was destroyed, the caller hands back the entry it was given, and the bitmap word the cursor
+ * holds names the next LFH slot. Nothing can have changed then, so the step needs neither the
+ * lock's acquisition nor the handle's check; anything else is left to the full step. */
+static inline bool step_in_word(nth_heap *heap, nth_walk_entry *entry)
+{
+    if (!heap || heap != cached.heap || !entry ||
+        atomic_load_explicit(&nth_heap_destroys, memory_order_acquire) != cached.destroys ||
+        !nth_lock_held_by_me(&heap->lock) || heap->lock.user_depth == 0 ||
+        heap->lock.acquisitions != cached.acquisitions || entry->data != cached.last.data ||
+        entry->flags != cached.last.flags || !nth_iter_next_in_word(&cached.it, entry))
+        return false;
     cached.last.data = entry->data;
     cached.last.flags = entry->flags;
     return true;
 }
 
-bool nth_heap_walk(nth_heap *heap, nth_walk_entry *entry)
+static __attribute__((noinline)) bool walk_step(nth_heap *heap, nth_walk_entry *entry)
 {
     NTH_ENTER("nth_heap_walk");
     /* The handle this thread's last step found sound is still a heap if none was destroyed since:
@@ -93,4 +120,10 @@ bool nth_heap_walk(nth_heap *heap, nth_walk_entry *entry)
     bool ok = step_locked(heap, entry);
     nth_lock_release(&heap->lock);
     return ok;
+}
+
+bool nth_heap_walk(nth_heap *heap, nth_walk_entry *entry)
+{
+    if (NTH_LIKELY(step_in_word(heap, entry))) return true;
+    return walk_step(heap, entry);
 }

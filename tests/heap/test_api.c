@@ -374,6 +374,63 @@ TEST(walk_of_a_heap_destroyed_mid_walk_is_refused)
     CHECK(again.data == entry.data); /* the caller's entry is left as it was */
 }
 
+/* Collects a walk's LFH entries; with `locked`, under nth_heap_lock (the walk resumes its cursor
+ * and takes its quick step within a bitmap word), else each step finds its place again. */
+static size_t lfh_entries(nth_heap *heap, bool locked, void **out, size_t max)
+{
+    size_t n = 0;
+    if (locked && !nth_heap_lock(heap)) return 0;
+    nth_walk_entry e = {0};
+    while (nth_heap_walk(heap, &e))
+        if ((e.flags & NTH_ENTRY_LFH) && n < max) out[n++] = e.data;
+    if (locked && !nth_heap_unlock(heap)) return 0;
+    return n;
+}
+
+/* A locked walk steps within the bitmap word it holds without retaking the lock; it must see what
+ * a walk that finds its place at every step sees, notice a change the walking thread makes
+ * between two steps, and resume from an older entry handed back to it. */
+TEST(locked_walk_quick_steps_agree_with_full_steps)
+{
+    enum { N = 300 };
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap);
+    static void *blocks[N], *locked[N + 1], *unlocked[N + 1];
+    for (int i = 0; i < N; i++) REQUIRE(blocks[i] = nth_heap_alloc(heap, 0, 48));
+    for (int i = 0; i < N; i += 7) CHECK(nth_heap_free(heap, 0, blocks[i]));
+    size_t a = lfh_entries(heap, true, locked, N + 1), b = lfh_entries(heap, false, unlocked, N + 1);
+    CHECK(a > 200);
+    CHECK_EQ(a, b);
+    CHECK(memcmp(locked, unlocked, a * sizeof *locked) == 0);
+
+    /* A block freed between two steps of a locked walk, ahead of the cursor, is not listed. */
+    REQUIRE(nth_heap_lock(heap));
+    nth_walk_entry e = {0}, older = {0};
+    while (nth_heap_walk(heap, &e) && !(e.flags & NTH_ENTRY_LFH)) continue;
+    REQUIRE(e.flags & NTH_ENTRY_LFH);
+    CHECK(nth_heap_walk(heap, &e));
+    older = e;
+    CHECK(nth_heap_walk(heap, &e));
+    nth_walk_entry third = e;
+    void *ahead = locked[5];
+    CHECK(nth_heap_free(heap, 0, ahead));
+    size_t seen_ahead = 0, after = 0;
+    while (nth_heap_walk(heap, &e)) {
+        if (e.data == ahead) seen_ahead++;
+        if (e.flags & NTH_ENTRY_LFH) after++;
+    }
+    CHECK_EQ(seen_ahead, 0);
+    CHECK_EQ(after, a - 4); /* the first three listed, and the one freed */
+    nth_walk_entry resumed = older;
+    CHECK(nth_heap_walk(heap, &resumed)); /* an older entry handed back: the one after it */
+    CHECK(resumed.data == third.data);
+    CHECK(nth_heap_walk(heap, &resumed));
+    CHECK(resumed.data == locked[3]);
+    CHECK(nth_heap_unlock(heap));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
 TEST(huge_requests_fail_cleanly)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
@@ -424,6 +481,7 @@ int main(int argc, char **argv)
     RUN(process_heap_and_list);
     RUN(invalid_handles_are_refused);
     RUN(walk_of_a_heap_destroyed_mid_walk_is_refused);
+    RUN(locked_walk_quick_steps_agree_with_full_steps);
     RUN(huge_requests_fail_cleanly);
     RUN(debug_fills);
     return harness_finish(argv[0]);
