@@ -14,7 +14,12 @@
  * debug heaps never run the LFH, as on Windows.
  *
  * Threads: each (thread, heap) pair has a cache (lfh_tcache.c) holding one current subsegment
- * per bucket. The owning thread allocates and frees in its current subsegments without the heap
+ * per bucket. A thread's first subsegment of a size costs at least a page of blocks and one of
+ * metadata, so a thread that joins a heap where other threads have caches already makes its
+ * first NTH_LFH_THREAD_WARMUP allocations of each size through the back-end (under the lock)
+ * and takes a subsegment at the next: a short-lived thread that allocates a few blocks of many
+ * sizes does not leave a resident page per size behind. A cache taken over from an exited
+ * thread keeps that thread's subsegments and counts. The owning thread allocates and frees in its current subsegments without the heap
  * lock, with one atomic bit operation per block (its busy bit). A free from another thread
  * counts itself in remote_count and then sets the block's bit in the subsegment's remote bitmap
  * (nothing is written into the block, and nothing of the subsegment is touched after the bit is
@@ -144,6 +149,9 @@ void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size)
         }
     } else if (!heap->lfh_enabled || !atomic_load_explicit(&heap->lfh->active[bucket], memory_order_relaxed)) {
         return NULL;
+    } else if (tc->warmup[bucket] != 0) {
+        tc->warmup[bucket]--; /* only the cache's thread writes it */
+        return NULL;          /* the back-end serves this one */
     }
     if (NTH_UNLIKELY(!p)) p = alloc_locked_path(heap, tc, bucket, size);
     /* Zeroed to the end of the block, as Windows does: what a program reads past its request

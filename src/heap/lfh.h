@@ -117,6 +117,8 @@ typedef struct nth_lfh_tcache {
     _Atomic uint32_t in_op;          /* 1 while a fast-path operation runs (see lfh_tcache.c) */
     _Atomic uint32_t gate;           /* 0, or NTH_LFH_GATE_* bits: the fast path's one test */
     nth_lfh_subsegment *current[NTH_LFH_BUCKETS];
+    uint8_t warmup[NTH_LFH_BUCKETS]; /* allocations of each bucket this cache still leaves to the
+                                      * back-end before it takes a subsegment (lfh.c) */
 } nth_lfh_tcache;
 
 /* The per-heap LFH object, created at the first activation in a private mapping of its own. */
@@ -195,6 +197,10 @@ struct nth_lfh_tcache *nth_lfh_cache_for(const nth_heap *heap);
 struct nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap, bool to_allocate);
 /* Retires the subsegments of exited threads' spare caches, when there are more than `keep`. */
 #define NTH_LFH_SPARE_CACHES 4u
+
+/* Allocations of each size a thread makes through the back-end before it gets a subsegment of
+ * its own for that size, when other threads of the heap have caches already (see lfh.c). */
+#define NTH_LFH_THREAD_WARMUP 8u
 void nth_lfh_adopt_orphans_locked(nth_heap *heap, uint32_t keep);
 /* Keep every fast path out while the heap is locked by a user, validated or compacted. */
 void nth_lfh_pause(nth_heap *heap);

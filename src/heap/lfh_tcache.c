@@ -132,6 +132,9 @@ static nth_lfh_tcache *make_cache(nth_heap *heap)
     if (atomic_load(&heap->lfh_paused) > 0) gate |= NTH_LFH_GATE_PAUSED;
     atomic_store_explicit(&tc->gate, gate, memory_order_relaxed);
     nth_lfh *lfh = heap->lfh;
+    /* The heap's first cache takes subsegments at once (the activation counter spoke for its
+     * thread); a later thread's cache warms each size up first (lfh.c). */
+    memset(tc->warmup, lfh->caches ? NTH_LFH_THREAD_WARMUP : 0, sizeof tc->warmup);
     tc->heap_prev = NULL;
     tc->heap_next = lfh->caches;
     if (lfh->caches) lfh->caches->heap_prev = tc;

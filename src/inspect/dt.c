@@ -136,6 +136,7 @@ static const nth_dt_field tcache_fields[] = {
     U(nth_lfh_tcache, in_op, "uint32_t"),
     U(nth_lfh_tcache, gate, "uint32_t"),
     A(nth_lfh_tcache, current, "nth_lfh_subsegment *[128]"),
+    A(nth_lfh_tcache, warmup, "uint8_t[128]"),
 };
 
 static const nth_dt_field big_fields[] = {

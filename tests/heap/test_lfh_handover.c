@@ -12,6 +12,8 @@
  *     interior offset, or twice, is reported once and changes nothing;
  *   - interior addresses of blocks of every kind of block size (the owner's free divides by the
  *     block size exactly) are refused, block starts are accepted;
+ *   - a thread that joins a heap whose LFH serves other threads makes its first few allocations
+ *     of a size through the back-end, then gets a subsegment; a taken-over cache needs no warm-up;
  *   - a block freed by another thread while the owner allocates and frees blocks of the same
  *     bitmap word, then freed again by the owner, is refused as a double free every time (the
  *     owner's busy-bit writes never bring a claimed block's bit back), and is handed out once.
@@ -20,6 +22,7 @@
 
 #include "harness/harness.h"
 #include "heap/internal.h"
+#include "heap/lfh.h"
 #include "ntheap.h"
 
 enum { SIZE = 32, WARM = 40 };
@@ -247,6 +250,54 @@ TEST(remote_free_then_owner_double_free_is_refused)
     nth_heap_destroy(heap);
 }
 
+/* ------------------------------------------------------------------------------ warm-up */
+
+enum { WARMUP_TAKES = NTH_LFH_THREAD_WARMUP + 3 };
+
+static bool is_lfh_block(nth_heap *h, const void *p)
+{
+    nth_walk_entry e = {0};
+    while (nth_heap_walk(h, &e))
+        if (e.data == p && !(e.flags & NTH_ENTRY_INTERNAL)) /* a subsegment's block starts at its slot 0 */
+            return (e.flags & NTH_ENTRY_LFH) != 0;
+    return false;
+}
+
+static void *take_a_few(void *arg)
+{
+    void **out = arg;
+    for (int i = 0; i < WARMUP_TAKES; i++) out[i] = nth_heap_alloc(heap, 0, SIZE);
+    return NULL;
+}
+
+/* A thread that joins a heap whose LFH serves other threads makes its first few allocations of
+ * a size through the back-end (no subsegment, no resident page of its own for a size it barely
+ * uses), then gets its own subsegment; a thread that takes over an exited thread's cache needs
+ * no warm-up. */
+TEST(a_joining_thread_warms_each_size_up_through_the_back_end)
+{
+    heap = lfh_heap();
+    void *first[WARMUP_TAKES], *second[WARMUP_TAKES];
+    nth_heap_stats before, after;
+    CHECK(nth_heap_query_stats(heap, &before));
+    run_thread(take_a_few, first);
+    CHECK(nth_heap_query_stats(heap, &after));
+    CHECK_EQ(after.lfh_subsegments, before.lfh_subsegments + 1);
+    for (int i = 0; i < WARMUP_TAKES; i++) {
+        REQUIRE(first[i]);
+        CHECK_EQ(is_lfh_block(heap, first[i]), i >= (int)NTH_LFH_THREAD_WARMUP);
+        CHECK_EQ(nth_heap_size(heap, 0, first[i]), SIZE);
+    }
+    run_thread(take_a_few, second); /* takes the first thread's cache over */
+    for (int i = 0; i < WARMUP_TAKES; i++) CHECK(is_lfh_block(heap, second[i]));
+    for (int i = 0; i < WARMUP_TAKES; i++) {
+        CHECK(nth_heap_free(heap, 0, first[i]));
+        CHECK(nth_heap_free(heap, 0, second[i]));
+    }
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
 int main(int argc, char **argv)
 {
     RUN(exiting_thread_hands_its_cache_over_without_the_heap_lock);
@@ -254,5 +305,6 @@ int main(int argc, char **argv)
     RUN(owner_free_of_a_block_never_handed_out_is_refused);
     RUN(owner_free_finds_block_starts_of_every_size);
     RUN(remote_free_then_owner_double_free_is_refused);
+    RUN(a_joining_thread_warms_each_size_up_through_the_back_end);
     return harness_finish(argv[0]);
 }
