@@ -24,9 +24,12 @@
  * counts itself in remote_count and then sets the block's bit in the subsegment's remote bitmap
  * (nothing is written into the block, and nothing of the subsegment is touched after the bit is
  * set, since the block may be collected and the subsegment released from then on); the owner
- * collects remote bits when it runs out of free blocks. A full subsegment is retired to the
- * bucket's pool (no owner, a FIFO probed oldest first); a retired subsegment whose last block
- * is freed goes back to the back-end.
+ * collects remote bits when it runs out of free blocks. A filled subsegment stays with its cache
+ * (held, up to NTH_LFH_HELD per bucket, newest first), so that its thread's frees into it stay
+ * on the lock-free path and refill it: a cache that runs out looks at what it holds first.
+ * Beyond that, the oldest held subsegment is retired to the bucket's pool (no owner, a FIFO
+ * probed oldest first); a retired subsegment whose last block is freed goes back to the
+ * back-end, and so do empty held ones when the heap is compacted or the cache retired.
  *
  * Double frees are refused in O(1): every free claims its block by clearing the block's busy
  * bit with one atomic read-modify-write (nth_lfh_claim), so of two frees of one block — the
@@ -101,13 +104,13 @@ static void *alloc_locked_path(nth_heap *heap, nth_lfh_tcache *tc, unsigned buck
     void *p = NULL;
     nth_lock_acquire(&heap->lock);
     nth_lfh_adopt_orphans_locked(heap, NTH_LFH_SPARE_CACHES);
-    nth_lfh_subsegment *sub = tc->current[bucket];
+    nth_lfh_subsegment *sub = tc->current[bucket], *filled = NULL;
     if (sub && heap->lfh_enabled) {
         p = take_block(heap, sub, size);
         if (!p && nth_lfh_collect_remote(heap, sub)) p = take_block(heap, sub, size);
         if (!p) {
             tc->current[bucket] = NULL;
-            nth_lfh_retire_locked(heap, sub);
+            filled = sub;
         }
     }
     if (!p && heap->lfh_enabled) {
@@ -117,6 +120,7 @@ static void *alloc_locked_path(nth_heap *heap, nth_lfh_tcache *tc, unsigned buck
             p = take_block(heap, sub, size);
         }
     }
+    if (filled) nth_lfh_hold_locked(heap, tc, filled); /* after the search, which it would not pass */
     nth_lock_release(&heap->lock);
     return p;
 }

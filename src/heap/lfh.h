@@ -63,7 +63,7 @@
 typedef struct nth_lfh_subsegment {
     nth_owner owner;                 /* kind OWNER_LFH; base = A, reserve = k * 64 KiB - 16 */
     /* -- the fast paths' fields, in the first two cache lines -- */
-    _Atomic(struct nth_lfh_tcache *) owner_cache; /* NULL: retired, in the bucket's pool */
+    _Atomic(struct nth_lfh_tcache *) owner_cache; /* its current or held; NULL: in the bucket's pool */
     char *first_block;               /* A: block 0 */
     size_t span;                     /* n_blocks * block_size */
     uint32_t block_size;             /* bytes, the stride */
@@ -88,7 +88,8 @@ typedef struct nth_lfh_subsegment {
     nth_segment *segment;            /* the segment holding the user area */
     struct nth_lfh_subsegment *next; /* all-subsegments list of the heap (under the heap lock) */
     struct nth_lfh_subsegment *prev;
-    struct nth_lfh_subsegment *pool_next; /* bucket pool of retired subsegments; idle list */
+    struct nth_lfh_subsegment *pool_next; /* bucket pool of retired subsegments; a cache's held
+                                           * list; the idle list */
     struct nth_lfh_subsegment *pool_prev;
 } nth_lfh_subsegment;
 
@@ -117,6 +118,9 @@ typedef struct nth_lfh_tcache {
     _Atomic uint32_t in_op;          /* 1 while a fast-path operation runs (see lfh_tcache.c) */
     _Atomic uint32_t gate;           /* 0, or NTH_LFH_GATE_* bits: the fast path's one test */
     nth_lfh_subsegment *current[NTH_LFH_BUCKETS];
+    nth_lfh_subsegment *held[NTH_LFH_BUCKETS]; /* subsegments it filled and still owns, newest
+                                                * first (pool_next; under the heap lock) */
+    uint8_t n_held[NTH_LFH_BUCKETS];
     uint8_t warmup[NTH_LFH_BUCKETS]; /* allocations of each bucket this cache still leaves to the
                                       * back-end before it takes a subsegment (lfh.c) */
 } nth_lfh_tcache;
@@ -170,9 +174,15 @@ void nth_lfh_note_backend_free_locked(nth_heap *heap, size_t size);
 
 /* ------------------------------------------------------------------------ lfh_subseg.c */
 
-/* A subsegment with a free block for `tc` (a pooled one with free blocks, else a new one). */
+/* A subsegment with a free block for `tc`: one it holds, else a pooled one, else a new one. */
 nth_lfh_subsegment *nth_lfh_acquire_subsegment_locked(nth_heap *heap, struct nth_lfh_tcache *tc, unsigned bucket);
-/* Retires a cache's current subsegment to its bucket pool, or to the back-end when empty. */
+/* Keeps `tc`'s filled current subsegment among its held ones, retiring the oldest held one
+ * beyond NTH_LFH_HELD. */
+void nth_lfh_hold_locked(nth_heap *heap, struct nth_lfh_tcache *tc, nth_lfh_subsegment *sub);
+/* Retires every subsegment `tc` holds (not its current ones); with `only_empty`, those entirely
+ * free, which go back to the back-end. */
+void nth_lfh_retire_held_locked(nth_heap *heap, struct nth_lfh_tcache *tc, bool only_empty);
+/* Retires a cache's subsegment to its bucket pool, or to the back-end when empty. */
 void nth_lfh_retire_locked(nth_heap *heap, nth_lfh_subsegment *sub);
 /* Gives an unowned, entirely free subsegment back to the back-end. */
 void nth_lfh_release_subsegment_locked(nth_heap *heap, nth_lfh_subsegment *sub);
@@ -197,6 +207,9 @@ struct nth_lfh_tcache *nth_lfh_cache_for(const nth_heap *heap);
 struct nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap, bool to_allocate);
 /* Retires the subsegments of exited threads' spare caches, when there are more than `keep`. */
 #define NTH_LFH_SPARE_CACHES 4u
+
+/* Filled subsegments a cache keeps per bucket besides its current one (see lfh.c). */
+#define NTH_LFH_HELD 1u
 
 /* Allocations of each size a thread makes through the back-end before it gets a subsegment of
  * its own for that size, when other threads of the heap have caches already (see lfh.c). */

@@ -152,6 +152,8 @@ void nth_lfh_trim_locked(nth_heap *heap)
     nth_assert_held(heap);
     nth_lfh *lfh = heap->lfh;
     if (!lfh) return;
+    /* The caches are paused: what they hold can be taken from them. */
+    for (nth_lfh_tcache *tc = lfh->caches; tc; tc = tc->heap_next) nth_lfh_retire_held_locked(heap, tc, true);
     for (unsigned b = 0; b < NTH_LFH_BUCKETS; b++) {
         nth_lfh_subsegment *sub = lfh->pools[b].head;
         while (sub) {

@@ -292,8 +292,9 @@ static inline void nth_lfh_end_fast(nth_lfh_tcache *tc)
     atomic_store_explicit(&tc->in_op, 0, memory_order_release);
 }
 
-/* True when `tc` owns `sub`. A cache owns exactly the subsegments it holds as current (one per
- * bucket): acquiring one sets its owner, retiring one clears it (under the heap lock). */
+/* True when `tc` owns `sub`. A cache owns exactly its current subsegments (one per bucket) and
+ * the filled ones it holds (tc->held): acquiring one sets its owner, retiring one clears it
+ * (under the heap lock). */
 static inline bool nth_lfh_owns(const nth_lfh_tcache *tc, const nth_lfh_subsegment *sub)
 {
     return atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == tc;

@@ -1,7 +1,7 @@
 /*
  * lfh_subseg.c — LFH subsegments: carving a user area from the back-end, the metadata mapping
- * beside it, the per-bucket pools of retired subsegments, collection of remote frees,
- * retirement, release, and repair of a damaged free list. Everything here runs with the heap
+ * beside it, the subsegments a cache holds, the per-bucket pools of retired subsegments,
+ * collection of remote frees, retirement, release, and repair of a damaged free list. Everything here runs with the heap
  * lock held, or on the owning thread for the subsegment's own free list.
  *
  *   back-end block (busy | internal | LFH)               metadata mapping (private, reused)
@@ -223,17 +223,69 @@ void nth_lfh_retire_locked(nth_heap *heap, nth_lfh_subsegment *sub)
         pool_push(heap->lfh, sub);
 }
 
+/* True when `sub` has a block to hand out: on its free list, or never used. */
+static bool has_free_block(const nth_lfh_subsegment *sub)
+{
+    return sub->free_head != NTH_LFH_NO_BLOCK || sub->bump < sub->n_blocks;
+}
+
+/* Unlinks the held subsegment `*link` names from its cache's list. */
+static nth_lfh_subsegment *unhold(nth_lfh_tcache *tc, nth_lfh_subsegment **link)
+{
+    nth_lfh_subsegment *sub = *link;
+    *link = sub->pool_next;
+    sub->pool_next = NULL;
+    tc->n_held[sub->bucket]--;
+    return sub;
+}
+
+void nth_lfh_hold_locked(nth_heap *heap, nth_lfh_tcache *tc, nth_lfh_subsegment *sub)
+{
+    nth_assert_held(heap);
+    unsigned bucket = sub->bucket;
+    sub->pool_next = tc->held[bucket];
+    sub->pool_prev = NULL;
+    tc->held[bucket] = sub;
+    if (++tc->n_held[bucket] <= NTH_LFH_HELD) return;
+    nth_lfh_subsegment **link = &tc->held[bucket];
+    while ((*link)->pool_next) link = &(*link)->pool_next;
+    nth_lfh_retire_locked(heap, unhold(tc, link)); /* the oldest */
+}
+
+void nth_lfh_retire_held_locked(nth_heap *heap, nth_lfh_tcache *tc, bool only_empty)
+{
+    nth_assert_held(heap);
+    for (unsigned b = 0; b < NTH_LFH_BUCKETS; b++) {
+        nth_lfh_subsegment **link = &tc->held[b];
+        while (*link) {
+            if (only_empty) {
+                nth_lfh_collect_remote(heap, *link);
+                if (!nth_lfh_is_empty(*link)) {
+                    link = &(*link)->pool_next;
+                    continue;
+                }
+            }
+            nth_lfh_retire_locked(heap, unhold(tc, link));
+        }
+    }
+}
+
 nth_lfh_subsegment *nth_lfh_acquire_subsegment_locked(nth_heap *heap, nth_lfh_tcache *tc, unsigned bucket)
 {
     nth_assert_held(heap);
     nth_lfh *lfh = heap->lfh;
+    /* The cache's own filled subsegments first, newest first: the blocks its thread has freed
+     * there since (and other threads' frees, collected now). */
+    for (nth_lfh_subsegment **link = &tc->held[bucket]; *link; link = &(*link)->pool_next) {
+        nth_lfh_collect_remote(heap, *link);
+        if (has_free_block(*link)) return unhold(tc, link);
+    }
     /* Oldest first (the likeliest to have had blocks freed); a probed subsegment with nothing
      * free goes to the back, so that successive probes visit the whole pool in turn. */
     for (unsigned probes = 0; probes < 8 && lfh->pools[bucket].head; probes++) {
         nth_lfh_subsegment *sub = lfh->pools[bucket].head;
         nth_lfh_pool_remove(lfh, sub);
-        if (sub->free_head == NTH_LFH_NO_BLOCK &&
-            atomic_load_explicit(&sub->remote_count, memory_order_acquire) == 0 && sub->bump == sub->n_blocks) {
+        if (!has_free_block(sub) && atomic_load_explicit(&sub->remote_count, memory_order_acquire) == 0) {
             pool_push(lfh, sub);
             continue;
         }

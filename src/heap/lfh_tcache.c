@@ -163,6 +163,7 @@ nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap, bool to_allocate)
 static void detach_cache_locked(nth_heap *heap, nth_lfh_tcache *tc)
 {
     nth_assert_held(heap);
+    nth_lfh_retire_held_locked(heap, tc, false);
     for (unsigned b = 0; b < NTH_LFH_BUCKETS; b++)
         if (tc->current[b]) {
             nth_lfh_subsegment *sub = tc->current[b];

@@ -14,6 +14,8 @@
  *     block size exactly) are refused, block starts are accepted;
  *   - a thread that joins a heap whose LFH serves other threads makes its first few allocations
  *     of a size through the back-end, then gets a subsegment; a taken-over cache needs no warm-up;
+ *   - a subsegment its thread filled stays with the thread's cache: the thread's frees into it are
+ *     lock-free, the cache refills from it, and compaction gives it back once it is empty;
  *   - a block freed by another thread while the owner allocates and frees blocks of the same
  *     bitmap word, then freed again by the owner, is refused as a double free every time (the
  *     owner's busy-bit writes never bring a claimed block's bit back), and is handed out once.
@@ -298,6 +300,47 @@ TEST(a_joining_thread_warms_each_size_up_through_the_back_end)
     nth_heap_destroy(heap);
 }
 
+/* -------------------------------------------------------------------- held subsegments */
+
+/* A subsegment its thread filled stays with the thread's cache: the thread's frees into it take
+ * the lock-free path (the heap lock is not acquired, and the subsegment is not given back when
+ * its last block comes home), the cache refills from it before it takes another, and compaction
+ * gives the empty one back. */
+TEST(a_filled_subsegment_stays_with_its_thread)
+{
+    heap = lfh_heap();
+    nth_heap_stats st;
+    REQUIRE(nth_heap_query_stats(heap, &st));
+    const size_t first = st.lfh_subsegments;
+    static void *b[2 * NTH_LFH_MAX_BLOCKS];
+    size_t n = 0;
+    do {
+        REQUIRE(n < sizeof b / sizeof b[0]);
+        REQUIRE(b[n++] = nth_heap_alloc(heap, 0, SIZE));
+        REQUIRE(nth_heap_query_stats(heap, &st));
+    } while (st.lfh_subsegments == first);
+    const size_t filled = n - 1;
+    void *opener = b[filled]; /* it opened the next subsegment */
+    uint64_t before = heap->lock.acquisitions;
+    for (size_t i = 0; i < filled; i++) CHECK(nth_heap_free(heap, 0, b[i]));
+    CHECK_EQ(heap->lock.acquisitions, before);
+    REQUIRE(nth_heap_query_stats(heap, &st));
+    CHECK_EQ(st.lfh_subsegments, first + 1);
+    /* The current one's free blocks, then the held one's: still no third subsegment. */
+    for (size_t i = 0; i < 2 * filled - 1; i++) REQUIRE(b[i] = nth_heap_alloc(heap, 0, SIZE));
+    REQUIRE(nth_heap_query_stats(heap, &st));
+    CHECK_EQ(st.lfh_subsegments, first + 1);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    for (size_t i = 0; i < 2 * filled - 1; i++) CHECK(nth_heap_free(heap, 0, b[i]));
+    CHECK(nth_heap_free(heap, 0, opener));
+    nth_heap_compact(heap, 0); /* the held one is empty: back to the back-end */
+    REQUIRE(nth_heap_query_stats(heap, &st));
+    CHECK_EQ(st.lfh_subsegments, first);
+    CHECK_EQ(st.lfh_blocks, 0);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
 int main(int argc, char **argv)
 {
     RUN(exiting_thread_hands_its_cache_over_without_the_heap_lock);
@@ -306,5 +349,6 @@ int main(int argc, char **argv)
     RUN(owner_free_finds_block_starts_of_every_size);
     RUN(remote_free_then_owner_double_free_is_refused);
     RUN(a_joining_thread_warms_each_size_up_through_the_back_end);
+    RUN(a_filled_subsegment_stays_with_its_thread);
     return harness_finish(argv[0]);
 }
