@@ -24,7 +24,8 @@
  * counts itself in remote_count and then sets the block's bit in the subsegment's remote bitmap
  * (nothing is written into the block, and nothing of the subsegment is touched after the bit is
  * set, since the block may be collected and the subsegment released from then on); the owner
- * collects remote bits when it runs out of free blocks. A filled subsegment stays with its cache
+ * collects remote bits before it touches a never-used block once a sixteenth of the subsegment
+ * waits, and when it runs out of free blocks. A filled subsegment stays with its cache
  * (held, up to NTH_LFH_HELD per bucket, newest first), so that its thread's frees into it stay
  * on the lock-free path and refill it: a cache that runs out looks at what it holds first.
  * Beyond that, the oldest held subsegment is retired to the bucket's pool (no owner, a FIFO
@@ -82,8 +83,11 @@ void nth_lfh_note_backend_free_locked(nth_heap *heap, size_t size)
 
 /* ---------------------------------------------------------------------------- allocation */
 
-/* Takes a block from `sub` for its owner: the free list's head, else a never-used block; NULL
- * when it has none left. A damaged list is reported and rebuilt first. */
+/* Takes a block from `sub` for its owner: the free list's head, else — once a sixteenth of the
+ * subsegment waits for collection — a block other threads freed, else a never-used block; NULL
+ * when it has none left. A damaged list is reported and rebuilt first. Collecting before a
+ * never-used block is touched keeps a thread whose blocks other threads free (a producer, a
+ * server handing records to a logger) in the pages it has used already. */
 static void *take_block(nth_heap *heap, nth_lfh_subsegment *sub, size_t size)
 {
     char *p = nth_lfh_pop(sub, size);
@@ -92,6 +96,9 @@ static void *take_block(nth_heap *heap, nth_lfh_subsegment *sub, size_t size)
         nth_lfh_repair_free_list(heap, sub, sub->free_head);
         if ((p = nth_lfh_pop(sub, size)) != NULL) return p;
     }
+    if (atomic_load_explicit(&sub->remote_count, memory_order_relaxed) * 16u >= sub->n_blocks &&
+        nth_lfh_collect_remote(heap, sub) && (p = nth_lfh_pop(sub, size)) != NULL)
+        return p;
     uint32_t index = sub->bump;
     if (NTH_UNLIKELY(index >= sub->n_blocks)) return NULL;
     nth_lfh_store_u32(&sub->bump, index + 1);

@@ -16,6 +16,7 @@
  *     of a size through the back-end, then gets a subsegment; a taken-over cache needs no warm-up;
  *   - a subsegment its thread filled stays with the thread's cache: the thread's frees into it are
  *     lock-free, the cache refills from it, and compaction gives it back once it is empty;
+ *   - blocks another thread freed are collected and reused before never-used ones are touched;
  *   - a block freed by another thread while the owner allocates and frees blocks of the same
  *     bitmap word, then freed again by the owner, is refused as a double free every time (the
  *     owner's busy-bit writes never bring a claimed block's bit back), and is handed out once.
@@ -341,6 +342,42 @@ TEST(a_filled_subsegment_stays_with_its_thread)
     nth_heap_destroy(heap);
 }
 
+/* ----------------------------------------------------------------- early collection */
+
+enum { HANDED = 256 };
+static void *handed[HANDED];
+
+static void *free_what_was_handed(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < HANDED; i++) nth_heap_free(heap, 0, handed[i]);
+    return NULL;
+}
+
+/* A thread whose blocks another thread frees (a producer) gets them back before it touches
+ * blocks it never used: once a sixteenth of its subsegment waits for collection, it collects. */
+TEST(blocks_freed_by_another_thread_are_reused_before_new_ones)
+{
+    heap = lfh_heap();
+    for (int i = 0; i < HANDED; i++) REQUIRE(handed[i] = nth_heap_alloc(heap, 0, SIZE));
+    static void *before[HANDED];
+    memcpy(before, handed, sizeof before);
+    run_thread(free_what_was_handed, NULL);
+    int reused = 0;
+    for (int i = 0; i < HANDED; i++) {
+        REQUIRE(handed[i] = nth_heap_alloc(heap, 0, SIZE));
+        for (int j = 0; j < HANDED; j++)
+            if (handed[i] == before[j]) {
+                reused++;
+                break;
+            }
+    }
+    CHECK(reused >= HANDED - WARM); /* all but the few on the local free list already */
+    for (int i = 0; i < HANDED; i++) CHECK(nth_heap_free(heap, 0, handed[i]));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
 int main(int argc, char **argv)
 {
     RUN(exiting_thread_hands_its_cache_over_without_the_heap_lock);
@@ -350,5 +387,6 @@ int main(int argc, char **argv)
     RUN(remote_free_then_owner_double_free_is_refused);
     RUN(a_joining_thread_warms_each_size_up_through_the_back_end);
     RUN(a_filled_subsegment_stays_with_its_thread);
+    RUN(blocks_freed_by_another_thread_are_reused_before_new_ones);
     return harness_finish(argv[0]);
 }
