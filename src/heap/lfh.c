@@ -19,18 +19,19 @@
  * first NTH_LFH_THREAD_WARMUP allocations of each size through the back-end (under the lock)
  * and takes a subsegment at the next: a short-lived thread that allocates a few blocks of many
  * sizes does not leave a resident page per size behind. A cache taken over from an exited
- * thread keeps that thread's subsegments and counts. The owning thread allocates and frees in its current subsegments without the heap
- * lock, with one atomic bit operation per block (its busy bit). A free from another thread
- * counts itself in remote_count and then sets the block's bit in the subsegment's remote bitmap
- * (nothing is written into the block, and nothing of the subsegment is touched after the bit is
- * set, since the block may be collected and the subsegment released from then on); the owner
- * collects remote bits before it touches a never-used block once a sixteenth of the subsegment
- * waits, and when it runs out of free blocks. A filled subsegment stays with its cache
- * (held, up to NTH_LFH_HELD per bucket, newest first), so that its thread's frees into it stay
- * on the lock-free path and refill it: a cache that runs out looks at what it holds first.
- * Beyond that, the oldest held subsegment is retired to the bucket's pool (no owner, a FIFO
- * probed oldest first); a retired subsegment whose last block is freed goes back to the
- * back-end, and so do empty held ones when the heap is compacted or the cache retired.
+ * thread keeps that thread's subsegments and counts. The owning thread allocates and frees in
+ * its current subsegments without the heap lock, with one atomic bit operation per block (its
+ * busy bit). A free from another thread counts itself in remote_count and then sets the block's
+ * bit in the subsegment's remote bitmap (nothing is written into the block, and nothing of the
+ * subsegment is touched after the bit is set, since the block may be collected and the
+ * subsegment released from then on); the owner collects remote bits before it touches a
+ * never-used block once a sixteenth of the subsegment waits, and when it runs out of free
+ * blocks. A filled subsegment stays with its cache (held, up to NTH_LFH_HELD per bucket,
+ * newest first), so that its thread's frees into it stay on the lock-free path and refill it:
+ * a cache that runs out looks at what it holds first. Beyond that, the oldest held subsegment
+ * is retired to the bucket's pool (no owner, a FIFO probed oldest first); a retired subsegment
+ * whose last block is freed goes back to the back-end, and so do empty held ones when the heap
+ * is compacted or the cache retired.
  *
  * Double frees are refused in O(1): every free claims its block by clearing the block's busy
  * bit with one atomic read-modify-write (nth_lfh_claim), so of two frees of one block — the
