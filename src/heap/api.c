@@ -324,6 +324,24 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     return p;
 }
 
+static void *realloc_route(nth_heap *heap, uint32_t flags, void *ptr, size_t size);
+
+/* The new home of an LFH block that grows out of its slot: a block with room for a quarter more
+ * (within the LFH's sizes), its recorded size still exactly `size`, so that a run of small
+ * appends (a string built with realloc) moves it once per quarter of growth rather than at
+ * every 16-byte bucket. */
+static void *lfh_grown_copy(nth_heap *heap, uint32_t flags, size_t size)
+{
+    size_t roomy = size + size / 4;
+    if (roomy > NTH_LFH_MAX_SIZE) return nth_heap_alloc(heap, flags, size);
+    void *p = nth_heap_alloc(heap, flags & ~NTH_GENERATE_EXCEPTIONS, roomy);
+    /* Recorded as `size` in place (an LFH block keeps its slot; a back-end one is trimmed). */
+    if (p && realloc_route(heap, (flags & ~NTH_GENERATE_EXCEPTIONS) | NTH_REALLOC_IN_PLACE_ONLY, p, size) == p)
+        return p;
+    if (p) nth_heap_free(heap, 0, p);
+    return nth_heap_alloc(heap, flags, size);
+}
+
 /* The same route for an LFH block without the heap lock: in place within its bucket, else
  * allocate, copy and free through the fast paths. */
 static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags, void *ptr, size_t size)
@@ -341,15 +359,14 @@ static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags
         return ptr;
     }
     if (flags & NTH_REALLOC_IN_PLACE_ONLY) return fail_alloc(heap, flags, NTH_ERR_CANNOT_MOVE);
-    void *p = nth_heap_alloc(heap, flags & ~NTH_ZERO_MEMORY, size);
+    void *p = size > old_size ? lfh_grown_copy(heap, flags & ~NTH_ZERO_MEMORY, size)
+                              : nth_heap_alloc(heap, flags & ~NTH_ZERO_MEMORY, size);
     if (!p) return NULL; /* nth_heap_alloc set the error and raised if asked */
     memcpy(p, ptr, old_size < size ? old_size : size);
     zero_growth(p, old_size, size, flags);
     nth_lfh_free(heap, sub, ptr);
     return p;
 }
-
-static void *realloc_route(nth_heap *heap, uint32_t flags, void *ptr, size_t size);
 
 void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
 {

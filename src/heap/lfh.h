@@ -59,6 +59,8 @@
 #define NTH_LFH_NO_BLOCK 0xFFFFFFFFu /* end of a free list */
 #define NTH_LFH_MAX_CHUNKS 8u        /* a subsegment's back-end block: at most 8 x 64 KiB */
 #define NTH_LFH_WASTE_SHARE 20u      /* ... leaving at most 1/20 of it to header and tail */
+#define NTH_LFH_HELD 1u              /* filled subsegments a cache keeps per bucket (lfh.c) */
+#define NTH_LFH_THREAD_WARMUP 8u     /* a joining thread's back-end allocations per size (lfh.c) */
 
 typedef struct nth_lfh_subsegment {
     nth_owner owner;                 /* kind OWNER_LFH; base = A, reserve = k * 64 KiB - 16 */
@@ -207,13 +209,6 @@ struct nth_lfh_tcache *nth_lfh_cache_for(const nth_heap *heap);
 struct nth_lfh_tcache *nth_lfh_create_cache(nth_heap *heap, bool to_allocate);
 /* Retires the subsegments of exited threads' spare caches, when there are more than `keep`. */
 #define NTH_LFH_SPARE_CACHES 4u
-
-/* Filled subsegments a cache keeps per bucket besides its current one (see lfh.c). */
-#define NTH_LFH_HELD 1u
-
-/* Allocations of each size a thread makes through the back-end before it gets a subsegment of
- * its own for that size, when other threads of the heap have caches already (see lfh.c). */
-#define NTH_LFH_THREAD_WARMUP 8u
 void nth_lfh_adopt_orphans_locked(nth_heap *heap, uint32_t keep);
 /* Keep every fast path out while the heap is locked by a user, validated or compacted. */
 void nth_lfh_pause(nth_heap *heap);

@@ -1,8 +1,9 @@
 /*
  * lfh_subseg.c — LFH subsegments: carving a user area from the back-end, the metadata mapping
  * beside it, the subsegments a cache holds, the per-bucket pools of retired subsegments,
- * collection of remote frees, retirement, release, and repair of a damaged free list. Everything here runs with the heap
- * lock held, or on the owning thread for the subsegment's own free list.
+ * collection of remote frees, retirement, release, and repair of a damaged free list.
+ * Everything here runs with the heap lock held, or on the owning thread for the subsegment's
+ * own free list.
  *
  *   back-end block (busy | internal | LFH)               metadata mapping (private, reused)
  *   | hdr | A: block 0 | block 1 | ... | tail |          | descriptor | busy | remote | unused[] |

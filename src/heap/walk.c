@@ -42,7 +42,6 @@ static bool resumable(nth_heap *heap, const nth_walk_entry *entry)
            entry->flags == cached.last.flags; /* a position is its data pointer and flags */
 }
 
-
 static void remember(nth_heap *heap, const nth_walk_entry *entry)
 {
     cached.heap = heap;

@@ -143,6 +143,37 @@ TEST(realloc_inside_and_out_of_the_lfh)
     nth_heap_destroy(heap);
 }
 
+/* A block that grows out of its slot by small appends gets room for a quarter more when it
+ * moves, so it moves about once per quarter of growth rather than at every 16-byte bucket; its
+ * size stays exact and its contents come along. */
+TEST(a_block_grown_by_small_appends_moves_rarely)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap);
+    static void *warm[64][20]; /* every 16-byte bucket to 1 KiB served by the LFH */
+    for (int b = 0; b < 64; b++)
+        for (int i = 0; i < 20; i++) REQUIRE(warm[b][i] = nth_heap_alloc(heap, 0, 16 * (size_t)(b + 1)));
+    for (int b = 0; b < 64; b++)
+        for (int i = 0; i < 20; i++) CHECK(nth_heap_free(heap, 0, warm[b][i]));
+    char *p = nth_heap_alloc(heap, 0, 16);
+    REQUIRE(p);
+    memset(p, 0x5A, 16);
+    int moves = 0;
+    for (size_t size = 32; size <= 1024; size += 16) {
+        char *q = nth_heap_realloc(heap, 0, p, size);
+        REQUIRE(q);
+        moves += q != p;
+        CHECK_EQ(nth_heap_size(heap, 0, q), size);
+        CHECK(q[0] == 0x5A && q[size - 17] == (size > 32 ? (char)(size - 16) : 0x5A));
+        q[size - 1] = (char)size;
+        p = q;
+    }
+    CHECK(moves > 0 && moves <= 20); /* 10 now; 62 bucket changes on the way */
+    CHECK(nth_heap_free(heap, 0, p));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
 TEST(switch_off_and_on)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
@@ -219,6 +250,7 @@ int main(int argc, char **argv)
     RUN(last_free_first_use);
     RUN(bucket_table);
     RUN(realloc_inside_and_out_of_the_lfh);
+    RUN(a_block_grown_by_small_appends_moves_rarely);
     RUN(switch_off_and_on);
     RUN(lock_pauses_the_front_end);
     return harness_finish(argv[0]);
