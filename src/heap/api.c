@@ -326,14 +326,15 @@ static void *realloc_locked(nth_heap *heap, uint32_t flags, void *ptr, size_t si
 
 static void *realloc_route(nth_heap *heap, uint32_t flags, void *ptr, size_t size);
 
-/* The new home of an LFH block that grows out of its slot: a block with room for a quarter more
- * (within the LFH's sizes), its recorded size still exactly `size`, so that a run of small
- * appends (a string built with realloc) moves it once per quarter of growth rather than at
- * every 16-byte bucket. */
-static void *lfh_grown_copy(nth_heap *heap, uint32_t flags, size_t size)
+/* The new home of an LFH block of `old_size` bytes that grows out of its slot to `size`. After
+ * a small step (less than a quarter), a block with room for a quarter more (within the LFH's
+ * sizes), its recorded size still exactly `size`: a run of small appends (a string built with
+ * realloc) then moves once per quarter of growth rather than at every 16-byte bucket. Larger
+ * steps (a doubling) are geometric already and get what they ask for. */
+static void *lfh_grown_copy(nth_heap *heap, uint32_t flags, size_t old_size, size_t size)
 {
     size_t roomy = size + size / 4;
-    if (roomy > NTH_LFH_MAX_SIZE) return nth_heap_alloc(heap, flags, size);
+    if (size - old_size >= old_size / 4 || roomy > NTH_LFH_MAX_SIZE) return nth_heap_alloc(heap, flags, size);
     void *p = nth_heap_alloc(heap, flags & ~NTH_GENERATE_EXCEPTIONS, roomy);
     /* Recorded as `size` in place (an LFH block keeps its slot; a back-end one is trimmed). */
     if (p && realloc_route(heap, (flags & ~NTH_GENERATE_EXCEPTIONS) | NTH_REALLOC_IN_PLACE_ONLY, p, size) == p)
@@ -359,7 +360,7 @@ static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags
         return ptr;
     }
     if (flags & NTH_REALLOC_IN_PLACE_ONLY) return fail_alloc(heap, flags, NTH_ERR_CANNOT_MOVE);
-    void *p = size > old_size ? lfh_grown_copy(heap, flags & ~NTH_ZERO_MEMORY, size)
+    void *p = size > old_size ? lfh_grown_copy(heap, flags & ~NTH_ZERO_MEMORY, old_size, size)
                               : nth_heap_alloc(heap, flags & ~NTH_ZERO_MEMORY, size);
     if (!p) return NULL; /* nth_heap_alloc set the error and raised if asked */
     memcpy(p, ptr, old_size < size ? old_size : size);
