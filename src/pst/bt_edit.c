@@ -233,6 +233,18 @@ static nth_pst_status bbt_entry(nth_pst_file *f, uint64_t bid, nth_pst_block_ent
     return NTH_PST_OK;
 }
 
+nth_pst_status pst_internal_block(nth_pst_file *f, uint64_t bid, size_t min_cb, const char *structure,
+                                  nth_pst_block_entry *be, const uint8_t **data, nth_pst_error *err)
+{
+    nth_pst_status st = nth_pst_bbt_lookup(f, bid, be, err);
+    if (st) return st;
+    if (!(bid & 2) || be->ib > f->size || pst_block_total(&f->lay, be->cb) > f->size - be->ib || be->cb < min_cb)
+        return pst_fail(err, NTH_PST_E_CORRUPT, structure, be->ib, "block 0x%llx is unusable",
+                        (unsigned long long)bid);
+    *data = f->mem + be->ib;
+    return NTH_PST_OK;
+}
+
 nth_pst_status pst_bbt_addref(nth_pst_file *f, uint64_t bid, nth_pst_error *err)
 {
     nth_pst_block_entry be;

@@ -90,6 +90,11 @@ nth_pst_status pst_bbt_insert(nth_pst_file *f, uint64_t bid, uint64_t ib, uint16
 nth_pst_status pst_bbt_unref(nth_pst_file *f, uint64_t bid, bool *gone, nth_pst_error *err);
 /* Adds one reference to bid. */
 nth_pst_status pst_bbt_addref(nth_pst_file *f, uint64_t bid, nth_pst_error *err);
+/* The internal block bid as the image holds it: its BBT entry in *be and its bytes at *data,
+ * checked to lie inside the file with at least min_cb data bytes (else corrupt, in the name of
+ * `structure`). */
+nth_pst_status pst_internal_block(nth_pst_file *f, uint64_t bid, size_t min_cb, const char *structure,
+                                  nth_pst_block_entry *be, const uint8_t **data, nth_pst_error *err);
 /* Points the NBT entry of nid at bid_data. */
 nth_pst_status pst_nbt_set_data(nth_pst_file *f, uint32_t nid, uint64_t bid_data,
                                 nth_pst_error *err);

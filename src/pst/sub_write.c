@@ -180,13 +180,9 @@ static nth_pst_status sub_entries(nth_pst_file *f, uint64_t bid, uint64_t **refs
 {
     const pst_layout *L = &f->lay;
     nth_pst_block_entry be;
-    nth_pst_status st = nth_pst_bbt_lookup(f, bid, &be, err);
+    const uint8_t *d;
+    nth_pst_status st = pst_internal_block(f, bid, sl_head(L), "SLBLOCK", &be, &d, err);
     if (st) return st;
-    if (!(bid & 2) || be.ib > f->size || pst_block_total(L, be.cb) > f->size - be.ib ||
-        be.cb < sl_head(L))
-        return pst_fail(err, NTH_PST_E_CORRUPT, "SLBLOCK", be.ib, "block 0x%llx is unusable",
-                        (unsigned long long)bid);
-    const uint8_t *d = f->mem + be.ib;
     size_t n = rd16(d + 2), esize = (d[1] ? 2u : 3u) * L->id_size;
     if (d[0] != BTYPE_SLBLOCK || d[1] > 1 || sl_head(L) + n * esize > be.cb)
         return pst_fail(err, NTH_PST_E_CORRUPT, "SLBLOCK", be.ib,

@@ -114,12 +114,9 @@ static nth_pst_status children(nth_pst_file *f, uint64_t bid, uint64_t **out, si
 {
     const pst_layout *L = &f->lay;
     nth_pst_block_entry be;
-    nth_pst_status st = nth_pst_bbt_lookup(f, bid, &be, err);
+    const uint8_t *d;
+    nth_pst_status st = pst_internal_block(f, bid, 8, "XBLOCK", &be, &d, err);
     if (st) return st;
-    if (be.ib > f->size || pst_block_total(L, be.cb) > f->size - be.ib || be.cb < 8)
-        return pst_fail(err, NTH_PST_E_CORRUPT, "XBLOCK", be.ib, "block 0x%llx is unusable",
-                        (unsigned long long)bid);
-    const uint8_t *d = f->mem + be.ib;
     size_t n = rd16(d + 2);
     if (d[0] != BTYPE_XBLOCK || d[1] < 1 || d[1] > 2 || 8 + n * L->id_size > be.cb)
         return pst_fail(err, NTH_PST_E_UNSUPPORTED, "XBLOCK", be.ib,

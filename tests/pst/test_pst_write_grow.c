@@ -16,19 +16,6 @@
 #define UNICODE_SAMPLE "tests/data/pst/pstsdk-sample1.pst"
 #define ANSI_SAMPLE    "tests/data/pst/pstsdk-sample2.pst"
 
-/* A private copy of `sample` at path (a mkstemp template). */
-static bool copy_to(const char *sample, char *path)
-{
-    int fd = mkstemp(path);
-    if (fd < 0) return false;
-    close(fd);
-    size_t size;
-    uint8_t *d = slurp(sample, &size);
-    bool ok = d && spit(path, d, size);
-    free(d);
-    return ok;
-}
-
 static nth_pst_hn *heap_of(nth_pst_file *f, uint32_t nid)
 {
     nth_pst_node n;
@@ -70,46 +57,6 @@ static long value_of(nth_pst_file *f, uint32_t nid, uint16_t id, int *first)
     return n;
 }
 
-/* A fingerprint of every heap of the file except `skip`: the CRC of each node's data. */
-typedef struct prints {
-    uint32_t nid[128], crc[128];
-    size_t count;
-    nth_pst_file *f;
-    uint32_t skip;
-} prints;
-
-static int print_node(void *ctx, const nth_pst_node *n)
-{
-    prints *p = ctx;
-    if (n->nid == p->skip || n->bid_data == 0 || p->count == 128) return 0;
-    uint8_t *d;
-    size_t size;
-    uint32_t crc = 0xFFFFFFFF;
-    if (nth_pst_read_stream(p->f, n->bid_data, &d, &size, NULL) == NTH_PST_OK) {
-        crc = nth_pst_crc(0, d, size);
-        free(d);
-    }
-    p->nid[p->count] = n->nid;
-    p->crc[p->count++] = crc;
-    return 0;
-}
-
-static void take_prints(const char *path, uint32_t skip, prints *p)
-{
-    memset(p, 0, sizeof *p);
-    p->skip = skip;
-    if (nth_pst_open(path, &p->f, NULL)) return;
-    nth_pst_nbt_foreach(p->f, print_node, p, NULL, NULL);
-    nth_pst_close(p->f);
-    p->f = NULL;
-}
-
-static bool same_prints(const prints *a, const prints *b)
-{
-    return a->count == b->count && memcmp(a->nid, b->nid, sizeof a->nid) == 0 &&
-           memcmp(a->crc, b->crc, sizeof a->crc) == 0;
-}
-
 static nth_pst_report check_sound(const char *path)
 {
     nth_pst_report r = {0};
@@ -119,24 +66,6 @@ static nth_pst_report check_sound(const char *path)
         nth_pst_close(f);
     }
     return r;
-}
-
-/* The sample at path re-encoded with `method` (the samples are permute-encoded). */
-static bool encode_as(const char *path, uint8_t method)
-{
-    if (method == NTH_PST_CRYPT_PERMUTE) return true;
-    size_t size;
-    uint8_t *img = slurp(path, &size);
-    nth_pst_file *f;
-    if (!img || nth_pst_open_memory(img, size, &f, NULL)) {
-        free(img);
-        return false;
-    }
-    reencode(img, size, nth_pst_get_info(f)->unicode, f, method);
-    nth_pst_close(f);
-    bool ok = spit(path, img, size);
-    free(img);
-    return ok;
 }
 
 static void grows_past_its_block(const char *sample, uint8_t method)

@@ -21,36 +21,6 @@
 #define FOLDER  0x8082u
 #define MESSAGE 0x200024u
 
-static bool copy_to(const char *sample, char *path)
-{
-    int fd = mkstemp(path);
-    if (fd < 0) return false;
-    close(fd);
-    size_t size;
-    uint8_t *d = slurp(sample, &size);
-    bool ok = d && spit(path, d, size);
-    free(d);
-    return ok;
-}
-
-/* The copy at path re-encoded with `method` (the samples are permute-encoded). */
-static bool encode_as(const char *path, uint8_t method)
-{
-    if (method == NTH_PST_CRYPT_PERMUTE) return true;
-    size_t size;
-    uint8_t *img = slurp(path, &size);
-    nth_pst_file *f;
-    if (!img || nth_pst_open_memory(img, size, &f, NULL)) {
-        free(img);
-        return false;
-    }
-    reencode(img, size, nth_pst_get_info(f)->unicode, f, method);
-    nth_pst_close(f);
-    bool ok = spit(path, img, size);
-    free(img);
-    return ok;
-}
-
 /* `size` bytes that differ from one position to the next (a shifted block would show). */
 static uint8_t *pattern(size_t size, unsigned seed)
 {
@@ -106,58 +76,6 @@ static bool sound(const char *path)
     return r.sound;
 }
 
-/* The CRC of every node's data and subnode entries, but `skip`'s. */
-typedef struct prints {
-    uint32_t nid[128], crc[128];
-    size_t count;
-    nth_pst_file *f;
-    uint32_t skip;
-} prints;
-
-static int print_node(void *ctx, const nth_pst_node *n)
-{
-    prints *p = ctx;
-    if (n->nid == p->skip || p->count == 128) return 0;
-    uint32_t crc = 0;
-    uint8_t *d;
-    size_t size;
-    if (n->bid_data && nth_pst_read_stream(p->f, n->bid_data, &d, &size, NULL) == NTH_PST_OK) {
-        crc = nth_pst_crc(0, d, size);
-        free(d);
-    }
-    nth_pst_node *subs;
-    size_t ns;
-    if (nth_pst_read_subnodes(p->f, n->bid_sub, &subs, &ns, NULL) == NTH_PST_OK) {
-        for (size_t i = 0; i < ns; i++) {
-            crc = nth_pst_crc(crc, &subs[i].nid, sizeof subs[i].nid);
-            if (subs[i].bid_data &&
-                nth_pst_read_stream(p->f, subs[i].bid_data, &d, &size, NULL) == NTH_PST_OK) {
-                crc = nth_pst_crc(crc, d, size);
-                free(d);
-            }
-        }
-        free(subs);
-    }
-    p->nid[p->count] = n->nid;
-    p->crc[p->count++] = crc;
-    return 0;
-}
-
-static void take_prints(const char *path, uint32_t skip, prints *p)
-{
-    memset(p, 0, sizeof *p);
-    p->skip = skip;
-    if (nth_pst_open(path, &p->f, NULL)) return;
-    nth_pst_nbt_foreach(p->f, print_node, p, NULL, NULL);
-    nth_pst_close(p->f);
-}
-
-static bool same_prints(const prints *a, const prints *b)
-{
-    return a->count > 20 && a->count == b->count && memcmp(a->nid, b->nid, sizeof a->nid) == 0 &&
-           memcmp(a->crc, b->crc, sizeof a->crc) == 0;
-}
-
 static void large_value_in_subnode(const char *sample, uint8_t method)
 {
     char path[] = "/tmp/nth-pst-sub-XXXXXX";
@@ -211,7 +129,7 @@ static void large_value_in_subnode(const char *sample, uint8_t method)
     free(subs);
     nth_pst_close(f);
     take_prints(path, FOLDER, &p1);
-    CHECK(same_prints(&p0, &p1));
+    CHECK(p0.count > 20 && same_prints(&p0, &p1));
     CHECK(sound(path));
     free(v20);
     free(v3);
@@ -291,7 +209,7 @@ TEST(a_value_in_a_subnode_is_replaced_and_released)
         CHECK_EQ(n2, n0 - 1);
         nth_pst_close(f);
         take_prints(path, MESSAGE, &p1);
-        CHECK(same_prints(&p0, &p1));
+        CHECK(p0.count > 20 && same_prints(&p0, &p1));
         CHECK(sound(path));
         free(v);
         unlink(path);
@@ -358,7 +276,7 @@ TEST(a_shared_subnode_tree_is_copied_on_write)
     CHECK(reads_back(f, FOLDER, 0x6666, v, 9000, NTH_PST_WHERE_SUBNODE));
     nth_pst_close(f);
     take_prints(path, FOLDER, &p1);
-    CHECK(same_prints(&p0, &p1));
+    CHECK(p0.count > 20 && same_prints(&p0, &p1));
     CHECK(sound(path));
     free(v);
     unlink(path);
@@ -408,7 +326,7 @@ TEST(many_subnodes_are_written_under_an_siblock)
     nth_pst_close(f);
     CHECK(sound(path));
     take_prints(path, MESSAGE, &p1);
-    CHECK(same_prints(&p0, &p1));
+    CHECK(p0.count > 20 && same_prints(&p0, &p1));
     unsetenv("NTH_PST_SLBLOCK_MAX");
     CHECK(set_value(path, MESSAGE, 0x6701, NTH_PST_PT_BINARY, v[0], 10) == NTH_PST_OK);
     REQUIRE(nth_pst_open(path, &f, NULL) == NTH_PST_OK);
