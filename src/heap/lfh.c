@@ -84,11 +84,9 @@ void nth_lfh_note_backend_free_locked(nth_heap *heap, size_t size)
 
 /* ---------------------------------------------------------------------------- allocation */
 
-/* Takes a block from `sub` for its owner: the free list's head, else — once a sixteenth of the
- * subsegment waits for collection — a block other threads freed, else a never-used block; NULL
- * when it has none left. A damaged list is reported and rebuilt first. Collecting before a
- * never-used block is touched keeps a thread whose blocks other threads free (a producer, a
- * server handing records to a logger) in the pages it has used already. */
+/* Takes a block from `sub` for its owner: the free list's head, else — when enough wait for
+ * collection (nth_lfh_collect_first) — a block other threads freed, else a never-used block;
+ * NULL when it has none left. A damaged list is reported and rebuilt first. */
 static void *take_block(nth_heap *heap, nth_lfh_subsegment *sub, size_t size)
 {
     char *p = nth_lfh_pop(sub, size);
@@ -97,13 +95,18 @@ static void *take_block(nth_heap *heap, nth_lfh_subsegment *sub, size_t size)
         nth_lfh_repair_free_list(heap, sub, sub->free_head);
         if ((p = nth_lfh_pop(sub, size)) != NULL) return p;
     }
-    if (atomic_load_explicit(&sub->remote_count, memory_order_relaxed) * 16u >= sub->n_blocks &&
-        nth_lfh_collect_remote(heap, sub) && (p = nth_lfh_pop(sub, size)) != NULL)
+    if (nth_lfh_collect_first(sub) && nth_lfh_collect_remote(heap, sub) && (p = nth_lfh_pop(sub, size)) != NULL)
         return p;
-    uint32_t index = sub->bump;
-    if (NTH_UNLIKELY(index >= sub->n_blocks)) return NULL;
-    nth_lfh_store_u32(&sub->bump, index + 1);
-    return nth_lfh_hand_out_fresh(sub, index, size);
+    return nth_lfh_take_fresh(sub, size);
+}
+
+void *nth_lfh_pop_missed(nth_lfh_tcache *tc, nth_lfh_subsegment *sub, size_t size)
+{
+    /* An empty list, not a damaged one, and not enough to collect: what take_block would do. */
+    char *p = NULL;
+    if (sub->free_head == NTH_LFH_NO_BLOCK && !nth_lfh_collect_first(sub)) p = nth_lfh_take_fresh(sub, size);
+    nth_lfh_end_fast(tc);
+    return p;
 }
 
 /* The locked path: refills or replaces the current subsegment. */

@@ -200,13 +200,25 @@ static inline char *nth_lfh_pop(nth_lfh_subsegment *sub, size_t size)
     return p;
 }
 
-/* Hands out the never-used block `index` (== bump, which the caller advanced). */
-static inline char *nth_lfh_hand_out_fresh(nth_lfh_subsegment *sub, uint32_t index, size_t size)
+/* Hands out the next never-used block (the owner's), or NULL when there is none left. */
+static inline char *nth_lfh_take_fresh(nth_lfh_subsegment *sub, size_t size)
 {
+    uint32_t index = sub->bump;
+    if (NTH_UNLIKELY(index >= sub->n_blocks)) return NULL;
+    nth_lfh_store_u32(&sub->bump, index + 1);
     nth_lfh_set_busy_bit(sub, index, true);
     nth_lfh_set_unused(sub, index, size);
     nth_lfh_asan_live(sub, nth_lfh_block_at(sub, index));
     return nth_lfh_block_at(sub, index);
+}
+
+/* True when the owner's next block should be collected from other threads' frees before a
+ * never-used one is touched: a sixteenth of the subsegment waits for collection. Keeps a thread
+ * whose blocks other threads free (a producer, a server handing records to a logger) in the
+ * pages it has used already. */
+static inline bool nth_lfh_collect_first(const nth_lfh_subsegment *sub)
+{
+    return atomic_load_explicit(&sub->remote_count, memory_order_relaxed) * 16u >= sub->n_blocks;
 }
 
 /* Claims busy block `index` for a free: clears its busy bit atomically and tells whether it was
@@ -300,6 +312,10 @@ static inline bool nth_lfh_owns(const nth_lfh_tcache *tc, const nth_lfh_subsegme
     return atomic_load_explicit(&sub->owner_cache, memory_order_relaxed) == tc;
 }
 
+/* The inline allocation's step when the pop found nothing, inside its fast operation, which it
+ * ends: a never-used block while the subsegment is still being filled, else NULL (lfh.c). */
+void *nth_lfh_pop_missed(nth_lfh_tcache *tc, nth_lfh_subsegment *sub, size_t size);
+
 /* Allocates `size` bytes (<= NTH_LFH_MAX_SIZE) from `tc`'s current subsegment for `bucket`;
  * NULL for anything but the common case. */
 static inline __attribute__((always_inline)) void *nth_lfh_alloc_bucket(nth_lfh_tcache *tc, unsigned bucket, size_t size)
@@ -307,6 +323,7 @@ static inline __attribute__((always_inline)) void *nth_lfh_alloc_bucket(nth_lfh_
     nth_lfh_subsegment *sub = tc->current[bucket];
     if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return NULL;
     char *p = nth_lfh_pop(sub, size);
+    if (NTH_UNLIKELY(!p)) return nth_lfh_pop_missed(tc, sub, size); /* a tail call: no frame here */
     nth_lfh_end_fast(tc);
     return p;
 }
