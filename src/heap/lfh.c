@@ -283,14 +283,10 @@ static free_result free_index(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t 
     return FREED;
 }
 
-bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
+/* Frees block `index` of `sub` as a fast operation of this thread's cache, or under the lock
+ * while the heap is paused; false when it was refused (and reported). */
+static bool free_block(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index)
 {
-    uint32_t index;
-    if (NTH_UNLIKELY(!nth_lfh_block_index(sub, ptr, &index))) {
-        nth_report_problem(heap, NTH_ERR_INVALID_POINTER, ptr, "the start of an LFH block",
-                           "an interior or unused address of an LFH subsegment");
-        return false;
-    }
     /* A thread that only frees into this heap still gets a cache: its frees must pause with
      * the others while the heap is locked. */
     nth_lfh_tcache *mine = nth_lfh_cache_for(heap);
@@ -302,6 +298,26 @@ bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
     result = free_index(heap, sub, index, mine, false);
     nth_lock_release(&heap->lock);
     return result == FREED;
+}
+
+bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
+{
+    uint32_t index;
+    if (NTH_UNLIKELY(!nth_lfh_block_index(sub, ptr, &index))) {
+        nth_report_problem(heap, NTH_ERR_INVALID_POINTER, ptr, "the start of an LFH block",
+                           "an interior or unused address of an LFH subsegment");
+        return false;
+    }
+    return free_block(heap, sub, index);
+}
+
+bool nth_lfh_free_if_block(nth_lfh_subsegment *sub, void *ptr, const char *call)
+{
+    uint32_t index;
+    if (!nth_lfh_block_index(sub, ptr, &index)) return false;
+    NTH_ENTER(call);
+    (void)free_block(sub->owner.heap, sub, index);
+    return true;
 }
 
 bool nth_lfh_free_located_locked(nth_heap *heap, nth_located *where)

@@ -165,6 +165,12 @@ static inline uint32_t nth_lfh_bucket_size(unsigned bucket)
 void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size);
 /* Frees an LFH block found in `sub`; reports a bad pointer. */
 bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr);
+/* The free fast path's next step when the block is not its thread's (another thread's
+ * subsegment, a retired one) or the heap is paused: true when ptr starts a block of `sub`
+ * handed out before, which is then freed, or its double free refused and reported as `call`'s;
+ * false, with nothing done, for any other address (the caller's full path reports it). `sub`
+ * may be the address map's alias for an address beyond its reach (nth_lfh_owner_fast). */
+bool nth_lfh_free_if_block(nth_lfh_subsegment *sub, void *ptr, const char *call);
 bool nth_lfh_free_located_locked(nth_heap *heap, nth_located *where);
 nth_error nth_lfh_locate(nth_heap *heap, nth_lfh_subsegment *sub, const void *ptr, nth_located *out,
                          const char **expected, const char **found);

@@ -263,13 +263,21 @@ static __attribute__((noinline)) void free_slow(void *ptr)
     (void)nth_free_as(ptr, "free"); /* finds the owning heap, checks the block, reports misuse */
 }
 
+/* Another thread's block, a retired subsegment's, a paused heap, or misuse. */
+static __attribute__((noinline)) void free_lfh_slow(nth_lfh_subsegment *sub, void *ptr)
+{
+    if (!nth_lfh_free_if_block(sub, ptr, "free")) free_slow(ptr);
+}
+
 NTH_EXPORT void free(void *ptr)
 {
     /* NULL and the bootstrap arena have no owner in the address map. */
     const nth_owner *owner = nth_lfh_owner_fast(ptr);
-    if (NTH_LIKELY(owner != NULL && owner->kind == OWNER_LFH) &&
-        NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr)))
+    if (NTH_LIKELY(owner != NULL && owner->kind == OWNER_LFH)) {
+        if (NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr))) return;
+        free_lfh_slow((nth_lfh_subsegment *)owner, ptr);
         return;
+    }
     free_slow(ptr);
 }
 

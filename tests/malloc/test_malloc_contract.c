@@ -379,7 +379,9 @@ TEST(bad_pointers_are_reported_and_ignored)
     free(opaque_pointer(gone)); /* hidden from the compiler's use-after-free warning */
 
     nth.set_report_handler(count_report, NULL);
-    void *bad[] = {static_bytes, stack_bytes, block + 16, block + 1, gone, (void *)(uintptr_t)0x1000};
+    /* Beyond the address map's reach, an alias of the block's own address. */
+    void *alias = (void *)((uintptr_t)block + ((uintptr_t)1 << 47));
+    void *bad[] = {static_bytes, stack_bytes, block + 16, block + 1, gone, (void *)(uintptr_t)0x1000, alias};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         atomic_store(&report_count, 0);
         report_call[0] = 0;
