@@ -261,8 +261,14 @@ static free_result free_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t
      * while its heap lives) or reused, and the exact emptiness check decides either way. */
     nth_lock_acquire(&heap->lock);
     if (sub->magic == NTH_LFH_MAGIC && atomic_load_explicit(&sub->owner_cache, memory_order_acquire) == NULL) {
-        nth_lfh_collect_remote(heap, sub);
-        if (nth_lfh_is_empty(sub)) {
+        /* Not collected when it is empty: a collection would write a link into every block
+         * just before the whole subsegment goes back. */
+        bool empty = nth_lfh_is_empty_uncollected(sub);
+        if (!empty) {
+            nth_lfh_collect_remote(heap, sub);
+            empty = nth_lfh_is_empty(sub);
+        }
+        if (empty) {
             nth_lfh_pool_remove(heap->lfh, sub);
             nth_lfh_release_subsegment_locked(heap, sub);
         }

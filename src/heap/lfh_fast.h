@@ -114,6 +114,20 @@ static inline bool nth_lfh_is_empty(const nth_lfh_subsegment *sub)
     return atomic_load_explicit(&sub->remote_count, memory_order_acquire) == 0;
 }
 
+/* True when every block is back without collecting other threads' frees: none busy, and every
+ * counted remote free has published its bit (a free between its count and its bit makes the
+ * count exceed the bits, and the caller collects instead). Under the heap lock, on an unowned
+ * subsegment, so that nothing but a free changes either. */
+static inline bool nth_lfh_is_empty_uncollected(const nth_lfh_subsegment *sub)
+{
+    if (nth_lfh_count_busy(sub) != 0) return false;
+    atomic_thread_fence(memory_order_acquire);
+    uint32_t counted = atomic_load_explicit(&sub->remote_count, memory_order_acquire), published = 0;
+    for (uint32_t w = 0; w < sub->n_words; w++)
+        published += (uint32_t)__builtin_popcountll(atomic_load_explicit(&sub->remote_bits[w], memory_order_acquire));
+    return counted == published;
+}
+
 /* The index of the block starting at ptr, if ptr starts a block that has been handed out. */
 static inline bool nth_lfh_block_index(const nth_lfh_subsegment *sub, const void *ptr, uint32_t *index)
 {
