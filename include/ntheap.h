@@ -330,6 +330,7 @@ typedef enum nth_heap_option {
     NTH_OPTION_TAGS = 18,                   /* value 0/1 ("module"), process-wide: tag malloc by caller */
     NTH_OPTION_TAG_REPORT = 19,             /* value 0/1, process-wide: print the tag table at exit */
     NTH_OPTION_ASAN_POISON = 20,            /* value 0/1, process-wide: ASan poisoning (SAN=asan builds) */
+    NTH_OPTION_DECOMMIT_DECAY_MS = 21,      /* ms: ... unless recent demand covers them (0: at once) */
 } nth_heap_option;
 
 /* heap NULL sets the process-wide default for heaps created afterwards (and, for

@@ -240,6 +240,8 @@ nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t ma
     heap->big_cache_decay_ms = nth_process_defaults.big_cache_decay_ms;
     heap->big_cache_max = nth_process_defaults.big_cache_max;
     heap->big_epoch_ms = nth_vm_clock_ms();
+    heap->decommit_decay_ms = nth_process_defaults.decommit_decay_ms;
+    heap->backend_epoch_ms = heap->big_epoch_ms;
     heap->terminate_on_corruption = nth_process_defaults.terminate_on_corruption;
     /* Debug heaps and unserialized heaps use the back-end only, as on Windows. */
     heap->lfh_enabled = nth_process_defaults.lfh && maximum_size == 0 &&

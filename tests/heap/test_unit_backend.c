@@ -2,10 +2,12 @@
  * test_unit_backend.c — the back-end's internals, tested directly: the free-list index, the
  * uncommitted-range table (merging, growth past its inline slots), the checked free-list walk
  * that finds the block whose links were overwritten, damage containment (one report, the heap
- * stays whole), compaction down to the documented reserve, and growth under an address-space
- * limit (no segment cap, smaller reservations when large ones fail).
+ * stays whole), compaction down to the documented reserve, growth under an address-space
+ * limit (no segment cap, smaller reservations when large ones fail), and free memory kept
+ * committed while recent demand covers it.
  */
 #include <sys/resource.h>
+#include <time.h>
 
 #include "harness/harness.h"
 #include "heap/internal.h"
@@ -212,6 +214,87 @@ TEST(compaction_decommits_past_a_full_ucr_table)
     nth_heap_destroy(heap);
 }
 
+/* A heap of LARGE_BLOCKS blocks of LARGE_BYTES, each followed by a small busy block so that
+ * frees do not coalesce into one, with no LFH and thresholds that decommit every freed block
+ * unless demand keeps it. */
+enum { LARGE_BLOCKS = 64, LARGE_BYTES = 256 << 10 };
+static char *large[LARGE_BLOCKS], *fence[LARGE_BLOCKS];
+
+static nth_heap *decommitting_heap(size_t decay_ms)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
+    nth_heap_set_option(heap, NTH_OPTION_DECOMMIT_FREE_BLOCK, 64 << 10);
+    nth_heap_set_option(heap, NTH_OPTION_DECOMMIT_TOTAL_FREE, 0);
+    nth_heap_set_option(heap, NTH_OPTION_DECOMMIT_DECAY_MS, decay_ms);
+    return heap;
+}
+
+static void fill_large(nth_heap *heap)
+{
+    for (int i = 0; i < LARGE_BLOCKS; i++) {
+        large[i] = nth_heap_alloc(heap, 0, LARGE_BYTES);
+        fence[i] = nth_heap_alloc(heap, 0, 64);
+        REQUIRE(large[i] && fence[i]);
+        memset(large[i], 1, LARGE_BYTES);
+    }
+}
+
+static size_t committed_of(nth_heap *heap)
+{
+    nth_heap_stats st;
+    return nth_heap_query_stats(heap, &st) ? st.committed : 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0) continue;
+}
+
+/* Freed memory the program used a moment ago stays committed, and building the same structure
+ * again commits nothing; with no decay, the same frees decommit. */
+TEST(freed_memory_stays_committed_while_demand_covers_it)
+{
+    nth_heap *heap = decommitting_heap(60000);
+    fill_large(heap);
+    size_t full = committed_of(heap);
+    for (int i = 0; i < LARGE_BLOCKS; i++) CHECK(nth_heap_free(heap, 0, large[i]));
+    CHECK_EQ(committed_of(heap), full);
+    nth_heap_stats before, after;
+    CHECK(nth_heap_query_stats(heap, &before));
+    for (int i = 0; i < LARGE_BLOCKS; i++) CHECK((large[i] = nth_heap_alloc(heap, 0, LARGE_BYTES)) != NULL);
+    CHECK(nth_heap_query_stats(heap, &after));
+    CHECK_EQ(after.commit_ops, before.commit_ops);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+
+    heap = decommitting_heap(0);
+    fill_large(heap);
+    full = committed_of(heap);
+    for (int i = 0; i < LARGE_BLOCKS; i++) CHECK(nth_heap_free(heap, 0, large[i]));
+    CHECK(committed_of(heap) + (LARGE_BLOCKS - 1) * (size_t)LARGE_BYTES / 2 < full);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
+/* Once two windows pass without that demand, the next large free decommits, and compaction
+ * gives back the rest at once. */
+TEST(freed_memory_goes_back_once_demand_has_decayed)
+{
+    nth_heap *heap = decommitting_heap(50);
+    fill_large(heap);
+    for (int i = 0; i < LARGE_BLOCKS - 1; i++) CHECK(nth_heap_free(heap, 0, large[i]));
+    size_t kept = committed_of(heap);
+    sleep_ms(120);
+    CHECK(nth_heap_free(heap, 0, large[LARGE_BLOCKS - 1]));
+    CHECK(committed_of(heap) + LARGE_BYTES / 2 < kept);
+    nth_heap_compact(heap, 0);
+    CHECK(committed_of(heap) + (LARGE_BLOCKS - 2) * (size_t)LARGE_BYTES / 2 < kept);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
 #define HEADROOM ((size_t)768 << 20)
 #define CHUNK_REQUEST ((size_t)900 << 10) /* a back-end block, not a big block */
 
@@ -291,6 +374,8 @@ int main(int argc, char **argv)
     RUN(damage_is_reported_once_and_the_heap_stays_whole);
     RUN(cyclic_free_list_ends_walks_with_a_report);
     RUN(compaction_decommits_past_a_full_ucr_table);
+    RUN(freed_memory_stays_committed_while_demand_covers_it);
+    RUN(freed_memory_goes_back_once_demand_has_decayed);
     RUN(a_growable_heap_has_no_segment_cap);
     RUN(growth_uses_nearly_all_of_a_limited_address_space);
     (void)argc;
