@@ -110,9 +110,22 @@ bool nth_vm_protect(void *addr, size_t size, enum nth_vm_access access)
     return mprotect(addr, size, prot) == 0;
 }
 
+/* The system's page size, asked once (sysconf costs a hundred instructions, and a destroyed
+ * heap's metadata comes back here a mapping at a time). */
+static size_t system_page(void)
+{
+    static _Atomic size_t cached;
+    size_t page = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (page == 0) {
+        page = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&cached, page, memory_order_relaxed);
+    }
+    return page;
+}
+
 static size_t page_round(size_t size)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = system_page();
     return (size + page - 1) & ~(page - 1);
 }
 
@@ -173,7 +186,7 @@ static void *slot_take(unsigned c, size_t page)
 void *nth_vm_map_private(size_t size)
 {
     if (injected_failure(NTH_VM_FAULT_PRIVATE)) return NULL;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = system_page();
     if (size <= SLOT_MAX && SLOT_MAX <= page) {
         pthread_mutex_lock(&pool_lock);
         void *slot = slot_take(slot_class(size), page);
@@ -197,7 +210,7 @@ void *nth_vm_map_private(size_t size)
 
 void nth_vm_unmap_private(void *addr, size_t size)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = system_page();
     if (size <= SLOT_MAX && SLOT_MAX <= page) {
         unsigned c = slot_class(size);
         pthread_mutex_lock(&pool_lock);
@@ -226,7 +239,7 @@ void nth_vm_private_pool_trim(uint64_t now_ms, uint64_t idle_ms)
 {
     pthread_mutex_lock(&pool_lock);
     if (idle_ms == 0 || now_ms - pool_last_put_ms >= idle_ms) {
-        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t page = system_page();
         for (size_t c = 0; c < POOL_CLASSES; c++) {
             while (pool[c]) {
                 void *mem = pool[c];
