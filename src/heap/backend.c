@@ -549,14 +549,15 @@ static char *take_aligned_locked(nth_heap *heap, uint32_t size_gr, size_t alignm
         block = aligned;
     }
     if (hdr->size_gr - size_gr >= NTH_MIN_FREE_GR) {
-        /* Give the trailing granules back too. */
+        /* Give the trailing granules back too: listed, never decommitted, as they were free a
+         * moment ago (a fresh segment's hot pages, taken from the region cache, stay hot). */
         bool last = hdr->flags & BLOCK_LAST;
         uint32_t rest_gr = hdr->size_gr - size_gr;
         hdr->size_gr = size_gr;
         hdr->flags = BLOCK_BUSY;
         hdr->unused = 0;
         nth_block_store_locked(heap, block, *hdr);
-        release_range_locked(heap, block_end(block, size_gr), rest_gr, hdr->segment_index, size_gr, last, true);
+        release_range_locked(heap, block_end(block, size_gr), rest_gr, hdr->segment_index, size_gr, last, false);
     }
     return block;
 }

@@ -2,7 +2,8 @@
  * test_segment_cache.c — destroyed heaps' segments kept for new heaps (regions.c): a new heap
  * takes them (and its walk and validation show only its own blocks, never the old contents),
  * the cache is bounded by segment_cache_max, ages out after segment_cache_decay_ms, and
- * compaction empties it at once.
+ * compaction empties it at once; a heap built again like the destroyed one keeps the pages it
+ * took hot (no decommit while it fills them).
  */
 #include <time.h>
 
@@ -19,10 +20,9 @@ static void sleep_ms(long ms)
     }
 }
 
-/* A heap of BLOCKS blocks of 24-280 bytes, each filled with `fill`. */
-static nth_heap *filled_heap(unsigned char fill, void **blocks)
+/* Fills `heap` with BLOCKS blocks of 24-280 bytes, each filled with `fill`. */
+static nth_heap *fill_heap(nth_heap *heap, unsigned char fill, void **blocks)
 {
-    nth_heap *heap = nth_heap_create(0, 0, 0);
     MUST(heap);
     for (int i = 0; i < BLOCKS; i++) {
         size_t size = 24 + (size_t)(i * 7919) % 257;
@@ -31,6 +31,11 @@ static nth_heap *filled_heap(unsigned char fill, void **blocks)
         memset(blocks[i], fill, size);
     }
     return heap;
+}
+
+static nth_heap *filled_heap(unsigned char fill, void **blocks)
+{
+    return fill_heap(nth_heap_create(0, 0, 0), fill, blocks);
 }
 
 static void restore_defaults(void)
@@ -97,6 +102,32 @@ TEST(new_heap_reuses_a_destroyed_heaps_segments)
     restore_defaults();
 }
 
+/* The hot pages of a cached segment are what a new heap fills: carving LFH subsegments out of
+ * them never decommits the rest (it used to, once the free rest passed the thresholds, and the
+ * pages were faulted in again a moment later). */
+TEST(a_rebuilt_heap_keeps_the_cached_pages_hot)
+{
+    restore_defaults();
+    nth_heap *old = filled_heap(0xA5, blocks_a);
+    nth_heap_stats before, after;
+    REQUIRE(nth_heap_query_stats(old, &before));
+    CHECK(nth_heap_destroy(old));
+    /* Thresholds that decommit any free block of 64 KiB past a quarter of what is committed. */
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap);
+    CHECK(nth_heap_set_option(heap, NTH_OPTION_DECOMMIT_FREE_BLOCK, 64 << 10));
+    CHECK(nth_heap_set_option(heap, NTH_OPTION_DECOMMIT_TOTAL_FREE, 0));
+    CHECK(nth_heap_set_option(heap, NTH_OPTION_DECOMMIT_DECAY_MS, 0));
+    fill_heap(heap, 0x5A, blocks_b);
+    REQUIRE(nth_heap_query_stats(heap, &after));
+    CHECK(after.segments >= 3);
+    CHECK_EQ(after.decommit_ops, (uint64_t)0);
+    CHECK(after.commit_ops <= before.commit_ops);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    CHECK(nth_heap_destroy(heap));
+    restore_defaults();
+}
+
 TEST(cache_is_bounded)
 {
     restore_defaults();
@@ -136,6 +167,7 @@ int main(int argc, char **argv)
 {
     (void)argc;
     RUN(new_heap_reuses_a_destroyed_heaps_segments);
+    RUN(a_rebuilt_heap_keeps_the_cached_pages_hot);
     RUN(cache_is_bounded);
     RUN(cache_ages_out_and_compaction_empties_it);
     return harness_finish(argv[0]);
