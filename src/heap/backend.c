@@ -293,7 +293,7 @@ static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t 
     size_t needed = (size_t)size_gr * NTH_GRANULE;
     if (have + ucr_bytes < needed) return false;
     size_t commit = needed > have ? nth_round_up(needed - have, NTH_PAGE) : NTH_PAGE;
-    if (commit < heap->commit_step) commit = heap->commit_step;
+    if (commit < nth_commit_step(heap)) commit = nth_commit_step(heap);
     if (commit > ucr_bytes) commit = ucr_bytes;
     if (!nth_segment_commit_locked(heap, segment, i, commit)) return false;
 

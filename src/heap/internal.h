@@ -196,6 +196,16 @@ size_t nth_segment_header_bytes(bool first);
 /* Growable heaps: a new segment with at least `bytes` committed after its header block, linked
  * last; NULL when the heap is fixed or the address space is exhausted. Not formatted. */
 nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes);
+/* Bytes a growing heap commits at least at a time: its commit_step, or 1/64 of what it has
+ * committed, up to NTH_COMMIT_STEP_MAX. A commit is a system call whatever its size and touches
+ * no page (it costs no resident memory), so a large heap grows in fewer, larger steps. */
+#define NTH_COMMIT_STEP_MAX ((size_t)4 << 20)
+static inline size_t nth_commit_step(const nth_heap *heap)
+{
+    size_t step = heap->committed_bytes / 64;
+    if (step > NTH_COMMIT_STEP_MAX) step = NTH_COMMIT_STEP_MAX;
+    return step > heap->commit_step ? nth_round_down(step, NTH_PAGE) : heap->commit_step;
+}
 /* Commits the first `bytes` (pages, at most the range) of segment->ucr[i]. */
 bool nth_segment_commit_locked(nth_heap *heap, nth_segment *segment, uint32_t i, size_t bytes);
 /* Decommits [start, start + bytes) (pages, committed) and records the new UCR, whose preceding

@@ -200,8 +200,8 @@ nth_heap *nth_segment_create_heap(uint32_t flags, size_t initial_size, size_t ma
         if (limit < min_bytes) limit = min_bytes;
     }
     /* As on Windows, a heap starts with initial_size committed, at least its header and one
-     * free block: a single page for HeapCreate(0, 0, 0). Growth then commits commit_step at a
-     * time. */
+     * free block: a single page for HeapCreate(0, 0, 0). Growth then commits at least
+     * nth_commit_step at a time (64 KiB, or 1/64 of what is committed up to 4 MiB). */
     commit = nth_round_up(initial_size, NTH_PAGE);
     if (commit < min_bytes) commit = min_bytes;
     if (commit > limit) commit = limit;
@@ -302,7 +302,7 @@ nth_segment *nth_segment_add_locked(nth_heap *heap, size_t bytes)
     size_t wanted = heap->segment_reserve > needed ? heap->segment_reserve : needed;
     size_t reserve;
     size_t commit = nth_round_up(header_bytes + bytes, NTH_PAGE);
-    if (commit < heap->commit_step) commit = heap->commit_step;
+    if (commit < nth_commit_step(heap)) commit = nth_commit_step(heap);
     char *base = take_cached(heap->flags, nth_round_up(wanted, NTH_CHUNK), header_bytes, &reserve, &commit);
     if (!base) {
         if (!(base = reserve_or_drop_caches(heap, nth_round_up(wanted, NTH_CHUNK), needed, &reserve))) return NULL;
