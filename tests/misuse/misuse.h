@@ -241,6 +241,23 @@ static inline bool mis_poke(void *dst, const void *src, size_t n)
     return false;
 }
 
+/* Reads n bytes at src through the kernel; false if src is not readable. */
+static inline bool mis_peek(const void *src, void *dst, size_t n)
+{
+    if (mis_pipe[0] < 0 && pipe(mis_pipe) != 0) return false;
+    if (syscall(SYS_write, mis_pipe[1], src, n) != (long)n) return false;
+    return syscall(SYS_read, mis_pipe[0], dst, n) == (long)n;
+}
+
+/* The byte an overrun of n bytes at dst writes: 0x41, unless a one-byte overrun would write what
+ * dst holds already (1 time in 256 for a byte of an encoded header) and so damage nothing; then
+ * its complement. */
+static inline unsigned char mis_damaging_byte(const void *dst, size_t n)
+{
+    unsigned char held;
+    return n == 1 && mis_peek(dst, &held, 1) && held == 0x41 ? 0xBE : 0x41;
+}
+
 static inline bool mis_poke_byte(void *dst, unsigned char value, size_t n)
 {
     unsigned char buf[8192];

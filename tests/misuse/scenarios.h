@@ -345,7 +345,7 @@ static inline void mis_overrun(const mis_ops *ops, long arg)
         if (neighbour == MIS_N_LFH_FREE) mis_release_live(ops, b, "the neighbour");
         mark = mis_mark();
         MIS_STAGE("overrunning into the LFH neighbour");
-        mis_poke_byte(mis_at(a, MIS_SMALL), 0x41, bytes);
+        mis_poke_byte(mis_at(a, MIS_SMALL), mis_damaging_byte(mis_at(a, MIS_SMALL), bytes), bytes);
         MIS_STAGE("freeing after the overrun");
         if (neighbour == MIS_N_LFH_LIVE) mis_give(ops, b);
         mis_give(ops, a);
@@ -366,7 +366,7 @@ static inline void mis_overrun(const mis_ops *ops, long arg)
         }
         mark = mis_mark();
         MIS_STAGE("overrunning into the next block's header");
-        mis_poke_byte(mis_at(p, MIS_BACK), 0x41, bytes);
+        mis_poke_byte(mis_at(p, MIS_BACK), mis_damaging_byte(mis_at(p, MIS_BACK), bytes), bytes);
         MIS_STAGE("freeing the neighbour whose header was overrun");
         bool accepted = mis_give(ops, next);
         if (accepted && ops->release_observable) mis_fail("the block with an overwritten header was freed");
