@@ -331,29 +331,33 @@ static inline bool nth_lfh_owns(const nth_lfh_tcache *tc, const nth_lfh_subsegme
 void *nth_lfh_pop_missed(nth_lfh_tcache *tc, nth_lfh_subsegment *sub, size_t size);
 
 /* Allocates `size` bytes (<= NTH_LFH_MAX_SIZE) from `tc`'s current subsegment for `bucket`;
- * NULL for anything but the common case. */
-static inline __attribute__((always_inline)) void *nth_lfh_alloc_bucket(nth_lfh_tcache *tc, unsigned bucket, size_t size)
+ * NULL for anything but the common case. With `fill`, an empty list is followed by a call to
+ * nth_lfh_pop_missed for a never-used block. malloc fills (its pair costs the same either way);
+ * nth_heap_alloc does not, since keeping its heap, flags and size across that call would cost
+ * three saved registers on every call, and its slow path hands out never-used blocks too. */
+static inline __attribute__((always_inline)) void *nth_lfh_alloc_bucket(nth_lfh_tcache *tc, unsigned bucket, size_t size,
+                                                                        bool fill)
 {
     nth_lfh_subsegment *sub = tc->current[bucket];
     if (NTH_UNLIKELY(!sub) || NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return NULL;
     char *p = nth_lfh_pop(sub, size);
-    if (NTH_UNLIKELY(!p)) return nth_lfh_pop_missed(tc, sub, size); /* a tail call: no frame here */
+    if (fill && NTH_UNLIKELY(!p)) return nth_lfh_pop_missed(tc, sub, size);
     nth_lfh_end_fast(tc);
     return p;
 }
 
-static inline __attribute__((always_inline)) void *nth_lfh_alloc_cached(nth_lfh_tcache *tc, size_t size)
+static inline __attribute__((always_inline)) void *nth_lfh_alloc_cached(nth_lfh_tcache *tc, size_t size, bool fill)
 {
     /* Sizes 1 ... 1024 (16-byte buckets) are the common case: one shift. */
     unsigned bucket = size - 1 < 1024 ? (unsigned)((size - 1) >> 4) : nth_lfh_bucket(size);
-    return nth_lfh_alloc_bucket(tc, bucket, size);
+    return nth_lfh_alloc_bucket(tc, bucket, size, fill);
 }
 
 static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *heap, size_t size)
 {
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
     if (NTH_UNLIKELY(!tc || atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return NULL;
-    return nth_lfh_alloc_cached(tc, size);
+    return nth_lfh_alloc_cached(tc, size, false);
 }
 
 /* The address map's lookup (nth_addrmap_lookup) for the free fast paths, without its range

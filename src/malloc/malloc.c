@@ -249,9 +249,9 @@ NTH_EXPORT void *malloc(size_t size)
     if (NTH_LIKELY(tc != NULL)) {
         void *ptr = NULL; /* the fast paths never report */
         if (NTH_LIKELY(size - 1 < 1024)) /* 1 ... 1024 bytes: 16-byte buckets */
-            ptr = nth_lfh_alloc_bucket(tc, (unsigned)((size - 1) >> 4), size);
+            ptr = nth_lfh_alloc_bucket(tc, (unsigned)((size - 1) >> 4), size, true);
         else if (size <= NTH_LFH_MAX_SIZE)
-            ptr = nth_lfh_alloc_cached(tc, size);
+            ptr = nth_lfh_alloc_cached(tc, size, true);
         if (NTH_LIKELY(ptr != NULL)) return ptr;
     }
     return malloc_slow(size, __builtin_return_address(0));
