@@ -28,15 +28,10 @@
  *     operation retried: the heap goes on serving from its other blocks;
  *   - heap->busy_blocks / busy_bytes count live back-end blocks and their requested bytes
  *     (busy_bytes with the big blocks' too); heap->backend_live the back-end's alone.
- * Everything here runs with the heap lock held.
- *
- * Free memory stays committed while recent demand covers it (free_to_keep_locked): a page
- * fault costs microseconds, so a program that frees a large structure and builds another must
- * not fault its pages in again. The decommit thresholds are Windows' policy with larger
- * defaults; decommit_decay_ms adds the demand, the way bigcache.c sizes its cache.
+ * Everything here runs with the heap lock held. Whether a large free block is decommitted is
+ * decommit_policy.c's to say.
  */
 #include "heap/iter.h"
-#include "heap/vm.h"
 
 /* Attempts at an operation whose free list turned out damaged (each contains the damage). */
 #define DAMAGE_RETRIES 4
@@ -60,44 +55,6 @@ uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size)
     size_t gr = nth_round_up(bytes, NTH_GRANULE) / NTH_GRANULE;
     if (gr < NTH_MIN_FREE_GR) gr = NTH_MIN_FREE_GR;
     return gr > UINT32_MAX / 2 ? 0 : (uint32_t)gr;
-}
-
-/* The back-end memory in use: live bytes and listed free bytes, about what its segments have
- * committed. Its peak over an epoch is the demand the heap has shown. */
-static inline size_t in_use_locked(const nth_heap *heap)
-{
-    return heap->backend_live + heap->free_bytes;
-}
-
-/* Live back-end bytes change by `grown` (an allocation, a free, a resize); the epoch's peak
- * follows. */
-static inline void note_live_locked(nth_heap *heap, ptrdiff_t grown)
-{
-    heap->backend_live += (size_t)grown;
-    if (in_use_locked(heap) > heap->backend_peak) heap->backend_peak = in_use_locked(heap);
-}
-
-/* Free bytes the heap keeps committed: decommit_total_free, a quarter of what is committed, or
- * what recent demand covers, whichever is most. The demand is the peak of the memory in use
- * over this epoch and the one before, less the live bytes, plus an eighth of that peak: memory
- * committed a window or two ago stays committed. An epoch lasts decommit_decay_ms; one that
- * ends after two windows without a call hands on only what is in use now. Reads the clock:
- * called only for a free that may decommit. */
-static size_t free_to_keep_locked(nth_heap *heap)
-{
-    size_t keep = heap->decommit_total_free > heap->committed_bytes / 4 ? heap->decommit_total_free
-                                                                        : heap->committed_bytes / 4;
-    uint64_t window = heap->decommit_decay_ms;
-    if (window == 0) return keep;
-    uint64_t now = nth_vm_clock_ms(), elapsed = now - heap->backend_epoch_ms;
-    if (elapsed >= window) {
-        heap->backend_peak_prev = elapsed >= 2 * window ? in_use_locked(heap) : heap->backend_peak;
-        heap->backend_peak = in_use_locked(heap);
-        heap->backend_epoch_ms = now;
-    }
-    size_t peak = heap->backend_peak > heap->backend_peak_prev ? heap->backend_peak : heap->backend_peak_prev;
-    size_t demand = peak > heap->backend_live ? peak - heap->backend_live + peak / 8 : 0;
-    return demand > keep ? demand : keep;
 }
 
 static void set_prev_size_locked(nth_heap *heap, char *block, uint32_t prev_size_gr)
@@ -234,8 +191,7 @@ static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, 
     fix_next_prev_locked(heap, block, &hdr);
 
     size_t bytes = (size_t)size_gr * NTH_GRANULE;
-    if (may_decommit && bytes >= heap->decommit_free_block && heap->free_bytes + bytes > heap->decommit_total_free &&
-        heap->free_bytes + bytes > free_to_keep_locked(heap) && decommit_block_locked(heap, block, &hdr, false))
+    if (may_decommit && nth_backend_should_decommit_locked(heap, bytes) && decommit_block_locked(heap, block, &hdr, false))
         return;
     nth_freelist_insert_locked(heap, block, size_gr);
 }
@@ -419,7 +375,7 @@ static void *finish_busy_locked(nth_heap *heap, char *block, nth_block_header hd
     if (hdr.flags & BLOCK_EXTRA) memset(block + nth_block_fill_end(&hdr), 0, NTH_GRANULE);
     heap->busy_blocks++;
     heap->busy_bytes += size;
-    note_live_locked(heap, (ptrdiff_t)size);
+    nth_backend_note_live_locked(heap, (ptrdiff_t)size);
     heap->alloc_calls++;
     return data;
 }
@@ -585,7 +541,7 @@ char *nth_backend_alloc_chunks_locked(nth_heap *heap, size_t bytes, uint16_t add
     nth_block_store_locked(heap, block, hdr);
     heap->busy_blocks++;
     heap->busy_bytes += bytes - sizeof(nth_block_header);
-    note_live_locked(heap, (ptrdiff_t)(bytes - sizeof(nth_block_header)));
+    nth_backend_note_live_locked(heap, (ptrdiff_t)(bytes - sizeof(nth_block_header)));
     heap->alloc_calls++;
     return block;
 }
@@ -595,7 +551,7 @@ void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr)
     nth_assert_held(heap);
     heap->busy_blocks--;
     heap->busy_bytes -= nth_block_requested(hdr);
-    note_live_locked(heap, -(ptrdiff_t)nth_block_requested(hdr));
+    nth_backend_note_live_locked(heap, -(ptrdiff_t)nth_block_requested(hdr));
     heap->free_calls++;
     nth_block_header freed = *hdr;
     freed.flags &= (uint16_t)BLOCK_LAST;
@@ -667,7 +623,7 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
     if (h.flags & BLOCK_EXTRA) memcpy(block + nth_block_fill_end(&h), &user_value, sizeof user_value);
     heap->busy_bytes += size;
     heap->busy_bytes -= old_size;
-    note_live_locked(heap, (ptrdiff_t)size - (ptrdiff_t)old_size);
+    nth_backend_note_live_locked(heap, (ptrdiff_t)size - (ptrdiff_t)old_size);
     *hdr = h;
     return true;
 }

@@ -283,6 +283,27 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
  * bytes decommitted. */
 size_t nth_backend_decommit_free_locked(nth_heap *heap, size_t min_bytes);
 
+/* ---------------------------------------------------------------------- decommit_policy.c */
+
+/* The back-end memory in use: live bytes and listed free bytes, about what its segments have
+ * committed. Its peak over an epoch is the demand the heap has shown. */
+static inline size_t nth_backend_in_use(const nth_heap *heap)
+{
+    return heap->backend_live + heap->free_bytes;
+}
+
+/* Live back-end bytes change by `grown` (an allocation, a free, a resize); the epoch's peak of
+ * the memory in use follows. */
+static inline void nth_backend_note_live_locked(nth_heap *heap, ptrdiff_t grown)
+{
+    heap->backend_live += (size_t)grown;
+    if (nth_backend_in_use(heap) > heap->backend_peak) heap->backend_peak = nth_backend_in_use(heap);
+}
+
+/* True when a free block of `bytes` about to be listed should be decommitted instead: past the
+ * decommit thresholds and beyond what recent demand covers. */
+bool nth_backend_should_decommit_locked(nth_heap *heap, size_t bytes);
+
 /* ------------------------------------------------------------------------------- sweep.c */
 
 /* After a free list failed its checks: takes the damaged block out of service (BLOCK_DAMAGED,

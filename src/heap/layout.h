@@ -249,9 +249,9 @@ typedef struct nth_heap {
     size_t big_epoch_volume;        /* bytes of big blocks allocated in this epoch */
     size_t big_cache_decay_ms;      /* option: epoch length; 0 keeps no cache */
     size_t big_cache_max;           /* option: at most this many cached bytes */
-    /* Demand for back-end memory (backend.c): live back-end bytes, and the peak of the memory in
-     * use (live plus free bytes) in this epoch and the one before; free memory that recent
-     * demand covers stays committed. */
+    /* Demand for back-end memory (decommit_policy.c): live back-end bytes, and the peak of the
+     * memory in use (live plus free bytes) in this epoch and the one before; free memory that
+     * recent demand covers stays committed. */
     size_t backend_live, backend_peak, backend_peak_prev;
     uint64_t backend_epoch_ms;      /* start of this epoch (nth_vm_clock_ms) */
     size_t decommit_decay_ms;       /* option: epoch length; 0 decommits as soon as the thresholds say */
