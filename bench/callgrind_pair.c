@@ -6,6 +6,11 @@
  *                             glibc's, or one given with LD_PRELOAD)
  *   callgrind_pair heap N     nth_heap_alloc + nth_heap_free on a private heap created with
  *                             nth_heap_create(0, 0, 0)
+ *   callgrind_pair window-malloc N, window-heap N
+ *                             the same calls on a window of WINDOW live blocks: each pair frees
+ *                             a random slot's block and puts a new one of a random size from
+ *                             16 B to 64 KiB there (engine_random's first row). Most of these
+ *                             sizes are above the LFH's: this counts the back-end
  *
  * Before the loop, every size is allocated 64 times and freed (so that the LFH of a fresh heap
  * is active for every bucket the loop touches); the script runs the program for N and 2N and
@@ -48,10 +53,38 @@ static void run_heap(size_t n)
     nth_heap_destroy(heap);
 }
 
+#define WINDOW 1000
+
+/* The window loop's pseudo-random numbers (a fixed sequence, the same for every allocator). */
+static uint32_t window_next(uint32_t *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 8;
+}
+
+static void run_window(nth_heap *heap, size_t n)
+{
+    static void *window[WINDOW];
+    uint32_t state = 12345;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t slot = window_next(&state) % WINDOW;
+        size_t size = 16 + window_next(&state) % (65536 - 15);
+        if (heap) {
+            nth_heap_free(heap, 0, window[slot]); /* NULL the first time: no-op */
+            window[slot] = nth_heap_alloc(heap, 0, size);
+        } else {
+            free(window[slot]);
+            window[slot] = malloc(size);
+        }
+        if (!window[slot]) exit(1);
+        bench_sink(window[slot]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s malloc|heap N\n", argv[0]);
+        fprintf(stderr, "usage: %s malloc|heap|window-malloc|window-heap N\n", argv[0]);
         return 2;
     }
     size_t n = (size_t)strtoull(argv[2], NULL, 10);
@@ -59,7 +92,14 @@ int main(int argc, char **argv)
         run_malloc(n);
     else if (strcmp(argv[1], "heap") == 0)
         run_heap(n);
-    else
+    else if (strcmp(argv[1], "window-malloc") == 0)
+        run_window(NULL, n);
+    else if (strcmp(argv[1], "window-heap") == 0) {
+        nth_heap *heap = nth_heap_create(0, 0, 0);
+        if (!heap) return 1;
+        run_window(heap, n);
+        nth_heap_destroy(heap);
+    } else
         return 2;
     return 0;
 }

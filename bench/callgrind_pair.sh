@@ -10,6 +10,8 @@
 #   ntheap nth_heap     nth_heap_alloc+nth_heap_free on a private heap (static link)
 #   glibc               malloc+free of the C library
 #   mimalloc, jemalloc, tcmalloc   the distribution's libraries by LD_PRELOAD, when installed
+# and the same rows for the window loop (1000 live blocks of 16 B to 64 KiB, a random one replaced
+# each time: mostly the back-end's free lists, splitting and coalescing).
 # N defaults to 100000 (CALLGRIND_N=... to change it); CALLGRIND_PEERS=0 prints the ntheap rows
 # only. Needs valgrind.
 set -eu
@@ -45,13 +47,20 @@ row() {
     printf '| %-16s | %s |\n' "$1" "$(( (two - one + N / 2) / N ))"
 }
 
-echo "instructions per pair, (I(2N) - I(N)) / N with N = $N"
-echo "| allocator        | instructions |"
-echo "|------------------|--------------|"
-row "ntheap malloc" "$(cd "$BUILD" && pwd)/libntheap-malloc.so" malloc
-row "ntheap nth_heap" "" heap
-[ "${CALLGRIND_PEERS:-1}" = 0 ] && exit 0
-row "glibc" "" malloc
-row "mimalloc" "$LIBDIR/libmimalloc.so.2" malloc
-row "jemalloc" "$LIBDIR/libjemalloc.so.2" malloc
-row "tcmalloc" "$LIBDIR/libtcmalloc_minimal.so.4" malloc
+# table MODE-PREFIX TITLE
+table() {
+    echo "$2, (I(2N) - I(N)) / N with N = $N"
+    echo "| allocator        | instructions |"
+    echo "|------------------|--------------|"
+    row "ntheap malloc" "$(cd "$BUILD" && pwd)/libntheap-malloc.so" "${1}malloc"
+    row "ntheap nth_heap" "" "${1}heap"
+    [ "${CALLGRIND_PEERS:-1}" = 0 ] && return 0
+    row "glibc" "" "${1}malloc"
+    row "mimalloc" "$LIBDIR/libmimalloc.so.2" "${1}malloc"
+    row "jemalloc" "$LIBDIR/libjemalloc.so.2" "${1}malloc"
+    row "tcmalloc" "$LIBDIR/libtcmalloc_minimal.so.4" "${1}malloc"
+}
+
+table "" "instructions per pair"
+echo
+table "window-" "instructions per pair, window of 1000 blocks of 16 B-64 KiB"
