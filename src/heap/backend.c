@@ -148,11 +148,17 @@ static bool decommit_block_locked(nth_heap *heap, char *block, const nth_block_h
     return true;
 }
 
+/* How release_range_locked treats its range. */
+enum release_how {
+    RELEASE_KEEP_COMMITTED = 0, /* memory just committed, or hot pages: never decommitted */
+    RELEASE_MAY_DECOMMIT = 1,   /* a large result may be decommitted (decommit_policy.c) */
+    RELEASE_WAS_BLOCK = 2,      /* the range was one block: the block after it names its size */
+};
+
 /* Writes a free block header over [block, +size_gr) and lists it, coalescing with listed
- * neighbours; a large result is decommitted instead when may_decommit (not for memory just
- * committed to be used). */
+ * neighbours; a large result is decommitted instead when `how` allows it. */
 static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, uint8_t segment_index,
-                                 uint32_t prev_size_gr, bool last, bool may_decommit)
+                                 uint32_t prev_size_gr, bool last, unsigned how)
 {
     nth_assert_held(heap);
     bool coalesce = !(heap->flags & NTH_DISABLE_COALESCE_ON_FREE);
@@ -165,6 +171,9 @@ static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, 
             nth_report_problem(heap, NTH_ERR_CORRUPT, prev, "the previous block's header",
                                "a damaged header or a size that does not match prev_size");
         } else if (nth_block_is_listed(&ph) && unlink_checked(heap, prev, ph.size_gr, freed, freed_end)) {
+            /* The range's own header stops being a block start: it says "free" from now on. */
+            nth_header_store(heap, freed, (nth_block_header){.size_gr = size_gr, .prev_size_gr = prev_size_gr,
+                                                             .segment_index = segment_index});
             block = prev;
             size_gr += ph.size_gr;
             prev_size_gr = ph.prev_size_gr;
@@ -188,10 +197,11 @@ static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, 
                             .segment_index = segment_index, .unused = 0};
     if (fill) nth_block_fill_free(block, freed, freed_end);
     nth_block_store_locked(heap, block, hdr);
-    fix_next_prev_locked(heap, block, &hdr);
+    if (!(how & RELEASE_WAS_BLOCK) || block != freed || block_end(block, size_gr) != freed_end)
+        fix_next_prev_locked(heap, block, &hdr);
 
     size_t bytes = (size_t)size_gr * NTH_GRANULE;
-    if (may_decommit && nth_backend_should_decommit_locked(heap, bytes) && decommit_block_locked(heap, block, &hdr, false))
+    if ((how & RELEASE_MAY_DECOMMIT) && nth_backend_should_decommit_locked(heap, bytes) && decommit_block_locked(heap, block, &hdr, false))
         return;
     nth_freelist_insert_locked(heap, block, size_gr);
 }
@@ -214,7 +224,8 @@ static void format_segment_locked(nth_heap *heap, nth_segment *segment)
     nth_block_store_locked(heap, base, hdr);
     size_t rest_gr = (segment->committed - header_bytes) / NTH_GRANULE;
     /* The rest ends at an uncommitted range or at the limit: either way it is the LAST block. */
-    release_range_locked(heap, segment->first_block, (uint32_t)rest_gr, hdr.segment_index, hdr.size_gr, true, false);
+    release_range_locked(heap, segment->first_block, (uint32_t)rest_gr, hdr.segment_index, hdr.size_gr, true,
+                         RELEASE_KEEP_COMMITTED);
 }
 
 nth_heap *nth_backend_create_heap(uint32_t flags, size_t initial_size, size_t maximum_size)
@@ -258,7 +269,7 @@ static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t 
     prev_hdr.flags &= (uint16_t)~BLOCK_LAST;
     nth_block_store_locked(heap, prev, prev_hdr);
     release_range_locked(heap, start, (uint32_t)(commit / NTH_GRANULE), nth_segment_tag(segment), prev_hdr.size_gr,
-                         !consumed || at_limit, false);
+                         !consumed || at_limit, RELEASE_KEEP_COMMITTED);
     return true;
 }
 
@@ -291,31 +302,30 @@ static bool grow_locked(nth_heap *heap, uint32_t size_gr)
 
 /* The slow part of take_block_locked: nothing fitted, or a list was damaged. Grows the heap at
  * most once and contains damage as often as it is met (a few times at most). */
-static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_gr, nth_block_header *hdr)
+static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
 {
     nth_assert_held(heap);
     bool grown = false;
     for (int attempt = 0; attempt < DAMAGE_RETRIES;) {
         bool damaged = false;
-        char *block = nth_freelist_find_locked(heap, size_gr, found_gr, &damaged);
+        char *block = nth_freelist_find_locked(heap, size_gr, hdr, &damaged);
         if (!block && !damaged) {
             if (grown || !grow_locked(heap, size_gr)) return NULL;
             grown = true;
             continue;
         }
-        if (block && nth_header_load(heap, block, hdr) && nth_freelist_remove_locked(heap, block, *found_gr))
-            return block;
+        if (block && nth_freelist_remove_locked(heap, block, hdr->size_gr)) return block;
         nth_sweep_contain_locked(heap, NULL, NULL);
         attempt++;
     }
     return NULL;
 }
 
-/* Splits a block of found_gr granules just taken off its list to size_gr (or a granule more,
+/* Splits a block just taken off its list (*hdr, its header as found) to size_gr (or a granule more,
  * when the rest could not be a block), listing the rest. */
-static char *split_taken_locked(nth_heap *heap, char *block, uint32_t found_gr, uint32_t size_gr,
-                                nth_block_header *hdr)
+static char *split_taken_locked(nth_heap *heap, char *block, uint32_t size_gr, nth_block_header *hdr)
 {
+    uint32_t found_gr = hdr->size_gr;
     nth_assert_held(heap);
     if ((heap->flags & NTH_FREE_CHECKING_ENABLED) && (hdr->flags & BLOCK_FILL)) {
         char *bad = nth_block_check_free_fill(block, block, block_end(block, size_gr));
@@ -345,15 +355,13 @@ static char *split_taken_locked(nth_heap *heap, char *block, uint32_t found_gr, 
 static char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
 {
     nth_assert_held(heap);
-    uint32_t found_gr = 0;
     bool damaged = false;
-    char *block = nth_freelist_find_locked(heap, size_gr, &found_gr, &damaged);
-    if (NTH_UNLIKELY(!block || !nth_header_load(heap, block, hdr) ||
-                     !nth_freelist_remove_locked(heap, block, found_gr))) {
-        block = take_block_slow_locked(heap, size_gr, &found_gr, hdr);
+    char *block = nth_freelist_find_locked(heap, size_gr, hdr, &damaged);
+    if (NTH_UNLIKELY(!block || !nth_freelist_remove_locked(heap, block, hdr->size_gr))) {
+        block = take_block_slow_locked(heap, size_gr, hdr);
         if (!block) return NULL;
     }
-    return split_taken_locked(heap, block, found_gr, size_gr, hdr);
+    return split_taken_locked(heap, block, size_gr, hdr);
 }
 
 /* Turns a taken block into a busy one holding `size` bytes: header, zeroing or fill, tail fill,
@@ -469,7 +477,7 @@ static char *take_fitting_locked(nth_heap *heap, const aligned_request *r, nth_b
     if (!block || !nth_header_load(heap, block, hdr) || !nth_block_is_listed(hdr) ||
         !aligned_fits(block, hdr->size_gr, r) || !nth_freelist_remove_locked(heap, block, hdr->size_gr))
         return NULL;
-    return split_taken_locked(heap, block, hdr->size_gr, hdr->size_gr, hdr);
+    return split_taken_locked(heap, block, hdr->size_gr, hdr);
 }
 
 /* Takes a free block and carves from it a block of size_gr granules whose address + skew is a
@@ -500,7 +508,7 @@ static char *take_aligned_locked(nth_heap *heap, uint32_t size_gr, size_t alignm
         nth_block_store_locked(heap, aligned, ah);
         fix_next_prev_locked(heap, aligned, &ah);
         release_range_locked(heap, block, (uint32_t)(lead / NTH_GRANULE), hdr->segment_index, hdr->prev_size_gr,
-                             false, false);
+                             false, RELEASE_KEEP_COMMITTED);
         if (!nth_header_load(heap, aligned, hdr)) return NULL;
         block = aligned;
     }
@@ -513,7 +521,8 @@ static char *take_aligned_locked(nth_heap *heap, uint32_t size_gr, size_t alignm
         hdr->flags = BLOCK_BUSY;
         hdr->unused = 0;
         nth_block_store_locked(heap, block, *hdr);
-        release_range_locked(heap, block_end(block, size_gr), rest_gr, hdr->segment_index, size_gr, last, false);
+        release_range_locked(heap, block_end(block, size_gr), rest_gr, hdr->segment_index, size_gr, last,
+                             RELEASE_KEEP_COMMITTED);
     }
     return block;
 }
@@ -553,11 +562,9 @@ void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr)
     heap->busy_bytes -= nth_block_requested(hdr);
     nth_backend_note_live_locked(heap, -(ptrdiff_t)nth_block_requested(hdr));
     heap->free_calls++;
-    nth_block_header freed = *hdr;
-    freed.flags &= (uint16_t)BLOCK_LAST;
-    nth_block_store_locked(heap, block, freed); /* a stale pointer to it now reads "free" */
+    /* Its header says "free" once release_range_locked has merged or rewritten it. */
     release_range_locked(heap, block, hdr->size_gr, hdr->segment_index, hdr->prev_size_gr, hdr->flags & BLOCK_LAST,
-                         true);
+                         RELEASE_MAY_DECOMMIT | RELEASE_WAS_BLOCK);
 }
 
 bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hdr, uint32_t flags, size_t size)
@@ -615,7 +622,8 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
         h.unused = (uint8_t)((size_t)h.size_gr * NTH_GRANULE - size);
         nth_block_store_locked(heap, block, h);
         if (rest_gr >= NTH_MIN_FREE_GR)
-            release_range_locked(heap, block_end(block, new_gr), rest_gr, h.segment_index, new_gr, last, true);
+            release_range_locked(heap, block_end(block, new_gr), rest_gr, h.segment_index, new_gr, last,
+                                 RELEASE_MAY_DECOMMIT);
     }
     char *data = block_data(block);
     if (size > old_size && (flags & NTH_ZERO_MEMORY)) memset(data + old_size, 0, size - old_size);

@@ -10,9 +10,9 @@
  *   new block  (FREE_CHECKING):  | header | 0xBAADF00D 0xBAADF00D ... (unless ZERO_MEMORY)
  *
  * Invariants
- *   - nth_block_store_locked is the one place a header with BLOCK_LAST is written, so the UCR
- *     that follows such a block always knows where the block starts (segment.c keeps the
- *     table; this file tells it).
+ *   - nth_block_store_locked (inline, internal.h; its rare part here) is the one place a header
+ *     with BLOCK_LAST is written, so the UCR that follows such a block always knows where the
+ *     block starts (segment.c keeps the table; this file tells it).
  */
 #include "heap/internal.h"
 
@@ -37,10 +37,9 @@ static void asan_picture(const nth_heap *heap, char *block, nth_block_header hdr
 }
 #endif
 
-void nth_block_store_locked(nth_heap *heap, char *block, nth_block_header hdr)
+void nth_block_stored_locked(nth_heap *heap, char *block, nth_block_header hdr)
 {
     nth_assert_held(heap);
-    nth_header_store(heap, block, hdr);
 #if NTH_ASAN
     asan_picture(heap, block, hdr);
 #endif

@@ -82,7 +82,7 @@ static bool link_target_ok(const nth_heap *heap, const nth_free_links *target)
     const char *block = (const char *)target - sizeof(nth_block_header);
     const nth_owner *owner = nth_addrmap_lookup(block);
     return owner && owner->heap == heap && owner->kind == OWNER_SEGMENT &&
-           nth_segment_is_committed((const nth_segment *)owner, block, NTH_MIN_FREE_GR * NTH_GRANULE);
+           nth_segment_holds((const nth_segment *)owner, block, NTH_MIN_FREE_GR * NTH_GRANULE);
 }
 
 bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr)
@@ -104,15 +104,20 @@ bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr)
     return true;
 }
 
-/* Size of a listed free block, from its header; 0 when it is not a listed free block of this
- * heap (the link that led here is not to be trusted). */
+/* Decodes the header of a listed free block into *hdr and returns its size; 0 when it is not a
+ * listed free block of this heap (the link that led here is not to be trusted). */
+static uint32_t listed_header(nth_heap *heap, nth_free_links *links, nth_block_header *hdr)
+{
+    if (is_list_head(heap, links) || !link_target_ok(heap, links) || !nth_header_load(heap, block_of(links), hdr) ||
+        !nth_block_is_listed(hdr))
+        return 0;
+    return hdr->size_gr;
+}
+
 static uint32_t listed_size(nth_heap *heap, nth_free_links *links)
 {
     nth_block_header hdr;
-    if (is_list_head(heap, links) || !link_target_ok(heap, links) || !nth_header_load(heap, block_of(links), &hdr) ||
-        !nth_block_is_listed(&hdr))
-        return 0;
-    return hdr.size_gr;
+    return listed_header(heap, links, &hdr);
 }
 
 /* True when `target` may be stepped to from list `index`: its head, or a listed block of that
@@ -134,7 +139,7 @@ static int next_nonempty(const nth_heap *heap, unsigned from)
     return -1;
 }
 
-char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_size_gr, bool *damaged)
+char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr, bool *damaged)
 {
     nth_assert_held(heap);
     unsigned index = nth_freelist_index(size_gr);
@@ -143,27 +148,22 @@ char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found
         nth_free_links *head = &heap->freelists[index];
         unsigned probes = 0;
         for (nth_free_links *l = head->next; l != head && probes < CLASS_PROBE_LIMIT; l = l->next, probes++) {
-            uint32_t s = listed_size(heap, l);
+            uint32_t s = listed_header(heap, l, hdr);
             if (NTH_UNLIKELY(s == 0)) {
                 *damaged = true;
                 return NULL;
             }
-            if (s >= size_gr) {
-                *found_size_gr = s;
-                return block_of(l);
-            }
+            if (s >= size_gr) return block_of(l);
         }
         index++;
     }
     int found = next_nonempty(heap, index);
     if (found < 0) return NULL;
     nth_free_links *l = heap->freelists[found].next;
-    uint32_t s = listed_size(heap, l);
-    if (NTH_UNLIKELY(s == 0)) {
+    if (NTH_UNLIKELY(listed_header(heap, l, hdr) == 0)) {
         *damaged = true;
         return NULL;
     }
-    *found_size_gr = s;
     return block_of(l);
 }
 

@@ -167,9 +167,10 @@ void nth_freelist_insert_locked(nth_heap *heap, char *block, uint32_t size_gr);
 /* Removes a free block, checking its links first; false (nothing changed, nothing reported)
  * when they are broken: the caller contains the damage (nth_sweep_contain_locked). */
 bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr);
-/* A free block of at least size_gr granules, still on its list, or NULL. *damaged is set when a
- * listed block failed its checks (then NULL is returned and nothing was followed past it). */
-char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, uint32_t *found_size_gr, bool *damaged);
+/* A free block of at least size_gr granules, still on its list, its header decoded into *hdr;
+ * or NULL. *damaged is set when a listed block failed its checks (then NULL is returned and
+ * nothing was followed past it). */
+char *nth_freelist_find_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr, bool *damaged);
 /* The first listed free block of at least size_gr granules that `fits` accepts, looking at no
  * more than `probes` blocks, list by list from size_gr's upward; NULL when none was found (and
  * *damaged set when a list failed its checks). */
@@ -237,6 +238,22 @@ static inline nth_segment *nth_segment_of(const nth_heap *heap, const void *addr
     return (nth_segment *)owner;
 }
 
+/* True when [addr, addr+size) lies in the segment's first committed run: from its first block
+ * to its lowest uncommitted range (or its limit). Most blocks are there. */
+static inline bool nth_segment_run_holds(const nth_segment *segment, const void *addr, size_t size)
+{
+    const char *p = addr;
+    const char *run_end = segment->n_ucr ? nth_segment_base(segment) + (size_t)segment->ucr[0].offset_pg * NTH_PAGE
+                                         : segment->limit;
+    return p >= segment->first_block && p < run_end && (size_t)(run_end - p) >= size;
+}
+
+/* nth_segment_is_committed, answered inline when the range lies in the first committed run. */
+static inline bool nth_segment_holds(const nth_segment *segment, const void *addr, size_t size)
+{
+    return NTH_LIKELY(nth_segment_run_holds(segment, addr, size)) || nth_segment_is_committed(segment, addr, size);
+}
+
 /* The header's segment field: the segment index modulo 256. */
 static inline uint8_t nth_segment_tag(const nth_segment *segment)
 {
@@ -245,8 +262,16 @@ static inline uint8_t nth_segment_tag(const nth_segment *segment)
 
 /* ------------------------------------------------------------------------------- block.c */
 
+/* What a header store does besides writing the header (block.c): an ASan build's poisoning,
+ * and the following UCR's record of a BLOCK_LAST block. */
+void nth_block_stored_locked(nth_heap *heap, char *block, nth_block_header hdr);
+
 /* Stores a header; a header with BLOCK_LAST also records itself in the following UCR. */
-void nth_block_store_locked(nth_heap *heap, char *block, nth_block_header hdr);
+static inline void nth_block_store_locked(nth_heap *heap, char *block, nth_block_header hdr)
+{
+    nth_header_store(heap, block, hdr);
+    if (NTH_ASAN || (hdr.flags & BLOCK_LAST)) nth_block_stored_locked(heap, block, hdr);
+}
 /* Accessors for the per-block extras. */
 size_t nth_block_tail_fill_start(const nth_block_header *hdr);
 size_t nth_block_fill_end(const nth_block_header *hdr);
