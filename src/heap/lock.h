@@ -2,6 +2,8 @@
  * lock.h — the engine's locks: the heap lock (a mutex that the owning thread may take again:
  * nth_heap_lock followed by nth_heap_alloc on the same thread works, as with a Windows critical
  * section), the ranked wrappers of the plain global mutexes, and the debug-build rank checker.
+ * The heap lock is a word taken with one compare-and-swap and released with one exchange,
+ * inline; only a lock that is held goes to lock.c, which spins briefly and then sleeps.
  *
  * Lock order (acquire by increasing rank, never the reverse):
  *
@@ -44,13 +46,19 @@ typedef enum nth_lock_rank {
 } nth_lock_rank;
 
 typedef struct nth_lock {
-    pthread_mutex_t mutex;
-    _Atomic uintptr_t owner; /* nth_thread_id() of the holder, 0 when free */
+    _Atomic uint32_t state;  /* NTH_LOCK_FREE, _HELD or _CONTENDED (see lock.c) */
     uint32_t depth;          /* acquisitions by the owner */
+    _Atomic uintptr_t owner; /* nth_thread_id() of the holder, 0 when free */
     uint32_t user_depth;     /* of which by nth_heap_lock */
     uint64_t acquisitions;   /* every acquisition, counted by its owner: while a thread holds the
                               * lock, an unchanged count proves nobody else changed the heap */
 } nth_lock;
+
+enum { NTH_LOCK_FREE = 0, NTH_LOCK_HELD = 1, NTH_LOCK_CONTENDED = 2 };
+
+/* The slow halves (lock.c): wait for a held lock; wake a waiter after a contended release. */
+void nth_lock_wait_acquire(nth_lock *lock);
+void nth_lock_wake_waiter(nth_lock *lock);
 
 /* A unique, non-zero id for the calling thread: the address of one thread-local byte
  * (defined once, in heap.c). */
@@ -117,7 +125,7 @@ static inline void nth_mutex_unlock(pthread_mutex_t *mutex, nth_lock_rank rank)
 
 static inline void nth_lock_init(nth_lock *lock)
 {
-    pthread_mutex_init(&lock->mutex, NULL);
+    atomic_init(&lock->state, NTH_LOCK_FREE);
     atomic_init(&lock->owner, 0);
     lock->depth = 0;
     lock->user_depth = 0;
@@ -129,6 +137,14 @@ static inline bool nth_lock_held_by_me(nth_lock *lock)
     return atomic_load_explicit(&lock->owner, memory_order_relaxed) == nth_thread_id();
 }
 
+/* One compare-and-swap from free to held, acquiring. */
+static inline bool nth_lock_take_free(nth_lock *lock)
+{
+    uint32_t expected = NTH_LOCK_FREE;
+    return atomic_compare_exchange_strong_explicit(&lock->state, &expected, NTH_LOCK_HELD, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
 static inline void nth_lock_acquire(nth_lock *lock)
 {
     uintptr_t me = nth_thread_id();
@@ -138,7 +154,7 @@ static inline void nth_lock_acquire(nth_lock *lock)
         return;
     }
     nth_rank_check(NTH_RANK_HEAP);
-    pthread_mutex_lock(&lock->mutex);
+    if (__builtin_expect(!nth_lock_take_free(lock), 0)) nth_lock_wait_acquire(lock);
     nth_rank_acquired(NTH_RANK_HEAP);
     atomic_store_explicit(&lock->owner, me, memory_order_relaxed);
     lock->depth = 1;
@@ -154,7 +170,7 @@ static inline bool nth_lock_try_acquire(nth_lock *lock)
         lock->acquisitions++;
         return true;
     }
-    if (pthread_mutex_trylock(&lock->mutex) != 0) return false;
+    if (!nth_lock_take_free(lock)) return false;
     nth_rank_acquired(NTH_RANK_HEAP);
     atomic_store_explicit(&lock->owner, me, memory_order_relaxed);
     lock->depth = 1;
@@ -167,7 +183,10 @@ static inline void nth_lock_release(nth_lock *lock)
     if (--lock->depth == 0) {
         atomic_store_explicit(&lock->owner, 0, memory_order_relaxed);
         nth_rank_released(NTH_RANK_HEAP);
-        pthread_mutex_unlock(&lock->mutex);
+        if (__builtin_expect(atomic_exchange_explicit(&lock->state, NTH_LOCK_FREE, memory_order_release) ==
+                                 NTH_LOCK_CONTENDED,
+                             0))
+            nth_lock_wake_waiter(lock);
     }
 }
 

@@ -6,6 +6,7 @@
  *
  *   heap memory      reserve -> commit <-> decommit -> release, remap (big blocks), protect
  *   engine metadata  map_private -> unmap_private (zeroed, read/write, never in the address map)
+ *   waiting          wait / wake_one on a 32-bit word (the heap lock's sleep)
  *   seed             nth_random64
  *
  * Every address and size is a multiple of the page size unless stated. Functions return true
@@ -17,6 +18,7 @@
 #ifndef NTH_VM_H
 #define NTH_VM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +66,12 @@ void nth_vm_private_pool_trim(uint64_t now_ms, uint64_t idle_ms);
 /* fork(): the pool's lock, taken last and released first by the engine's fork handlers. */
 void nth_vm_fork_prepare(void);
 void nth_vm_fork_release(void);
+
+/* Blocks the calling thread while *word still holds `expected` (it may also return early, for
+ * no reason: callers look again). The heap lock's wait (lock.c). */
+void nth_vm_wait(_Atomic uint32_t *word, uint32_t expected);
+/* Wakes one thread blocked in nth_vm_wait on `word`, if any. */
+void nth_vm_wake_one(_Atomic uint32_t *word);
 
 /* A coarse monotonic clock in milliseconds (cheap: for decay decisions, not for timing). */
 uint64_t nth_vm_clock_ms(void);

@@ -12,16 +12,19 @@
  *   protect   mprotect(NONE | READ | READ|WRITE)
  *   private   mmap(READ|WRITE) of zeroed pages for engine metadata; munmap, or a pool of freed
  *             small ones (reused zeroed; given back when idle or on request)
+ *   wait      futex(FUTEX_WAIT_PRIVATE / FUTEX_WAKE_PRIVATE) on the lock word
  *   clock     clock_gettime(CLOCK_MONOTONIC_COARSE), milliseconds
  *   random    getrandom(GRND_NONBLOCK), else a mix of the clock, the pid and a stack address
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <string.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -268,6 +271,17 @@ bool nth_vm_move(void *addr, size_t old_size, void *target, size_t new_size)
     if (mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) == MAP_FAILED) return false;
     NTH_ASAN_UNPOISON(addr, old_size); /* gone from here: the next mapping here starts clean */
     return true;
+}
+
+void nth_vm_wait(_Atomic uint32_t *word, uint32_t expected)
+{
+    /* EAGAIN (the word changed) and EINTR are early returns the caller's loop absorbs. */
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+void nth_vm_wake_one(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 uint64_t nth_vm_clock_ms(void)

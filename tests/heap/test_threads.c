@@ -3,7 +3,8 @@
  * blocks, frees of blocks handed over by other threads (cross-thread frees into LFH
  * subsegments), reallocs, and a fifth thread that locks the heap, walks and validates it while
  * the others run. Every block carries its owner's pattern; nothing may be lost or overwritten.
- * fork() while threads allocate must leave the child with no lock held.
+ * fork() while threads allocate must leave the child with no lock held. The heap lock itself
+ * must exclude and wake the threads that wait for it.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -268,10 +269,53 @@ TEST(blocks_handed_over_between_thread_generations)
     nth_heap_destroy(handover_heap);
 }
 
+/* The heap lock excludes and wakes: threads add to a plain counter under nth_heap_lock, some
+ * holding the lock across a sleep so that the others must wait in the kernel, not only spin. A
+ * lost wake-up hangs the test; a broken exclusion loses increments. */
+#define LOCKERS 4
+#define LOCK_ROUNDS 20000
+static nth_heap *lock_heap;
+static uint64_t locked_counter; /* written under lock_heap's lock only */
+
+static void *lock_hammer(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    for (int i = 0; i < LOCK_ROUNDS; i++) {
+        if (!nth_heap_lock(lock_heap)) errors++;
+        uint64_t seen = locked_counter;
+        if (i % 2048 == (int)id) {
+            struct timespec pause = {0, 200000};
+            nanosleep(&pause, NULL);
+        }
+        locked_counter = seen + 1;
+        /* Inside the lock: an allocation retakes it (the owner may enter again). */
+        void *p = nth_heap_alloc(lock_heap, 0, 20000);
+        if (!p || !nth_heap_free(lock_heap, 0, p)) errors++;
+        if (!nth_heap_unlock(lock_heap)) errors++;
+    }
+    return NULL;
+}
+
+TEST(heap_lock_excludes_and_wakes_waiters)
+{
+    lock_heap = nth_heap_create(0, 0, 0);
+    REQUIRE(lock_heap);
+    errors = 0;
+    locked_counter = 0;
+    pthread_t t[LOCKERS];
+    for (uintptr_t k = 0; k < LOCKERS; k++) pthread_create(&t[k], NULL, lock_hammer, (void *)k);
+    for (int k = 0; k < LOCKERS; k++) pthread_join(t[k], NULL);
+    CHECK_EQ(errors, 0);
+    CHECK_EQ(locked_counter, (uint64_t)LOCKERS * LOCK_ROUNDS);
+    CHECK(nth_heap_validate(lock_heap, 0, NULL));
+    CHECK(nth_heap_destroy(lock_heap));
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
     RUN(four_threads_share_a_heap);
+    RUN(heap_lock_excludes_and_wakes_waiters);
     RUN(blocks_handed_over_between_thread_generations);
     RUN(thread_exit_after_heap_destroy);
     RUN(fork_while_other_threads_allocate);
