@@ -152,27 +152,4 @@ static inline void nth_iter_lfh_entry(const nth_iter *it, uint32_t index, uint32
     e->u.block.block_size = sub->block_size;
 }
 
-/* The traversal's most common step, for a cursor over this process: the next live slot of the
- * subsegment being listed, when the bitmap word the cursor holds names one (nth_iter_next reads
- * each word once and keeps it). False, and nothing changed, in every other case: nth_iter_next
- * takes those, and reports what is wrong. */
-static inline bool nth_iter_next_in_word(nth_iter *it, nth_walk_entry *e)
-{
-    const nth_lfh_subsegment *sub = &it->sub;
-    uint32_t i = it->lfh_next;
-    if (it->phase != NTH_ITER_LFH || it->mem != &nth_mem_self || i >= sub->bump || it->lfh_word_at != i / 64 + 1 ||
-        sub->unused_width != sizeof(uint16_t))
-        return false;
-    uint64_t word = it->lfh_live >> (i % 64);
-    if (word == 0) return false;
-    i += (uint32_t)__builtin_ctzll(word);
-    if (i >= sub->bump) return false;
-    uint16_t unused;
-    memcpy(&unused, sub->unused + (size_t)i * sizeof unused, sizeof unused);
-    if (unused > sub->block_size) return false;
-    it->lfh_next = i + 1;
-    nth_iter_lfh_entry(it, i, unused, e);
-    return true;
-}
-
 #endif

@@ -18,10 +18,10 @@
  * locked (nth_heap_lock, the consistent way to walk) keeps its cursor between steps and resumes
  * it when it is handed back the entry it returned last and the lock has not been taken since
  * (every change to a locked heap takes the lock, even the LFH's, which the lock pauses). The
- * most common step of such a walk — the next LFH slot named by the bitmap word the cursor holds
- * — is taken before any of the call's set-up: with the lock held by this thread and its count
- * unchanged since the last step, nothing can have changed, so neither the lock nor the handle
- * needs checking again.
+ * most common step of such a walk — the next LFH slot named by the bitmap word the cursor holds,
+ * kept here as the word's remaining live bits — is taken before any of the call's set-up: with
+ * the lock held by this thread and its count unchanged since the last step, nothing can have
+ * changed, so neither the lock nor the handle needs checking again.
  */
 #include "heap/iter.h"
 
@@ -30,6 +30,9 @@ typedef struct walk_cache {
     uint64_t destroys;     /* nth_heap_destroys when `heap` was last found sound */
     uint64_t acquisitions; /* the heap lock's count right after the last step */
     nth_walk_entry last;   /* its data and flags: the position handed out last */
+    uint64_t word_live;    /* the LFH slots still to list from the bitmap word the cursor holds
+                            * (bit k: slot word_first + k), or 0 */
+    uint32_t word_first;
     nth_iter it;
 } walk_cache;
 
@@ -42,8 +45,25 @@ static bool resumable(nth_heap *heap, const nth_walk_entry *entry)
            entry->flags == cached.last.flags; /* a position is its data pointer and flags */
 }
 
+/* The live slots the cursor's bitmap word still names, from the next slot on and below the
+ * subsegment's bump; 0 unless the cursor is listing a subsegment of this process. */
+static uint64_t live_in_held_word(const nth_iter *it)
+{
+    const nth_lfh_subsegment *sub = &it->sub;
+    uint32_t next = it->lfh_next;
+    if (it->phase != NTH_ITER_LFH || it->mem != &nth_mem_self || sub->unused_width != sizeof(uint16_t) ||
+        next >= sub->bump || it->lfh_word_at != next / 64 + 1)
+        return 0;
+    uint32_t first = next - next % 64;
+    uint64_t live = it->lfh_live & (~0ull << (next % 64));
+    if (sub->bump - first < 64) live &= (1ull << (sub->bump - first)) - 1;
+    cached.word_first = first;
+    return live;
+}
+
 static void remember(nth_heap *heap, const nth_walk_entry *entry)
 {
+    cached.word_live = live_in_held_word(&cached.it);
     cached.heap = heap;
     cached.destroys = atomic_load_explicit(&nth_heap_destroys, memory_order_acquire);
     cached.acquisitions = heap->lock.acquisitions;
@@ -57,6 +77,7 @@ static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
     nth_iter *it = &cached.it;
     if (!resumable(heap, entry)) {
         cached.heap = NULL;
+        cached.word_live = 0;
         if (!nth_iter_open(it, &nth_mem_self, (uintptr_t)heap)) {
             nth_report_problem(heap, NTH_ERR_CORRUPT, heap, it->problem.expected, it->problem.found);
             return false;
@@ -75,6 +96,7 @@ static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
         nth_big_check_locked(heap, (nth_big *)nth_addrmap_lookup(entry->data)); /* damage: reported, repaired */
     if (!found) {
         cached.heap = NULL;
+        cached.word_live = 0;
         nth_set_last_error(NTH_ERR_NO_MORE_ITEMS);
         return false;
     }
@@ -82,21 +104,29 @@ static bool step_locked(nth_heap *heap, nth_walk_entry *entry)
     return true;
 }
 
-/* A locked walk's common step, taken before any of a call's set-up: this thread holds the heap
- * lock, nobody has acquired it since the last step (this thread's own calls included), no heap
- * was destroyed, the caller hands back the entry it was given, and the bitmap word the cursor
- * holds names the next LFH slot. Nothing can have changed then, so the step needs neither the
- * lock's acquisition nor the handle's check; anything else is left to the full step. */
+/* A locked walk's common step, taken before any of a call's set-up: the bitmap word the cursor
+ * holds names another live LFH slot, this thread holds the heap lock, nobody has acquired it
+ * since the last step (this thread's own calls included), no heap was destroyed, and the caller
+ * hands back the entry it was given. Nothing can have changed then, so the step needs neither
+ * the lock's acquisition nor the handle's check; anything else is left to the full step. */
 static inline bool step_in_word(nth_heap *heap, nth_walk_entry *entry)
 {
-    if (!heap || heap != cached.heap || !entry ||
+    uint64_t live = cached.word_live;
+    if (!live || !heap || heap != cached.heap || !entry ||
         atomic_load_explicit(&nth_heap_destroys, memory_order_acquire) != cached.destroys ||
         !nth_lock_held_by_me(&heap->lock) || heap->lock.user_depth == 0 ||
         heap->lock.acquisitions != cached.acquisitions || entry->data != cached.last.data ||
-        entry->flags != cached.last.flags || !nth_iter_next_in_word(&cached.it, entry))
+        entry->flags != cached.last.flags)
         return false;
-    cached.last.data = entry->data;
-    cached.last.flags = entry->flags;
+    uint32_t i = cached.word_first + (uint32_t)__builtin_ctzll(live);
+    const nth_lfh_subsegment *sub = &cached.it.sub;
+    uint16_t unused;
+    memcpy(&unused, sub->unused + (size_t)i * sizeof unused, sizeof unused);
+    if (unused > sub->block_size) return false; /* damaged: the full step reports it */
+    cached.word_live = live & (live - 1);
+    cached.it.lfh_next = i + 1;
+    nth_iter_lfh_entry(&cached.it, i, unused, entry);
+    cached.last.data = entry->data; /* the flags are an LFH slot's, as before */
     return true;
 }
 
