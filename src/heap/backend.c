@@ -325,8 +325,8 @@ static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, nth_block_
  * when the rest could not be a block), listing the rest. */
 static char *split_taken_locked(nth_heap *heap, char *block, uint32_t size_gr, nth_block_header *hdr)
 {
-    uint32_t found_gr = hdr->size_gr;
     nth_assert_held(heap);
+    uint32_t found_gr = hdr->size_gr;
     if ((heap->flags & NTH_FREE_CHECKING_ENABLED) && (hdr->flags & BLOCK_FILL)) {
         char *bad = nth_block_check_free_fill(block, block, block_end(block, size_gr));
         if (bad)
