@@ -82,7 +82,7 @@ static bool link_target_ok(const nth_heap *heap, const nth_free_links *target)
     const char *block = (const char *)target - sizeof(nth_block_header);
     const nth_owner *owner = nth_addrmap_lookup(block);
     return owner && owner->heap == heap && owner->kind == OWNER_SEGMENT &&
-           nth_segment_holds((const nth_segment *)owner, block, NTH_MIN_FREE_GR * NTH_GRANULE);
+           nth_segment_is_committed((const nth_segment *)owner, block, NTH_MIN_FREE_GR * NTH_GRANULE);
 }
 
 bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr)

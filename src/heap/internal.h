@@ -217,8 +217,9 @@ bool nth_segment_decommit_locked(nth_heap *heap, nth_segment *segment, char *sta
 /* Records that the block at `block` ends at `end`, where a UCR may start. */
 void nth_segment_note_last_block(nth_segment *segment, const char *block, const char *end);
 void nth_segment_ucr_insert(nth_segment *segment, uint32_t offset_pg, uint32_t size_pg, uint32_t last_block_gr);
-/* True when [addr, addr+size) is committed in the segment. */
-bool nth_segment_is_committed(const nth_segment *segment, const void *addr, size_t size);
+/* nth_segment_is_committed's answer for a range outside the first committed run: a search of
+ * the uncommitted ranges (segment.c). */
+bool nth_segment_is_committed_scan(const nth_segment *segment, const void *addr, size_t size);
 /* The uncommitted range starting exactly at `addr`, or NULL. */
 const nth_ucr *nth_segment_ucr_at(const nth_segment *segment, const void *addr);
 void nth_segment_release_all(nth_heap *heap);
@@ -238,20 +239,16 @@ static inline nth_segment *nth_segment_of(const nth_heap *heap, const void *addr
     return (nth_segment *)owner;
 }
 
-/* True when [addr, addr+size) lies in the segment's first committed run: from its first block
- * to its lowest uncommitted range (or its limit). Most blocks are there. */
-static inline bool nth_segment_run_holds(const nth_segment *segment, const void *addr, size_t size)
+/* True when [addr, addr+size) is committed in the segment. Answered inline when the range lies
+ * in the first committed run, from the first block to the lowest uncommitted range (or the
+ * limit), where most blocks are; else by a search of the uncommitted ranges. */
+static inline bool nth_segment_is_committed(const nth_segment *segment, const void *addr, size_t size)
 {
     const char *p = addr;
     const char *run_end = segment->n_ucr ? nth_segment_base(segment) + (size_t)segment->ucr[0].offset_pg * NTH_PAGE
                                          : segment->limit;
-    return p >= segment->first_block && p < run_end && (size_t)(run_end - p) >= size;
-}
-
-/* nth_segment_is_committed, answered inline when the range lies in the first committed run. */
-static inline bool nth_segment_holds(const nth_segment *segment, const void *addr, size_t size)
-{
-    return NTH_LIKELY(nth_segment_run_holds(segment, addr, size)) || nth_segment_is_committed(segment, addr, size);
+    if (NTH_LIKELY(p >= segment->first_block && p < run_end && (size_t)(run_end - p) >= size)) return true;
+    return nth_segment_is_committed_scan(segment, addr, size);
 }
 
 /* The header's segment field: the segment index modulo 256. */

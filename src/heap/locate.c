@@ -55,7 +55,7 @@ nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, co
     case OWNER_SEGMENT: {
         nth_segment *segment = (nth_segment *)owner;
         char *header = (char *)ptr - sizeof(nth_block_header);
-        if (!nth_segment_holds(segment, header, sizeof(nth_block_header)))
+        if (!nth_segment_is_committed(segment, header, sizeof(nth_block_header)))
             return fail(expected, found, "committed heap memory", "an address in an uncommitted range",
                         NTH_ERR_INVALID_POINTER);
         if (!nth_header_load(heap, header, &out->hdr) || out->hdr.segment_index != nth_segment_tag(segment))
@@ -67,7 +67,7 @@ nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, co
                         NTH_ERR_INVALID_POINTER);
         if (!(out->hdr.flags & BLOCK_BUSY))
             return fail(expected, found, "a busy block", "a free block (already freed)", NTH_ERR_DOUBLE_FREE);
-        if (!nth_segment_holds(segment, header, (size_t)out->hdr.size_gr * NTH_GRANULE))
+        if (!nth_segment_is_committed(segment, header, (size_t)out->hdr.size_gr * NTH_GRANULE))
             return fail(expected, found, "a block inside committed memory", "a size running past it", NTH_ERR_CORRUPT);
         out->segment = segment;
         out->header = header;

@@ -52,7 +52,7 @@ static uint32_t ucr_first_ending_after(const nth_segment *segment, size_t offset
     return lo;
 }
 
-bool nth_segment_is_committed(const nth_segment *segment, const void *addr, size_t size)
+bool nth_segment_is_committed_scan(const nth_segment *segment, const void *addr, size_t size)
 {
     const char *p = addr, *base = nth_segment_base(segment);
     if (p < base || p + size > segment->limit || p + size < p) return false;

@@ -46,8 +46,9 @@ static bool resumable(nth_heap *heap, const nth_walk_entry *entry)
 }
 
 /* The live slots the cursor's bitmap word still names, from the next slot on and below the
- * subsegment's bump; 0 unless the cursor is listing a subsegment of this process. */
-static uint64_t live_in_held_word(const nth_iter *it)
+ * subsegment's bump (bit k: slot *first + k); 0 unless the cursor is listing a subsegment of
+ * this process. */
+static uint64_t live_in_held_word(const nth_iter *it, uint32_t *first_slot)
 {
     const nth_lfh_subsegment *sub = &it->sub;
     uint32_t next = it->lfh_next;
@@ -57,13 +58,13 @@ static uint64_t live_in_held_word(const nth_iter *it)
     uint32_t first = next - next % 64;
     uint64_t live = it->lfh_live & (~0ull << (next % 64));
     if (sub->bump - first < 64) live &= (1ull << (sub->bump - first)) - 1;
-    cached.word_first = first;
+    *first_slot = first;
     return live;
 }
 
 static void remember(nth_heap *heap, const nth_walk_entry *entry)
 {
-    cached.word_live = live_in_held_word(&cached.it);
+    cached.word_live = live_in_held_word(&cached.it, &cached.word_first);
     cached.heap = heap;
     cached.destroys = atomic_load_explicit(&nth_heap_destroys, memory_order_acquire);
     cached.acquisitions = heap->lock.acquisitions;
