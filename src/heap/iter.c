@@ -189,14 +189,13 @@ static bool next_lfh_block(nth_iter *it, nth_walk_entry *e)
     while (it->lfh_next < sub->bump) {
         uint32_t i = it->lfh_next;
         if (it->lfh_word_at != i / 64 + 1) { /* each bitmap word is read once */
-            uint64_t busy, remote;
+            uint64_t pair[2]; /* the busy word, then its remote word (lfh.h) */
             /* addresses as integers: what was read is not a pointer of this process */
-            if (!fetch(it, (uintptr_t)sub->busy_bits + (uintptr_t)(i / 64) * 8, &busy, sizeof busy) ||
-                !fetch(it, (uintptr_t)sub->remote_bits + (uintptr_t)(i / 64) * 8, &remote, sizeof remote)) {
+            if (!fetch(it, (uintptr_t)sub->busy_bits + (uintptr_t)(i / 64) * NTH_LFH_PAIR_BYTES, pair, sizeof pair)) {
                 note_problem(it, (uintptr_t)sub->busy_bits, "an LFH subsegment's bitmaps", "unreadable memory");
                 break;
             }
-            it->lfh_live = busy & ~remote; /* live: busy and not freed by another thread */
+            it->lfh_live = pair[0] & ~pair[1]; /* live: busy and not freed by another thread */
             it->lfh_word_at = i / 64 + 1;
         }
         uint64_t word = it->lfh_live >> (i % 64);

@@ -227,7 +227,7 @@ static free_result free_remote(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t
 {
     char *p = nth_lfh_block_at(sub, index);
     uint64_t bit = 1ull << (index % 64);
-    _Atomic uint64_t *word = &sub->remote_bits[index / 64];
+    _Atomic uint64_t *word = nth_lfh_remote_word(sub, index);
     /* As a fast operation of the freeing thread's own cache (tc; NULL when the caller holds the
      * heap lock), so that a locked heap holds still for its walker: paused, it takes the lock. */
     if (tc && !nth_lfh_begin_fast(tc)) return RETRY_LOCKED;

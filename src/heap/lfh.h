@@ -25,10 +25,12 @@
  *   tail at most 1/NTH_LFH_WASTE_SHARE of the block.
  *
  *   metadata (its own private mapping, reached from the address map; never adjacent to blocks)
- *   | nth_lfh_subsegment | busy bits | remote bits | unused[] |
- *   ^ sub                ^ sub + NTH_LFH_META_HEAD, then at fixed offsets (NTH_LFH_BITMAP_WORDS
- *                          words per bitmap, whatever n_blocks is), so that the fast paths
- *                          address them from the descriptor without loading a pointer
+ *   | nth_lfh_subsegment | busy 0 | remote 0 | busy 1 | remote 1 | ... | unused[] |
+ *   ^ sub                ^ sub + NTH_LFH_META_HEAD: the two bitmaps interleaved, one pair of
+ *                          words per 64 blocks (NTH_LFH_BITMAP_WORDS pairs, whatever n_blocks
+ *                          is), then unused[] at a fixed offset, so that the fast paths address
+ *                          them from the descriptor without loading a pointer, and a pop's or a
+ *                          free's look at both bits of a block reads one cache line
  *
  *   busy bits    1 = allocated; set by the owner (or under the heap lock when unowned), cleared
  *                by every free with one atomic claim, so that one of two racing frees wins
@@ -78,8 +80,8 @@ typedef struct nth_lfh_subsegment {
     uint64_t link_key;               /* secret mixed into every encoded link */
     uint64_t index_inverse;          /* block_size = odd << index_shift: odd's inverse mod 2^64 */
     uint32_t index_shift;            /* (see nth_lfh_free_index) */
-    uint64_t *busy_bits;             /* at NTH_LFH_META_HEAD, for readers other than lfh_fast.h */
-    _Atomic uint64_t *remote_bits;   /* at NTH_LFH_META_REMOTE */
+    uint64_t *busy_bits;             /* at NTH_LFH_META_HEAD, word w at byte 16 w (interleaved) */
+    _Atomic uint64_t *remote_bits;   /* 8 bytes further, word w at byte 16 w */
     unsigned char *unused;           /* at NTH_LFH_META_UNUSED */
     /* -- the rest -- */
     uint32_t magic;
@@ -106,8 +108,8 @@ typedef struct nth_lfh_bucket_pool {
 
 /* Where the bitmaps and unused[] start in a descriptor's mapping (see the diagram above). */
 #define NTH_LFH_META_HEAD ((sizeof(nth_lfh_subsegment) + 63u) & ~(size_t)63u)
-#define NTH_LFH_META_REMOTE (NTH_LFH_META_HEAD + 8u * NTH_LFH_BITMAP_WORDS)
-#define NTH_LFH_META_UNUSED (NTH_LFH_META_HEAD + 16u * NTH_LFH_BITMAP_WORDS)
+#define NTH_LFH_PAIR_BYTES 16u /* a busy word and its remote word */
+#define NTH_LFH_META_UNUSED (NTH_LFH_META_HEAD + NTH_LFH_PAIR_BYTES * NTH_LFH_BITMAP_WORDS)
 
 /* One per (thread, heap): the subsegments the thread allocates from. Lives outside the heap
  * (its own mapping), so a thread can tidy up after its heap was destroyed. */

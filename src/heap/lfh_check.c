@@ -17,7 +17,7 @@ bool nth_lfh_next_busy(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t from, n
     (void)heap;
     uint32_t bump = nth_lfh_load_u32(&sub->bump);
     for (uint32_t i = from; i < bump; i++) {
-        uint64_t word = nth_lfh_load_bits(&sub->busy_bits[i / 64]) >> (i % 64);
+        uint64_t word = nth_lfh_load_bits(nth_lfh_busy_word(sub, i)) >> (i % 64);
         if (word == 0) {
             i |= 63u; /* skip the rest of an empty word */
             continue;
@@ -93,8 +93,8 @@ bool nth_lfh_check_subsegment(nth_heap *heap, char *block)
                                "another owner");
     uint32_t busy = 0, pending = 0;
     for (uint32_t w = 0; w < sub->n_words; w++) {
-        uint64_t bits = nth_lfh_load_bits(&sub->busy_bits[w]);
-        uint64_t remote = atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed);
+        uint64_t bits = nth_lfh_load_bits(nth_lfh_busy_word(sub, w * 64));
+        uint64_t remote = atomic_load_explicit(nth_lfh_remote_word(sub, w * 64), memory_order_relaxed);
         for (uint32_t i = w * 64; (bits | remote) && i < w * 64 + 64; i++)
             if ((((bits | remote) >> (i % 64)) & 1) && i >= sub->bump)
                 return lfh_problem(heap, sub, "busy and remote bits below the bump index", "a bit past it");

@@ -36,15 +36,16 @@ static inline char *nth_lfh_block_at(const nth_lfh_subsegment *sub, uint32_t ind
     return sub->first_block + (size_t)index * sub->block_size;
 }
 
-/* The bitmap words and the unused[] entry of block `index`, at their fixed offsets (lfh.h). */
+/* The bitmap words and the unused[] entry of block `index`, at their fixed offsets (lfh.h):
+ * the busy word of blocks 64 w ... 64 w + 63, with their remote word right after it. */
 static inline uint64_t *nth_lfh_busy_word(const nth_lfh_subsegment *sub, uint32_t index)
 {
-    return (uint64_t *)((uintptr_t)sub + NTH_LFH_META_HEAD) + index / 64;
+    return (uint64_t *)((uintptr_t)sub + NTH_LFH_META_HEAD + (size_t)(index / 64) * NTH_LFH_PAIR_BYTES);
 }
 
 static inline _Atomic uint64_t *nth_lfh_remote_word(const nth_lfh_subsegment *sub, uint32_t index)
 {
-    return (_Atomic uint64_t *)((uintptr_t)sub + NTH_LFH_META_REMOTE) + index / 64;
+    return (_Atomic uint64_t *)(nth_lfh_busy_word(sub, index) + 1);
 }
 
 static inline uint16_t *nth_lfh_unused_entry(const nth_lfh_subsegment *sub, uint32_t index)
@@ -124,7 +125,7 @@ static inline bool nth_lfh_is_empty_uncollected(const nth_lfh_subsegment *sub)
     atomic_thread_fence(memory_order_acquire);
     uint32_t counted = atomic_load_explicit(&sub->remote_count, memory_order_acquire), published = 0;
     for (uint32_t w = 0; w < sub->n_words; w++)
-        published += (uint32_t)__builtin_popcountll(atomic_load_explicit(&sub->remote_bits[w], memory_order_acquire));
+        published += (uint32_t)__builtin_popcountll(atomic_load_explicit(nth_lfh_remote_word(sub, w * 64), memory_order_acquire));
     return counted == published;
 }
 
@@ -204,9 +205,9 @@ static inline char *nth_lfh_pop(nth_lfh_subsegment *sub, size_t size)
     uint32_t next = (uint32_t)w;
     /* next + 1 wraps to 0 for NO_BLOCK, so one comparison accepts "end" and "below bump". */
     if (NTH_UNLIKELY((uint32_t)(w >> 32) != next || next + 1u > nth_lfh_load_u32(&sub->bump))) return NULL;
-    uint64_t *busy_word = (uint64_t *)((uintptr_t)sub + NTH_LFH_META_HEAD) + (i >> 6);
+    uint64_t *busy_word = (uint64_t *)((uintptr_t)sub + NTH_LFH_META_HEAD + (i >> 6) * NTH_LFH_PAIR_BYTES);
     uint64_t busy = nth_lfh_load_bits(busy_word), bit = 1ull << (i & 63);
-    if (NTH_UNLIKELY((busy | nth_lfh_load_bits(busy_word + NTH_LFH_BITMAP_WORDS)) & bit)) return NULL;
+    if (NTH_UNLIKELY((busy | nth_lfh_load_bits(busy_word + 1)) & bit)) return NULL; /* + 1: its remote word */
     sub->free_head = next;
     __atomic_fetch_or(busy_word, bit, __ATOMIC_RELAXED); /* atomic: see nth_lfh_set_busy_bit */
     *nth_lfh_unused_entry(sub, (uint32_t)i) = (uint16_t)(sub->block_size - (uint32_t)size);
@@ -244,13 +245,16 @@ static inline bool nth_lfh_collect_first(const nth_lfh_subsegment *sub)
 static inline bool nth_lfh_claim(nth_lfh_subsegment *sub, uint32_t index)
 {
 #if defined(__x86_64__) && !NTH_SANITIZER_BUILD
-    /* One instruction: a bit-string operand with a register offset reaches the bitmap's word
-     * index / 64 by itself. A locked instruction orders like __ATOMIC_SEQ_CST; sanitizer builds
-     * take the portable form, which they can see. */
+    /* One instruction: a bit-string operand with a register offset reaches any word by
+     * itself; the busy bit of block i lies i + 64 (i / 64) bits from the first busy word, the
+     * remote words sitting in between. A locked instruction orders like __ATOMIC_SEQ_CST;
+     * sanitizer builds take the portable form, which they can see. */
     bool was_set;
+    uint64_t bit_offset = (uint64_t)index + ((uint64_t)index & ~(uint64_t)63);
     __asm__ volatile("lock btrq %q[bit], %[bits]"
-                     : [bits] "+m"(*(uint64_t(*)[NTH_LFH_BITMAP_WORDS])nth_lfh_busy_word(sub, 0)), "=@ccc"(was_set)
-                     : [bit] "r"((uint64_t)index)
+                     : [bits] "+m"(*(uint64_t(*)[2 * NTH_LFH_BITMAP_WORDS])nth_lfh_busy_word(sub, 0)),
+                       "=@ccc"(was_set)
+                     : [bit] "r"(bit_offset)
                      : "memory");
     return was_set;
 #else

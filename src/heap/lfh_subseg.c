@@ -112,7 +112,7 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     sub->free_head = NTH_LFH_NO_BLOCK;
     sub->link_key = heap->key[0] ^ ((uintptr_t)sub * 0x9E3779B97F4A7C15ull) ^ ((uintptr_t)area >> 16);
     sub->busy_bits = (uint64_t *)(meta + NTH_LFH_META_HEAD);
-    sub->remote_bits = (_Atomic uint64_t *)(meta + NTH_LFH_META_REMOTE);
+    sub->remote_bits = (_Atomic uint64_t *)(meta + NTH_LFH_META_HEAD + sizeof(uint64_t));
     sub->unused = (unsigned char *)(meta + NTH_LFH_META_UNUSED);
     /* Every chunk of the block, its header's included, now leads to the descriptor. */
     if (!nth_addrmap_set(block, bytes, &sub->owner)) {
@@ -185,8 +185,9 @@ uint32_t nth_lfh_collect_remote(nth_heap *heap, nth_lfh_subsegment *sub)
     if (atomic_load_explicit(&sub->remote_count, memory_order_relaxed) == 0) return 0;
     uint32_t collected = 0;
     for (uint32_t w = 0; w < sub->n_words; w++) {
-        if (atomic_load_explicit(&sub->remote_bits[w], memory_order_relaxed) == 0) continue;
-        uint64_t bits = atomic_exchange_explicit(&sub->remote_bits[w], 0, memory_order_acquire);
+        _Atomic uint64_t *word = nth_lfh_remote_word(sub, w * 64);
+        if (atomic_load_explicit(word, memory_order_relaxed) == 0) continue;
+        uint64_t bits = atomic_exchange_explicit(word, 0, memory_order_acquire);
         for (; bits; bits &= bits - 1, collected++) {
             uint32_t index = w * 64 + (uint32_t)__builtin_ctzll(bits);
             nth_lfh_give_back(sub, index, nth_lfh_block_at(sub, index));
