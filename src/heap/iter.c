@@ -476,6 +476,19 @@ static bool seek_big(nth_iter *it, uintptr_t data)
     return true;
 }
 
+/* True when the header at `block`, found where an entry handed back says, still starts a block of
+ * the entry's kind: busy or free as the entry says, and the block before it (prev_size) still
+ * ending there. A block merged into the one before keeps a stale header that reads as free, but
+ * the block before has grown over it. */
+static bool still_starts_block(nth_iter *it, uintptr_t block, const nth_block_header *hdr, uint16_t entry_flags)
+{
+    if (!(entry_flags & NTH_ENTRY_BUSY) != !(hdr->flags & BLOCK_BUSY)) return false;
+    if (block == (uintptr_t)it->segment.first_block || hdr->prev_size_gr == 0) return true;
+    uintptr_t before = block - (size_t)hdr->prev_size_gr * NTH_GRANULE;
+    nth_block_header prev;
+    return before < block && header_at(it, before, &prev) && prev.size_gr == hdr->prev_size_gr;
+}
+
 bool nth_iter_seek(nth_iter *it, const nth_walk_entry *entry)
 {
     uintptr_t data = (uintptr_t)entry->data;
@@ -500,7 +513,8 @@ bool nth_iter_seek(nth_iter *it, const nth_walk_entry *entry)
     }
     uintptr_t block = data - sizeof(nth_block_header);
     nth_block_header hdr;
-    if (!seek_segment(it, block) || !header_at(it, block, &hdr)) return false;
+    if (!seek_segment(it, block) || !header_at(it, block, &hdr) || !still_starts_block(it, block, &hdr, entry->flags))
+        return false;
     resume_blocks(it, block + (size_t)hdr.size_gr * NTH_GRANULE, hdr.size_gr);
     if ((hdr.flags & (BLOCK_BUSY | BLOCK_LFH | BLOCK_INTERNAL)) == (BLOCK_BUSY | BLOCK_LFH | BLOCK_INTERNAL) &&
         find_subsegment(it, data)) {
