@@ -220,7 +220,10 @@ size_t nth_heap_list(nth_heap **out, size_t capacity)
 
 void nth_heap_lock_internal(nth_heap *heap)
 {
-    if (!(heap->flags & NTH_NO_SERIALIZE)) nth_lock_acquire(&heap->lock);
+    if (!(heap->flags & NTH_NO_SERIALIZE))
+        nth_lock_acquire(&heap->lock);
+    else
+        nth_lock_bypass(&heap->lock);
 }
 
 void nth_heap_unlock_internal(nth_heap *heap)

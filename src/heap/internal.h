@@ -464,6 +464,7 @@ static inline void nth_call_lock(nth_heap *heap, uint32_t flags)
         nth_lock_acquire(&heap->lock);
         return;
     }
+    nth_lock_bypass(&heap->lock);
 #if NTH_DEBUG
     nth_unserialized_calls++;
 #endif

@@ -52,6 +52,9 @@ typedef struct nth_lock {
     uint32_t user_depth;     /* of which by nth_heap_lock */
     uint64_t acquisitions;   /* every acquisition, counted by its owner: while a thread holds the
                               * lock, an unchanged count proves nobody else changed the heap */
+    _Atomic uint64_t bypasses; /* calls that ran without the lock (NTH_NO_SERIALIZE), each counted
+                                * as it starts: with `acquisitions`, proves that nothing but the
+                                * LFH's fast paths (which nth_heap_lock pauses) changed the heap */
 } nth_lock;
 
 enum { NTH_LOCK_FREE = 0, NTH_LOCK_HELD = 1, NTH_LOCK_CONTENDED = 2 };
@@ -130,6 +133,13 @@ static inline void nth_lock_init(nth_lock *lock)
     lock->depth = 0;
     lock->user_depth = 0;
     lock->acquisitions = 0;
+    atomic_init(&lock->bypasses, 0);
+}
+
+/* Counts a call that runs without taking the lock because its caller promised exclusive use. */
+static inline void nth_lock_bypass(nth_lock *lock)
+{
+    atomic_fetch_add_explicit(&lock->bypasses, 1, memory_order_relaxed);
 }
 
 static inline bool nth_lock_held_by_me(nth_lock *lock)

@@ -14,10 +14,13 @@
  * reported once and stepped over: the walk goes on at the next place it can trust. Big blocks
  * are listed from their records (out of band, bigblock.c); their in-band bytes are only checked.
  *
- * Speed: finding a position again costs a few dozen reads, so a thread that walks a heap it has
- * locked (nth_heap_lock, the consistent way to walk) keeps its cursor between steps and resumes
- * it when it is handed back the entry it returned last and the lock has not been taken since
- * (every change to a locked heap takes the lock, even the LFH's, which the lock pauses). The
+ * Speed: finding a position again costs a few dozen reads, so a thread keeps its cursor between
+ * steps and resumes it when it is handed back the entry it returned last and nothing can have
+ * changed the heap since: nobody took the lock but the step itself, no call ran without it
+ * (NTH_NO_SERIALIZE calls are counted as they start), and the LFH's fast paths, which change a
+ * heap without its lock, were shut out — the walker holds the lock (nth_heap_lock, the
+ * consistent way to walk, pauses them), or the heap has no LFH (a NO_SERIALIZE heap never has
+ * one; creating it takes the lock). The
  * most common step of such a walk — the next LFH slot named by the bitmap word the cursor holds,
  * kept here as the word's remaining live bits — is taken before any of the call's set-up: with
  * the lock held by this thread and its count unchanged since the last step, nothing can have
@@ -29,6 +32,7 @@ typedef struct walk_cache {
     nth_heap *heap;
     uint64_t destroys;     /* nth_heap_destroys when `heap` was last found sound */
     uint64_t acquisitions; /* the heap lock's count right after the last step */
+    uint64_t bypasses;     /* its count of calls that ran without it, at the same moment */
     nth_walk_entry last;   /* its data and flags: the position handed out last */
     uint64_t word_live;    /* the LFH slots still to list from the bitmap word the cursor holds
                             * (bit k: slot word_first + k), or 0 */
@@ -38,11 +42,14 @@ typedef struct walk_cache {
 
 static NTH_TLS walk_cache cached;
 
+/* Under the heap lock, taken once by this step. */
 static bool resumable(nth_heap *heap, const nth_walk_entry *entry)
 {
-    return cached.heap == heap && heap->lock.user_depth > 0 && entry->data &&
-           heap->lock.acquisitions == cached.acquisitions + 1 && entry->data == cached.last.data &&
-           entry->flags == cached.last.flags; /* a position is its data pointer and flags */
+    return cached.heap == heap && entry->data && heap->lock.acquisitions == cached.acquisitions + 1 &&
+           atomic_load_explicit(&heap->lock.bypasses, memory_order_relaxed) == cached.bypasses &&
+           (heap->lock.user_depth > 0 || atomic_load_explicit(&heap->lfh, memory_order_relaxed) == NULL) &&
+           entry->data == cached.last.data && entry->flags == cached.last.flags; /* a position is its data
+                                                                                  * pointer and flags */
 }
 
 /* The live slots the cursor's bitmap word still names, from the next slot on and below the
@@ -68,6 +75,7 @@ static void remember(nth_heap *heap, const nth_walk_entry *entry)
     cached.heap = heap;
     cached.destroys = atomic_load_explicit(&nth_heap_destroys, memory_order_acquire);
     cached.acquisitions = heap->lock.acquisitions;
+    cached.bypasses = atomic_load_explicit(&heap->lock.bypasses, memory_order_relaxed);
     cached.last.data = entry->data;
     cached.last.flags = entry->flags;
 }

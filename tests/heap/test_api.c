@@ -431,6 +431,73 @@ TEST(locked_walk_quick_steps_agree_with_full_steps)
     nth_heap_destroy(heap);
 }
 
+/* Walks until the entry whose data is `target`; false if the walk ends first. */
+static bool walk_to(nth_heap *heap, nth_walk_entry *e, const void *target)
+{
+    while (nth_heap_walk(heap, e))
+        if (e->data == target) return true;
+    return false;
+}
+
+/* A walk keeps its cursor between steps only while nothing can have changed the heap: a call
+ * that ran without the lock (a NO_SERIALIZE heap's, or one made with NTH_NO_SERIALIZE by a
+ * thread holding the lock) makes the next step find its place again, which refuses a position
+ * that is gone instead of stepping from a stale copy. */
+TEST(a_walk_sees_calls_made_without_the_lock_between_its_steps)
+{
+    enum { N = 40 };
+    nth_heap *noser = nth_heap_create(NTH_NO_SERIALIZE, 0, 0);
+    REQUIRE(noser);
+    void *blocks[N];
+    for (int i = 0; i < N; i++) REQUIRE(blocks[i] = nth_heap_alloc(noser, 0, 100 + 16 * (size_t)i));
+    nth_walk_entry e = {0};
+    size_t busy = 0;
+    while (nth_heap_walk(noser, &e)) busy += (e.flags & NTH_ENTRY_BUSY) != 0;
+    CHECK_EQ(busy, N);
+    /* Step to blocks[10], then free it and the block before: the two merge, and the position
+     * handed back no longer starts a block. */
+    e = (nth_walk_entry){0};
+    REQUIRE(walk_to(noser, &e, blocks[10]));
+    CHECK(nth_heap_free(noser, 0, blocks[9]));
+    CHECK(nth_heap_free(noser, 0, blocks[10]));
+    CHECK(!nth_heap_walk(noser, &e));
+    CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_PARAMETER);
+    /* A change that leaves the position in place: the next entry is the heap as it is now. */
+    e = (nth_walk_entry){0};
+    REQUIRE(walk_to(noser, &e, blocks[20]));
+    CHECK(nth_heap_free(noser, 0, blocks[21]));
+    REQUIRE(nth_heap_walk(noser, &e));
+    CHECK(e.data == blocks[21]);
+    CHECK(!(e.flags & NTH_ENTRY_BUSY));
+    CHECK(nth_heap_validate(noser, 0, NULL));
+    nth_heap_destroy(noser);
+
+    /* A serialized heap locked by its walker, changed by the same thread with NTH_NO_SERIALIZE
+     * (back-end blocks: the LFH takes no NO_SERIALIZE call). */
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap);
+    for (int i = 0; i < 8; i++) REQUIRE(blocks[i] = nth_heap_alloc(heap, 0, 20000));
+    REQUIRE(nth_heap_lock(heap));
+    e = (nth_walk_entry){0};
+    REQUIRE(walk_to(heap, &e, blocks[4]));
+    CHECK(nth_heap_free(heap, NTH_NO_SERIALIZE, blocks[5]));
+    CHECK(nth_heap_free(heap, NTH_NO_SERIALIZE, blocks[4])); /* 5 merges into 4 */
+    CHECK(!nth_heap_walk(heap, &e)); /* a kept cursor would list 5, which is gone */
+    CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_PARAMETER);
+    CHECK(nth_heap_free(heap, NTH_NO_SERIALIZE, blocks[3]));
+    e = (nth_walk_entry){0};
+    REQUIRE(walk_to(heap, &e, blocks[2]));
+    void *again = nth_heap_alloc(heap, NTH_NO_SERIALIZE, 40000); /* the merged 3-4-5 block, split */
+    CHECK(again == blocks[3]);
+    REQUIRE(nth_heap_walk(heap, &e));
+    CHECK(e.data == blocks[3]);
+    CHECK(e.flags & NTH_ENTRY_BUSY);
+    CHECK_EQ(e.size, 40000);
+    CHECK(nth_heap_unlock(heap));
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
 TEST(huge_requests_fail_cleanly)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
@@ -482,6 +549,7 @@ int main(int argc, char **argv)
     RUN(invalid_handles_are_refused);
     RUN(walk_of_a_heap_destroyed_mid_walk_is_refused);
     RUN(locked_walk_quick_steps_agree_with_full_steps);
+    RUN(a_walk_sees_calls_made_without_the_lock_between_its_steps);
     RUN(huge_requests_fail_cleanly);
     RUN(debug_fills);
     return harness_finish(argv[0]);
