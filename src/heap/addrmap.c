@@ -6,7 +6,8 @@
  *   address bits   47 ........ 32 | 31 ........ 16 | 15 .... 0
  *                  root index      leaf index        offset in chunk
  *
- *   root: 32768 pointers (static, zero pages until used) -> leaf: 65536 owner pointers,
+ *   root: 32768 pointers (static, zero pages until used) -> leaf: 65536 owner entries (the
+ *   owner's address, its lowest bit set for an LFH subsegment: NTH_ADDRMAP_LFH),
  *   mapped on first use (nth_vm_map_private) and never freed (512 KiB of address space, touched
  *   only where used). A leaf that cannot be mapped makes nth_addrmap_set fail with nothing
  *   stored, so the reservation that needed it is given back and the allocation fails cleanly.
@@ -46,6 +47,7 @@ static bool store_range(const void *base, size_t size, const nth_owner *owner)
 {
     uintptr_t start = (uintptr_t)base, end = start + size;
     if ((end - 1) >> ADDRESS_BITS) return false;
+    uintptr_t entry = (uintptr_t)owner | (owner && owner->kind == OWNER_LFH ? NTH_ADDRMAP_LFH : 0);
     bool ok = true;
     nth_mutex_lock(&map_lock, NTH_RANK_ADDRMAP);
     /* Create every leaf first, so a failure changes nothing. */
@@ -54,7 +56,7 @@ static bool store_range(const void *base, size_t size, const nth_owner *owner)
     for (uintptr_t a = start; a < end && ok; a += NTH_CHUNK) {
         leaf *l = leaf_for(a, false);
         if (l)
-            atomic_store_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << LEAF_BITS) - 1)], owner,
+            atomic_store_explicit(&l->entry[(a >> NTH_LG_CHUNK) & ((1u << LEAF_BITS) - 1)], entry,
                                   memory_order_release);
     }
     nth_mutex_unlock(&map_lock, NTH_RANK_ADDRMAP);

@@ -188,11 +188,10 @@ bool nth_api_free(nth_heap *heap, uint32_t flags, void *ptr)
 bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
 {
     if (NTH_LIKELY(!(flags & NTH_NO_SERIALIZE))) {
-        /* The unchecked lookup is enough for the fast path (see nth_lfh_owner_fast); NULL has no
-         * owner. */
-        const nth_owner *owner = nth_lfh_owner_fast(ptr);
-        if (NTH_LIKELY(owner && owner->kind == OWNER_LFH && owner->heap == heap) &&
-            NTH_LIKELY(nth_lfh_free_fast(heap, (nth_lfh_subsegment *)owner, ptr)))
+        /* The unchecked lookup is enough for the fast path (see nth_lfh_subsegment_fast); NULL
+         * has no owner. */
+        nth_lfh_subsegment *sub;
+        if (NTH_LIKELY(nth_lfh_subsegment_fast(ptr, &sub)) && NTH_LIKELY(nth_lfh_free_fast(true, heap, sub, ptr)))
             return true;
     }
     nth_lfh_subsegment *sub = ptr && !(flags & NTH_NO_SERIALIZE) ? lfh_owner(heap, ptr) : NULL;
@@ -216,11 +215,11 @@ static __attribute__((noinline)) bool free_as_slow(void *ptr, const nth_owner *o
 bool nth_free_as(void *ptr, const char *call)
 {
     if (!ptr) return true;
-    const nth_owner *owner = nth_addrmap_lookup(ptr);
-    if (NTH_LIKELY(owner && owner->kind == OWNER_LFH) &&
-        NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr)))
+    uintptr_t entry = nth_addrmap_entry(ptr, true);
+    if (NTH_LIKELY(entry & NTH_ADDRMAP_LFH) &&
+        NTH_LIKELY(nth_lfh_free_fast(false, NULL, (nth_lfh_subsegment *)(entry - NTH_ADDRMAP_LFH), ptr)))
         return true;
-    return free_as_slow(ptr, owner, call);
+    return free_as_slow(ptr, nth_addrmap_owner(entry), call);
 }
 
 bool nth_free(void *ptr)

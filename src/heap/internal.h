@@ -138,22 +138,42 @@ static inline size_t nth_block_requested(const nth_block_header *hdr)
 #define NTH_ADDRMAP_ROOT_BITS 15
 #define NTH_ADDRMAP_LEAF_BITS 16
 #define NTH_ADDRMAP_ADDRESS_BITS (NTH_LG_CHUNK + NTH_ADDRMAP_LEAF_BITS + NTH_ADDRMAP_ROOT_BITS)
+/* An entry is the owner's address, plus NTH_ADDRMAP_LFH when the owner is an LFH subsegment, so
+ * that the free fast path tells one from the entry alone (owners are 64-byte aligned). */
+#define NTH_ADDRMAP_LFH ((uintptr_t)1)
 typedef struct nth_addrmap_leaf {
-    _Atomic(const nth_owner *) owner[1u << NTH_ADDRMAP_LEAF_BITS];
+    _Atomic uintptr_t entry[1u << NTH_ADDRMAP_LEAF_BITS];
 } nth_addrmap_leaf;
 extern _Atomic(nth_addrmap_leaf *) nth_addrmap_root[1u << NTH_ADDRMAP_ROOT_BITS];
+
+/* The map's entry for the 64 KiB chunk holding `addr` (0: no owner). Without the range test
+ * when `checked` is false: an address beyond the map's reach then finds the entry of an alias
+ * below it, which the caller must be ready for. */
+static inline uintptr_t nth_addrmap_entry(const void *addr, bool checked)
+{
+    uintptr_t a = (uintptr_t)addr, root = a >> (NTH_LG_CHUNK + NTH_ADDRMAP_LEAF_BITS);
+    if (checked) {
+        if (NTH_UNLIKELY(a >> NTH_ADDRMAP_ADDRESS_BITS)) return 0;
+    } else {
+        root &= (1u << NTH_ADDRMAP_ROOT_BITS) - 1;
+    }
+    nth_addrmap_leaf *l = atomic_load_explicit(&nth_addrmap_root[root], memory_order_acquire);
+    if (NTH_UNLIKELY(!l)) return 0;
+    return atomic_load_explicit(&l->entry[(a >> NTH_LG_CHUNK) & ((1u << NTH_ADDRMAP_LEAF_BITS) - 1)],
+                                memory_order_acquire);
+}
+
+/* The owner an entry names, or NULL. */
+static inline const nth_owner *nth_addrmap_owner(uintptr_t entry)
+{
+    return (const nth_owner *)(entry & ~NTH_ADDRMAP_LFH);
+}
 
 /* The owner (segment, big block or LFH subsegment) of the 64 KiB chunk holding `addr`, or NULL.
  * Lock-free; reads only the map itself. */
 static inline const nth_owner *nth_addrmap_lookup(const void *addr)
 {
-    uintptr_t a = (uintptr_t)addr;
-    if (NTH_UNLIKELY(a >> NTH_ADDRMAP_ADDRESS_BITS)) return NULL;
-    nth_addrmap_leaf *l = atomic_load_explicit(&nth_addrmap_root[a >> (NTH_LG_CHUNK + NTH_ADDRMAP_LEAF_BITS)],
-                                               memory_order_acquire);
-    if (NTH_UNLIKELY(!l)) return NULL;
-    return atomic_load_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << NTH_ADDRMAP_LEAF_BITS) - 1)],
-                                memory_order_acquire);
+    return nth_addrmap_owner(nth_addrmap_entry(addr, true));
 }
 bool nth_addrmap_set(const void *base, size_t size, const nth_owner *owner);
 void nth_addrmap_clear(const void *base, size_t size);

@@ -95,7 +95,7 @@
 #define NTH_HEAP_MAGIC 0xEEFFEEFFu    /* Windows' _HEAP.Signature */
 #define NTH_SEGMENT_MAGIC 0xFFEEFFEEu /* Windows' segment signature */
 #define NTH_BIG_MAGIC 0xB16B10C5u
-#define NTH_LAYOUT_VERSION 3u
+#define NTH_LAYOUT_VERSION 4u
 
 #define NTH_FILL_TAIL 0xABu
 #define NTH_FILL_FREE 0xFEEEFEEEu

@@ -24,7 +24,8 @@
  *   bucket (lfh_subseg.c): the fewest chunks, at most NTH_LFH_MAX_CHUNKS, that leave header and
  *   tail at most 1/NTH_LFH_WASTE_SHARE of the block.
  *
- *   metadata (its own private mapping, reached from the address map; never adjacent to blocks)
+ *   metadata (its own private mapping, reached from the address map — whose entry for these
+ *   chunks has its NTH_ADDRMAP_LFH bit set — and never adjacent to blocks)
  *   | nth_lfh_subsegment | busy 0 | remote 0 | busy 1 | remote 1 | ... | unused[] |
  *   ^ sub                ^ sub + NTH_LFH_META_HEAD: the two bitmaps interleaved, one pair of
  *                          words per 64 blocks (NTH_LFH_BITMAP_WORDS pairs, whatever n_blocks
@@ -65,29 +66,33 @@
 #define NTH_LFH_THREAD_WARMUP 8u     /* a joining thread's back-end allocations per size (lfh.c) */
 
 typedef struct nth_lfh_subsegment {
+    /* -- cache line 0: the address map's owner record and what other threads read -- */
     nth_owner owner;                 /* kind OWNER_LFH; base = A, reserve = k * 64 KiB - 16 */
-    /* -- the fast paths' fields, in the first two cache lines -- */
-    _Atomic(struct nth_lfh_tcache *) owner_cache; /* its current or held; NULL: in the bucket's pool */
-    char *first_block;               /* A: block 0 */
     size_t span;                     /* n_blocks * block_size */
-    uint32_t block_size;             /* bytes, the stride */
     uint32_t reciprocal;             /* ceil(2^32 / block_size), for index = offset / size */
-    uint32_t bump;                   /* blocks [0, bump) have been handed out before */
     uint32_t n_used;                 /* unowned: at most the blocks still out (a trigger, see lfh.c) */
-    uint32_t free_head;              /* first block of the local free list, or NTH_LFH_NO_BLOCK */
+    uint32_t magic;
+    uint32_t n_words;                /* bitmap words in use */
+    uint32_t n_blocks;
     uint16_t unused_width;           /* bytes per unused[] entry: 2 */
     uint16_t bucket;
+    /* -- cache line 1: everything the owner's fast pop and free read, and nothing else writes
+     *    (so that a pair reads one line of the descriptor, and remote frees do not bounce it) -- */
+    _Alignas(64) _Atomic(struct nth_lfh_tcache *) owner_cache; /* its current or held; NULL: in the
+                                                                * bucket's pool */
+    char *first_block;               /* A: block 0 */
     uint64_t link_key;               /* secret mixed into every encoded link */
     uint64_t index_inverse;          /* block_size = odd << index_shift: odd's inverse mod 2^64 */
+    uint32_t block_size;             /* bytes, the stride */
+    uint32_t bump;                   /* blocks [0, bump) have been handed out before */
+    uint32_t free_head;              /* first block of the local free list, or NTH_LFH_NO_BLOCK */
     uint32_t index_shift;            /* (see nth_lfh_free_index) */
     uint64_t *busy_bits;             /* at NTH_LFH_META_HEAD, word w at byte 16 w (interleaved) */
     _Atomic uint64_t *remote_bits;   /* 8 bytes further, word w at byte 16 w */
-    unsigned char *unused;           /* at NTH_LFH_META_UNUSED */
     /* -- the rest -- */
-    uint32_t magic;
-    _Atomic uint32_t remote_count;   /* remote bits set and not yet collected */
-    uint32_t n_words;                /* bitmap words in use */
-    uint32_t n_blocks;
+    _Alignas(64) _Atomic uint32_t remote_count; /* remote bits set and not yet collected (written
+                                                 * by other threads: a line of its own use) */
+    unsigned char *unused;           /* at NTH_LFH_META_UNUSED */
     size_t meta_bytes;               /* bytes of this metadata mapping */
     nth_segment *segment;            /* the segment holding the user area */
     struct nth_lfh_subsegment *next; /* all-subsegments list of the heap (under the heap lock) */
@@ -96,6 +101,8 @@ typedef struct nth_lfh_subsegment {
                                            * list; the idle list */
     struct nth_lfh_subsegment *pool_prev;
 } nth_lfh_subsegment;
+_Static_assert(offsetof(nth_lfh_subsegment, owner_cache) == 64 && offsetof(nth_lfh_subsegment, remote_count) == 128,
+               "the descriptor's second cache line holds the fast paths' fields, the third the remote count");
 
 typedef struct nth_lfh_bucket_pool {
     nth_lfh_subsegment *head;        /* retired subsegments, oldest first (a FIFO) */
@@ -171,7 +178,7 @@ bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr);
  * subsegment, a retired one) or the heap is paused: true when ptr starts a block of `sub`
  * handed out before, which is then freed, or its double free refused and reported as `call`'s;
  * false, with nothing done, for any other address (the caller's full path reports it). `sub`
- * may be the address map's alias for an address beyond its reach (nth_lfh_owner_fast). */
+ * may be the address map's alias for an address beyond its reach (nth_lfh_subsegment_fast). */
 bool nth_lfh_free_if_block(nth_lfh_subsegment *sub, void *ptr, const char *call);
 bool nth_lfh_free_located_locked(nth_heap *heap, nth_located *where);
 nth_error nth_lfh_locate(nth_heap *heap, nth_lfh_subsegment *sub, const void *ptr, nth_located *out,

@@ -364,29 +364,28 @@ static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *
     return nth_lfh_alloc_cached(tc, size, false);
 }
 
-/* The address map's lookup (nth_addrmap_lookup) for the free fast paths, without its range
- * test: an address beyond the map's reach finds the owner of an alias below it, whose span
- * test (nth_lfh_free_fast) then fails, and the slow path looks it up properly. */
-static inline const nth_owner *nth_lfh_owner_fast(const void *addr)
+/* True when the address map names an LFH subsegment (*sub) for the chunk holding `addr`, told
+ * from the map's entry alone (its NTH_ADDRMAP_LFH bit). Without the map's range test: an address
+ * beyond its reach finds the entry of an alias below it, whose index test (nth_lfh_free_fast)
+ * then fails, and the slow path looks it up properly. */
+static inline __attribute__((always_inline)) bool nth_lfh_subsegment_fast(const void *addr, nth_lfh_subsegment **sub)
 {
-    uintptr_t a = (uintptr_t)addr;
-    nth_addrmap_leaf *l = atomic_load_explicit(
-        &nth_addrmap_root[(a >> (NTH_LG_CHUNK + NTH_ADDRMAP_LEAF_BITS)) & ((1u << NTH_ADDRMAP_ROOT_BITS) - 1)],
-        memory_order_acquire);
-    if (NTH_UNLIKELY(!l)) return NULL;
-    return atomic_load_explicit(&l->owner[(a >> NTH_LG_CHUNK) & ((1u << NTH_ADDRMAP_LEAF_BITS) - 1)],
-                                memory_order_acquire);
+    uintptr_t entry = nth_addrmap_entry(addr, false);
+    *sub = (nth_lfh_subsegment *)(entry - NTH_ADDRMAP_LFH);
+    return entry & NTH_ADDRMAP_LFH;
 }
 
 /* Frees ptr when this thread owns its subsegment and everything is in order; false otherwise
- * (including every bad pointer: the caller's slow path tells which and reports it). */
-static inline __attribute__((always_inline)) bool nth_lfh_free_fast(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr)
+ * (including every bad pointer: the caller's slow path tells which and reports it). With
+ * `of_heap`, also false unless the subsegment is `heap`'s. */
+static inline __attribute__((always_inline)) bool nth_lfh_free_fast(bool of_heap, const nth_heap *heap, nth_lfh_subsegment *sub,
+                                                                    void *ptr)
 {
     nth_lfh_tcache *tc = nth_lfh_tls_recent;
-    /* A subsegment owned by this thread's cache is of the cache's heap: the address map, which
-     * led the caller from ptr to sub and to heap, says the rest. */
-    (void)heap;
+    /* A subsegment owned by this thread's cache is of the cache's heap, so the descriptor's
+     * owner prefix (its cache line) is not read. */
     if (NTH_UNLIKELY(!tc || !nth_lfh_owns(tc, sub))) return false;
+    if (of_heap && NTH_UNLIKELY(atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return false;
     uint64_t index = nth_lfh_free_index(sub, ptr);
     if (NTH_UNLIKELY(index >= nth_lfh_load_u32(&sub->bump))) return false;
     if (NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return false;

@@ -272,10 +272,10 @@ static __attribute__((noinline)) void free_lfh_slow(nth_lfh_subsegment *sub, voi
 NTH_EXPORT void free(void *ptr)
 {
     /* NULL and the bootstrap arena have no owner in the address map. */
-    const nth_owner *owner = nth_lfh_owner_fast(ptr);
-    if (NTH_LIKELY(owner != NULL && owner->kind == OWNER_LFH)) {
-        if (NTH_LIKELY(nth_lfh_free_fast(owner->heap, (nth_lfh_subsegment *)owner, ptr))) return;
-        free_lfh_slow((nth_lfh_subsegment *)owner, ptr);
+    nth_lfh_subsegment *sub;
+    if (NTH_LIKELY(nth_lfh_subsegment_fast(ptr, &sub))) {
+        if (NTH_LIKELY(nth_lfh_free_fast(false, NULL, sub, ptr))) return; /* a block of any heap */
+        free_lfh_slow(sub, ptr);
         return;
     }
     free_slow(ptr);
