@@ -62,7 +62,7 @@
 #define NTH_LFH_NO_BLOCK 0xFFFFFFFFu /* end of a free list */
 #define NTH_LFH_MAX_CHUNKS 8u        /* a subsegment's back-end block: at most 8 x 64 KiB */
 #define NTH_LFH_WASTE_SHARE 20u      /* ... leaving at most 1/20 of it to header and tail */
-#define NTH_LFH_HELD 1u              /* filled subsegments a cache keeps per bucket (lfh.c) */
+#define NTH_LFH_HELD 2u              /* filled subsegments a cache keeps per bucket (lfh.c) */
 #define NTH_LFH_THREAD_WARMUP 8u     /* a joining thread's back-end allocations per size (lfh.c) */
 
 typedef struct nth_lfh_subsegment {
