@@ -22,8 +22,10 @@
  *   - every block's prev_size_gr equals the size of the block before it (0 after a UCR);
  *   - every listed free block (free, not BLOCK_DAMAGED) is on exactly one free list, and
  *     (unless coalescing is disabled) its neighbours are busy or damaged;
- *   - a header that stops being a block start (merged, absorbed) was last written saying "free",
- *     so a stale pointer to it is seen as a double free, never as a live block;
+ *   - a header that stops being a block start (merged, absorbed) is overwritten with a tombstone,
+ *     a free header of size 0 (unless free-checking fills it): a stale pointer to it is seen as a
+ *     double free, never as a live block, and neither a free list nor a walk position naming it
+ *     is believed (a chain of stale "free" headers could otherwise pass for blocks);
  *   - when a free list fails its link checks the damage is contained (sweep.c) and the
  *     operation retried: the heap goes on serving from its other blocks;
  *   - heap->busy_blocks / busy_bytes count live back-end blocks and their requested bytes
@@ -155,6 +157,12 @@ enum release_how {
     RELEASE_WAS_BLOCK = 2,      /* the range was one block: the block after it names its size */
 };
 
+/* Overwrites the header at `header`, which stops being a block start, with a tombstone. */
+static void bury_header_locked(nth_heap *heap, char *header, uint8_t segment_index)
+{
+    nth_header_store(heap, header, (nth_block_header){.size_gr = 0, .segment_index = segment_index});
+}
+
 /* Writes a free block header over [block, +size_gr) and lists it, coalescing with listed
  * neighbours; a large result is decommitted instead when `how` allows it. */
 static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, uint8_t segment_index,
@@ -171,9 +179,7 @@ static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, 
             nth_report_problem(heap, NTH_ERR_CORRUPT, prev, "the previous block's header",
                                "a damaged header or a size that does not match prev_size");
         } else if (nth_block_is_listed(&ph) && unlink_checked(heap, prev, ph.size_gr, freed, freed_end)) {
-            /* The range's own header stops being a block start: it says "free" from now on. */
-            nth_header_store(heap, freed, (nth_block_header){.size_gr = size_gr, .prev_size_gr = prev_size_gr,
-                                                             .segment_index = segment_index});
+            bury_header_locked(heap, freed, segment_index); /* no longer a block start */
             block = prev;
             size_gr += ph.size_gr;
             prev_size_gr = ph.prev_size_gr;
@@ -189,7 +195,10 @@ static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, 
         } else if (nth_block_is_listed(&nh) && unlink_checked(heap, next, nh.size_gr, block, freed_end)) {
             size_gr += nh.size_gr;
             last = nh.flags & BLOCK_LAST;
-            if (fill) nth_block_fill_free(block, next, next + NTH_MIN_FREE_GR * NTH_GRANULE);
+            if (fill)
+                nth_block_fill_free(block, next, next + NTH_MIN_FREE_GR * NTH_GRANULE);
+            else
+                bury_header_locked(heap, next, segment_index);
         }
     }
     nth_block_header hdr = {.size_gr = size_gr, .prev_size_gr = prev_size_gr,
@@ -594,6 +603,7 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
         if (!nth_header_load(heap, next, &nh) || !nth_block_is_listed(&nh) || h.size_gr + nh.size_gr < new_gr)
             return false;
         if (!unlink_checked(heap, next, nh.size_gr, NULL, NULL)) return false;
+        bury_header_locked(heap, next, h.segment_index); /* inside the grown block from now on */
         uint32_t total_gr = h.size_gr + nh.size_gr;
         h.flags = (uint16_t)((h.flags & ~BLOCK_LAST) | (nh.flags & BLOCK_LAST));
         if (total_gr - new_gr >= NTH_MIN_FREE_GR) {

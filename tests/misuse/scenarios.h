@@ -249,6 +249,49 @@ static inline void mis_coalesced_uaf(const mis_ops *ops, long where)
     mis_aftermath(ops, "after a write into a coalesced block");
 }
 
+/* Links forged to the stale header of a block that merged away and now lies inside a live block:
+ * P, B and Q are freed and merge, Z is taken over all three (B's old header is in Z's data), F1
+ * and F2 are freed, then F2's next link and F1's prev link are pointed at B (writes after free)
+ * and Z's own bytes at B made to look like B's links. Nothing inside Z may be handed out (B's
+ * header is a tombstone, not a free block), and the damage is reported. */
+static inline void mis_stale_header_links(const mis_ops *ops, long unused)
+{
+    (void)unused;
+    MIS_STAGE("allocating nine back-end blocks");
+    char *block[9];
+    for (int i = 0; i < 9; i++)
+        if (!(block[i] = mis_take(ops, MIS_BACK, "block"))) return;
+    char *p = block[1], *b = block[2], *q = block[3], *f1 = block[5], *f2 = block[7];
+    if (b != p + MIS_BACK + 16 || q != b + MIS_BACK + 16) {
+        mis_fail("setup: blocks %p %p %p are not adjacent", (void *)p, (void *)b, (void *)q);
+        return;
+    }
+    MIS_STAGE("freeing three neighbours (they merge)");
+    mis_release_live(ops, b, "b");
+    mis_release_live(ops, p, "p");
+    mis_release_live(ops, q, "q");
+    char *z = mis_take(ops, 3 * (MIS_BACK + 16) - 16, "z over the merged block");
+    if (!z) return;
+    if (z != p) {
+        mis_fail("setup: z %p is not where the merged block starts (%p)", (void *)z, (void *)p);
+        return;
+    }
+    mis_release_live(ops, f1, "f1");
+    mis_release_live(ops, f2, "f2");
+    int mark = mis_mark();
+    MIS_STAGE("forging links to the stale header");
+    uintptr_t links_at_b[2] = {(uintptr_t)f1, (uintptr_t)f2}, to_b = (uintptr_t)b;
+    memcpy(b, links_at_b, sizeof links_at_b); /* z's own bytes */
+    mis_poke(f2, &to_b, sizeof to_b);                    /* f2's next link */
+    mis_poke(f1 + sizeof(uintptr_t), &to_b, sizeof to_b); /* f1's prev link */
+    mis_take_many(ops, MIS_BACK, 3, "allocating the size after the writes");
+    mis_canary_check("after the writes");
+    MIS_STAGE("validating");
+    ops->validate();
+    mis_expect_report(mark, MIS_ANY_CORRUPTION, mis_at(p, -16), mis_at(f2, MIS_BACK), "links forged to a stale header");
+    mis_aftermath(ops, "after links forged to a stale header");
+}
+
 /* Writes over a freed big block (where 0: its data; 1: its prefix). Reports optional. */
 static inline void mis_big_freed_write(const mis_ops *ops, long where)
 {

@@ -271,6 +271,7 @@ static void native_forged_walk(long kind)
 NATIVE(lfh_uaf)
 NATIVE(back_uaf)
 NATIVE(coalesced_uaf)
+NATIVE(stale_header_links)
 NATIVE(big_freed_write)
 NATIVE(big_prefix)
 NATIVE(overrun)
@@ -368,6 +369,7 @@ static const mis_row rows[] = {
     {"native", "use-after-free write back-end links: self", native_back_uaf, MIS_UAF_SELF, 0},
     {"native", "use-after-free write coalesced free block links", native_coalesced_uaf, 0, 0},
     {"native", "stale header overwritten, freed again after coalesce", native_coalesced_uaf, 1, 0},
+    {"native", "links forged to a merged block's stale header inside a live block", native_stale_header_links, 0, 0},
     {"native", "write over freed big block data", native_big_freed_write, 0, 0},
     {"native", "write over freed big block prefix", native_big_freed_write, 1, 0},
     {"native", "big block descriptor word := static address", native_big_prefix, 0, 0},
