@@ -438,6 +438,28 @@ void nth_iter_continue_at(nth_iter *it, uintptr_t pos)
 }
 
 /* Reads and decodes the header at `at` in the current segment. */
+/* True when a header at `at` lies in a committed run of the cursor's segment: inside its blocks'
+ * span and in none of its uncommitted ranges (sorted, as resume_blocks assumes: the first range
+ * that ends after `at` is the only one that can hold it). A position handed back by a caller is
+ * checked this way before it is read; the traversal itself never steps into a range. */
+static bool header_committed(nth_iter *it, uintptr_t at)
+{
+    const nth_segment *s = &it->segment;
+    uintptr_t base = (uintptr_t)s->owner.base, end = at + sizeof(nth_block_header);
+    if (at < (uintptr_t)s->first_block || end > (uintptr_t)s->limit || end < at) return false;
+    nth_ucr ucr;
+    uint32_t low = 0, high = s->n_ucr;
+    while (low < high) {
+        uint32_t mid = low + (high - low) / 2;
+        if (!read_ucr(it, mid, &ucr)) return false;
+        if (base + ((size_t)ucr.offset_pg + ucr.size_pg) * NTH_PAGE <= at)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low == s->n_ucr || (read_ucr(it, low, &ucr) && end <= base + (size_t)ucr.offset_pg * NTH_PAGE);
+}
+
 static bool header_at(nth_iter *it, uintptr_t at, nth_block_header *hdr)
 {
     unsigned char bytes[sizeof *hdr];
@@ -486,7 +508,8 @@ static bool still_starts_block(nth_iter *it, uintptr_t block, const nth_block_he
     if (block == (uintptr_t)it->segment.first_block || hdr->prev_size_gr == 0) return true;
     uintptr_t before = block - (size_t)hdr->prev_size_gr * NTH_GRANULE;
     nth_block_header prev;
-    return before < block && header_at(it, before, &prev) && prev.size_gr == hdr->prev_size_gr;
+    return before < block && header_committed(it, before) && header_at(it, before, &prev) &&
+           prev.size_gr == hdr->prev_size_gr;
 }
 
 bool nth_iter_seek(nth_iter *it, const nth_walk_entry *entry)
@@ -513,7 +536,8 @@ bool nth_iter_seek(nth_iter *it, const nth_walk_entry *entry)
     }
     uintptr_t block = data - sizeof(nth_block_header);
     nth_block_header hdr;
-    if (!seek_segment(it, block) || !header_at(it, block, &hdr) || !still_starts_block(it, block, &hdr, entry->flags))
+    if (!seek_segment(it, block) || !header_committed(it, block) || !header_at(it, block, &hdr) ||
+        !still_starts_block(it, block, &hdr, entry->flags))
         return false;
     resume_blocks(it, block + (size_t)hdr.size_gr * NTH_GRANULE, hdr.size_gr);
     if ((hdr.flags & (BLOCK_BUSY | BLOCK_LFH | BLOCK_INTERNAL)) == (BLOCK_BUSY | BLOCK_LFH | BLOCK_INTERNAL) &&

@@ -498,6 +498,71 @@ TEST(a_walk_sees_calls_made_without_the_lock_between_its_steps)
     nth_heap_destroy(heap);
 }
 
+static unsigned corrupt_reports;
+static void count_corrupt(const nth_report *report, void *context)
+{
+    (void)context;
+    if (report->error == NTH_ERR_CORRUPT) corrupt_reports++;
+}
+
+/* A position handed back to the walk is read only where memory is committed and believed only
+ * where a block still starts: one given back to the system (freed, then compacted), one forged
+ * inside an uncommitted range, and one in a run of blocks merged since are refused with
+ * NTH_ERR_INVALID_PARAMETER, never a fault or a report of damage that is not there. */
+TEST(a_walk_refuses_positions_that_are_gone)
+{
+    enum { N = 64 };
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap);
+    REQUIRE(nth_heap_set_option(heap, NTH_OPTION_LFH, 0));
+    void *blocks[N];
+    for (int i = 0; i < N; i++) REQUIRE(blocks[i] = nth_heap_alloc(heap, 0, 20000));
+    nth_walk_entry e = {0};
+    REQUIRE(walk_to(heap, &e, blocks[N / 2]));
+    nth_walk_entry kept = e;
+    for (int i = 0; i < N; i++) CHECK(nth_heap_free(heap, 0, blocks[i]));
+    CHECK(nth_heap_compact(heap, 0) > 0);
+    e = kept;
+    CHECK(!nth_heap_walk(heap, &e)); /* its pages were decommitted */
+    CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_PARAMETER);
+    e = (nth_walk_entry){0};
+    while (nth_heap_walk(heap, &e) && !(e.flags & NTH_ENTRY_UNCOMMITTED)) continue;
+    REQUIRE(e.flags & NTH_ENTRY_UNCOMMITTED);
+    static const uint16_t forged_flags[] = {0, NTH_ENTRY_BUSY, NTH_ENTRY_BUSY | NTH_ENTRY_INTERNAL};
+    for (size_t f = 0; f < sizeof forged_flags / sizeof *forged_flags; f++) {
+        nth_walk_entry forged = {.data = (char *)e.data + 256, .flags = forged_flags[f]};
+        CHECK(!nth_heap_walk(heap, &forged));
+        CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_PARAMETER);
+    }
+
+    /* Two free blocks with a busy one between, the position of the second kept, then the middle
+     * one freed: all three merge, and the stale headers of the middle and the last agree with
+     * each other (the last's prev_size names the middle's size), so only their burial as
+     * tombstones tells that neither starts a block any more. */
+    for (int i = 0; i < 8; i++) REQUIRE(blocks[i] = nth_heap_alloc(heap, 0, 300));
+    CHECK(nth_heap_free(heap, 0, blocks[3]));
+    CHECK(nth_heap_free(heap, 0, blocks[5]));
+    e = (nth_walk_entry){0};
+    REQUIRE(walk_to(heap, &e, blocks[5]));
+    CHECK(!(e.flags & NTH_ENTRY_BUSY));
+    kept = e;
+    CHECK(nth_heap_free(heap, 0, blocks[4]));
+    corrupt_reports = 0;
+    nth_set_report_handler(count_corrupt, NULL);
+    e = kept;
+    CHECK(!nth_heap_walk(heap, &e));
+    CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_PARAMETER);
+    nth_walk_entry inside = {.data = blocks[4], .flags = 0}; /* the middle one */
+    CHECK(!nth_heap_walk(heap, &inside));
+    CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_PARAMETER);
+    nth_set_report_handler(NULL, NULL);
+    CHECK_EQ(corrupt_reports, 0);
+    CHECK(!nth_heap_free(heap, 0, blocks[4])); /* its stale pointer: a double free */
+    CHECK_EQ(nth_last_error(), NTH_ERR_DOUBLE_FREE);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
 TEST(huge_requests_fail_cleanly)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
@@ -550,6 +615,7 @@ int main(int argc, char **argv)
     RUN(walk_of_a_heap_destroyed_mid_walk_is_refused);
     RUN(locked_walk_quick_steps_agree_with_full_steps);
     RUN(a_walk_sees_calls_made_without_the_lock_between_its_steps);
+    RUN(a_walk_refuses_positions_that_are_gone);
     RUN(huge_requests_fail_cleanly);
     RUN(debug_fills);
     return harness_finish(argv[0]);
