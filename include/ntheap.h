@@ -101,7 +101,10 @@ NTH_API const char *nth_error_name(nth_error error);
 NTH_API NTH_NODISCARD nth_heap *nth_heap_create(uint32_t flags, size_t initial_size, size_t maximum_size);
 
 /* Releases every segment and big block of the heap, in O(segments + big blocks). Destroying the
- * process heap fails with NTH_ERR_INVALID_HANDLE. */
+ * process heap fails with NTH_ERR_INVALID_HANDLE. As with HeapDestroy, no other thread may still
+ * be calling into the heap or freeing its blocks while it is destroyed: a call that starts after
+ * the destroy has returned fails cleanly (NTH_ERR_INVALID_HANDLE for the handle, a report for a
+ * pointer into it), but one that overlaps the destroy is a race the library does not survive. */
 NTH_API bool nth_heap_destroy(nth_heap *heap);
 
 /* The process heap, created on first use. Never NULL unless the first reservation fails. */
