@@ -437,7 +437,6 @@ void nth_iter_continue_at(nth_iter *it, uintptr_t pos)
     }
 }
 
-/* Reads and decodes the header at `at` in the current segment. */
 /* True when a header at `at` lies in a committed run of the cursor's segment: inside its blocks'
  * span and in none of its uncommitted ranges (sorted, as resume_blocks assumes: the first range
  * that ends after `at` is the only one that can hold it). A position handed back by a caller is
@@ -460,6 +459,7 @@ static bool header_committed(nth_iter *it, uintptr_t at)
     return low == s->n_ucr || (read_ucr(it, low, &ucr) && end <= base + (size_t)ucr.offset_pg * NTH_PAGE);
 }
 
+/* Reads and decodes the header at `at` in the current segment. */
 static bool header_at(nth_iter *it, uintptr_t at, nth_block_header *hdr)
 {
     unsigned char bytes[sizeof *hdr];
@@ -500,8 +500,8 @@ static bool seek_big(nth_iter *it, uintptr_t data)
 
 /* True when the header at `block`, found where an entry handed back says, still starts a block of
  * the entry's kind: busy or free as the entry says, and the block before it (prev_size) still
- * ending there. A block merged into the one before keeps a stale header that reads as free, but
- * the block before has grown over it. */
+ * ending there. A block merged away has left a tombstone, which header_at refuses (size 0); the
+ * look at the block before also refuses a header older than its neighbours. */
 static bool still_starts_block(nth_iter *it, uintptr_t block, const nth_block_header *hdr, uint16_t entry_flags)
 {
     if (!(entry_flags & NTH_ENTRY_BUSY) != !(hdr->flags & BLOCK_BUSY)) return false;

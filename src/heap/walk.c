@@ -20,11 +20,11 @@
  * (NTH_NO_SERIALIZE calls are counted as they start), and the LFH's fast paths, which change a
  * heap without its lock, were shut out — the walker holds the lock (nth_heap_lock, the
  * consistent way to walk, pauses them), or the heap has no LFH (a NO_SERIALIZE heap never has
- * one; creating it takes the lock). The
- * most common step of such a walk — the next LFH slot named by the bitmap word the cursor holds,
- * kept here as the word's remaining live bits — is taken before any of the call's set-up: with
- * the lock held by this thread and its count unchanged since the last step, nothing can have
- * changed, so neither the lock nor the handle needs checking again.
+ * one; creating it takes the lock). The most common step of a locked walk — the next LFH slot
+ * named by the bitmap word the cursor holds, kept here as the word's remaining live bits — is
+ * taken before any of the call's set-up: with the lock held by this thread and its count
+ * unchanged since the last step, nothing can have changed, so neither the lock nor the handle
+ * needs checking again.
  */
 #include "heap/iter.h"
 
