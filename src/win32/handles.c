@@ -1,8 +1,11 @@
 /*
  * handles.c — the table of moveable-memory handles that LocalAlloc and GlobalAlloc share.
  *
- * The table is one block of the process heap (as on Windows, where it also lives in the process
- * heap), WIN32_HANDLE_CAPACITY entries of two pointer-sized words, taken on first use:
+ * The table is a private mapping of WIN32_HANDLE_CAPACITY entries of two pointer-sized words,
+ * taken on first use (its pages are touched only as entries are handed out). Windows keeps it in
+ * the process heap, where any HeapFree of the right address frees it under every live handle;
+ * here no heap owns it, so such a free is refused as a wild pointer and the table cannot be
+ * handed out as somebody's block:
  *
  *     table                                                        table + capacity
  *     |                                                            |
@@ -31,14 +34,14 @@
  * (localglobal.c), so HeapSize works on the data pointer and HeapWalk reports the block as
  * PROCESS_HEAP_ENTRY_MOVEABLE with its Block.hMem (walk.c).
  *
- * One mutex guards the table. It is never held while calling into a heap: the table block is
- * allocated before the mutex is taken, and the data blocks are allocated and freed by the
- * callers, outside it.
+ * One mutex guards the table. It is never held while calling into a heap: the data blocks are
+ * allocated and freed by the callers, outside it.
  */
 #include "win32/win32_internal.h"
 
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/mman.h>
 
 static pthread_mutex_t table_mutex = PTHREAD_MUTEX_INITIALIZER;
 static win32_handle_entry *table;     /* NULL until the first moveable allocation */
@@ -47,22 +50,13 @@ static win32_handle_entry *free_head; /* NULL: no freed entry to reuse */
 
 #define TABLE_BYTES ((size_t)WIN32_HANDLE_CAPACITY * sizeof(win32_handle_entry))
 
-static bool table_ready(void)
+/* Maps the table on first use; false (nothing changed) when the mapping fails. Mutex held. */
+static bool table_ready_locked(void)
 {
-    pthread_mutex_lock(&table_mutex);
-    bool ready = table != NULL;
-    pthread_mutex_unlock(&table_mutex);
-    if (ready) return true;
-
-    nth_heap *process = nth_process_heap();
-    if (!process) return false;
-    win32_handle_entry *fresh = nth_heap_alloc(process, 0, TABLE_BYTES);
-    if (!fresh) return false;
-    pthread_mutex_lock(&table_mutex);
-    bool lost_race = table != NULL;
-    if (!lost_race) table = fresh;
-    pthread_mutex_unlock(&table_mutex);
-    if (lost_race) (void)nth_heap_free(process, 0, fresh);
+    if (table) return true;
+    void *fresh = mmap(NULL, TABLE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (fresh == MAP_FAILED) return false;
+    table = fresh;
     return true;
 }
 
@@ -85,15 +79,16 @@ static win32_handle_entry *entry_of_locked(const void *handle)
 
 HANDLE win32_handle_new(uintptr_t flags)
 {
-    if (!table_ready()) return NULL;
     pthread_mutex_lock(&table_mutex);
     win32_handle_entry *entry = NULL;
-    if (free_head) {
-        entry = free_head;
-        uintptr_t next = entry->flags;
-        free_head = next == free_list_end() ? NULL : (win32_handle_entry *)next;
-    } else if (high_water < WIN32_HANDLE_CAPACITY) {
-        entry = &table[high_water++];
+    if (table_ready_locked()) {
+        if (free_head) {
+            entry = free_head;
+            uintptr_t next = entry->flags;
+            free_head = next == free_list_end() ? NULL : (win32_handle_entry *)next;
+        } else if (high_water < WIN32_HANDLE_CAPACITY) {
+            entry = &table[high_water++];
+        }
     }
     if (entry) {
         entry->flags = flags | WIN32_HANDLE_IN_USE;

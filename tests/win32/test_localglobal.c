@@ -662,6 +662,30 @@ TEST(free_of_a_moveable_data_pointer_frees_the_whole_object) /* deliberate: no d
     CHECK(HeapValidate(GetProcessHeap(), 0, NULL));
 }
 
+/* The handle table is no heap's block: no entry of a walk of the process heap holds a handle, so
+ * no HeapFree can free the table under the live handles or hand its memory out again. */
+TEST(the_handle_table_is_no_heap_block)
+{
+    HGLOBAL h = GlobalAlloc(GMEM_MOVEABLE, 40);
+    REQUIRE(h != NULL);
+    REQUIRE(HeapLock(GetProcessHeap()));
+    PROCESS_HEAP_ENTRY entry = {0};
+    unsigned holding = 0;
+    while (HeapWalk(GetProcessHeap(), &entry))
+        if ((entry.wFlags & PROCESS_HEAP_ENTRY_BUSY) && (char *)h >= (char *)entry.lpData &&
+            (char *)h < (char *)entry.lpData + entry.cbData)
+            holding++;
+    CHECK(HeapUnlock(GetProcessHeap()));
+    CHECK_EQ(holding, 0);
+    void *slot = (char *)h - sizeof(void *);
+    prime();
+    CHECK(!HeapFree(GetProcessHeap(), 0, slot));
+    CHECK_EQ(GetLastError(), ERROR_INVALID_PARAMETER);
+    CHECK(GlobalLock(h) != NULL && GlobalUnlock(h) == FALSE);
+    CHECK(GlobalFree(h) == NULL);
+    CHECK(HeapValidate(GetProcessHeap(), 0, NULL));
+}
+
 /* ------------------------------------------------------------------------- threads */
 
 static void *handle_churn(void *arg)
@@ -729,6 +753,7 @@ int main(int argc, char **argv)
     RUN(realloc_moveable_zeroinit_zeroes_the_growth);
     RUN(modify_on_a_moveable_object_only_adds_attributes);
     RUN(free_of_a_moveable_data_pointer_frees_the_whole_object);
+    RUN(the_handle_table_is_no_heap_block);
     RUN(moveable_memory_is_thread_safe);
     return harness_finish(argv[0]);
 }
