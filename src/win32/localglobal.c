@@ -108,6 +108,16 @@ static bool block_user_handle(const void *ptr, uintptr_t *handle)
     return (user_flags & WIN32_MOVEABLE_USER_FLAG) != 0 && *handle != 0;
 }
 
+/* True when `data`, the data pointer a handle's slot holds, is still that handle's block. A
+ * HeapFree or HeapReAlloc of the data pointer behind the handle's back leaves the slot naming
+ * memory that is free (the check reports it) or somebody else's block now: the handle's free or
+ * resize must then leave it alone rather than free or move another owner's block. */
+static bool handle_owns(HANDLE handle, void *data)
+{
+    uintptr_t owner = 0;
+    return data && block_user_handle(data, &owner) && owner == (uintptr_t)handle;
+}
+
 /* Resizes the data block of a moveable object, keeping its user value. `may_move` false allows
  * only an in-place resize. NULL on failure, with the old block untouched. */
 static void *data_block_resize(HANDLE handle, void *data, SIZE_T bytes, bool zero, bool may_move,
@@ -185,7 +195,7 @@ static HANDLE mem_free(family f, HANDLE value, const char *call)
         return NULL;
     case KIND_HANDLE:
         if (!win32_handle_take(value, &data)) break;
-        data_block_free(data, call);
+        if (handle_owns(value, data)) data_block_free(data, call);
         return NULL;
     case KIND_FIXED: {
         /* The data pointer of a moveable object frees the whole object, handle included, so that
@@ -413,7 +423,7 @@ static HANDLE mem_resize_moveable(HANDLE value, const win32_handle_state *state,
         }
         old = now.ptr;
         (void)win32_handle_set(value, now.flags | WIN32_HANDLE_DISCARDED, NULL);
-        data_block_free(old, call);
+        if (handle_owns(value, old)) data_block_free(old, call);
         return value;
     }
     if (state->ptr == NULL) {
@@ -424,6 +434,10 @@ static HANDLE mem_resize_moveable(HANDLE value, const win32_handle_state *state,
         }
         (void)win32_handle_set(value, entry & ~(uintptr_t)WIN32_HANDLE_DISCARDED, data);
         return value;
+    }
+    if (!handle_owns(value, state->ptr)) {
+        SetLastError(ERROR_INVALID_HANDLE);
+        return NULL;
     }
     void *data = data_block_resize(value, state->ptr, bytes, zero, moveable || locks == 0, call);
     if (!data) {

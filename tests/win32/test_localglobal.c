@@ -686,6 +686,29 @@ TEST(the_handle_table_is_no_heap_block)
     CHECK(HeapValidate(GetProcessHeap(), 0, NULL));
 }
 
+/* A moveable object's data freed or moved behind its handle's back (HeapFree, HeapReAlloc of the
+ * data pointer): the handle's free or resize leaves alone the block that now lies there, which
+ * belongs to somebody else. */
+TEST(a_handle_does_not_free_or_move_a_block_that_is_no_longer_its_own)
+{
+    HANDLE process = GetProcessHeap();
+    HLOCAL h = LocalAlloc(LMEM_MOVEABLE, 100);
+    REQUIRE(h != NULL);
+    void *data = LocalLock(h);
+    REQUIRE(data != NULL);
+    LocalUnlock(h);
+    CHECK(HeapFree(process, 0, data));
+    void *other = HeapAlloc(process, 0, 100); /* most likely the same address */
+    REQUIRE(other != NULL);
+    memset(other, 0x5A, 100);
+    CHECK(LocalReAlloc(h, 5000, LMEM_MOVEABLE) == NULL);
+    CHECK(LocalFree(h) == NULL);
+    CHECK_EQ(HeapSize(process, 0, other), 100);
+    CHECK(all_bytes(other, 0x5A, 100));
+    CHECK(HeapFree(process, 0, other));
+    CHECK(HeapValidate(process, 0, NULL));
+}
+
 /* ------------------------------------------------------------------------- threads */
 
 static void *handle_churn(void *arg)
@@ -754,6 +777,7 @@ int main(int argc, char **argv)
     RUN(modify_on_a_moveable_object_only_adds_attributes);
     RUN(free_of_a_moveable_data_pointer_frees_the_whole_object);
     RUN(the_handle_table_is_no_heap_block);
+    RUN(a_handle_does_not_free_or_move_a_block_that_is_no_longer_its_own);
     RUN(moveable_memory_is_thread_safe);
     return harness_finish(argv[0]);
 }
