@@ -110,7 +110,8 @@ NTH_API bool nth_heap_destroy(nth_heap *heap);
 /* The process heap, created on first use. Never NULL unless the first reservation fails. */
 NTH_API nth_heap *nth_process_heap(void);
 
-/* Writes up to `capacity` live heaps (process heap first) to `out` and returns how many exist. */
+/* Writes up to `capacity` live heaps (process heap first) to `out` and returns how many exist; a
+ * NULL `out` asks for the count alone. */
 NTH_API size_t nth_heap_list(nth_heap **out, size_t capacity);
 
 /* True if `heap` is a live heap handle. Never touches memory that is not a registered heap. */
@@ -298,7 +299,7 @@ typedef struct nth_tag_stats {
  * NTH_ERR_INVALID_PARAMETER (no name, or every index taken) / NTH_ERR_NO_MEMORY. */
 NTH_API uint32_t nth_heap_create_tag(nth_heap *heap, const char *name);
 /* Copies up to `capacity` tag rows (index order, row 0 first) and returns how many the heap has;
- * 0 for a heap without tags. */
+ * 0 for a heap without tags. A NULL `out` asks for the count alone. */
 NTH_API size_t nth_heap_tag_stats(nth_heap *heap, nth_tag_stats *out, size_t capacity);
 /* One tag's row; with `reset`, its allocation and free counts restart at 0 and its peak at the
  * current bytes. False with NTH_ERR_INVALID_PARAMETER for an index the heap does not have. */
@@ -306,7 +307,8 @@ NTH_API bool nth_heap_query_tag(nth_heap *heap, uint32_t index, bool reset, nth_
 
 typedef enum nth_tag_sort { NTH_TAG_SORT_BYTES, NTH_TAG_SORT_ALLOCS } nth_tag_sort;
 /* Prints the heap's tags as poolmon does (tag, allocs, frees, diff, bytes, peak), biggest first by
- * the chosen column. False for a heap without tags. */
+ * the chosen column. False for a heap without tags, and with NTH_ERR_INVALID_PARAMETER for a NULL
+ * `out`. */
 NTH_API bool nth_heap_print_tags(nth_heap *heap, FILE *out, nth_tag_sort sort);
 
 /* ------------------------------------------------------------------- options and reporting */

@@ -248,7 +248,8 @@ NTH_PST_API nth_pst_status nth_pst_walk(nth_pst_file *file, const nth_pst_walker
 NTH_PST_API void nth_pst_path_format(const nth_pst_node_ref *ref, char *buf, size_t size);
 
 /* Parses one NID of `len` characters: decimal ("33", leading zeros allowed, never octal) or
- * "0x" and hex digits. Anything else, or a value above 0xFFFFFFFF, is NTH_PST_E_INVALID. */
+ * "0x" and hex digits. Anything else, a value above 0xFFFFFFFF, or a NULL `nid`, is
+ * NTH_PST_E_INVALID. */
 NTH_PST_API nth_pst_status nth_pst_parse_nid(const char *text, size_t len, uint32_t *nid);
 
 /* Parses "0x21", "33" or "0x200024/0x8025" (components as nth_pst_parse_nid; an empty

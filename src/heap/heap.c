@@ -210,6 +210,7 @@ bool nth_heap_destroy(nth_heap *heap)
 size_t nth_heap_list(nth_heap **out, size_t capacity)
 {
     nth_process_heap();
+    if (!out) capacity = 0; /* the count alone */
     nth_mutex_lock(&registry_lock, NTH_RANK_REGISTRY);
     size_t n = 0;
     for (nth_heap *heap = nth_heap_registry.first_heap; heap; heap = heap->next_heap, n++)

@@ -129,6 +129,7 @@ void nth_pst_path_format(const nth_pst_node_ref *ref, char *buf, size_t size)
 
 nth_pst_status nth_pst_parse_nid(const char *text, size_t len, uint32_t *nid)
 {
+    if (!nid || (!text && len)) return NTH_PST_E_INVALID;
     const char *p = text;
     unsigned base = 10;
     if (len > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {

@@ -64,6 +64,10 @@ TEST(counters_are_exact_after_a_scripted_sequence)
     CHECK_ROW(heap, 0, 3, 1, 2 * 50, 3 * 50);
     nth_tag_stats rows[8];
     CHECK_EQ(nth_heap_tag_stats(heap, rows, 8), 3);
+    CHECK_EQ(nth_heap_tag_stats(heap, NULL, 8), 3); /* no buffer: the count alone */
+    nth_set_last_error(NTH_OK);
+    CHECK(!nth_heap_print_tags(heap, NULL, NTH_TAG_SORT_BYTES));
+    CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_PARAMETER);
     CHECK_STR(rows[0].name, "(untagged)");
     CHECK_STR(rows[1].name, "A");
     CHECK_STR(rows[2].name, "B");

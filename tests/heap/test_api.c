@@ -342,6 +342,7 @@ TEST(process_heap_and_list)
     }
     CHECK(fa && fb);
     CHECK_EQ(nth_heap_list(NULL, 0), n);
+    CHECK_EQ(nth_heap_list(NULL, 64), n); /* no buffer: the count alone, whatever the capacity */
     nth_heap_destroy(a);
     CHECK_EQ(nth_heap_list(list, 64), n - 1);
     nth_heap_destroy(b);

@@ -423,6 +423,8 @@ TEST(nids_are_decimal_or_hex_and_malformed_paths_fail)
     CHECK(nth_pst_parse_nid("0x21", 4, &nid) == NTH_PST_OK);
     CHECK_EQ(nid, 0x21);
     CHECK(nth_pst_parse_nid("0x", 2, &nid) == NTH_PST_E_INVALID);
+    CHECK(nth_pst_parse_nid("33", 2, NULL) == NTH_PST_E_INVALID);
+    CHECK(nth_pst_parse_nid(NULL, 2, &nid) == NTH_PST_E_INVALID);
     CHECK(nth_pst_parse_nid("", 0, &nid) == NTH_PST_E_INVALID);
     CHECK(nth_pst_parse_nid("1a", 2, &nid) == NTH_PST_E_INVALID);
     CHECK(nth_pst_parse_nid("-1", 2, &nid) == NTH_PST_E_INVALID);

@@ -262,6 +262,7 @@ size_t nth_heap_tag_stats(nth_heap *heap, nth_tag_stats *out, size_t capacity)
     }
     tag_table *t = table_of(heap);
     if (!t) return 0;
+    if (!out) capacity = 0; /* the count alone */
     nth_call_lock(heap, heap->force_flags);
     size_t n = t->n_tags;
     for (size_t i = 0; i < n && i < capacity; i++) out[i] = t->rows[i];
@@ -311,6 +312,10 @@ int nth_tags_by_allocs(const void *a, const void *b)
 /* poolmon's columns; rows that never counted anything are left out. */
 bool nth_heap_print_tags(nth_heap *heap, FILE *out, nth_tag_sort sort)
 {
+    if (!out) {
+        nth_set_last_error(NTH_ERR_INVALID_PARAMETER);
+        return false;
+    }
     size_t bytes = (NTH_MAX_TAG + 1) * sizeof(nth_tag_stats);
     nth_tag_stats *rows = nth_vm_map_private(bytes); /* not malloc: this may be the malloc heap */
     if (!rows) return false;
