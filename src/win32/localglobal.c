@@ -232,7 +232,13 @@ static LPVOID mem_lock(family f, HANDLE value)
     case KIND_HANDLE: {
         void *data = NULL;
         if (!win32_handle_lock(value, &data)) break;
-        if (!data) SetLastError(ERROR_DISCARDED);
+        if (!data) {
+            SetLastError(ERROR_DISCARDED);
+        } else if (!handle_owns(value, data)) { /* its data was freed behind its back */
+            (void)win32_handle_unlock(value);
+            SetLastError(ERROR_INVALID_HANDLE);
+            return NULL;
+        }
         return data;
     }
     case KIND_FIXED:

@@ -701,6 +701,9 @@ TEST(a_handle_does_not_free_or_move_a_block_that_is_no_longer_its_own)
     void *other = HeapAlloc(process, 0, 100); /* most likely the same address */
     REQUIRE(other != NULL);
     memset(other, 0x5A, 100);
+    prime();
+    CHECK(LocalLock(h) == NULL); /* never another owner's block */
+    CHECK_EQ(GetLastError(), ERROR_INVALID_HANDLE);
     CHECK(LocalReAlloc(h, 5000, LMEM_MOVEABLE) == NULL);
     CHECK(LocalFree(h) == NULL);
     CHECK_EQ(HeapSize(process, 0, other), 100);
