@@ -1,16 +1,25 @@
 /*
- * address.c — whether an address is mapped, without touching it.
+ * address.c — addresses a caller hands over that may be bad: whether one is mapped, without
+ * touching it, and the copies to and from the small buffers of HeapSetInformation and
+ * HeapQueryInformation, which never fault.
  *
  * Windows answers ERROR_NOACCESS when a heap call is given an address it cannot read (the kernel
  * raised an access violation inside the call), and ERROR_INVALID_PARAMETER when the address is
  * readable but not a block. ntheap never reads a bad pointer, so it asks the kernel instead:
  * mincore() fails with ENOMEM for a page that is not mapped. A reserved but uncommitted page
  * (PROT_NONE) counts as mapped.
+ *
+ * A buffer is copied through the kernel (process_vm_readv / process_vm_writev on this process),
+ * which answers EFAULT for memory that is not mapped or not accessible the right way, so a wild
+ * buffer is refused (ERROR_NOACCESS, as Windows answers it) instead of faulting inside the call.
+ * Where the system refuses those calls themselves (a seccomp filter), the copy is a plain one.
  */
 #include "win32/win32_internal.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 bool win32_address_is_mapped(const void *address)
@@ -22,4 +31,32 @@ bool win32_address_is_mapped(const void *address)
     bool mapped = mincore((void *)page, 1, &resident) == 0 || errno != ENOMEM;
     errno = saved_errno;
     return mapped;
+}
+
+/* True when the system call is not there to ask, as opposed to a bad address. */
+static bool cannot_ask(ssize_t done)
+{
+    return done < 0 && (errno == ENOSYS || errno == EPERM);
+}
+
+bool win32_read_caller(void *to, const void *from, size_t length)
+{
+    struct iovec here = {to, length}, caller = {(void *)from, length};
+    int saved_errno = errno;
+    ssize_t done = process_vm_readv(getpid(), &here, 1, &caller, 1, 0);
+    bool plain = done != (ssize_t)length && cannot_ask(done);
+    errno = saved_errno;
+    if (plain) memcpy(to, from, length);
+    return done == (ssize_t)length || plain;
+}
+
+bool win32_write_caller(void *to, const void *from, size_t length)
+{
+    struct iovec here = {(void *)from, length}, caller = {to, length};
+    int saved_errno = errno;
+    ssize_t done = process_vm_writev(getpid(), &here, 1, &caller, 1, 0);
+    bool plain = done != (ssize_t)length && cannot_ask(done);
+    errno = saved_errno;
+    if (plain) memcpy(to, from, length);
+    return done == (ssize_t)length || plain;
 }

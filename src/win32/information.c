@@ -15,7 +15,9 @@
  *   anything else                       87                                87
  *
  * Argument errors for class 0, as Windows: heap NULL -> ERROR_NOACCESS; buffer shorter than a
- * ULONG -> ERROR_INSUFFICIENT_BUFFER (query: *ReturnLength = 4 when given).
+ * ULONG -> ERROR_INSUFFICIENT_BUFFER (query: *ReturnLength = 4 when given); a buffer or return
+ * length that cannot be read or written (NULL, unmapped, read-only) -> ERROR_NOACCESS, never a
+ * fault (address.c).
  */
 #include "win32/win32_internal.h"
 
@@ -53,7 +55,10 @@ static BOOL set_compatibility(HANDLE heap, PVOID info, SIZE_T length)
         return FALSE;
     }
     ULONG value;
-    memcpy(&value, info, sizeof value);
+    if (!win32_read_caller(&value, info, sizeof value)) {
+        SetLastError(ERROR_NOACCESS);
+        return FALSE;
+    }
     ULONG current = compatibility_value(heap);
     if (value == 0 || value == 1) {
         /* Look-aside lists are gone since Vista: 0 and 1 both mean "standard heap", which a heap
@@ -90,7 +95,10 @@ static BOOL optimize_resources(HANDLE heap, PVOID info, SIZE_T length)
         return FALSE;
     }
     HEAP_OPTIMIZE_RESOURCES_INFORMATION request;
-    memcpy(&request, info, sizeof request);
+    if (!win32_read_caller(&request, info, sizeof request)) {
+        SetLastError(ERROR_NOACCESS);
+        return FALSE;
+    }
     if (request.Version != HEAP_OPTIMIZE_RESOURCES_CURRENT_VERSION) {
         SetLastError(ERROR_INVALID_PARAMETER);
         return FALSE;
@@ -148,17 +156,19 @@ BOOL WINAPI HeapQueryInformation(HANDLE HeapHandle, HEAP_INFORMATION_CLASS HeapI
         return FALSE;
     }
     if (!win32_check_heap(HeapHandle)) return FALSE;
-    if (HeapInformationLength < sizeof(ULONG)) {
-        if (ReturnLength) *ReturnLength = sizeof(ULONG);
-        SetLastError(ERROR_INSUFFICIENT_BUFFER);
-        return FALSE;
-    }
-    if (HeapInformation == NULL) {
+    SIZE_T needed = sizeof(ULONG);
+    if (ReturnLength && !win32_write_caller(ReturnLength, &needed, sizeof needed)) {
         SetLastError(ERROR_NOACCESS);
         return FALSE;
     }
+    if (HeapInformationLength < sizeof(ULONG)) {
+        SetLastError(ERROR_INSUFFICIENT_BUFFER);
+        return FALSE;
+    }
     ULONG value = compatibility_value(HeapHandle);
-    memcpy(HeapInformation, &value, sizeof value);
-    if (ReturnLength) *ReturnLength = sizeof(ULONG);
+    if (HeapInformation == NULL || !win32_write_caller(HeapInformation, &value, sizeof value)) {
+        SetLastError(ERROR_NOACCESS);
+        return FALSE;
+    }
     return TRUE;
 }

@@ -2,7 +2,8 @@
  * win32_internal.h — what the files of the Win32 layer share, and nothing else.
  *
  *   last_error.c   Windows' thread-local last error; native error -> Windows code
- *   address.c      "is this address mapped?" (ERROR_NOACCESS versus ERROR_INVALID_PARAMETER)
+ *   address.c      "is this address mapped?" (ERROR_NOACCESS versus ERROR_INVALID_PARAMETER),
+ *                  and copies to and from a caller's buffer that never fault
  *   heaps.c        HeapCreate/HeapDestroy/GetProcessHeap(s) and the record of each heap's
  *                  creation options (fixed maximum, per-heap flags, LFH request)
  *   heapapi.c      HeapAlloc ... HeapUnlock
@@ -48,6 +49,10 @@ static inline void win32_leave(void) { nth_set_call_name(NULL); }
 
 /* True if the page holding `address` is mapped in this process. Never touches the address. */
 bool win32_address_is_mapped(const void *address);
+/* Copy `length` bytes from / to a caller's buffer; false, with nothing copied, when the buffer is
+ * not readable / writable. */
+bool win32_read_caller(void *to, const void *from, size_t length);
+bool win32_write_caller(void *to, const void *from, size_t length);
 
 /* ------------------------------------------------------------------------------ heaps.c */
 

@@ -4,6 +4,8 @@
  */
 #include "win32_test.h"
 
+#include <sys/mman.h>
+
 static ULONG query(HANDLE heap)
 {
     ULONG value = 0xFFFF;
@@ -160,6 +162,39 @@ TEST(set_with_a_short_buffer_or_null_heap_fails) /* oracle info.set.short_buffer
     CHECK(!HeapSetInformation((HANDLE)0x1234, HeapCompatibilityInformation, &value, sizeof value));
     CHECK_EQ(GetLastError(), ERROR_INVALID_HANDLE);
     CHECK(HeapDestroy(h));
+}
+
+/* Buffers that cannot be read or written (unmapped, read-only) fail with ERROR_NOACCESS, as a
+ * NULL one does, instead of faulting inside the call. */
+TEST(wild_or_read_only_buffers_fail_noaccess)
+{
+    char *pages = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(pages != MAP_FAILED);
+    REQUIRE(munmap(pages + 4096, 4096) == 0); /* pages: read-only; pages + 4096: unmapped */
+    void *read_only = pages, *unmapped = pages + 4096;
+    HANDLE heap = HeapCreate(0, 0, 0);
+    REQUIRE(heap != NULL);
+    ULONG value = 0;
+    SIZE_T length = 0;
+    prime();
+    CHECK(!HeapSetInformation(heap, HeapCompatibilityInformation, unmapped, sizeof(ULONG)));
+    CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+    prime();
+    CHECK(!HeapSetInformation(NULL, HeapOptimizeResources, unmapped, sizeof(HEAP_OPTIMIZE_RESOURCES_INFORMATION)));
+    CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+    prime();
+    CHECK(!HeapQueryInformation(heap, HeapCompatibilityInformation, unmapped, sizeof value, &length));
+    CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+    prime();
+    CHECK(!HeapQueryInformation(heap, HeapCompatibilityInformation, read_only, sizeof value, NULL));
+    CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+    prime();
+    CHECK(!HeapQueryInformation(heap, HeapCompatibilityInformation, &value, sizeof value, (PSIZE_T)read_only));
+    CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+    CHECK(HeapQueryInformation(heap, HeapCompatibilityInformation, &value, sizeof value, &length));
+    CHECK_EQ(length, sizeof(ULONG));
+    CHECK(HeapDestroy(heap));
+    munmap(pages, 4096);
 }
 
 TEST(lfh_engages_by_itself_after_repeated_same_size_allocations) /* spec §2 LFH activation, §4.12 */
@@ -324,6 +359,7 @@ int main(int argc, char **argv)
     RUN(set_lfh_on_a_fixed_heap_is_refused);
     RUN(set_0_or_1_on_a_standard_heap_succeeds_and_other_values_fail);
     RUN(set_with_a_short_buffer_or_null_heap_fails);
+    RUN(wild_or_read_only_buffers_fail_noaccess);
     RUN(lfh_engages_by_itself_after_repeated_same_size_allocations);
     RUN(set_optimize_resources_needs_version_1);
     RUN(set_unknown_class_fails_invalid_parameter);
