@@ -63,14 +63,17 @@ void nth_vis_free_locked(nth_heap *heap, void *ptr)
 }
 
 /* Before the heap's memory is released: every block still live stops being one for memcheck
- * (destroying a heap frees its blocks, as on Windows). */
+ * (destroying a heap frees its blocks, as on Windows). LFH blocks are left out: they were never
+ * announced (the LFH is off under memcheck unless a caller turns it on, and its fast paths carry
+ * no hooks), so memcheck would call their release an invalid free. */
 void nth_vis_heap_destroying(nth_heap *heap)
 {
     if (!nth_vis_valgrind) return;
     nth_walk_entry entry;
     memset(&entry, 0, sizeof entry);
     while (nth_heap_walk(heap, &entry))
-        if ((entry.flags & NTH_ENTRY_BUSY) && !(entry.flags & NTH_ENTRY_INTERNAL)) VALGRIND_FREELIKE_BLOCK(entry.data, 0);
+        if ((entry.flags & NTH_ENTRY_BUSY) && !(entry.flags & (NTH_ENTRY_INTERNAL | NTH_ENTRY_LFH)))
+            VALGRIND_FREELIKE_BLOCK(entry.data, 0);
 }
 
 void nth_vis_realloc_locked(nth_heap *heap, uint32_t flags, void *old, size_t old_size, void *ptr, size_t size)
