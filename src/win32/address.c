@@ -33,30 +33,27 @@ bool win32_address_is_mapped(const void *address)
     return mapped;
 }
 
-/* True when the system call is not there to ask, as opposed to a bad address. */
-static bool cannot_ask(ssize_t done)
+/* Copies between this process's memory and a caller's buffer (`from` when from_caller, else
+ * `to`) through the kernel; a plain copy when the system refuses the calls themselves. */
+static bool copy_with_caller(void *to, const void *from, size_t length, bool from_caller)
 {
-    return done < 0 && (errno == ENOSYS || errno == EPERM);
+    struct iovec here = {from_caller ? to : (void *)from, length};
+    struct iovec caller = {from_caller ? (void *)from : to, length};
+    int saved_errno = errno;
+    ssize_t done = from_caller ? process_vm_readv(getpid(), &here, 1, &caller, 1, 0)
+                               : process_vm_writev(getpid(), &here, 1, &caller, 1, 0);
+    bool plain = done < 0 && (errno == ENOSYS || errno == EPERM); /* not asked, as opposed to refused */
+    errno = saved_errno;
+    if (plain) memcpy(to, from, length);
+    return done == (ssize_t)length || plain;
 }
 
 bool win32_read_caller(void *to, const void *from, size_t length)
 {
-    struct iovec here = {to, length}, caller = {(void *)from, length};
-    int saved_errno = errno;
-    ssize_t done = process_vm_readv(getpid(), &here, 1, &caller, 1, 0);
-    bool plain = done != (ssize_t)length && cannot_ask(done);
-    errno = saved_errno;
-    if (plain) memcpy(to, from, length);
-    return done == (ssize_t)length || plain;
+    return copy_with_caller(to, from, length, true);
 }
 
 bool win32_write_caller(void *to, const void *from, size_t length)
 {
-    struct iovec here = {(void *)from, length}, caller = {to, length};
-    int saved_errno = errno;
-    ssize_t done = process_vm_writev(getpid(), &here, 1, &caller, 1, 0);
-    bool plain = done != (ssize_t)length && cannot_ask(done);
-    errno = saved_errno;
-    if (plain) memcpy(to, from, length);
-    return done == (ssize_t)length || plain;
+    return copy_with_caller(to, from, length, false);
 }
