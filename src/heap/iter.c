@@ -154,7 +154,9 @@ static void emit_region(nth_iter *it, nth_walk_entry *e)
 static bool sound_subsegment(const nth_lfh_subsegment *sub)
 {
     return sub->n_blocks <= NTH_LFH_MAX_BLOCKS && sub->bump <= sub->n_blocks && sub->bucket < NTH_LFH_BUCKETS &&
-           sub->block_size == nth_lfh_bucket_size(sub->bucket) && sub->span == (size_t)sub->n_blocks * sub->block_size;
+           sub->block_size == nth_lfh_bucket_size(sub->bucket) && sub->span == (size_t)sub->n_blocks * sub->block_size &&
+           sub->first_block >= sub->owner.base && (size_t)(sub->first_block - sub->owner.base) <= NTH_LFH_MAX_COLOUR &&
+           sub->span + (size_t)(sub->first_block - sub->owner.base) <= sub->owner.reserve;
 }
 
 /* The LFH descriptor whose user area starts at `area`: through the seam's owner map when it has

@@ -15,8 +15,9 @@
  *
  *   user area: the data of a back-end block (busy|internal|LFH) of exactly k whole 64 KiB chunks
  *   C = A - 16 (a chunk boundary)                                              C + k * 64 KiB
- *   | hdr | block 0 | block 1 | block 2 | ...                     | block n-1 | (tail) |
- *         ^ A = first_block = owner.base; owner.reserve = k * 64 KiB - 16
+ *   | hdr | (colour) | block 0 | block 1 | ...                   | block n-1 | (tail) |
+ *         ^ A = owner.base; owner.reserve = k * 64 KiB - 16
+ *                    ^ first_block = A + 64 c, c the subsegment's cache colour (lfh_subseg.c)
  *     ^ free blocks hold one encoded link word (below); nothing else of the LFH lives here
  *
  *   The address map names the descriptor for all k chunks, the header's included; consecutive
@@ -64,6 +65,8 @@
 #define NTH_LFH_WASTE_SHARE 20u      /* ... leaving at most 1/20 of it to header and tail */
 #define NTH_LFH_HELD 2u              /* filled subsegments a cache keeps per bucket (lfh.c) */
 #define NTH_LFH_THREAD_WARMUP 8u     /* a joining thread's back-end allocations per size (lfh.c) */
+#define NTH_LFH_COLOURS 16u          /* cache colours of subsegments (lfh_subseg.c) */
+#define NTH_LFH_MAX_COLOUR ((NTH_LFH_COLOURS - 1u) * 64u) /* bytes */
 
 typedef struct nth_lfh_subsegment {
     /* -- cache line 0: the address map's owner record and what other threads read -- */
@@ -92,8 +95,10 @@ typedef struct nth_lfh_subsegment {
     /* -- the rest -- */
     _Alignas(64) _Atomic uint32_t remote_count; /* remote bits set and not yet collected (written
                                                  * by other threads: a line of its own use) */
+    uint32_t meta_colour;            /* bytes between the metadata mapping's start and this
+                                      * descriptor (its cache colour, lfh_subseg.c) */
     unsigned char *unused;           /* at NTH_LFH_META_UNUSED */
-    size_t meta_bytes;               /* bytes of this metadata mapping */
+    size_t meta_bytes;               /* bytes of this metadata mapping from the descriptor on */
     nth_segment *segment;            /* the segment holding the user area */
     struct nth_lfh_subsegment *next; /* all-subsegments list of the heap (under the heap lock) */
     struct nth_lfh_subsegment *prev;
@@ -140,6 +145,7 @@ typedef struct nth_lfh_tcache {
 typedef struct nth_lfh {
     uint32_t magic;
     uint32_t n_subsegments;
+    uint32_t subsegments_made;       /* ever created: the next one's cache colour */
     nth_lfh_subsegment *all;         /* every subsegment of the heap */
     nth_lfh_subsegment *idle;        /* metadata mappings of released subsegments, for reuse */
     nth_lfh_tcache *caches;          /* every thread cache of the heap */

@@ -84,7 +84,9 @@ bool nth_lfh_check_subsegment(nth_heap *heap, char *block)
     /* Whole chunks, every one of them (the header's too) leading to the descriptor. */
     size_t bytes = sub->owner.reserve + sizeof(nth_block_header);
     nth_block_header hdr;
-    if ((uintptr_t)block % NTH_CHUNK != 0 || bytes % NTH_CHUNK != 0 || sub->span > sub->owner.reserve ||
+    size_t colour = (size_t)(sub->first_block - sub->owner.base);
+    if ((uintptr_t)block % NTH_CHUNK != 0 || bytes % NTH_CHUNK != 0 || sub->first_block < sub->owner.base ||
+        colour > NTH_LFH_MAX_COLOUR || sub->span + colour > sub->owner.reserve ||
         !nth_header_load(heap, block, &hdr) || (size_t)hdr.size_gr * NTH_GRANULE != bytes)
         return lfh_problem(heap, block, "an LFH subsegment's block of whole 64 KiB chunks", "a block of another shape");
     for (size_t at = 0; at < bytes; at += NTH_CHUNK)

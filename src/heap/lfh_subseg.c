@@ -14,6 +14,15 @@
  * puts it where it fits first: right behind the previous subsegment in a fill. A segment's first
  * chunk holds its header, so it never holds a subsegment.
  *
+ * Cache colours. User areas start at chunk boundaries (+ 16) and metadata mappings at page
+ * boundaries, so without care the first block, the descriptor's fast line, the first bitmap pair
+ * and the first unused[] entries of every subsegment would share their offsets modulo 4 KiB: the
+ * same set of the first-level cache, which holds 8 lines per set. A thread using a dozen sizes
+ * at once then misses on lines it used a moment ago. Each new subsegment takes the next of
+ * NTH_LFH_COLOURS colours c and starts both its descriptor (in its metadata mapping) and its
+ * first block (in its user area) 64 c bytes further; the user area gives up at most 960 bytes
+ * of blocks for it (one block of the largest sizes, 1.5 % of a chunk of 16-byte blocks).
+ *
  * A released subsegment's metadata is not unmapped: it goes to the LFH's idle list (magic 0, an
  * empty span) and is reused by the next subsegment that fits, so a thread still holding a stale
  * descriptor pointer from a lock-free lookup reads a harmless, empty descriptor, never unmapped
@@ -23,14 +32,15 @@
 #include "heap/vm.h"
 
 /* The chunks of a bucket's subsegments: the fewest (at most NTH_LFH_MAX_CHUNKS) whose user area,
- * k * 64 KiB less the back-end header, leaves at most NTH_LFH_WASTE_SHARE of the chunks unused
- * (header plus tail), within NTH_LFH_MAX_BLOCKS blocks. Block sizes to 3 KiB take one chunk. */
+ * k * 64 KiB less the back-end header and the largest cache colour, leaves at most
+ * NTH_LFH_WASTE_SHARE of the chunks unused (header, colour and tail), within NTH_LFH_MAX_BLOCKS
+ * blocks. Block sizes to 2.5 KiB take one chunk. */
 static unsigned chunks_for(uint32_t block_size)
 {
     unsigned best = 1;
     size_t best_waste = NTH_CHUNK; /* as a share of best chunks: all of it */
     for (unsigned k = 1; k <= NTH_LFH_MAX_CHUNKS; k++) {
-        size_t bytes = k * NTH_CHUNK, n = (bytes - sizeof(nth_block_header)) / block_size;
+        size_t bytes = k * NTH_CHUNK, n = (bytes - sizeof(nth_block_header) - NTH_LFH_MAX_COLOUR) / block_size;
         if (n > NTH_LFH_MAX_BLOCKS) break;
         size_t waste = bytes - n * block_size;
         if (waste * NTH_LFH_WASTE_SHARE <= bytes) return k;
@@ -39,23 +49,35 @@ static unsigned chunks_for(uint32_t block_size)
     return best;
 }
 
-/* A metadata mapping of at least `bytes`: an idle one that fits, else a new one. */
-static nth_lfh_subsegment *metadata_alloc_locked(nth_lfh *lfh, size_t bytes)
+/* A descriptor with at least `bytes` of metadata: an idle one that fits (it keeps its colour),
+ * else one `colour` bytes into a new mapping. */
+static nth_lfh_subsegment *metadata_alloc_locked(nth_lfh *lfh, size_t bytes, size_t colour)
 {
     for (nth_lfh_subsegment **link = &lfh->idle; *link; link = &(*link)->pool_next) {
         nth_lfh_subsegment *sub = *link;
         if (sub->meta_bytes >= bytes) {
             *link = sub->pool_next;
             size_t keep = sub->meta_bytes;
+            uint32_t keep_colour = sub->meta_colour;
             memset(sub, 0, keep);
             sub->meta_bytes = keep;
+            sub->meta_colour = keep_colour;
             return sub;
         }
     }
-    bytes = nth_round_up(bytes, 64); /* small ones share pages (vm_linux.c) */
-    nth_lfh_subsegment *sub = nth_vm_map_private(bytes);
-    if (sub) sub->meta_bytes = bytes;
+    size_t mapped = nth_round_up(colour + bytes, 64); /* small ones share pages (vm_linux.c) */
+    char *mapping = nth_vm_map_private(mapped);
+    if (!mapping) return NULL;
+    nth_lfh_subsegment *sub = (nth_lfh_subsegment *)(mapping + colour);
+    sub->meta_bytes = mapped - colour;
+    sub->meta_colour = (uint32_t)colour;
     return sub;
+}
+
+/* Gives a descriptor's whole metadata mapping back (heap destroy). */
+static void metadata_unmap(nth_lfh_subsegment *sub)
+{
+    nth_vm_unmap_private((char *)sub - sub->meta_colour, sub->meta_colour + sub->meta_bytes);
 }
 
 static void metadata_idle(nth_lfh *lfh, nth_lfh_subsegment *sub)
@@ -74,11 +96,12 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     nth_lfh *lfh = heap->lfh;
     uint32_t block_size = nth_lfh_bucket_size(bucket);
     size_t bytes = chunks_for(block_size) * NTH_CHUNK, area_bytes = bytes - sizeof(nth_block_header);
-    uint32_t n = (uint32_t)(area_bytes / block_size);
+    size_t colour = (size_t)(lfh->subsegments_made++ % NTH_LFH_COLOURS) * 64u; /* at most NTH_LFH_MAX_COLOUR */
+    uint32_t n = (uint32_t)((area_bytes - colour) / block_size);
     if (n > NTH_LFH_MAX_BLOCKS) n = NTH_LFH_MAX_BLOCKS;
     uint16_t width = 2;
     uint32_t words = (n + 63) / 64;
-    nth_lfh_subsegment *sub = metadata_alloc_locked(lfh, NTH_LFH_META_UNUSED + (size_t)n * width);
+    nth_lfh_subsegment *sub = metadata_alloc_locked(lfh, NTH_LFH_META_UNUSED + (size_t)n * width, colour);
     if (!sub) return NULL;
     char *block = nth_backend_alloc_chunks_locked(heap, bytes, BLOCK_LFH);
     if (!block) {
@@ -101,7 +124,7 @@ static nth_lfh_subsegment *create_subsegment_locked(nth_heap *heap, unsigned buc
     sub->unused_width = width;
     sub->block_size = block_size;
     sub->n_blocks = n;
-    sub->first_block = area;
+    sub->first_block = area + colour;
     sub->span = (size_t)n * block_size;
     sub->reciprocal = (uint32_t)((((uint64_t)1 << 32) + block_size - 1) / block_size);
     sub->index_shift = (uint32_t)__builtin_ctz(block_size);
@@ -314,11 +337,11 @@ void nth_lfh_release_metadata(nth_heap *heap)
     if (!lfh) return;
     for (nth_lfh_subsegment *sub = lfh->all, *next; sub; sub = next) {
         next = sub->next;
-        nth_vm_unmap_private(sub, sub->meta_bytes);
+        metadata_unmap(sub);
     }
     for (nth_lfh_subsegment *sub = lfh->idle, *next; sub; sub = next) {
         next = sub->pool_next;
-        nth_vm_unmap_private(sub, sub->meta_bytes);
+        metadata_unmap(sub);
     }
     atomic_store_explicit(&heap->lfh, NULL, memory_order_relaxed);
     nth_vm_unmap_private(lfh, nth_round_up(sizeof *lfh, NTH_PAGE));

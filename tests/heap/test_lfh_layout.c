@@ -6,7 +6,9 @@
  *   '--- subsegment: one back-end block of k chunks -------'  '--- the next one, adjacent
  *
  *   - each subsegment is one busy internal back-end block of exactly k x 64 KiB (k <= 8) whose
- *     header starts a chunk; header and tail leave at most 1/20 of it unused;
+ *     header starts a chunk; header, cache colour and tail leave at most 1/20 of it unused;
+ *   - its first block starts at its cache colour, a multiple of 64 bytes into the block, and
+ *     the subsegments of one size take different colours;
  *   - a same-size fill packs them back to back: no free block between two subsegments;
  *   - every chunk of one, its header's included, leads to its descriptor through the address
  *     map, so each block is found from its address alone;
@@ -43,6 +45,7 @@ TEST(subsegments_are_whole_chunks_packed_back_to_back)
         CHECK_EQ(fill(heap, sizes[s], NULL, 0), FILL_BYTES / sizes[s]);
         nth_heap_lock(heap);
         size_t subsegments = 0, adjacent = 0;
+        unsigned colours_seen = 0; /* bit c: a subsegment of colour c */
         char *prev_end = NULL;       /* end of the previous back-end block, when a subsegment */
         nth_walk_entry e = {0};
         while (nth_heap_walk(heap, &e)) {
@@ -64,7 +67,10 @@ TEST(subsegments_are_whole_chunks_packed_back_to_back)
             CHECK_EQ(bytes % NTH_CHUNK, 0);
             CHECK(bytes <= NTH_LFH_MAX_CHUNKS * NTH_CHUNK);
             CHECK(unused * NTH_LFH_WASTE_SHARE <= bytes);
-            CHECK(sub->first_block == (char *)e.data && sub->block_size == sizes[s]);
+            CHECK(sub->owner.base == (char *)e.data && sub->block_size == sizes[s]);
+            size_t colour = (size_t)(sub->first_block - sub->owner.base);
+            CHECK(colour % 64 == 0 && colour <= NTH_LFH_MAX_COLOUR);
+            colours_seen |= 1u << (colour / 64);
             for (size_t at = 0; at < bytes; at += NTH_CHUNK) /* the header's chunk too */
                 CHECK(nth_addrmap_lookup(header + at) == &sub->owner);
             if (prev_end == header) adjacent++;
@@ -74,6 +80,9 @@ TEST(subsegments_are_whole_chunks_packed_back_to_back)
         if (getenv("NTH_TEST_VERBOSE"))
             printf("    0x%zx: %zu subsegments, %zu right behind the one before\n", sizes[s], subsegments, adjacent);
         CHECK(subsegments >= 2);
+        /* Consecutive subsegments start their blocks at different cache colours, so that their
+         * first blocks do not share a set of the first-level cache. */
+        CHECK(__builtin_popcount(colours_seen) >= 2);
         /* Only a new segment (its first chunk holds its header) separates two subsegments. */
         nth_heap_stats st;
         CHECK(nth_heap_query_stats(heap, &st));
