@@ -216,8 +216,8 @@ bool nth_free_as(void *ptr, const char *call)
 {
     if (!ptr) return true;
     uintptr_t entry = nth_addrmap_entry(ptr, true);
-    if (NTH_LIKELY(entry & NTH_ADDRMAP_LFH) &&
-        NTH_LIKELY(nth_lfh_free_fast(false, NULL, (nth_lfh_subsegment *)(entry - NTH_ADDRMAP_LFH), ptr)))
+    nth_lfh_subsegment *sub;
+    if (NTH_LIKELY(nth_lfh_subsegment_of_entry(entry, &sub)) && NTH_LIKELY(nth_lfh_free_fast(false, NULL, sub, ptr)))
         return true;
     return free_as_slow(ptr, nth_addrmap_owner(entry), call);
 }

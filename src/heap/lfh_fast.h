@@ -205,7 +205,7 @@ static inline char *nth_lfh_pop(nth_lfh_subsegment *sub, size_t size)
     uint32_t next = (uint32_t)w;
     /* next + 1 wraps to 0 for NO_BLOCK, so one comparison accepts "end" and "below bump". */
     if (NTH_UNLIKELY((uint32_t)(w >> 32) != next || next + 1u > nth_lfh_load_u32(&sub->bump))) return NULL;
-    uint64_t *busy_word = (uint64_t *)((uintptr_t)sub + NTH_LFH_META_HEAD + (i >> 6) * NTH_LFH_PAIR_BYTES);
+    uint64_t *busy_word = nth_lfh_busy_word(sub, (uint32_t)i);
     uint64_t busy = nth_lfh_load_bits(busy_word), bit = 1ull << (i & 63);
     if (NTH_UNLIKELY((busy | nth_lfh_load_bits(busy_word + 1)) & bit)) return NULL; /* + 1: its remote word */
     sub->free_head = next;
@@ -364,15 +364,20 @@ static inline __attribute__((always_inline)) void *nth_lfh_alloc_fast(nth_heap *
     return nth_lfh_alloc_cached(tc, size, false);
 }
 
+/* True when an address-map entry names an LFH subsegment (*sub): its NTH_ADDRMAP_LFH bit. */
+static inline __attribute__((always_inline)) bool nth_lfh_subsegment_of_entry(uintptr_t entry, nth_lfh_subsegment **sub)
+{
+    *sub = (nth_lfh_subsegment *)(entry - NTH_ADDRMAP_LFH);
+    return entry & NTH_ADDRMAP_LFH;
+}
+
 /* True when the address map names an LFH subsegment (*sub) for the chunk holding `addr`, told
  * from the map's entry alone (its NTH_ADDRMAP_LFH bit). Without the map's range test: an address
  * beyond its reach finds the entry of an alias below it, whose index test (nth_lfh_free_fast)
  * then fails, and the slow path looks it up properly. */
 static inline __attribute__((always_inline)) bool nth_lfh_subsegment_fast(const void *addr, nth_lfh_subsegment **sub)
 {
-    uintptr_t entry = nth_addrmap_entry(addr, false);
-    *sub = (nth_lfh_subsegment *)(entry - NTH_ADDRMAP_LFH);
-    return entry & NTH_ADDRMAP_LFH;
+    return nth_lfh_subsegment_of_entry(nth_addrmap_entry(addr, false), sub);
 }
 
 /* Frees ptr when this thread owns its subsegment and everything is in order; false otherwise
