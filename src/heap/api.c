@@ -84,11 +84,14 @@ void *nth_api_alloc(nth_heap *heap, uint32_t flags, size_t size, size_t alignmen
 static __attribute__((noinline)) void *alloc_slow(nth_heap *heap, uint32_t flags, size_t size, const char *call)
 {
     NTH_ENTER(call);
-    if (size <= NTH_LFH_MAX_SIZE) {
+    /* This thread's LFH cache for the heap proves the handle live (a destroyed heap's caches
+     * name no heap); without one, the handle is checked before the heap is read. */
+    bool cached = size <= NTH_LFH_MAX_SIZE && nth_lfh_cache_for(heap) != NULL;
+    if (!cached && !handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    if (cached || (size <= NTH_LFH_MAX_SIZE && heap->lfh_enabled)) {
         void *p = nth_lfh_alloc(heap, flags, size);
         if (NTH_LIKELY(p != NULL)) return p;
     }
-    if (!handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
     if (NTH_UNLIKELY(heap->debug_modes)) return nth_debug_alloc(heap, flags, size, NTH_GRANULE);
     return alloc_common(heap, flags, size, NTH_GRANULE);
 }
@@ -169,13 +172,17 @@ static inline bool free_route(nth_heap *heap, uint32_t flags, void *ptr)
     return ok;
 }
 
-/* Everything but the LFH fast path (sub: the LFH subsegment holding ptr, or NULL). */
-static __attribute__((noinline)) bool free_slow(nth_heap *heap, uint32_t flags, void *ptr, nth_lfh_subsegment *sub)
+/* Everything but the LFH fast path. */
+static __attribute__((noinline)) bool free_slow(nth_heap *heap, uint32_t flags, void *ptr)
 {
     NTH_ENTER("nth_heap_free");
-    if (sub) return nth_lfh_free(heap, sub, ptr);
-    if (!handle_ok(heap)) return false;
-    if (!ptr) return true;
+    if (!ptr) return handle_ok(heap);
+    /* An owner that names the heap proves the handle live: the map names live owners only. */
+    const nth_owner *owner = nth_addrmap_lookup(ptr);
+    bool of_heap = owner && owner->heap == heap;
+    if (!of_heap && !handle_ok(heap)) return false;
+    if (of_heap && owner->kind == OWNER_LFH && !(flags & NTH_NO_SERIALIZE))
+        return nth_lfh_free(heap, (nth_lfh_subsegment *)owner, ptr);
     if (NTH_UNLIKELY(heap->debug_modes)) return nth_debug_free(heap, flags, ptr);
     return free_route(heap, flags, ptr);
 }
@@ -194,8 +201,7 @@ bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
         if (NTH_LIKELY(nth_lfh_subsegment_fast(ptr, &sub)) && NTH_LIKELY(nth_lfh_free_fast(true, heap, sub, ptr)))
             return true;
     }
-    nth_lfh_subsegment *sub = ptr && !(flags & NTH_NO_SERIALIZE) ? lfh_owner(heap, ptr) : NULL;
-    return free_slow(heap, flags, ptr, sub);
+    return free_slow(heap, flags, ptr);
 }
 
 /* Everything but the LFH fast path, and every report, goes the long way under the caller's name. */

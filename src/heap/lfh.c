@@ -139,7 +139,7 @@ static void *alloc_locked_path(nth_heap *heap, nth_lfh_tcache *tc, unsigned buck
 static nth_lfh_tcache *slow_cache_for(nth_heap *heap, unsigned bucket)
 {
     /* Heaps that zero every block keep to the locked path, which applies their forced flags. */
-    if (!nth_heap_handle_ok(heap) || !heap->lfh_enabled || !heap->lfh || (heap->force_flags & NTH_ZERO_MEMORY) ||
+    if (!heap->lfh_enabled || !heap->lfh || (heap->force_flags & NTH_ZERO_MEMORY) ||
         !atomic_load_explicit(&heap->lfh->active[bucket], memory_order_relaxed))
         return NULL;
     return nth_lfh_create_cache(heap, true);
