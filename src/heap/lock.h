@@ -136,10 +136,13 @@ static inline void nth_lock_init(nth_lock *lock)
     atomic_init(&lock->bypasses, 0);
 }
 
-/* Counts a call that runs without taking the lock because its caller promised exclusive use. */
+/* Counts a call that runs without taking the lock because its caller promised exclusive use.
+ * A load and a store, not a locked add: two such calls at once break that promise, and the heap
+ * with it, whatever the count says. */
 static inline void nth_lock_bypass(nth_lock *lock)
 {
-    atomic_fetch_add_explicit(&lock->bypasses, 1, memory_order_relaxed);
+    atomic_store_explicit(&lock->bypasses, atomic_load_explicit(&lock->bypasses, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 static inline bool nth_lock_held_by_me(nth_lock *lock)
