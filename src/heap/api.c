@@ -42,23 +42,28 @@ static void *fail_alloc(nth_heap *heap, uint32_t flags, nth_error error)
     return NULL;
 }
 
+static bool is_big_block_gr(uint32_t gr)
+{
+    return gr == 0 || gr >= NTH_BIG_THRESHOLD_GR;
+}
+
 static bool is_big_request(const nth_heap *heap, uint32_t flags, size_t size)
 {
-    uint32_t gr = nth_backend_block_gr(heap, flags, size);
-    return gr == 0 || gr >= NTH_BIG_THRESHOLD_GR;
+    return is_big_block_gr(nth_backend_block_gr(heap, flags, size));
 }
 
 /* Allocation with the lock held; alignment 16 means none beyond the default. */
 static void *alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
     nth_assert_held(heap);
-    if (alignment > NTH_CHUNK || is_big_request(heap, flags, size + (alignment > NTH_GRANULE ? alignment : 0))) {
+    uint32_t size_gr = nth_backend_block_gr(heap, flags, size + (alignment > NTH_GRANULE ? alignment : 0));
+    if (alignment > NTH_CHUNK || is_big_block_gr(size_gr)) {
         if (heap->maximum != 0) return NULL; /* fixed heaps have no big blocks, as on Windows */
         return nth_big_alloc_locked(heap, flags, size, alignment);
     }
     if (alignment > NTH_GRANULE) return nth_backend_alloc_aligned_locked(heap, flags, alignment, size);
-    if (size <= NTH_LFH_MAX_SIZE) nth_lfh_note_backend_alloc_locked(heap, size);
-    return nth_backend_alloc_locked(heap, flags, size);
+    if (size <= NTH_LFH_MAX_SIZE && heap->lfh_enabled) nth_lfh_note_backend_alloc_locked(heap, size);
+    return nth_backend_alloc_locked(heap, flags, size, size_gr);
 }
 
 static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
@@ -155,7 +160,7 @@ static bool free_located(nth_heap *heap, nth_located *where)
     nth_debug_check_tail(heap, where);
     if (where->big) return nth_big_free_locked(heap, where->big);
     size_t requested = nth_block_requested(&where->hdr);
-    if (requested <= NTH_LFH_MAX_SIZE) nth_lfh_note_backend_free_locked(heap, requested);
+    if (requested <= NTH_LFH_MAX_SIZE && heap->lfh_enabled) nth_lfh_note_backend_free_locked(heap, requested);
     nth_backend_free_locked(heap, where->header, &where->hdr);
     return true;
 }

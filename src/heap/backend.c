@@ -397,10 +397,9 @@ static void *finish_busy_locked(nth_heap *heap, char *block, nth_block_header hd
     return data;
 }
 
-void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size)
+void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, uint32_t size_gr)
 {
     nth_assert_held(heap);
-    uint32_t size_gr = nth_backend_block_gr(heap, flags, size);
     if (size_gr == 0) return NULL;
     nth_block_header hdr;
     char *block = take_block_locked(heap, size_gr, &hdr);

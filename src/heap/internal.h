@@ -312,7 +312,8 @@ static inline bool nth_block_is_listed(const nth_block_header *hdr)
 nth_heap *nth_backend_create_heap(uint32_t flags, size_t initial_size, size_t maximum_size);
 /* Block size in granules for a request (header, extra and tail fill included); 0 on overflow. */
 uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size);
-void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size);
+/* A back-end block for `size` bytes, of size_gr = nth_backend_block_gr(heap, flags, size). */
+void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, uint32_t size_gr);
 void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t alignment, size_t size);
 /* A busy internal block (flags BLOCK_BUSY | BLOCK_INTERNAL | add_flags) of exactly `bytes`, a
  * multiple of 64 KiB, whose header starts a chunk: it covers whole chunks and nothing else.

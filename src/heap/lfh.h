@@ -192,7 +192,8 @@ nth_error nth_lfh_locate(nth_heap *heap, nth_lfh_subsegment *sub, const void *pt
                          const char **expected, const char **found);
 /* Resizes an LFH block in place when the new size fits its bucket. */
 bool nth_lfh_resize(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t index, size_t size);
-/* Called by the locked back-end path for every small request, to count toward activation. */
+/* Called by the locked back-end path for every small request of a heap with lfh_enabled, to
+ * count toward activation. */
 void nth_lfh_note_backend_alloc_locked(nth_heap *heap, size_t size);
 void nth_lfh_note_backend_free_locked(nth_heap *heap, size_t size);
 
