@@ -11,6 +11,9 @@
  *                             a random slot's block and puts a new one of a random size from
  *                             16 B to 64 KiB there (engine_random's first row). Most of these
  *                             sizes are above the LFH's: this counts the back-end
+ *   callgrind_pair window-noser N
+ *                             the window on a heap created with NTH_NO_SERIALIZE, which has
+ *                             no LFH (as on Windows): every size is the back-end's
  *
  * Before the loop, every size is allocated 64 times and freed (so that the LFH of a fresh heap
  * is active for every bucket the loop touches); the script runs the program for N and 2N and
@@ -84,7 +87,7 @@ static void run_window(nth_heap *heap, size_t n)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s malloc|heap|window-malloc|window-heap N\n", argv[0]);
+        fprintf(stderr, "usage: %s malloc|heap|window-malloc|window-heap|window-noser N\n", argv[0]);
         return 2;
     }
     size_t n = (size_t)strtoull(argv[2], NULL, 10);
@@ -94,8 +97,8 @@ int main(int argc, char **argv)
         run_heap(n);
     else if (strcmp(argv[1], "window-malloc") == 0)
         run_window(NULL, n);
-    else if (strcmp(argv[1], "window-heap") == 0) {
-        nth_heap *heap = nth_heap_create(0, 0, 0);
+    else if (strcmp(argv[1], "window-heap") == 0 || strcmp(argv[1], "window-noser") == 0) {
+        nth_heap *heap = nth_heap_create(strcmp(argv[1], "window-noser") == 0 ? NTH_NO_SERIALIZE : 0, 0, 0);
         if (!heap) return 1;
         run_window(heap, n);
         nth_heap_destroy(heap);

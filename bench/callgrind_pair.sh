@@ -11,7 +11,8 @@
 #   glibc               malloc+free of the C library
 #   mimalloc, jemalloc, tcmalloc   the distribution's libraries by LD_PRELOAD, when installed
 # and the same rows for the window loop (1000 live blocks of 16 B to 64 KiB, a random one replaced
-# each time: mostly the back-end's free lists, splitting and coalescing).
+# each time: mostly the back-end's free lists, splitting and coalescing), where a third ntheap
+# row runs the window on a NTH_NO_SERIALIZE heap (no LFH: the back-end alone).
 # N defaults to 100000 (CALLGRIND_N=... to change it); CALLGRIND_PEERS=0 prints the ntheap rows
 # only. Needs valgrind.
 set -eu
@@ -54,6 +55,7 @@ table() {
     echo "|------------------|--------------|"
     row "ntheap malloc" "$(cd "$BUILD" && pwd)/libntheap-malloc.so" "${1}malloc"
     row "ntheap nth_heap" "" "${1}heap"
+    [ "$1" = "window-" ] && row "ntheap NO_SERIALIZE" "" "window-noser"
     [ "${CALLGRIND_PEERS:-1}" = 0 ] && return 0
     row "glibc" "" "${1}malloc"
     row "mimalloc" "$LIBDIR/libmimalloc.so.2" "${1}malloc"
