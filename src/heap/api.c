@@ -53,7 +53,7 @@ static bool is_big_request(const nth_heap *heap, uint32_t flags, size_t size)
 }
 
 /* Allocation with the lock held; alignment 16 means none beyond the default. */
-static void *alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
+static inline __attribute__((always_inline)) void *alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
     nth_assert_held(heap);
     uint32_t size_gr = nth_backend_block_gr(heap, flags, size + (alignment > NTH_GRANULE ? alignment : 0));
@@ -66,7 +66,7 @@ static void *alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t al
     return nth_backend_alloc_locked(heap, flags, size, size_gr);
 }
 
-static void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
+static inline __attribute__((always_inline)) void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
     flags |= heap->force_flags;
     if (size > NTH_MAX_REQUEST) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
