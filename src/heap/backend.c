@@ -48,17 +48,6 @@ static inline char *block_end(char *block, uint32_t size_gr)
     return block + (size_t)size_gr * NTH_GRANULE;
 }
 
-uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size)
-{
-    if (size > NTH_MAX_REQUEST) return 0;
-    size_t bytes = sizeof(nth_block_header) + (size ? size : 1);
-    if (flags & NTH_SETTABLE_USER_VALUE) bytes += NTH_GRANULE;
-    if (heap->flags & NTH_TAIL_CHECKING_ENABLED) bytes += NTH_GRANULE;
-    size_t gr = nth_round_up(bytes, NTH_GRANULE) / NTH_GRANULE;
-    if (gr < NTH_MIN_FREE_GR) gr = NTH_MIN_FREE_GR;
-    return gr > UINT32_MAX / 2 ? 0 : (uint32_t)gr;
-}
-
 static void set_prev_size_locked(nth_heap *heap, char *block, uint32_t prev_size_gr)
 {
     nth_assert_held(heap);

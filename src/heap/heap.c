@@ -110,14 +110,6 @@ static void register_fork_hooks(void)
     pthread_atfork(fork_prepare, fork_release, fork_release);
 }
 
-bool nth_heap_handle_ok(const nth_heap *heap)
-{
-    if (!heap || (uintptr_t)heap % NTH_CHUNK != 0) return false;
-    const nth_owner *owner = nth_addrmap_lookup(heap);
-    return owner && owner->kind == OWNER_SEGMENT && owner->index == 0 && owner->base == (const char *)heap &&
-           owner->heap == heap && heap->magic == NTH_HEAP_MAGIC;
-}
-
 bool nth_heap_is_valid_handle(const nth_heap *heap)
 {
     return nth_heap_handle_ok(heap);

@@ -311,7 +311,16 @@ static inline bool nth_block_is_listed(const nth_block_header *hdr)
 /* Creates a heap (segment.c) and formats segment 0's committed memory into blocks. */
 nth_heap *nth_backend_create_heap(uint32_t flags, size_t initial_size, size_t maximum_size);
 /* Block size in granules for a request (header, extra and tail fill included); 0 on overflow. */
-uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size);
+static inline uint32_t nth_backend_block_gr(const nth_heap *heap, uint32_t flags, size_t size)
+{
+    if (size > NTH_MAX_REQUEST) return 0;
+    size_t bytes = sizeof(nth_block_header) + (size ? size : 1);
+    if (flags & NTH_SETTABLE_USER_VALUE) bytes += NTH_GRANULE;
+    if (heap->flags & NTH_TAIL_CHECKING_ENABLED) bytes += NTH_GRANULE;
+    size_t gr = nth_round_up(bytes, NTH_GRANULE) / NTH_GRANULE;
+    if (gr < NTH_MIN_FREE_GR) gr = NTH_MIN_FREE_GR;
+    return gr > UINT32_MAX / 2 ? 0 : (uint32_t)gr;
+}
 /* A back-end block for `size` bytes, of size_gr = nth_backend_block_gr(heap, flags, size). */
 void *nth_backend_alloc_locked(nth_heap *heap, uint32_t flags, size_t size, uint32_t size_gr);
 void *nth_backend_alloc_aligned_locked(nth_heap *heap, uint32_t flags, size_t alignment, size_t size);
@@ -456,7 +465,15 @@ const char *nth_current_call(void);
 
 /* Exported (default visibility) so that an outside reader finds it in .dynsym, stripped or not. */
 extern NTH_API nth_registry nth_heap_registry;
-bool nth_heap_handle_ok(const nth_heap *heap);
+/* True when `heap` is a live heap: segment 0 of a heap in the address map, with the heap's magic.
+ * Inline: every entry point without a pointer that proves the handle makes it. */
+static inline bool nth_heap_handle_ok(const nth_heap *heap)
+{
+    if (!heap || (uintptr_t)heap % NTH_CHUNK != 0) return false;
+    const nth_owner *owner = nth_addrmap_lookup(heap);
+    return owner && owner->kind == OWNER_SEGMENT && owner->index == 0 && owner->base == (const char *)heap &&
+           owner->heap == heap && heap->magic == NTH_HEAP_MAGIC;
+}
 /* Heaps destroyed so far (counted as each destroy starts): a handle found sound while it was N
  * is still a heap while it is N. */
 extern _Atomic uint64_t nth_heap_destroys;
