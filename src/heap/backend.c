@@ -238,7 +238,8 @@ nth_heap *nth_backend_create_heap(uint32_t flags, size_t initial_size, size_t ma
 }
 
 /* Commits pages at the start of segment->ucr[i] so that, with a listed free block before it, a
- * free block of size_gr granules exists. */
+ * free block of size_gr granules exists. A heap that does not coalesce keeps the new pages a block
+ * of their own, so they alone must hold the request. */
 static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t i, uint32_t size_gr)
 {
     nth_assert_held(heap);
@@ -254,7 +255,8 @@ static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t 
                            "a damaged header");
         return false;
     }
-    size_t have = nth_block_is_listed(&prev_hdr) ? (size_t)prev_hdr.size_gr * NTH_GRANULE : 0;
+    bool merges = nth_block_is_listed(&prev_hdr) && !(heap->flags & NTH_DISABLE_COALESCE_ON_FREE);
+    size_t have = merges ? (size_t)prev_hdr.size_gr * NTH_GRANULE : 0;
     size_t needed = (size_t)size_gr * NTH_GRANULE;
     if (have + ucr_bytes < needed) return false;
     size_t commit = needed > have ? nth_round_up(needed - have, NTH_PAGE) : NTH_PAGE;
