@@ -13,7 +13,10 @@
  *                      | LFH           ptr must start a busy block of the subsegment (lfh.c)
  *                      | segment       header at ptr-16 committed, decodes, names this segment,
  *                                      is busy, is not the heap's own header block
+ *   and, on a light page heap, ptr must not wait in the delayed-free queue (busy in the engine,
+ *   freed for its caller)
  */
+#include "heap/debug/debug.h"
 #include "heap/internal.h"
 #include "heap/lfh.h"
 
@@ -24,8 +27,8 @@ static nth_error fail(const char **expected, const char **found, const char *e, 
     return error;
 }
 
-nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, const char **expected,
-                           const char **found)
+static nth_error locate_in_engine(nth_heap *heap, const void *ptr, nth_located *out, const char **expected,
+                                  const char **found)
 {
     memset(out, 0, sizeof *out);
     if ((uintptr_t)ptr % NTH_GRANULE != 0)
@@ -76,4 +79,18 @@ nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, co
     default:
         return fail(expected, found, "a known owner kind", "an unknown owner", NTH_ERR_CORRUPT);
     }
+}
+
+nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, const char **expected,
+                           const char **found)
+{
+    nth_error error = locate_in_engine(heap, ptr, out, expected, found);
+    /* A light page heap keeps a freed block busy in the engine while it waits in the delayed-free
+     * queue: for every call but the queue's own release of it, it is a freed block. */
+    nth_delayed delayed;
+    if (error == NTH_OK && NTH_UNLIKELY(heap->debug_modes & NTH_DEBUG_PAGE_LIGHT) &&
+        nth_delay_find(ptr, false, true, &delayed) && delayed.heap == heap)
+        return fail(expected, found, "a busy block", "a block already freed (in the page heap's delayed-free queue)",
+                    NTH_ERR_DOUBLE_FREE);
+    return error;
 }

@@ -4,7 +4,8 @@
  * a use after free faults while the block is in the delayed-free queue; an underrun faults with
  * page_heap_align_start; a double free of a delayed block is reported; a write into the bytes
  * between the block's end and the guard is caught on free; the light page heap catches a write
- * after free when the block leaves the queue; page-heap blocks are seen by HeapSize, walk,
+ * after free when the block leaves the queue, and refuses a block waiting there in every call
+ * that takes a pointer; page-heap blocks are seen by HeapSize, walk,
  * validate and destroy; debug_fill's patterns are visible and checked on free, realloc and
  * validate; parameter_checking refuses unknown flags.
  */
@@ -211,6 +212,45 @@ TEST(light_page_heap_catches_a_write_after_free_when_the_block_leaves_the_queue)
     show_on_failure(&r);
 }
 
+/* A block waiting in the light page heap's queue is busy in the engine but freed for the program:
+ * every call that takes a pointer refuses it, and none writes to it. */
+static void light_delayed_scenario(void)
+{
+    nth_heap_set_option(NULL, NTH_OPTION_PAGE_HEAP_DELAY, 4);
+    nth_heap *heap = heap_with(NTH_OPTION_PAGE_HEAP, 2);
+    char *p = nth_heap_alloc(heap, NTH_SETTABLE_USER_VALUE, 64);
+    REQUIRE(p != NULL);
+    REQUIRE(nth_heap_free(heap, 0, p));
+    CHECK_EQ(nth_heap_size(heap, 0, p), NTH_SIZE_ERROR);
+    CHECK_EQ(nth_last_error(), NTH_ERR_DOUBLE_FREE);
+    CHECK_EQ(nth_heap_usable_size(heap, p), NTH_SIZE_ERROR);
+    CHECK(nth_heap_from_pointer(p) == NULL);
+    CHECK(!nth_heap_validate(heap, 0, p));
+    CHECK(!nth_heap_set_user_value(heap, p, 42));
+    CHECK_EQ(nth_last_error(), NTH_ERR_DOUBLE_FREE);
+    CHECK(!nth_heap_set_user_flags(heap, p, 0, NTH_SETTABLE_USER_FLAG1));
+    uintptr_t value = 0;
+    uint32_t flags = 0;
+    CHECK(!nth_heap_get_user_info(heap, p, &value, &flags));
+    CHECK(nth_heap_realloc(heap, 0, p, 100) == NULL);
+    CHECK(!nth_heap_free(heap, 0, p));
+    uint32_t fill;
+    memcpy(&fill, p + 8, sizeof fill);
+    CHECK_EQ(fill, 0xFEEEFEEEu); /* the free fill is intact: nothing wrote to the block */
+    for (int i = 0; i < 4; i++) nth_heap_free(heap, 0, nth_heap_alloc(heap, 0, 32)); /* p leaves the queue */
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    if (harness_case_failed) _exit(1);
+}
+
+TEST(light_page_heap_refuses_a_delayed_block_in_every_call)
+{
+    static child_result r;
+    REQUIRE(child_ran(&r, light_delayed_scenario));
+    CHECK(exited_ok(&r));
+    CHECK(!says(&r, "written after free"));
+    show_on_failure(&r);
+}
+
 static void fill_scenario(void)
 {
     nth_heap *heap = heap_with(NTH_OPTION_DEBUG_FILL, 1);
@@ -341,6 +381,7 @@ int main(int argc, char **argv)
     RUN(overrun_short_of_the_guard_is_caught_on_free);
     RUN(page_heap_blocks_are_seen_by_size_walk_validate_and_destroy);
     RUN(light_page_heap_catches_a_write_after_free_when_the_block_leaves_the_queue);
+    RUN(light_page_heap_refuses_a_delayed_block_in_every_call);
     RUN(debug_fill_patterns_are_written_and_checked_on_free_realloc_and_validate);
     RUN(debug_fill_marks_freed_blocks_and_validate_finds_a_write_after_free);
     RUN(parameter_checking_refuses_unknown_flags);
