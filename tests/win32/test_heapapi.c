@@ -334,6 +334,9 @@ TEST(realloc_null_pointer_returns_null_with_no_error) /* spec §4.4, oracle chil
     CHECK(HeapReAlloc(h, 0, NULL, 16) == NULL);
     CHECK_EQ(GetLastError(), NO_ERROR);
     CHECK(HeapDestroy(h));
+    prime();
+    CHECK(HeapReAlloc(h, 0, NULL, 16) == NULL); /* the NULL block is answered before the handle */
+    CHECK_EQ(GetLastError(), NO_ERROR);
 }
 
 TEST(realloc_to_zero_keeps_a_block_in_place) /* oracle realloc.to0, spec §4.4 */
