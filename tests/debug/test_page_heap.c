@@ -5,7 +5,7 @@
  * page_heap_align_start; a double free of a delayed block is reported; a write into the bytes
  * between the block's end and the guard is caught on free; the light page heap catches a write
  * after free when the block leaves the queue, and refuses a block waiting there in every call
- * that takes a pointer; page-heap blocks are seen by HeapSize, walk,
+ * that takes a pointer; tags count page-heap blocks; page-heap blocks are seen by HeapSize, walk,
  * validate and destroy; debug_fill's patterns are visible and checked on free, realloc and
  * validate; parameter_checking refuses unknown flags.
  */
@@ -251,6 +251,44 @@ TEST(light_page_heap_refuses_a_delayed_block_in_every_call)
     show_on_failure(&r);
 }
 
+/* Tags count page-heap blocks as the program sees them: allocated when handed out, freed when
+ * the program frees them (a light page heap's block is debited before it waits in the queue). */
+static void tagged_scenario(size_t mode)
+{
+    nth_heap_set_option(NULL, NTH_OPTION_PAGE_HEAP_DELAY, 8);
+    nth_heap *heap = heap_with(NTH_OPTION_PAGE_HEAP, mode);
+    uint32_t tag = nth_heap_create_tag(heap, "PAGE");
+    REQUIRE(tag != 0);
+    void *blocks[10];
+    for (int i = 0; i < 10; i++) REQUIRE((blocks[i] = nth_heap_alloc(heap, NTH_MAKE_TAG_FLAGS(0, tag), 100)) != NULL);
+    for (int i = 0; i < 4; i++) CHECK(nth_heap_free(heap, 0, blocks[i]));
+    nth_tag_stats stats;
+    REQUIRE(nth_heap_query_tag(heap, tag, false, &stats));
+    CHECK_EQ(stats.allocs, 10);
+    CHECK_EQ(stats.frees, 4);
+    CHECK_EQ(stats.bytes, 600);
+    for (int i = 4; i < 10; i++) CHECK(nth_heap_free(heap, 0, blocks[i]));
+    for (int i = 0; i < 8; i++) nth_heap_free(heap, 0, nth_heap_alloc(heap, 0, 32)); /* the queue empties */
+    REQUIRE(nth_heap_query_tag(heap, tag, false, &stats));
+    CHECK_EQ(stats.frees, 10);
+    CHECK_EQ(stats.bytes, 0);
+    if (harness_case_failed) _exit(1);
+}
+
+static void tagged_full_scenario(void) { tagged_scenario(1); }
+static void tagged_light_scenario(void) { tagged_scenario(2); }
+
+TEST(tags_count_page_heap_blocks_as_the_program_sees_them)
+{
+    static child_result full, light;
+    REQUIRE(child_ran(&full, tagged_full_scenario));
+    CHECK(exited_ok(&full));
+    show_on_failure(&full);
+    REQUIRE(child_ran(&light, tagged_light_scenario));
+    CHECK(exited_ok(&light));
+    show_on_failure(&light);
+}
+
 static void fill_scenario(void)
 {
     nth_heap *heap = heap_with(NTH_OPTION_DEBUG_FILL, 1);
@@ -382,6 +420,7 @@ int main(int argc, char **argv)
     RUN(page_heap_blocks_are_seen_by_size_walk_validate_and_destroy);
     RUN(light_page_heap_catches_a_write_after_free_when_the_block_leaves_the_queue);
     RUN(light_page_heap_refuses_a_delayed_block_in_every_call);
+    RUN(tags_count_page_heap_blocks_as_the_program_sees_them);
     RUN(debug_fill_patterns_are_written_and_checked_on_free_realloc_and_validate);
     RUN(debug_fill_marks_freed_blocks_and_validate_finds_a_write_after_free);
     RUN(parameter_checking_refuses_unknown_flags);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "heap/debug/debug.h"
+#include "heap/debug/tags.h"
 
 #define PAGE_MODES (NTH_DEBUG_PAGE_FULL | NTH_DEBUG_PAGE_LIGHT)
 /* Every flag bit a call may carry, its own or forced by the heap's creation flags. */
@@ -81,6 +82,12 @@ bool nth_debug_free(nth_heap *heap, uint32_t flags, void *ptr)
         size_t size = nth_heap_size(heap, flags, ptr); /* locates; reports a bad pointer */
         if (size == NTH_SIZE_ERROR) return false;
         nth_debug_fill32(ptr, size, NTH_FILL_FREE);
+        /* Freed for the program now, though busy in the engine until it leaves the queue: its
+         * tag is debited now, and the engine's free then finds no record to debit. */
+        uint32_t forced = flags | heap->force_flags;
+        nth_call_lock(heap, forced);
+        NTH_TAGS_FREE(heap, ptr);
+        nth_call_unlock(heap, forced);
         nth_delay_push(&(nth_delayed){heap, ptr, size, NULL, 0, alloc_stack, free_stack});
         return true;
     }

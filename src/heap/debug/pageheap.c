@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "heap/debug/debug.h"
+#include "heap/debug/tags.h"
 #include "heap/vm.h"
 
 #define MAPPING_MARGIN 8192 /* mappings left to the program, its threads and libraries */
@@ -89,6 +90,7 @@ void *nth_page_alloc(nth_heap *heap, uint32_t flags, size_t size, size_t alignme
         nth_debug_fill32(data, size, NTH_FILL_NEW);
     nth_call_lock(heap, flags | heap->force_flags);
     nth_big *big = nth_big_adopt_locked(heap, base, bytes, data, size, flags);
+    if (big) NTH_TAGS_ALLOC(heap, flags | heap->force_flags, data, size);
     nth_call_unlock(heap, flags | heap->force_flags);
     if (!big) {
         nth_vm_release(base, bytes);
@@ -109,6 +111,7 @@ bool nth_page_free(nth_heap *heap, uint32_t flags, void *ptr, uint32_t alloc_sta
         return nth_api_free(heap, flags, ptr); /* locates and reports */
     }
     nth_delayed d = {heap, big->data, big->size, big->owner.base, big->owner.reserve, alloc_stack, free_stack};
+    NTH_TAGS_FREE(heap, ptr);
     nth_big_detach_locked(heap, big);
     nth_call_unlock(heap, forced);
     atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
