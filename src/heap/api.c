@@ -379,9 +379,11 @@ static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags
     return p;
 }
 
-void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
+/* Everything but the owner's in-place resize of an LFH block. */
+static __attribute__((noinline)) void *realloc_slow(nth_heap *heap, uint32_t flags, void *ptr, size_t size,
+                                                     const char *call)
 {
-    NTH_ENTER("nth_heap_realloc");
+    NTH_ENTER(call);
     if (!handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
     flags |= heap->force_flags;
     if (!ptr) {
@@ -391,6 +393,22 @@ void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
     if (size > NTH_MAX_REQUEST) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
     if (NTH_UNLIKELY(heap->debug_modes)) return nth_debug_realloc(heap, flags, ptr, size);
     return realloc_route(heap, flags, ptr, size);
+}
+
+/* The owner's in-place resize of an LFH block of `heap`, without a lock (nth_lfh_resize_fast):
+ * for calls without flags but NTH_REALLOC_IN_PLACE_ONLY, which an in-place resize satisfies. */
+static inline __attribute__((always_inline)) bool lfh_resized_fast(nth_heap *heap, uint32_t flags, void *ptr,
+                                                                   size_t size)
+{
+    nth_lfh_subsegment *sub;
+    return (flags & ~NTH_REALLOC_IN_PLACE_ONLY) == 0 && NTH_LIKELY(nth_lfh_subsegment_fast(ptr, &sub)) &&
+           NTH_LIKELY(nth_lfh_resize_fast(true, heap, sub, ptr, size));
+}
+
+void *nth_heap_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
+{
+    if (lfh_resized_fast(heap, flags, ptr, size)) return ptr;
+    return realloc_slow(heap, flags, ptr, size, "nth_heap_realloc");
 }
 
 void *nth_api_realloc(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
@@ -414,8 +432,8 @@ static void *realloc_route(nth_heap *heap, uint32_t flags, void *ptr, size_t siz
 
 void *nth_heap_realloc_as(nth_heap *heap, uint32_t flags, void *ptr, size_t size, const char *call)
 {
-    NTH_ENTER(call);
-    return nth_heap_realloc(heap, flags, ptr, size);
+    if (lfh_resized_fast(heap, flags, ptr, size)) return ptr;
+    return realloc_slow(heap, flags, ptr, size, call);
 }
 
 size_t nth_heap_size(nth_heap *heap, uint32_t flags, const void *ptr)

@@ -401,4 +401,26 @@ static inline __attribute__((always_inline)) bool nth_lfh_free_fast(bool of_heap
     return live;
 }
 
+/* Resizes ptr in place to `size` bytes when this thread owns its subsegment, ptr starts a live
+ * block and `size` still fits the block (its unused[] entry, 16 bits wide, records any slack of a
+ * block of at most NTH_LFH_MAX_SIZE); false otherwise, with nothing changed: the caller's slow
+ * path decides, and reports a bad pointer. With `of_heap`, also false unless the subsegment is
+ * `heap`'s. The caller zeroes nothing: heaps that force NTH_ZERO_MEMORY have no cache. */
+static inline __attribute__((always_inline)) bool nth_lfh_resize_fast(bool of_heap, const nth_heap *heap,
+                                                                      nth_lfh_subsegment *sub, void *ptr, size_t size)
+{
+    nth_lfh_tcache *tc = nth_lfh_tls_recent;
+    if (NTH_UNLIKELY(!tc || !nth_lfh_owns(tc, sub))) return false;
+    if (of_heap && NTH_UNLIKELY(atomic_load_explicit(&tc->heap, memory_order_relaxed) != heap)) return false;
+    uint64_t index = nth_lfh_free_index(sub, ptr);
+    if (NTH_UNLIKELY(index >= nth_lfh_load_u32(&sub->bump)) || size > sub->block_size) return false;
+    if (NTH_UNLIKELY(!nth_lfh_enter_inline(tc))) return false;
+    /* Busy and not freed by another thread: the owner's view of a live block. */
+    uint64_t *busy_word = nth_lfh_busy_word(sub, (uint32_t)index), bit = 1ull << (index & 63);
+    bool live = (nth_lfh_load_bits(busy_word) & ~nth_lfh_load_bits(busy_word + 1) & bit) != 0;
+    if (NTH_LIKELY(live)) nth_lfh_set_unused(sub, (uint32_t)index, size);
+    nth_lfh_end_fast(tc);
+    return live;
+}
+
 #endif

@@ -302,6 +302,10 @@ NTH_EXPORT void *realloc(void *ptr, size_t size)
         return NULL;
     }
     if (NTH_UNLIKELY(size > PTRDIFF_MAX)) return fail_nomem();
+    /* This thread's LFH block, resized in place within its slot: no lock, no call. */
+    nth_lfh_subsegment *sub;
+    if (NTH_LIKELY(nth_lfh_subsegment_fast(ptr, &sub)) && NTH_LIKELY(nth_lfh_resize_fast(false, NULL, sub, ptr, size)))
+        return ptr;
     nth_heap *owner = nth_heap_owner(ptr); /* lock-free; nth_heap_realloc checks the block */
     if (NTH_UNLIKELY(!owner)) return realloc_unowned(ptr, size);
     void *moved = nth_heap_realloc_as(owner, 0, ptr, size, "realloc");

@@ -2,7 +2,8 @@
  * test_lfh.c — the Low Fragmentation Heap: the seed lecture's scenario (on a fresh heap the 18th
  * allocation of 0x100 bytes creates the LFH and is served by the back-end; the 19th is the first
  * LFH block), last-free-first-use inside a subsegment, bucket sizes, walk and validate of LFH
- * blocks, the HeapSetInformation-style switch, and exact sizes through realloc.
+ * blocks, the HeapSetInformation-style switch, and exact sizes through realloc (the owner's
+ * lock-free resize in place included).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -174,6 +175,46 @@ TEST(a_block_grown_by_small_appends_moves_rarely)
     nth_heap_destroy(heap);
 }
 
+static void *realloc_in_other_thread(void *arg)
+{
+    void **slot = arg;
+    *slot = nth_heap_realloc(nth_heap_from_pointer(*slot), 0, *slot, 104);
+    return NULL;
+}
+
+/* The owner thread resizes an LFH block within its slot without the lock; a freed, interior or
+ * other heap's block, or another thread's, still takes the checked path: refused and reported,
+ * or resized there, with the exact size recorded either way. */
+TEST(an_in_place_resize_by_the_owner_checks_the_block)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0), *other = nth_heap_create(0, 0, 0);
+    REQUIRE(heap && other);
+    char *p[20];
+    for (int i = 0; i < 20; i++) REQUIRE(p[i] = nth_heap_alloc(heap, 0, 100));
+    char *x = p[19]; /* an LFH block (the 19th allocation of its size) */
+    CHECK(nth_heap_realloc(heap, 0, x, 112) == x);
+    CHECK_EQ(nth_heap_size(heap, 0, x), 112);
+    CHECK(nth_heap_realloc(heap, NTH_REALLOC_IN_PLACE_ONLY, x, 97) == x);
+    CHECK_EQ(nth_heap_size(heap, 0, x), 97);
+    nth_set_last_error(NTH_OK);
+    CHECK(nth_heap_realloc(other, 0, x, 100) == NULL); /* another heap's handle */
+    CHECK_EQ(nth_last_error(), NTH_ERR_WRONG_HEAP);
+    CHECK(nth_heap_realloc(heap, 0, x + 16, 50) == NULL); /* an interior pointer */
+    CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_POINTER);
+    void *slot = x; /* a thread that does not own the subsegment resizes it the checked way */
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, realloc_in_other_thread, &slot) == 0);
+    pthread_join(t, NULL);
+    CHECK(slot == x);
+    CHECK_EQ(nth_heap_size(heap, 0, x), 104);
+    CHECK(nth_heap_free(heap, 0, x));
+    CHECK(nth_heap_realloc(heap, 0, x, 100) == NULL); /* freed: a double free */
+    CHECK_EQ(nth_last_error(), NTH_ERR_DOUBLE_FREE);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+    nth_heap_destroy(other);
+}
+
 TEST(switch_off_and_on)
 {
     nth_heap *heap = nth_heap_create(0, 0, 0);
@@ -251,6 +292,7 @@ int main(int argc, char **argv)
     RUN(bucket_table);
     RUN(realloc_inside_and_out_of_the_lfh);
     RUN(a_block_grown_by_small_appends_moves_rarely);
+    RUN(an_in_place_resize_by_the_owner_checks_the_block);
     RUN(switch_off_and_on);
     RUN(lock_pauses_the_front_end);
     return harness_finish(argv[0]);
