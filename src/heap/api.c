@@ -53,7 +53,7 @@ static bool is_big_request(const nth_heap *heap, uint32_t flags, size_t size)
 }
 
 /* Allocation with the lock held; alignment 16 means none beyond the default. */
-static inline __attribute__((always_inline)) void *alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
+NTH_INLINE_STEP void *alloc_locked(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
     nth_assert_held(heap);
     uint32_t size_gr = nth_backend_block_gr(heap, flags, size + (alignment > NTH_GRANULE ? alignment : 0));
@@ -66,7 +66,7 @@ static inline __attribute__((always_inline)) void *alloc_locked(nth_heap *heap, 
     return nth_backend_alloc_locked(heap, flags, size, size_gr);
 }
 
-static inline __attribute__((always_inline)) void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
+NTH_INLINE_STEP void *alloc_common(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
 {
     flags |= heap->force_flags;
     if (size > NTH_MAX_REQUEST) return fail_alloc(heap, flags, NTH_ERR_NO_MEMORY);
@@ -397,8 +397,7 @@ static __attribute__((noinline)) void *realloc_slow(nth_heap *heap, uint32_t fla
 
 /* The owner's in-place resize of an LFH block of `heap`, without a lock (nth_lfh_resize_fast):
  * for calls without flags but NTH_REALLOC_IN_PLACE_ONLY, which an in-place resize satisfies. */
-static inline __attribute__((always_inline)) bool lfh_resized_fast(nth_heap *heap, uint32_t flags, void *ptr,
-                                                                   size_t size)
+NTH_INLINE_STEP bool lfh_resized_fast(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
 {
     nth_lfh_subsegment *sub;
     return (flags & ~NTH_REALLOC_IN_PLACE_ONLY) == 0 && NTH_LIKELY(nth_lfh_subsegment_fast(ptr, &sub)) &&

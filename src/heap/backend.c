@@ -323,7 +323,7 @@ static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, nth_block_
 
 /* Splits a block just taken off its list (*hdr, its header as found) to size_gr (or a granule more,
  * when the rest could not be a block), listing the rest. */
-static inline __attribute__((always_inline)) char *split_taken_locked(nth_heap *heap, char *block, uint32_t size_gr, nth_block_header *hdr)
+NTH_INLINE_STEP char *split_taken_locked(nth_heap *heap, char *block, uint32_t size_gr, nth_block_header *hdr)
 {
     nth_assert_held(heap);
     uint32_t found_gr = hdr->size_gr;
@@ -352,7 +352,7 @@ static inline __attribute__((always_inline)) char *split_taken_locked(nth_heap *
  * a granule more, when the rest could not be a block). *hdr describes the result: its size,
  * prev size, LAST flag and segment; the header in memory is not yet written. NULL when the heap
  * cannot grow. */
-static inline __attribute__((always_inline)) char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
+NTH_INLINE_STEP char *take_block_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
 {
     nth_assert_held(heap);
     bool damaged = false;
@@ -366,7 +366,7 @@ static inline __attribute__((always_inline)) char *take_block_locked(nth_heap *h
 
 /* Turns a taken block into a busy one holding `size` bytes: header, zeroing or fill, tail fill,
  * user value. */
-static inline __attribute__((always_inline)) void *finish_busy_locked(nth_heap *heap, char *block, nth_block_header hdr, uint32_t flags, size_t size)
+NTH_INLINE_STEP void *finish_busy_locked(nth_heap *heap, char *block, nth_block_header hdr, uint32_t flags, size_t size)
 {
     nth_assert_held(heap);
     hdr.flags = (uint16_t)((hdr.flags & BLOCK_LAST) | BLOCK_BUSY | (flags & BLOCK_USER_FLAGS));

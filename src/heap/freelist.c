@@ -75,7 +75,7 @@ static bool is_list_head(const nth_heap *heap, const nth_free_links *target)
 
 /* True when `target` may be followed: a list head of this heap, or the links of a block whose
  * header and links lie in committed segment memory of this heap. */
-static inline __attribute__((always_inline)) bool link_target_ok(const nth_heap *heap, const nth_free_links *target)
+NTH_INLINE_STEP bool link_target_ok(const nth_heap *heap, const nth_free_links *target)
 {
     if (is_list_head(heap, target)) return true;
     if ((uintptr_t)target % NTH_GRANULE != 0) return false;
@@ -106,7 +106,7 @@ bool nth_freelist_remove_locked(nth_heap *heap, char *block, uint32_t size_gr)
 
 /* Decodes the header of a listed free block into *hdr and returns its size; 0 when it is not a
  * listed free block of this heap (the link that led here is not to be trusted). */
-static inline __attribute__((always_inline)) uint32_t listed_header(nth_heap *heap, nth_free_links *links, nth_block_header *hdr)
+NTH_INLINE_STEP uint32_t listed_header(nth_heap *heap, nth_free_links *links, nth_block_header *hdr)
 {
     if (is_list_head(heap, links) || !link_target_ok(heap, links) || !nth_header_load(heap, block_of(links), hdr) ||
         !nth_block_is_listed(hdr))

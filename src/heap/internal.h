@@ -24,6 +24,8 @@
 #define NTH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NTH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NTH_HIDDEN __attribute__((visibility("hidden")))
+/* A step of a hot path, merged into its callers: no call, no frame of its own. */
+#define NTH_INLINE_STEP static inline __attribute__((always_inline))
 /* Thread-locals use the initial-exec model: one instruction to reach, in the preloaded malloc too. */
 #define NTH_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
