@@ -566,6 +566,17 @@ void nth_backend_free_locked(nth_heap *heap, char *block, nth_block_header *hdr)
                          RELEASE_MAY_DECOMMIT | RELEASE_WAS_BLOCK);
 }
 
+/* The granules a block growing into its free neighbour takes beyond the new_gr it needs, when the
+ * neighbour has them: room for the next small steps of a block grown by appends, which then cost
+ * a header write each. As much as the header's 8-bit unused count records, with a granule to
+ * spare for a remainder too small to be a block; plain blocks only (no user value, no fill). */
+static uint32_t growth_room_gr(const nth_block_header *hdr, uint32_t new_gr, size_t size)
+{
+    size_t unused = (size_t)new_gr * NTH_GRANULE - size, budget = UINT8_MAX - NTH_GRANULE;
+    if ((hdr->flags & (BLOCK_EXTRA | BLOCK_FILL)) || unused >= budget) return 0;
+    return (uint32_t)((budget - unused) / NTH_GRANULE);
+}
+
 bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hdr, uint32_t flags, size_t size)
 {
     nth_assert_held(heap);
@@ -596,6 +607,8 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
         bury_header_locked(heap, next, h.segment_index); /* inside the grown block from now on */
         uint32_t total_gr = h.size_gr + nh.size_gr;
         h.flags = (uint16_t)((h.flags & ~BLOCK_LAST) | (nh.flags & BLOCK_LAST));
+        new_gr += growth_room_gr(&h, new_gr, size);
+        if (new_gr > total_gr) new_gr = total_gr;
         if (total_gr - new_gr >= NTH_MIN_FREE_GR) {
             char *rest = block_end(block, new_gr);
             nth_block_header rh = {.size_gr = total_gr - new_gr, .prev_size_gr = new_gr,
@@ -613,7 +626,9 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
         nth_block_store_locked(heap, block, h);
         fix_next_prev_locked(heap, block, &h);
     } else {
-        uint32_t rest_gr = h.size_gr - new_gr;
+        /* A block that grows within its granules keeps them all (room taken by an earlier step);
+         * one that shrinks gives back what could be a block of its own. */
+        uint32_t rest_gr = size > old_size ? 0 : h.size_gr - new_gr;
         bool last = h.flags & BLOCK_LAST;
         if (rest_gr >= NTH_MIN_FREE_GR) {
             h.size_gr = new_gr;

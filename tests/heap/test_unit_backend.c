@@ -3,8 +3,8 @@
  * uncommitted-range table (merging, growth past its inline slots), the checked free-list walk
  * that finds the block whose links were overwritten, damage containment (one report, the heap
  * stays whole), compaction down to the documented reserve, growth under an address-space
- * limit (no segment cap, smaller reservations when large ones fail), and free memory kept
- * committed while recent demand covers it.
+ * limit (no segment cap, smaller reservations when large ones fail), free memory kept
+ * committed while recent demand covers it, and the room a block grown in place keeps.
  */
 #include <sys/resource.h>
 #include <time.h>
@@ -333,6 +333,43 @@ TEST(growth_uses_nearly_all_of_a_limited_address_space)
 #endif
 }
 
+/* The walk's view of the block at p: its whole size, header and room included. */
+static size_t block_bytes_of(nth_heap *heap, const void *p)
+{
+    nth_walk_entry e = {0};
+    while (nth_heap_walk(heap, &e))
+        if (e.data == p) return e.u.block.block_size;
+    return 0;
+}
+
+/* A block grown into its free neighbour takes room for the next small steps (as much as the
+ * header's unused count records), so a run of appends rewrites its header instead of splitting
+ * the neighbour each time; its size stays exact, and a shrink gives the room back. */
+TEST(a_block_grown_in_place_keeps_room_for_the_next_steps)
+{
+    nth_heap *heap = nth_heap_create(NTH_NO_SERIALIZE, 0, 0); /* no LFH: every block is the back-end's */
+    REQUIRE(heap);
+    char *p = nth_heap_alloc(heap, 0, 20000);
+    REQUIRE(p);
+    memset(p, 0x3C, 20000);
+    size_t exact = block_bytes_of(heap, p);
+    CHECK_EQ(exact, 20016);
+    CHECK(nth_heap_realloc(heap, 0, p, 20016) == p);
+    size_t grown = block_bytes_of(heap, p);
+    CHECK(grown > 20032 && grown <= 20016 + 255); /* room beyond the one granule it needed */
+    for (size_t size = 20032; size + 16 + sizeof(nth_block_header) <= grown; size += 16) {
+        CHECK(nth_heap_realloc(heap, 0, p, size) == p);
+        CHECK_EQ(nth_heap_size(heap, 0, p), size);
+        CHECK_EQ(block_bytes_of(heap, p), grown); /* inside the room: nothing split or merged */
+    }
+    CHECK(p[0] == 0x3C && p[19999] == 0x3C);
+    CHECK(nth_heap_realloc(heap, 0, p, 20000) == p);
+    CHECK_EQ(block_bytes_of(heap, p), exact); /* a shrink gives the room back */
+    CHECK_EQ(nth_heap_size(heap, 0, p), 20000);
+    CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_heap_destroy(heap);
+}
+
 TEST(a_growable_heap_has_no_segment_cap)
 {
     enum { BLOCKS = 150 };
@@ -377,6 +414,7 @@ int main(int argc, char **argv)
     RUN(freed_memory_stays_committed_while_demand_covers_it);
     RUN(freed_memory_goes_back_once_demand_has_decayed);
     RUN(a_growable_heap_has_no_segment_cap);
+    RUN(a_block_grown_in_place_keeps_room_for_the_next_steps);
     RUN(growth_uses_nearly_all_of_a_limited_address_space);
     (void)argc;
     return harness_finish(argv[0]);
