@@ -375,7 +375,11 @@ static void *lfh_realloc(nth_heap *heap, nth_lfh_subsegment *sub, uint32_t flags
     if (!p) return NULL; /* nth_heap_alloc set the error and raised if asked */
     memcpy(p, ptr, old_size < size ? old_size : size);
     zero_growth(p, old_size, size, flags);
-    nth_lfh_free(heap, sub, ptr);
+    if (NTH_UNLIKELY(!nth_lfh_free(heap, sub, ptr))) {
+        /* Freed by another thread since it was located (reported): the move did not happen. */
+        nth_heap_free(heap, 0, p);
+        return fail_alloc(heap, flags, NTH_ERR_DOUBLE_FREE);
+    }
     return p;
 }
 

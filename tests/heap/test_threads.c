@@ -4,7 +4,8 @@
  * subsegments), reallocs, and a fifth thread that locks the heap, walks and validates it while
  * the others run. Every block carries its owner's pattern; nothing may be lost or overwritten.
  * fork() while threads allocate must leave the child with no lock held. The heap lock itself
- * must exclude and wake the threads that wait for it.
+ * must exclude and wake the threads that wait for it. Two reallocs of one block at once move it
+ * once.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -296,6 +297,65 @@ static void *lock_hammer(void *arg)
     return NULL;
 }
 
+/* Two threads that realloc one LFH block at once, each to a size that must move it: one moves
+ * it, the other's call sees the block freed under it and fails (reported), giving back the copy
+ * it made. Never both: the second would return a copy of a freed block. */
+static nth_heap *race_heap;
+static void *_Atomic race_block;
+static _Atomic int race_ready, race_go;
+
+static void *realloc_racer(void *arg)
+{
+    atomic_fetch_add(&race_ready, 1);
+    while (!atomic_load(&race_go)) {
+    }
+    return nth_heap_realloc(race_heap, 0, atomic_load(&race_block), (size_t)arg);
+}
+
+static void quiet(const nth_report *report, void *context)
+{
+    (void)report;
+    (void)context;
+}
+
+TEST(two_reallocs_of_one_block_at_once_move_it_once)
+{
+    race_heap = nth_heap_create(0, 0, 0);
+    REQUIRE(race_heap);
+    nth_set_report_handler(quiet, NULL);
+    void *warm[32];
+    for (int i = 0; i < 32; i++) REQUIRE((warm[i] = nth_heap_alloc(race_heap, 0, 1024)) != NULL);
+    nth_heap_stats before;
+    REQUIRE(nth_heap_query_stats(race_heap, &before));
+    int both = 0;
+    for (int round = 0; round < 300; round++) {
+        void *block = nth_heap_alloc(race_heap, 0, 1024);
+        REQUIRE(block);
+        atomic_store(&race_block, block);
+        atomic_store(&race_ready, 0);
+        atomic_store(&race_go, 0);
+        pthread_t t[2];
+        REQUIRE(pthread_create(&t[0], NULL, realloc_racer, (void *)(size_t)2048) == 0);
+        REQUIRE(pthread_create(&t[1], NULL, realloc_racer, (void *)(size_t)3072) == 0);
+        while (atomic_load(&race_ready) < 2) {
+        }
+        atomic_store(&race_go, 1);
+        void *moved[2];
+        for (int i = 0; i < 2; i++) pthread_join(t[i], &moved[i]);
+        both += moved[0] && moved[1];
+        CHECK(moved[0] || moved[1]);
+        for (int i = 0; i < 2; i++)
+            if (moved[i]) CHECK(nth_heap_free(race_heap, 0, moved[i]));
+    }
+    nth_set_report_handler(NULL, NULL);
+    CHECK_EQ(both, 0);
+    nth_heap_stats after;
+    REQUIRE(nth_heap_query_stats(race_heap, &after));
+    CHECK_EQ(after.busy_blocks, before.busy_blocks); /* no copy left behind */
+    CHECK(nth_heap_validate(race_heap, 0, NULL));
+    nth_heap_destroy(race_heap);
+}
+
 TEST(heap_lock_excludes_and_wakes_waiters)
 {
     lock_heap = nth_heap_create(0, 0, 0);
@@ -316,6 +376,7 @@ int main(int argc, char **argv)
     (void)argc;
     RUN(four_threads_share_a_heap);
     RUN(heap_lock_excludes_and_wakes_waiters);
+    RUN(two_reallocs_of_one_block_at_once_move_it_once);
     RUN(blocks_handed_over_between_thread_generations);
     RUN(thread_exit_after_heap_destroy);
     RUN(fork_while_other_threads_allocate);
