@@ -297,8 +297,8 @@ NTH_EXPORT void *calloc(size_t count, size_t size)
 NTH_EXPORT void *realloc(void *ptr, size_t size)
 {
     if (!ptr) return malloc(size);
-    if (size == 0) {
-        free(ptr);
+    if (size == 0) { /* free(ptr), which tells a refused (reported) pointer by errno */
+        if (!boot_owns(ptr) && !nth_free_as(ptr, "realloc")) errno = EINVAL;
         return NULL;
     }
     if (NTH_UNLIKELY(size > PTRDIFF_MAX)) return fail_nomem();

@@ -409,6 +409,12 @@ TEST(bad_pointers_are_reported_and_ignored)
         CHECK_EQ(errno, EINVAL);
         CHECK(atomic_load(&report_count) >= 1);
         CHECK_STR(report_call, "realloc");
+        /* Size 0 frees, and NULL is its answer either way: errno tells the refusal. */
+        atomic_store(&report_count, 0);
+        errno = 0;
+        CHECK(realloc(opaque_pointer(owned_bad[i]), 0) == NULL);
+        CHECK_EQ(errno, EINVAL);
+        CHECK(atomic_load(&report_count) >= 1);
     }
     free(large);
     nth.set_report_handler(NULL, NULL);
