@@ -357,6 +357,12 @@ static void parameter_scenario(void)
     void *p = nth_heap_alloc(heap, 0, 16);
     CHECK(p != NULL);
     CHECK(nth_heap_free(heap, 0, p));
+    uint32_t tag = nth_heap_create_tag(heap, "CHECKED"); /* tag bits are known flags */
+    REQUIRE(tag != 0);
+    p = nth_heap_alloc(heap, NTH_MAKE_TAG_FLAGS(0, tag), 16);
+    CHECK(p != NULL);
+    CHECK((p = nth_heap_realloc(heap, NTH_MAKE_TAG_FLAGS(0, tag), p, 32)) != NULL);
+    CHECK(nth_heap_free(heap, 0, p));
     if (harness_case_failed) _exit(1);
 }
 

@@ -19,7 +19,8 @@
 /* Every flag bit a call may carry, its own or forced by the heap's creation flags. */
 #define KNOWN_CALL_FLAGS                                                                                         \
     (NTH_NO_SERIALIZE | NTH_GENERATE_EXCEPTIONS | NTH_ZERO_MEMORY | NTH_REALLOC_IN_PLACE_ONLY |                \
-     NTH_TAIL_CHECKING_ENABLED | NTH_FREE_CHECKING_ENABLED | NTH_SETTABLE_USER_VALUE | NTH_SETTABLE_USER_FLAGS)
+     NTH_TAIL_CHECKING_ENABLED | NTH_FREE_CHECKING_ENABLED | NTH_SETTABLE_USER_VALUE | NTH_SETTABLE_USER_FLAGS | \
+     NTH_TAG_MASK)
 
 static bool params_ok(nth_heap *heap, uint32_t flags)
 {
