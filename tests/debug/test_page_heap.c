@@ -5,7 +5,8 @@
  * page_heap_align_start; a double free of a delayed block is reported; a write into the bytes
  * between the block's end and the guard is caught on free; the light page heap catches a write
  * after free when the block leaves the queue, and refuses a block waiting there in every call
- * that takes a pointer; tags count page-heap blocks; page-heap blocks are seen by HeapSize, walk,
+ * that takes a pointer; tags count page-heap blocks, and a page-heap realloc carries the user
+ * value and flags; page-heap blocks are seen by HeapSize, walk,
  * validate and destroy; debug_fill's patterns are visible and checked on free, realloc and
  * validate; parameter_checking refuses unknown flags.
  */
@@ -278,6 +279,37 @@ static void tagged_scenario(size_t mode)
 static void tagged_full_scenario(void) { tagged_scenario(1); }
 static void tagged_light_scenario(void) { tagged_scenario(2); }
 
+/* A page heap's realloc always moves the block; its user value and flags move with it. */
+static void user_info_scenario(size_t mode)
+{
+    nth_heap *heap = heap_with(NTH_OPTION_PAGE_HEAP, mode);
+    void *p = nth_heap_alloc(heap, NTH_SETTABLE_USER_VALUE | NTH_SETTABLE_USER_FLAG2, 100);
+    REQUIRE(p && nth_heap_set_user_value(heap, p, 0x1234567));
+    void *q = nth_heap_realloc(heap, 0, p, 5000);
+    REQUIRE(q);
+    uintptr_t value = 0;
+    uint32_t flags = 0;
+    CHECK(nth_heap_get_user_info(heap, q, &value, &flags));
+    CHECK_EQ(value, 0x1234567);
+    CHECK_EQ(flags, NTH_SETTABLE_USER_FLAG2);
+    CHECK(nth_heap_free(heap, 0, q));
+    if (harness_case_failed) _exit(1);
+}
+
+static void user_info_full_scenario(void) { user_info_scenario(1); }
+static void user_info_light_scenario(void) { user_info_scenario(2); }
+
+TEST(a_page_heap_realloc_carries_the_user_value_and_flags)
+{
+    static child_result full, light;
+    REQUIRE(child_ran(&full, user_info_full_scenario));
+    CHECK(exited_ok(&full));
+    show_on_failure(&full);
+    REQUIRE(child_ran(&light, user_info_light_scenario));
+    CHECK(exited_ok(&light));
+    show_on_failure(&light);
+}
+
 TEST(tags_count_page_heap_blocks_as_the_program_sees_them)
 {
     static child_result full, light;
@@ -427,6 +459,7 @@ int main(int argc, char **argv)
     RUN(light_page_heap_catches_a_write_after_free_when_the_block_leaves_the_queue);
     RUN(light_page_heap_refuses_a_delayed_block_in_every_call);
     RUN(tags_count_page_heap_blocks_as_the_program_sees_them);
+    RUN(a_page_heap_realloc_carries_the_user_value_and_flags);
     RUN(debug_fill_patterns_are_written_and_checked_on_free_realloc_and_validate);
     RUN(debug_fill_marks_freed_blocks_and_validate_finds_a_write_after_free);
     RUN(parameter_checking_refuses_unknown_flags);

@@ -121,9 +121,15 @@ static void *realloc_moving(nth_heap *heap, uint32_t flags, void *ptr, size_t si
         if (size == old) return ptr;
         return fail(heap, flags, NTH_ERR_CANNOT_MOVE);
     }
+    /* The block's user value and flags move with it, as the engine's realloc carries them. */
+    uintptr_t value = 0;
+    uint32_t user_flags = 0;
+    (void)nth_heap_get_user_info(heap, ptr, &value, &user_flags);
     uint32_t user = flags & (NTH_SETTABLE_USER_VALUE | NTH_SETTABLE_USER_FLAGS);
+    user |= (user_flags & NTH_SETTABLE_USER_FLAGS) | (value ? NTH_SETTABLE_USER_VALUE : 0);
     void *q = nth_debug_alloc(heap, (flags & ~(uint32_t)NTH_ZERO_MEMORY) | user, size, NTH_GRANULE);
     if (!q) return NULL;
+    if (value) (void)nth_heap_set_user_value(heap, q, value);
     memcpy(q, ptr, old < size ? old : size);
     if (size > old && (flags & NTH_ZERO_MEMORY)) memset((char *)q + old, 0, size - old);
     (void)nth_debug_free(heap, flags & NTH_NO_SERIALIZE, ptr);
