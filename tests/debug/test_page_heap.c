@@ -276,6 +276,18 @@ static void tagged_scenario(size_t mode)
     if (harness_case_failed) _exit(1);
 }
 
+/* Runs a scenario once under the full page heap and once under the light one, each in a child. */
+static void run_in_both_modes(void (*full)(void), void (*light)(void))
+{
+    static child_result r;
+    void (*scenarios[2])(void) = {full, light};
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(child_ran(&r, scenarios[i]));
+        CHECK(exited_ok(&r));
+        show_on_failure(&r);
+    }
+}
+
 static void tagged_full_scenario(void) { tagged_scenario(1); }
 static void tagged_light_scenario(void) { tagged_scenario(2); }
 
@@ -301,24 +313,12 @@ static void user_info_light_scenario(void) { user_info_scenario(2); }
 
 TEST(a_page_heap_realloc_carries_the_user_value_and_flags)
 {
-    static child_result full, light;
-    REQUIRE(child_ran(&full, user_info_full_scenario));
-    CHECK(exited_ok(&full));
-    show_on_failure(&full);
-    REQUIRE(child_ran(&light, user_info_light_scenario));
-    CHECK(exited_ok(&light));
-    show_on_failure(&light);
+    run_in_both_modes(user_info_full_scenario, user_info_light_scenario);
 }
 
 TEST(tags_count_page_heap_blocks_as_the_program_sees_them)
 {
-    static child_result full, light;
-    REQUIRE(child_ran(&full, tagged_full_scenario));
-    CHECK(exited_ok(&full));
-    show_on_failure(&full);
-    REQUIRE(child_ran(&light, tagged_light_scenario));
-    CHECK(exited_ok(&light));
-    show_on_failure(&light);
+    run_in_both_modes(tagged_full_scenario, tagged_light_scenario);
 }
 
 static void fill_scenario(void)
