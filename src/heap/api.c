@@ -91,10 +91,10 @@ static __attribute__((noinline)) void *alloc_slow(nth_heap *heap, uint32_t flags
     NTH_ENTER(call);
     /* This thread's LFH cache for the heap proves the handle live (a destroyed heap's caches
      * name no heap); without one, the handle is checked before the heap is read. */
-    bool cached = size <= NTH_LFH_MAX_SIZE && nth_lfh_cache_for(heap) != NULL;
-    if (!cached && !handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
-    if (cached || (size <= NTH_LFH_MAX_SIZE && heap->lfh_enabled)) {
-        void *p = nth_lfh_alloc(heap, flags, size);
+    nth_lfh_tcache *tc = size <= NTH_LFH_MAX_SIZE ? nth_lfh_cache_for(heap) : NULL;
+    if (!tc && !handle_ok(heap)) return fail_alloc(NULL, flags, NTH_ERR_INVALID_HANDLE);
+    if (tc || (size <= NTH_LFH_MAX_SIZE && heap->lfh_enabled)) {
+        void *p = nth_lfh_alloc(heap, tc, flags, size);
         if (NTH_LIKELY(p != NULL)) return p;
     }
     if (NTH_UNLIKELY(heap->debug_modes)) return nth_debug_alloc(heap, flags, size, NTH_GRANULE);

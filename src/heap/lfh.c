@@ -145,11 +145,10 @@ static nth_lfh_tcache *slow_cache_for(nth_heap *heap, unsigned bucket)
     return nth_lfh_create_cache(heap, true);
 }
 
-void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size)
+void *nth_lfh_alloc(nth_heap *heap, nth_lfh_tcache *tc, uint32_t flags, size_t size)
 {
     if (flags & (NTH_NO_SERIALIZE | NTH_SETTABLE_USER_VALUE | NTH_SETTABLE_USER_FLAGS)) return NULL;
     unsigned bucket = nth_lfh_bucket(size);
-    nth_lfh_tcache *tc = nth_lfh_cache_for(heap);
     if (NTH_UNLIKELY(!tc)) {
         tc = slow_cache_for(heap, bucket);
         if (!tc) return NULL;

@@ -177,8 +177,9 @@ static inline uint32_t nth_lfh_bucket_size(unsigned bucket)
 
 /* The full LFH paths behind lfh_fast.h's inline ones: NULL when the LFH does not take the
  * request (the caller goes on to the back-end). `heap` is a live heap: checked by the caller,
- * or proven by this thread's cache for it. */
-void *nth_lfh_alloc(nth_heap *heap, uint32_t flags, size_t size);
+ * or proven by `tc`, this thread's cache for it (nth_lfh_cache_for), which the caller looked up
+ * (NULL: it has none yet). */
+void *nth_lfh_alloc(nth_heap *heap, struct nth_lfh_tcache *tc, uint32_t flags, size_t size);
 /* Frees an LFH block found in `sub`; reports a bad pointer. */
 bool nth_lfh_free(nth_heap *heap, nth_lfh_subsegment *sub, void *ptr);
 /* The free fast path's next step when the block is not its thread's (another thread's
