@@ -184,16 +184,16 @@ static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, 
         } else if (nth_block_is_listed(&nh) && unlink_checked(heap, next, nh.size_gr, block, freed_end)) {
             size_gr += nh.size_gr;
             last = nh.flags & BLOCK_LAST;
-            if (fill)
-                nth_block_fill_free(block, next, next + NTH_MIN_FREE_GR * NTH_GRANULE);
-            else
-                bury_header_locked(heap, next, segment_index);
+            bury_header_locked(heap, next, segment_index);
+            if (fill) /* its links */
+                nth_block_fill_free(block, next + sizeof(nth_block_header), next + NTH_MIN_FREE_GR * NTH_GRANULE);
         }
     }
     nth_block_header hdr = {.size_gr = size_gr, .prev_size_gr = prev_size_gr,
                             .flags = (uint16_t)((last ? BLOCK_LAST : 0) | (fill ? BLOCK_FILL : 0)),
                             .segment_index = segment_index, .unused = 0};
-    if (fill) nth_block_fill_free(block, freed, freed_end);
+    if (fill) /* past the tombstone of a range merged into the block before it */
+        nth_block_fill_free(block, block == freed ? freed : freed + sizeof(nth_block_header), freed_end);
     nth_block_store_locked(heap, block, hdr);
     if (!(how & RELEASE_WAS_BLOCK) || block != freed || block_end(block, size_gr) != freed_end)
         fix_next_prev_locked(heap, block, &hdr);
@@ -328,7 +328,7 @@ NTH_INLINE_STEP char *split_taken_locked(nth_heap *heap, char *block, uint32_t s
     nth_assert_held(heap);
     uint32_t found_gr = hdr->size_gr;
     if ((heap->flags & NTH_FREE_CHECKING_ENABLED) && (hdr->flags & BLOCK_FILL)) {
-        char *bad = nth_block_check_free_fill(block, block, block_end(block, size_gr));
+        char *bad = nth_block_check_free_fill(heap, block, block, block_end(block, size_gr));
         if (bad)
             nth_report_problem(heap, NTH_ERR_CORRUPT, bad, "the free-block fill 0xFEEEFEEE",
                                "a modified byte (written after free?)");

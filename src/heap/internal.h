@@ -300,7 +300,7 @@ void nth_block_fill_tail(char *block, const nth_block_header *hdr);
 char *nth_block_check_tail(char *block, const nth_block_header *hdr);
 void nth_block_fill_new(char *data, size_t size);
 void nth_block_fill_free(char *block, char *from, char *to);
-char *nth_block_check_free_fill(char *block, char *from, char *to);
+char *nth_block_check_free_fill(const nth_heap *heap, char *block, char *from, char *to);
 
 /* A block that is on a free list: free and not taken out of service. */
 static inline bool nth_block_is_listed(const nth_block_header *hdr)

@@ -37,7 +37,7 @@ static bool check_fills(nth_heap *heap, char *block, const nth_block_header *hdr
         bad = nth_block_check_tail(block, hdr);
         return !bad || problem(heap, bad, "the tail fill 0xAB after the block", "a modified byte (buffer overrun)");
     }
-    bad = nth_block_check_free_fill(block, block, block + (size_t)hdr->size_gr * NTH_GRANULE);
+    bad = nth_block_check_free_fill(heap, block, block, block + (size_t)hdr->size_gr * NTH_GRANULE);
     return !bad || problem(heap, bad, "the free-block fill 0xFEEEFEEE", "a modified byte (written after free?)");
 }
 

@@ -101,6 +101,28 @@ static void double_free_after_coalesce(fixture *f)
     CHECK(nth_heap_free(f->heap, 0, f->small)); /* may merge with its neighbours */
     CHECK(!nth_heap_free(f->heap, 0, f->medium));
 }
+static void double_free_after_merging_into_prev(fixture *f)
+{
+    CHECK(nth_heap_free(f->heap, 0, f->small));
+    CHECK(nth_heap_free(f->heap, 0, f->medium)); /* merges into the free block before it */
+    CHECK(!nth_heap_free(f->heap, 0, f->medium));
+}
+/* With free checking, the merged block is filled but for the tombstone where medium started:
+ * a reuse of that memory must not take the tombstone for a write after free... */
+static void reuse_over_a_merged_block(fixture *f)
+{
+    CHECK(nth_heap_free(f->heap, 0, f->small));
+    CHECK(nth_heap_free(f->heap, 0, f->medium));
+    CHECK(nth_heap_alloc(f->heap, 0, 20100) == f->small);
+}
+/* ...and a write over the tombstone is one. */
+static void write_over_a_tombstone(fixture *f)
+{
+    CHECK(nth_heap_free(f->heap, 0, f->small));
+    CHECK(nth_heap_free(f->heap, 0, f->medium));
+    f->medium[-4] = 1;
+    CHECK(!nth_heap_validate(f->heap, 0, NULL));
+}
 static void double_free_lfh(fixture *f)
 {
     CHECK(nth_heap_free(f->heap, 0, f->lfh));
@@ -340,6 +362,11 @@ static const row table[] = {
     {"tail fill overrun, found by validate", NTH_TAIL_CHECKING_ENABLED, tail_fill_overrun_validate, NTH_ERR_CORRUPT, HEAP_DAMAGED},
     {"write after free, found by validate", NTH_FREE_CHECKING_ENABLED, write_after_free, NTH_ERR_CORRUPT, HEAP_DAMAGED},
     {"write after free, found on reuse", NTH_FREE_CHECKING_ENABLED, write_after_free_realloc, NTH_ERR_CORRUPT, HEAP_SOUND},
+    {"double free after coalescing, free checking", NTH_FREE_CHECKING_ENABLED, double_free_after_coalesce, NTH_ERR_DOUBLE_FREE, HEAP_SOUND},
+    {"double free after merging into the block before", 0, double_free_after_merging_into_prev, NTH_ERR_DOUBLE_FREE, HEAP_SOUND},
+    {"the same, free checking", NTH_FREE_CHECKING_ENABLED, double_free_after_merging_into_prev, NTH_ERR_DOUBLE_FREE, HEAP_SOUND},
+    {"reuse of a merged block, free checking", NTH_FREE_CHECKING_ENABLED, reuse_over_a_merged_block, NTH_OK, HEAP_SOUND},
+    {"write over a merged block's tombstone, free checking", NTH_FREE_CHECKING_ENABLED, write_over_a_tombstone, NTH_ERR_CORRUPT, HEAP_DAMAGED},
     {"free-list links smashed, found on alloc", 0, free_list_link_smash, NTH_ERR_CORRUPT, HEAP_SOUND},
     {"free-list links smashed, found by validate", 0, validate_after_link_smash, NTH_ERR_CORRUPT, HEAP_DAMAGED},
     {"back-end UAF text over links: every size still served", 0, uaf_text_then_every_size, NTH_ERR_CORRUPT, HEAP_SOUND},

@@ -3,7 +3,7 @@
  *
  *   busy block (TAIL_CHECKING):  | header | data ........ | 0xAB 0xAB ... | [user value] |
  *                                                          ^ tail_fill_start  ^ fill_end
- *   free block (FREE_CHECKING):  | header | next | prev | 0xFEEEFEEE 0xFEEEFEEE ...      |
+ *   free block (FREE_CHECKING):  | header | next | prev | 0xFEEEFEEE ... | tombstone | 0xFEEEFEEE ... |
  *   new block  (FREE_CHECKING):  | header | 0xBAADF00D 0xBAADF00D ... (unless ZERO_MEMORY)
  *   page-heap block:             | ... | data ......... | 0xAB up to 16 B | guard page
  *
@@ -12,7 +12,10 @@
  * The back-end calls the nth_block_* writers where it formats blocks (their place in a block is
  * block geometry); the checks run on free and realloc (nth_debug_check_tail, from api.c), when a
  * free block is reused, and in validate. Patterns are written whole words from the start of the
- * range, so a check compares each byte with the byte the pattern has at that offset.
+ * range, so a check compares each byte with the byte the pattern has at that offset. A free
+ * block that absorbed a neighbour keeps, where that neighbour started, a tombstone: an encoded
+ * header of size 0, bound to its address, that no stale write can forge; the check passes over
+ * it, and a stale free of the absorbed block still finds it and is told a double free.
  */
 #include "heap/debug/debug.h"
 
@@ -47,14 +50,29 @@ void nth_block_fill_free(char *block, char *from, char *to)
     }
 }
 
-char *nth_block_check_free_fill(char *block, char *from, char *to)
+/* True when the granule at `at` holds a tombstone: the encoded header, size 0, that a block
+ * start leaves when the block merges into a neighbour (backend.c), so that a stale free of it is
+ * still told a double free. */
+static bool is_tombstone(const nth_heap *heap, const char *at)
+{
+    nth_block_header hdr;
+    return nth_header_load(heap, at, &hdr) && hdr.size_gr == 0 && !(hdr.flags & BLOCK_BUSY);
+}
+
+char *nth_block_check_free_fill(const nth_heap *heap, char *block, char *from, char *to)
 {
     char *body = block + NTH_MIN_FREE_GR * NTH_GRANULE;
     if (from < body) from = body;
     for (char *p = from; p + 4 <= to; p += 4) {
         uint32_t v;
         memcpy(&v, p, 4);
-        if (v != NTH_FILL_FREE) return p;
+        if (v == NTH_FILL_FREE) continue;
+        char *granule = (char *)nth_round_down((uintptr_t)p, NTH_GRANULE);
+        if (granule >= from && granule + NTH_GRANULE <= to && is_tombstone(heap, granule)) {
+            p = granule + NTH_GRANULE - 4; /* the loop steps to the next granule */
+            continue;
+        }
+        return p;
     }
     return NULL;
 }
