@@ -268,10 +268,16 @@ static void tagged_scenario(size_t mode)
     CHECK_EQ(stats.allocs, 10);
     CHECK_EQ(stats.frees, 4);
     CHECK_EQ(stats.bytes, 600);
+    /* A realloc moves the block; without tag flags it keeps its tag (an allocation and a free). */
+    REQUIRE((blocks[4] = nth_heap_realloc(heap, 0, blocks[4], 300)) != NULL);
+    REQUIRE(nth_heap_query_tag(heap, tag, false, &stats));
+    CHECK_EQ(stats.bytes, 800);
+    CHECK_EQ(stats.allocs, 11);
+    CHECK_EQ(stats.frees, 5);
     for (int i = 4; i < 10; i++) CHECK(nth_heap_free(heap, 0, blocks[i]));
     for (int i = 0; i < 8; i++) nth_heap_free(heap, 0, nth_heap_alloc(heap, 0, 32)); /* the queue empties */
     REQUIRE(nth_heap_query_tag(heap, tag, false, &stats));
-    CHECK_EQ(stats.frees, 10);
+    CHECK_EQ(stats.frees, 11);
     CHECK_EQ(stats.bytes, 0);
     if (harness_case_failed) _exit(1);
 }

@@ -127,6 +127,13 @@ static void *realloc_moving(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     (void)nth_heap_get_user_info(heap, ptr, &value, &user_flags);
     uint32_t user = flags & (NTH_SETTABLE_USER_VALUE | NTH_SETTABLE_USER_FLAGS);
     user |= (user_flags & NTH_SETTABLE_USER_FLAGS) | (value ? NTH_SETTABLE_USER_VALUE : 0);
+    /* So does its tag, unless the call retags it: the move counts as an allocation and a free. */
+    if (!(flags & NTH_TAG_MASK) && NTH_TAGS_ON()) {
+        uint32_t forced = flags | heap->force_flags;
+        nth_call_lock(heap, forced);
+        user |= nth_tags_flags_of_locked(heap, ptr);
+        nth_call_unlock(heap, forced);
+    }
     void *q = nth_debug_alloc(heap, (flags & ~(uint32_t)NTH_ZERO_MEMORY) | user, size, NTH_GRANULE);
     if (!q) return NULL;
     if (value) (void)nth_heap_set_user_value(heap, q, value);

@@ -199,6 +199,13 @@ void nth_tags_on_move_locked(nth_heap *heap, uint32_t flags, const void *old, co
     record_put(t, (tag_record){(uintptr_t)ptr, size, tag}); /* count went down: room is left */
 }
 
+uint32_t nth_tags_flags_of_locked(nth_heap *heap, const void *ptr)
+{
+    tag_table *t = table_of(heap);
+    tag_record *r = t ? record_find(t, (uintptr_t)ptr) : NULL;
+    return r ? NTH_MAKE_TAG_FLAGS(0, r->tag) : 0;
+}
+
 void nth_tags_heap_destroyed(nth_heap *heap)
 {
     pthread_mutex_lock(&tables_lock);

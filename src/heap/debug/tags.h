@@ -10,6 +10,8 @@
  *   alloc_common ─► NTH_TAGS_ALLOC ─► record {block, size, tag}, credit the tag
  *   free_slow    ─► NTH_TAGS_FREE  ─► find the record, debit its tag, drop it
  *   realloc      ─► NTH_TAGS_MOVE  ─► debit the old size, credit the new, move the record
+ *   page heap    ─► its realloc moves every block (alloc, copy, free): the new block takes
+ *                   the old one's tag (nth_tags_flags_of_locked) unless the call names one
  *
  * This header is self-contained (the malloc layer includes it without the engine's internals).
  */
@@ -39,6 +41,8 @@ NTH_TAGS_HIDDEN void nth_tags_on_alloc_locked(nth_heap *heap, uint32_t flags, co
 NTH_TAGS_HIDDEN void nth_tags_on_free_locked(nth_heap *heap, const void *ptr);
 NTH_TAGS_HIDDEN void nth_tags_on_move_locked(nth_heap *heap, uint32_t flags, const void *old, const void *ptr,
                                              size_t size);
+/* The tag flags (NTH_MAKE_TAG_FLAGS) of the block at `ptr`; 0 when it has no tag. */
+NTH_TAGS_HIDDEN uint32_t nth_tags_flags_of_locked(nth_heap *heap, const void *ptr);
 /* With the heap going away (its lock no longer taken by anyone): frees its table. */
 NTH_TAGS_HIDDEN void nth_tags_heap_destroyed(nth_heap *heap);
 /* The tag flags of the process heap for a call made from `caller` (a return address). */
