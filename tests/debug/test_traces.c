@@ -110,8 +110,14 @@ TEST(leak_report_lists_exactly_the_unreachable_blocks_by_stack)
     static child_result r;
     REQUIRE(child_ran(&r, leak_scenario));
     CHECK(exited_ok(&r));
+#if HARNESS_UNDER_TSAN
+    /* ThreadSanitizer's runtime keeps copies of recent addresses in memory of its own, which a
+     * conservative scan must read as roots: it may hide some of the five. */
+    CHECK(says(&r, "not reachable at exit, from 1 stacks"));
+#else
     CHECK(says(&r, "leak report: 5 blocks (240 bytes) not reachable at exit, from 1 stacks"));
     CHECK(says(&r, "5 blocks, 240 bytes, allocated at:"));
+#endif
     const char *at = strstr(r.err, "allocated at:");
     CHECK(at && strstr(at, "leak_blocks"));
     CHECK(!says(&r, "traced_alloc"));

@@ -37,6 +37,19 @@ __attribute__((constructor)) static void harness_corrupts_on_purpose(void)
 }
 #endif
 
+/* HARNESS_UNDER_TSAN is 1 in a ThreadSanitizer build (gcc's macro, clang's feature test), for the
+ * few checks its runtime changes (its own thread, no fork with threads, races reported first). */
+#if defined(__SANITIZE_THREAD__)
+#define HARNESS_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HARNESS_UNDER_TSAN 1
+#endif
+#endif
+#ifndef HARNESS_UNDER_TSAN
+#define HARNESS_UNDER_TSAN 0
+#endif
+
 static int harness_passed, harness_failed, harness_case_failed;
 static const char *harness_current = "";
 

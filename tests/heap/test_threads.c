@@ -173,17 +173,9 @@ static void *churn(void *arg)
     return NULL;
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-
 TEST(fork_while_other_threads_allocate)
 {
-#ifdef UNDER_TSAN
+#if HARNESS_UNDER_TSAN
     return; /* ThreadSanitizer's runtime does not support fork() in a multithreaded program */
 #endif
     nth_heap *heap = nth_heap_create(0, 0, 0);

@@ -49,7 +49,8 @@ check_views() { # TARGET-ARGS...: run every view as JSON and compare with the re
     python3 - "$work" <<'PY' || fail "views differ from the child's own walk ($*)"
 import json, os, sys
 w = sys.argv[1]
-rep = {"heap": {}, "stat": {}, "kept": set(), "dropped": set(), "framed": set(), "stale": set(), "probe": {}}
+rep = {"heap": {}, "stat": {}, "kept": set(), "dropped": set(), "framed": set(), "stale": set(), "probe": {},
+       "threads": 0}
 for line in open(w + "/normal.txt"):
     f = line.split()
     if not f: continue
@@ -61,6 +62,8 @@ for line in open(w + "/normal.txt"):
         rep[f[0]].add(int(f[1], 16))
     elif f[0] == "probe":
         rep["probe"][f[1]] = int(f[2], 16)
+    elif f[0] == "threads":
+        rep["threads"] = int(f[1])
 def load(v): return json.load(open("%s/%s.json" % (w, v)))  # every view's output must parse
 for v in "list s s_one h hl stat flt_s flt_r l address x_backend x_big i_lfh i_backend".split(): load(v)
 h = lambda s: int(s, 16)
@@ -127,7 +130,8 @@ expect(not (rep["kept"] & leaks), "-l lists kept blocks %s" % (rep["kept"] & lea
 # a copy of the stale block's address lies in dead stack, below the stack pointer: not a root
 expect(rep["stale"] <= leaks, "-l misses the block whose address is only in dead stack")
 expect(not (rep["framed"] & leaks), "-l lists the block referenced from a live frame")
-expect(load("l")["threads"] == 1 and load("l")["dead_stack_bytes"] > 16384, "-l: stack pointer of the one thread")
+expect(load("l")["threads"] == rep["threads"] and load("l")["dead_stack_bytes"] > 16384,
+       "-l: every thread, and the dead stack below the main thread's stack pointer")
 x = load("x_backend")["entries"][0]
 expect(h(x["user"]) == rep["probe"]["backend"] and "busy" in x["flags"], "-x inside a back-end block")
 x = load("x_big")["entries"][0]

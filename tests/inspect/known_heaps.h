@@ -20,12 +20,15 @@
  *   framed ADDR / stale ADDR      data addresses
  *   stale_slot SLOT               where the stale copy of the address lies on the stack
  *   probe KIND ADDR               backend / lfh / big: a data address of such a block
+ *   threads N                     the child's threads: its own, and any a sanitizer's runtime
+ *                                 started (ThreadSanitizer keeps one of its own)
  * Modes: "normal", "version" (the registry claims layout version 1), "smash" (a busy header
  * overwritten, the segment list made cyclic, the heap list made cyclic).
  */
 #ifndef NTH_TEST_KNOWN_HEAPS_H
 #define NTH_TEST_KNOWN_HEAPS_H
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -114,6 +117,16 @@ static __attribute__((noinline)) void print_masked(FILE *out, const char *what, 
 }
 
 /* Overwrites the stack below the caller, where stale copies of dropped addresses may lie. */
+/* The threads of this process, as /proc/self/task lists them. */
+static int count_threads(void)
+{
+    DIR *dir = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *d; dir && (d = readdir(dir));) n += d->d_name[0] != '.';
+    if (dir) closedir(dir);
+    return n;
+}
+
 static __attribute__((noinline)) void scrub_stack(void)
 {
     volatile char scratch[16384];
@@ -159,7 +172,8 @@ static void known_heaps_child(FILE *out, const char *mode)
     print_masked(out, "stale", stale_masked);
     scrub_stack();
     uintptr_t slot = plant_stale(stale_masked);
-    fprintf(out, "framed %" PRIxPTR "\nstale_slot %" PRIxPTR "\n", (uintptr_t)framed, slot);
+    fprintf(out, "framed %" PRIxPTR "\nstale_slot %" PRIxPTR "\nthreads %d\n", (uintptr_t)framed, slot,
+            count_threads());
     if (strcmp(mode, "version") == 0) nth_heap_registry.layout_version = 1;
     if (strcmp(mode, "smash") == 0) {
         memset((char *)mid[2] - 16, 0x41, 16); /* a busy back-end header */

@@ -23,6 +23,7 @@ typedef struct child {
     heap_summary heaps[MAX_HEAPS];
     int n_heaps;
     uint64_t stale, stale_slot;  /* a dropped block, and where a copy of its address lies */
+    int threads;                 /* as the child counted them */
     bool ready;
 } child;
 
@@ -47,6 +48,7 @@ static bool start_child(child *c, const char *mode)
             c->heaps[c->n_heaps++] = s;
         (void)sscanf(line, "stale %" SCNx64, &c->stale);
         (void)sscanf(line, "stale_slot %" SCNx64, &c->stale_slot);
+        (void)sscanf(line, "threads %d", &c->threads);
         if (strcmp(line, "ready\n") == 0) {
             c->ready = true;
             break;
@@ -102,14 +104,16 @@ static void check_same_heaps(const nth_target *t, const child *c)
     CHECK_EQ(nth_target_process_heap(t), c->heaps[0].address);
 }
 
-/* The child's one thread: its stack pointer lies in a stack mapping above the slot where the
- * child left a stale copy of a dropped address (the copy is there, in dead stack), and its
- * registers are known. */
+/* The child's threads are all seen; its main thread's stack pointer lies in a stack mapping
+ * above the slot where the child left a stale copy of a dropped address (the copy is there, in
+ * dead stack), and its registers are known. */
 static void check_thread(const nth_target *t, const child *c)
 {
-    REQUIRE(c->stale != 0 && c->stale_slot != 0);
-    CHECK_EQ(nth_target_thread_count(t), 1);
-    const nth_target_thread *th = nth_target_thread_at(t, 0);
+    REQUIRE(c->stale != 0 && c->stale_slot != 0 && c->threads >= 1);
+    CHECK_EQ(nth_target_thread_count(t), (size_t)c->threads);
+    const nth_target_thread *th = NULL;
+    for (size_t i = 0; i < nth_target_thread_count(t); i++)
+        if (nth_target_thread_at(t, i)->tid == c->pid) th = nth_target_thread_at(t, i);
     REQUIRE(th != NULL);
     CHECK(th->n_regs >= 27);
     CHECK(th->live_low <= th->sp && th->sp - th->live_low <= 128);

@@ -83,16 +83,7 @@ static inline void mis_skip(const char *why)
 
 /* ThreadSanitizer builds: a row whose misuse is itself a data race of the test program (two
  * threads freeing one block) is reported by the sanitizer, not by ntheap, so it is skipped. */
-#if defined(__SANITIZE_THREAD__)
-#define MIS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MIS_TSAN 1
-#endif
-#endif
-#ifndef MIS_TSAN
-#define MIS_TSAN 0
-#endif
+#define MIS_TSAN HARNESS_UNDER_TSAN
 
 /* ------------------------------------------------------------------------------ reports */
 

@@ -121,9 +121,9 @@ static size_t block_holding(const scan *s, uintptr_t p)
     return p - b->start < (b->size ? b->size : 1) ? lo - 1 : SIZE_MAX;
 }
 
-/* Reads memory the program owns in any state (stack redzones, other threads' frames): not
- * instrumented by AddressSanitizer. */
-__attribute__((no_sanitize("address"))) static void scan_range(scan *s, uintptr_t from, uintptr_t to)
+/* Reads memory the program owns in any state (stack redzones, other threads' frames, mappings
+ * a sanitizer keeps no shadow for): not instrumented by AddressSanitizer or ThreadSanitizer. */
+__attribute__((no_sanitize("address", "thread"))) static void scan_range(scan *s, uintptr_t from, uintptr_t to)
 {
     from = nth_round_up(from, sizeof(uintptr_t));
     for (uintptr_t a = from; a + sizeof(uintptr_t) <= to; a += sizeof(uintptr_t)) {
