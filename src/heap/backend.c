@@ -321,6 +321,16 @@ static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, nth_block_
     return NULL;
 }
 
+/* Reports a write after free in the free block at `block`, filled with free checking, before
+ * [block, end) of it is handed out or overwritten by headers: past that, nothing could find it. */
+static void check_fill_before_reuse(nth_heap *heap, char *block, char *end)
+{
+    char *bad = nth_block_check_free_fill(heap, block, block, end);
+    if (bad)
+        nth_report_problem(heap, NTH_ERR_CORRUPT, bad, "the free-block fill 0xFEEEFEEE",
+                           "a modified byte (written after free?)");
+}
+
 /* Splits a block just taken off its list (*hdr, its header as found) to size_gr (or a granule more,
  * when the rest could not be a block), listing the rest. */
 NTH_INLINE_STEP char *split_taken_locked(nth_heap *heap, char *block, uint32_t size_gr, nth_block_header *hdr)
@@ -328,10 +338,9 @@ NTH_INLINE_STEP char *split_taken_locked(nth_heap *heap, char *block, uint32_t s
     nth_assert_held(heap);
     uint32_t found_gr = hdr->size_gr;
     if ((heap->flags & NTH_FREE_CHECKING_ENABLED) && (hdr->flags & BLOCK_FILL)) {
-        char *bad = nth_block_check_free_fill(heap, block, block, block_end(block, size_gr));
-        if (bad)
-            nth_report_problem(heap, NTH_ERR_CORRUPT, bad, "the free-block fill 0xFEEEFEEE",
-                               "a modified byte (written after free?)");
+        /* What is handed out, and where the rest's header and links are about to be written. */
+        uint32_t overwritten_gr = found_gr - size_gr >= NTH_MIN_FREE_GR ? size_gr + NTH_MIN_FREE_GR : found_gr;
+        check_fill_before_reuse(heap, block, block_end(block, overwritten_gr));
     }
     if (found_gr - size_gr >= NTH_MIN_FREE_GR) {
         char *rest = block_end(block, size_gr);
@@ -609,6 +618,10 @@ bool nth_backend_resize_locked(nth_heap *heap, char *block, nth_block_header *hd
         h.flags = (uint16_t)((h.flags & ~BLOCK_LAST) | (nh.flags & BLOCK_LAST));
         new_gr += growth_room_gr(&h, new_gr, size);
         if (new_gr > total_gr) new_gr = total_gr;
+        if ((heap->flags & NTH_FREE_CHECKING_ENABLED) && (nh.flags & BLOCK_FILL))
+            check_fill_before_reuse(heap, next,
+                                    total_gr - new_gr >= NTH_MIN_FREE_GR ? block_end(block, new_gr + NTH_MIN_FREE_GR)
+                                                                         : block_end(block, total_gr));
         if (total_gr - new_gr >= NTH_MIN_FREE_GR) {
             char *rest = block_end(block, new_gr);
             nth_block_header rh = {.size_gr = total_gr - new_gr, .prev_size_gr = new_gr,

@@ -123,6 +123,28 @@ static void write_over_a_tombstone(fixture *f)
     f->medium[-4] = 1;
     CHECK(!nth_heap_validate(f->heap, 0, NULL));
 }
+/* A write after free where the reuse writes headers: the rest of a split, a block grown in place
+ * over its free neighbour, a reuse over a tombstone. Each is found before it is overwritten. */
+static void write_after_free_under_the_rest_header(fixture *f)
+{
+    nth_heap_free(f->heap, 0, f->medium);
+    size_t taken = (19000 + 16 + 15) / 16 * 16; /* 19000 bytes and a header, in granules */
+    f->medium[taken - 16 + 8] = 1;               /* where the split writes the rest's header */
+    (void)!nth_heap_alloc(f->heap, 0, 19000);
+}
+static void write_after_free_under_an_in_place_grow(fixture *f)
+{
+    nth_heap_free(f->heap, 0, f->medium);
+    f->medium[20] = 1;
+    CHECK(nth_heap_realloc(f->heap, NTH_REALLOC_IN_PLACE_ONLY, f->small, 300) == f->small);
+}
+static void write_over_a_tombstone_found_on_reuse(fixture *f)
+{
+    CHECK(nth_heap_free(f->heap, 0, f->small));
+    CHECK(nth_heap_free(f->heap, 0, f->medium));
+    f->medium[-4] = 1;
+    CHECK(nth_heap_alloc(f->heap, 0, 20100) == f->small);
+}
 static void double_free_lfh(fixture *f)
 {
     CHECK(nth_heap_free(f->heap, 0, f->lfh));
@@ -367,6 +389,9 @@ static const row table[] = {
     {"the same, free checking", NTH_FREE_CHECKING_ENABLED, double_free_after_merging_into_prev, NTH_ERR_DOUBLE_FREE, HEAP_SOUND},
     {"reuse of a merged block, free checking", NTH_FREE_CHECKING_ENABLED, reuse_over_a_merged_block, NTH_OK, HEAP_SOUND},
     {"write over a merged block's tombstone, free checking", NTH_FREE_CHECKING_ENABLED, write_over_a_tombstone, NTH_ERR_CORRUPT, HEAP_DAMAGED},
+    {"write after free under a split's new header, found on reuse", NTH_FREE_CHECKING_ENABLED, write_after_free_under_the_rest_header, NTH_ERR_CORRUPT, HEAP_SOUND},
+    {"write after free, found by an in-place grow", NTH_FREE_CHECKING_ENABLED, write_after_free_under_an_in_place_grow, NTH_ERR_CORRUPT, HEAP_SOUND},
+    {"write over a tombstone, found on reuse", NTH_FREE_CHECKING_ENABLED, write_over_a_tombstone_found_on_reuse, NTH_ERR_CORRUPT, HEAP_SOUND},
     {"free-list links smashed, found on alloc", 0, free_list_link_smash, NTH_ERR_CORRUPT, HEAP_SOUND},
     {"free-list links smashed, found by validate", 0, validate_after_link_smash, NTH_ERR_CORRUPT, HEAP_DAMAGED},
     {"back-end UAF text over links: every size still served", 0, uaf_text_then_every_size, NTH_ERR_CORRUPT, HEAP_SOUND},
