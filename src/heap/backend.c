@@ -301,17 +301,20 @@ static bool grow_locked(nth_heap *heap, uint32_t size_gr)
 }
 
 /* The slow part of take_block_locked: nothing fitted, or a list was damaged. Grows the heap at
- * most once and contains damage as often as it is met (a few times at most). */
+ * most twice and contains damage as often as it is met (a few times at most). One growth is
+ * enough for a sound heap; a second one is for the growth whose new pages were to merge with
+ * the free block before them, which damage had left off the lists (the free blocks after a
+ * damaged header): the first growth leaves a listed block there for the second to merge with. */
 static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
 {
     nth_assert_held(heap);
-    bool grown = false;
+    int growths = 0;
     for (int attempt = 0; attempt < DAMAGE_RETRIES;) {
         bool damaged = false;
         char *block = nth_freelist_find_locked(heap, size_gr, hdr, &damaged);
         if (!block && !damaged) {
-            if (grown || !grow_locked(heap, size_gr)) return NULL;
-            grown = true;
+            if (growths == 2 || !grow_locked(heap, size_gr)) return NULL;
+            growths++;
             continue;
         }
         if (block && nth_freelist_remove_locked(heap, block, hdr->size_gr)) return block;

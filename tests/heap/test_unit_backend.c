@@ -3,7 +3,8 @@
  * uncommitted-range table (merging, growth past its inline slots), the checked free-list walk
  * that finds the block whose links were overwritten, damage containment (one report, the heap
  * stays whole), compaction down to the documented reserve, growth under an address-space
- * limit (no segment cap, smaller reservations when large ones fail), free memory kept
+ * limit (no segment cap, smaller reservations when large ones fail), growth next to free blocks
+ * damage left unlisted, free memory kept
  * committed while recent demand covers it, and the room a block grown in place keeps.
  */
 #include <sys/resource.h>
@@ -147,6 +148,34 @@ TEST(damage_is_reported_once_and_the_heap_stays_whole)
     CHECK_EQ(nth_last_error(), NTH_ERR_DOUBLE_FREE);
     for (int i = 0; i < 64; i++) CHECK(nth_heap_free(heap, 0, got[i]));
     CHECK(nth_heap_validate(heap, 0, NULL));
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
+/* A rebuild of the lists cannot step past a damaged header, so the free blocks after it stay off
+ * the lists. A growth whose new pages were to merge with such a block (the last one before the
+ * uncommitted range) still ends in a block that fits: the heap grows a second time. */
+TEST(growth_after_blocks_damage_left_unlisted_still_fits)
+{
+    nth_set_report_handler(count_reports, NULL);
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap);
+    char *f = nth_heap_alloc(heap, 0, 20000), *a = nth_heap_alloc(heap, 0, 20000), *b = nth_heap_alloc(heap, 0, 20000);
+    char *d = nth_heap_alloc(heap, 0, 20000), *e = nth_heap_alloc(heap, 0, 20000), *x = nth_heap_alloc(heap, 0, 20000);
+    REQUIRE(f && a && b && d && e && x);
+    CHECK(nth_heap_free(heap, 0, x)); /* merges with the rest: the last block before the range */
+    CHECK(nth_heap_free(heap, 0, f));
+    CHECK(nth_heap_free(heap, 0, d));
+    char *volatile past_a = a + 20000; /* volatile: the compiler must not see the overflow coming */
+    memset(past_a, 0x55, 16);          /* an overflow into b's header */
+    memset(d, 0x41, 16);         /* d's links, written after free */
+    /* This size's list meets d's links: the lists are rebuilt up to b's header, and f serves. */
+    CHECK(nth_heap_alloc(heap, 0, 20000) == f);
+    reports = 0;
+    char *big = nth_heap_alloc(heap, 0, 100000);
+    CHECK(big != NULL);
+    if (big) memset(big, 0x7E, 100000);
+    CHECK(reports >= 1); /* the damage met on the way is reported */
     nth_set_report_handler(NULL, NULL);
     nth_heap_destroy(heap);
 }
@@ -409,6 +438,7 @@ int main(int argc, char **argv)
     RUN(ucr_insert_keeps_ranges_sorted_and_merges_neighbours);
     RUN(verify_names_the_block_whose_links_were_overwritten);
     RUN(damage_is_reported_once_and_the_heap_stays_whole);
+    RUN(growth_after_blocks_damage_left_unlisted_still_fits);
     RUN(cyclic_free_list_ends_walks_with_a_report);
     RUN(compaction_decommits_past_a_full_ucr_table);
     RUN(freed_memory_stays_committed_while_demand_covers_it);
