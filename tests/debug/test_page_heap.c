@@ -274,10 +274,23 @@ static void tagged_scenario(size_t mode)
     CHECK_EQ(stats.bytes, 800);
     CHECK_EQ(stats.allocs, 11);
     CHECK_EQ(stats.frees, 5);
+    /* In place, to the same size, with another tag's flags: the block moves to that tag. */
+    uint32_t other = nth_heap_create_tag(heap, "OTHER");
+    REQUIRE(other != 0);
+    CHECK(nth_heap_realloc(heap, NTH_MAKE_TAG_FLAGS(NTH_REALLOC_IN_PLACE_ONLY, other), blocks[5], 100) == blocks[5]);
+    REQUIRE(nth_heap_query_tag(heap, tag, false, &stats));
+    CHECK_EQ(stats.bytes, 700);
+    CHECK_EQ(stats.frees, 6);
+    REQUIRE(nth_heap_query_tag(heap, other, false, &stats));
+    CHECK_EQ(stats.bytes, 100);
+    CHECK_EQ(stats.allocs, 1);
     for (int i = 4; i < 10; i++) CHECK(nth_heap_free(heap, 0, blocks[i]));
     for (int i = 0; i < 8; i++) nth_heap_free(heap, 0, nth_heap_alloc(heap, 0, 32)); /* the queue empties */
     REQUIRE(nth_heap_query_tag(heap, tag, false, &stats));
     CHECK_EQ(stats.frees, 11);
+    CHECK_EQ(stats.bytes, 0);
+    REQUIRE(nth_heap_query_tag(heap, other, false, &stats));
+    CHECK_EQ(stats.frees, 1);
     CHECK_EQ(stats.bytes, 0);
     if (harness_case_failed) _exit(1);
 }

@@ -118,8 +118,14 @@ static void *realloc_moving(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     size_t old = nth_heap_size(heap, flags, ptr);
     if (old == NTH_SIZE_ERROR) return fail(heap, flags, nth_last_error());
     if (flags & NTH_REALLOC_IN_PLACE_ONLY) {
-        if (size == old) return ptr;
-        return fail(heap, flags, NTH_ERR_CANNOT_MOVE);
+        if (size != old) return fail(heap, flags, NTH_ERR_CANNOT_MOVE);
+        if (flags & NTH_TAG_MASK) { /* retagged in place, as the engine's realloc does */
+            uint32_t forced = flags | heap->force_flags;
+            nth_call_lock(heap, forced);
+            NTH_TAGS_MOVE(heap, flags, ptr, ptr, size);
+            nth_call_unlock(heap, forced);
+        }
+        return ptr;
     }
     /* The block's user value and flags move with it, as the engine's realloc carries them. */
     uintptr_t value = 0;
