@@ -522,8 +522,8 @@ bool nth_heap_set_user_value(nth_heap *heap, void *ptr, uintptr_t value)
     if (ok && where.lfh) {
         nth_set_last_error(NTH_ERR_NOT_SUPPORTED);
         ok = false;
-    } else if (ok && where.big)
-        where.big->user_value = value;
+    } else if (ok && where.big && (!where.big->page_heap || (where.big->page_heap & NTH_PAGE_BLOCK_USER_VALUE)))
+        where.big->user_value = value; /* a big block always has one, as on Windows */
     else if (ok && (where.hdr.flags & BLOCK_EXTRA))
         memcpy(where.header + nth_block_fill_end(&where.hdr), &value, sizeof value);
     else if (ok) {

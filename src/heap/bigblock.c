@@ -347,7 +347,7 @@ nth_big *nth_big_adopt_locked(nth_heap *heap, char *base, size_t bytes, char *da
     big->data = data;
     big->size = size;
     big->flags = (uint16_t)(BLOCK_BUSY | BLOCK_BIG | (flags & BLOCK_USER_FLAGS));
-    big->page_heap = 1;
+    big->page_heap = (uint16_t)(NTH_PAGE_BLOCK | ((flags & NTH_SETTABLE_USER_VALUE) ? NTH_PAGE_BLOCK_USER_VALUE : 0));
     link_big_locked(heap, big, bytes, true);
     return big;
 }

@@ -176,9 +176,13 @@ typedef struct nth_big {
     uint16_t flags;           /* BLOCK_BUSY | BLOCK_BIG | user flags */
     uint16_t region;          /* the mapping it was carved from (bigcache.c: only such pieces merge) */
     uint32_t dirty_pg;        /* pages from base that may hold nonzero bytes (written since mapped) */
-    uint16_t page_heap;       /* nonzero: a page-heap block (debug/pageheap.c): no in-band prefix */
+    uint16_t page_heap;       /* nonzero: a page-heap block (debug/pageheap.c), NTH_PAGE_BLOCK_* */
     uint16_t reserved1[3];
 } nth_big;
+
+/* nth_big.page_heap: a page-heap block has no in-band prefix; it has a user value only when the
+ * allocation asked for one (NTH_SETTABLE_USER_VALUE), as the engine's block it stands for would. */
+enum { NTH_PAGE_BLOCK = 1, NTH_PAGE_BLOCK_USER_VALUE = 2 };
 
 /* A freed big-block mapping kept for reuse (bigcache.c). */
 typedef struct nth_big_cached {

@@ -324,6 +324,17 @@ static void user_info_scenario(size_t mode)
     CHECK_EQ(value, 0x1234567);
     CHECK_EQ(flags, NTH_SETTABLE_USER_FLAG2);
     CHECK(nth_heap_free(heap, 0, q));
+    /* As on the engine's blocks: no user value without NTH_SETTABLE_USER_VALUE, and a block that
+     * has one keeps it through a realloc, set or not. */
+    void *plain = nth_heap_alloc(heap, 0, 50);
+    REQUIRE(plain);
+    CHECK(!nth_heap_set_user_value(heap, plain, 0x77));
+    CHECK_EQ(nth_last_error(), NTH_ERR_NOT_SUPPORTED);
+    void *unset = nth_heap_alloc(heap, NTH_SETTABLE_USER_VALUE, 50);
+    REQUIRE(unset && (unset = nth_heap_realloc(heap, 0, unset, 3000)) != NULL);
+    CHECK(nth_heap_set_user_value(heap, unset, 0x99));
+    CHECK(nth_heap_free(heap, 0, plain));
+    CHECK(nth_heap_free(heap, 0, unset));
     if (harness_case_failed) _exit(1);
 }
 

@@ -105,6 +105,20 @@ bool nth_debug_free_unowned(void *ptr)
     return true;
 }
 
+/* True when the block at ptr has a user value (NTH_SETTABLE_USER_VALUE), set or not. */
+static bool has_user_value(nth_heap *heap, uint32_t flags, const void *ptr)
+{
+    uint32_t forced = flags | heap->force_flags;
+    const char *expected, *found;
+    nth_located where;
+    nth_call_lock(heap, forced);
+    bool has = nth_locate_block(heap, ptr, &where, &expected, &found) == NTH_OK &&
+               (where.big ? !where.big->page_heap || (where.big->page_heap & NTH_PAGE_BLOCK_USER_VALUE)
+                          : (where.hdr.flags & BLOCK_EXTRA) != 0);
+    nth_call_unlock(heap, forced);
+    return has;
+}
+
 /* Page heaps: every reallocation moves the block. */
 static void *realloc_moving(nth_heap *heap, uint32_t flags, void *ptr, size_t size)
 {
@@ -132,7 +146,7 @@ static void *realloc_moving(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     uint32_t user_flags = 0;
     (void)nth_heap_get_user_info(heap, ptr, &value, &user_flags);
     uint32_t user = flags & (NTH_SETTABLE_USER_VALUE | NTH_SETTABLE_USER_FLAGS);
-    user |= (user_flags & NTH_SETTABLE_USER_FLAGS) | (value ? NTH_SETTABLE_USER_VALUE : 0);
+    user |= (user_flags & NTH_SETTABLE_USER_FLAGS) | (has_user_value(heap, flags, ptr) ? NTH_SETTABLE_USER_VALUE : 0);
     /* So does its tag, unless the call retags it: the move counts as an allocation and a free. */
     if (!(flags & NTH_TAG_MASK) && NTH_TAGS_ON()) {
         uint32_t forced = flags | heap->force_flags;
