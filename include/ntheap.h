@@ -370,8 +370,10 @@ typedef struct nth_report {
 
 typedef void (*nth_report_handler)(const nth_report *report, void *context);
 
-/* Replaces the reporter's output (default: one line on stderr). NULL restores the default. The
- * handler runs with the heap lock held: it must not call into the same heap. */
+/* Replaces the reporter's output (default: one line on stderr, which the page heap follows with
+ * the block's allocation and free stacks; with a handler, nothing is written to stderr, and the
+ * stacks are read with nth_heap_block_stacks). NULL restores the default. The handler runs with the heap
+ * lock held: it must not call into the same heap. */
 NTH_API void nth_set_report_handler(nth_report_handler handler, void *context);
 
 /* Names the API call in progress for the reports of this thread until it is called again with

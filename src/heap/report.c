@@ -43,6 +43,11 @@ const char *nth_current_call(void)
     return nth_call_in_progress ? nth_call_in_progress : "ntheap";
 }
 
+bool nth_report_goes_to_stderr(void)
+{
+    return report_handler == NULL;
+}
+
 static void deliver(const nth_report *report)
 {
     if (report_handler)

@@ -127,6 +127,23 @@ static void double_free_scenario(void)
     if (harness_case_failed) _exit(1);
 }
 
+static int handled;
+static void count_report(const nth_report *report, void *context)
+{
+    (void)report;
+    (void)context;
+    handled++;
+}
+
+/* With a report handler, the double free goes to the handler alone: nothing on stderr. */
+static void double_free_handled_scenario(void)
+{
+    nth_set_report_handler(count_report, NULL);
+    double_free_scenario();
+    CHECK_EQ(handled, 1);
+    if (harness_case_failed) _exit(1);
+}
+
 TEST(double_free_of_a_delayed_block_is_reported)
 {
     static child_result r;
@@ -134,6 +151,11 @@ TEST(double_free_of_a_delayed_block_is_reported)
     CHECK(exited_ok(&r));
     CHECK(reported(&r, r.block, "NTH_ERR_DOUBLE_FREE"));
     CHECK(says(&r, "delayed-free queue"));
+    CHECK(says(&r, "was allocated at:")); /* and its stacks */
+    show_on_failure(&r);
+    REQUIRE(child_ran(&r, double_free_handled_scenario));
+    CHECK(exited_ok(&r));
+    CHECK(!says(&r, "ntheap:"));
     show_on_failure(&r);
 }
 

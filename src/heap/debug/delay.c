@@ -47,12 +47,18 @@ static void evict(const nth_delayed *b)
     if (bad) {
         nth_report_problem(b->heap, NTH_ERR_CORRUPT, bad, "the free fill 0xFEEEFEEE of a freed block",
                            "a modified byte (written after free)");
-        nth_debug_write(STDERR_FILENO, "ntheap: block %p (%zu bytes) was allocated at:\n", (void *)b->data, b->size);
-        nth_trace_print(STDERR_FILENO, b->alloc_stack);
-        nth_debug_write(STDERR_FILENO, "  and freed at:\n");
-        nth_trace_print(STDERR_FILENO, b->free_stack);
+        nth_delay_print_stacks(b);
     }
     (void)nth_api_free(b->heap, 0, b->data);
+}
+
+void nth_delay_print_stacks(const nth_delayed *b)
+{
+    if (!nth_report_goes_to_stderr()) return;
+    nth_debug_write(STDERR_FILENO, "ntheap: block %p (%zu bytes) was allocated at:\n", (void *)b->data, b->size);
+    nth_trace_print(STDERR_FILENO, b->alloc_stack);
+    nth_debug_write(STDERR_FILENO, "  and freed at:\n");
+    nth_trace_print(STDERR_FILENO, b->free_stack);
 }
 
 void nth_delay_push(const nth_delayed *block)

@@ -10,7 +10,6 @@
  *
  * Stacks are captured outside every heap lock (capture may allocate on a first use).
  */
-#include <unistd.h>
 
 #include "heap/debug/debug.h"
 #include "heap/debug/tags.h"
@@ -34,14 +33,6 @@ static void *fail(nth_heap *heap, uint32_t flags, nth_error error)
     nth_set_last_error(error);
     nth_raise_if_asked(heap, flags | heap->force_flags, error);
     return NULL;
-}
-
-static void print_stacks(const nth_delayed *d)
-{
-    nth_debug_write(STDERR_FILENO, "ntheap: block %p (%zu bytes) was allocated at:\n", (void *)d->data, d->size);
-    nth_trace_print(STDERR_FILENO, d->alloc_stack);
-    nth_debug_write(STDERR_FILENO, "  and freed at:\n");
-    nth_trace_print(STDERR_FILENO, d->free_stack);
 }
 
 void *nth_debug_alloc(nth_heap *heap, uint32_t flags, size_t size, size_t alignment)
@@ -70,7 +61,7 @@ bool nth_debug_free(nth_heap *heap, uint32_t flags, void *ptr)
     if ((modes & PAGE_MODES) && nth_delay_find(ptr, false, true, &d) && d.heap == heap) {
         nth_report_problem(heap, NTH_ERR_DOUBLE_FREE, ptr, "a busy block",
                            "a block already freed (in the page heap's delayed-free queue)");
-        print_stacks(&d);
+        nth_delay_print_stacks(&d);
         return false;
     }
     uint32_t alloc_stack = 0, free_stack = 0;
@@ -101,7 +92,7 @@ bool nth_debug_free_unowned(void *ptr)
     if (!nth_delay_find(ptr, false, true, &d)) return false;
     nth_report_problem(d.heap, NTH_ERR_DOUBLE_FREE, ptr, "a busy block",
                        "a block already freed (in the page heap's delayed-free queue)");
-    print_stacks(&d);
+    nth_delay_print_stacks(&d);
     return true;
 }
 
@@ -126,7 +117,7 @@ static void *realloc_moving(nth_heap *heap, uint32_t flags, void *ptr, size_t si
     if (nth_delay_find(ptr, false, true, &d)) {
         nth_report_problem(heap, NTH_ERR_DOUBLE_FREE, ptr, "a busy block",
                            "a block already freed (in the page heap's delayed-free queue)");
-        print_stacks(&d);
+        nth_delay_print_stacks(&d);
         return fail(heap, flags, NTH_ERR_DOUBLE_FREE);
     }
     size_t old = nth_heap_size(heap, flags, ptr);
