@@ -9,7 +9,10 @@
  *
  * Conventions
  *   - Every function that can fail returns NULL, false or NTH_SIZE_ERROR and sets a thread-local
- *     error code, read with nth_last_error(). Successful calls leave the error code untouched.
+ *     error code, read with nth_last_error(). Successful calls leave the error code untouched,
+ *     but for one thing: every report sets it to the reported error, also in a call that then
+ *     completes (damage found and contained on the way, an overrun of the tail fill found by the
+ *     free that still frees the block), so that the error code and the last report agree.
  *   - Sizes are in bytes. A heap handle is the address of the heap's header, which is the first
  *     block of its first segment, exactly as on Windows.
  *   - A bad pointer (wild, interior, on the stack, from another heap, already freed) is never
