@@ -13,6 +13,7 @@
  * documented reserve: per segment its header block rounded up to pages plus at most one page
  * (the head of the free block that follows it), plus whatever the LFH keeps for itself.
  */
+#include "heap/debug/debug.h"
 #include "heap/internal.h"
 #include "heap/lfh.h"
 
@@ -46,6 +47,12 @@ bool nth_heap_query_stats(nth_heap *heap, nth_heap_stats *stats)
     stats->committed = heap->committed_bytes;
     stats->busy_bytes = heap->busy_bytes;
     stats->busy_blocks = heap->busy_blocks;
+    if (heap->debug_modes & NTH_DEBUG_PAGE_LIGHT) { /* what the program freed is not live */
+        nth_delay_held held;
+        nth_delay_survey(heap, false, &held);
+        stats->busy_bytes -= held.bytes;
+        stats->busy_blocks -= held.blocks;
+    }
     stats->free_bytes = heap->free_bytes;
     stats->free_blocks = heap->free_blocks;
     stats->damaged_blocks = heap->damaged_blocks;

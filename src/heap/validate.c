@@ -16,6 +16,7 @@
  *   LFH           subsegment bitmaps and counters (lfh.c)
  *   totals        busy/free/damaged block counts and bytes equal the heap's counters
  */
+#include "heap/debug/debug.h"
 #include "heap/iter.h"
 
 
@@ -147,6 +148,19 @@ static bool check_traversal(nth_heap *heap, totals *t)
     return true;
 }
 
+/* A light page heap's freed blocks wait in the delay queue, busy in the engine and filled: their
+ * fill is intact. */
+static bool check_held_blocks(nth_heap *heap)
+{
+    if (!(heap->debug_modes & NTH_DEBUG_PAGE_LIGHT)) return true;
+    nth_delay_held held;
+    nth_delay_survey(heap, true, &held);
+    if (!held.damaged) return true;
+    problem(heap, held.damaged, "the free fill 0xFEEEFEEE of a freed block", "a modified byte (written after free)");
+    nth_delay_print_stacks(&held.damaged_block);
+    return false;
+}
+
 static bool validate_heap_locked(nth_heap *heap)
 {
     nth_assert_held(heap);
@@ -163,7 +177,7 @@ static bool validate_heap_locked(nth_heap *heap)
         return problem(heap, heap, "damaged-block totals equal to the heap's counters", "different totals");
     if (t.committed != heap->committed_bytes)
         return problem(heap, heap, "committed bytes equal to the heap's counter", "a different sum");
-    return nth_lfh_check_heap(heap);
+    return nth_lfh_check_heap(heap) && check_held_blocks(heap);
 }
 
 static bool validate_block_locked(nth_heap *heap, const void *ptr)

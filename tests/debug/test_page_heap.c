@@ -218,20 +218,33 @@ static void light_scenario(void)
     announce(p);
     CHECK_EQ(p[0], 0xBAADF00Du); /* new blocks carry the new-block fill */
     CHECK_EQ(p[15], 0xBAADF00Du);
+    nth_heap_stats stats;
+    REQUIRE(nth_heap_query_stats(heap, &stats));
+    size_t live_blocks = stats.busy_blocks, live_bytes = stats.busy_bytes;
     debug_test_free(heap, p);
+    REQUIRE(nth_heap_query_stats(heap, &stats)); /* freed for the program, though held back */
+    CHECK_EQ(stats.busy_blocks, live_blocks - 1);
+    CHECK_EQ(stats.busy_bytes, live_bytes - 64);
+    CHECK(nth_heap_validate(heap, 0, NULL));
     CHECK_EQ(p[5], 0xFEEEFEEEu); /* a delayed block is still readable, filled */
     p[5] = 7;                    /* the write after free */
-    for (int i = 0; i < 4; i++) debug_test_free(heap, debug_test_alloc(heap, 32)); /* pushes p out */
+    fprintf(stderr, "VALIDATE\n");
+    CHECK(!nth_heap_validate(heap, 0, NULL)); /* found while the block waits, */
+    fprintf(stderr, "QUEUE\n");
+    for (int i = 0; i < 4; i++) debug_test_free(heap, debug_test_alloc(heap, 32)); /* and when it leaves */
     if (harness_case_failed) _exit(1);
 }
 
-TEST(light_page_heap_catches_a_write_after_free_when_the_block_leaves_the_queue)
+TEST(light_page_heap_catches_a_write_after_free_by_validate_and_when_the_block_leaves_the_queue)
 {
     static child_result r;
     REQUIRE(child_ran(&r, light_scenario));
     CHECK(exited_ok(&r));
     CHECK(r.block && reported(&r, (char *)r.block + 20, "NTH_ERR_CORRUPT"));
-    CHECK(says(&r, "written after free"));
+    const char *validate = strstr(r.err, "VALIDATE\n"), *queue = strstr(r.err, "QUEUE\n");
+    REQUIRE(validate && queue);
+    CHECK(strstr(validate, "written after free") && strstr(validate, "written after free") < queue);
+    CHECK(strstr(queue, "written after free"));
     show_on_failure(&r);
 }
 
@@ -508,7 +521,7 @@ int main(int argc, char **argv)
     RUN(double_free_of_a_delayed_block_is_reported);
     RUN(overrun_short_of_the_guard_is_caught_on_free);
     RUN(page_heap_blocks_are_seen_by_size_walk_validate_and_destroy);
-    RUN(light_page_heap_catches_a_write_after_free_when_the_block_leaves_the_queue);
+    RUN(light_page_heap_catches_a_write_after_free_by_validate_and_when_the_block_leaves_the_queue);
     RUN(light_page_heap_refuses_a_delayed_block_in_every_call);
     RUN(tags_count_page_heap_blocks_as_the_program_sees_them);
     RUN(a_page_heap_realloc_carries_the_user_value_and_flags);

@@ -112,6 +112,16 @@ void nth_delay_print_stacks(const nth_delayed *block);
  * data holds ptr; copied into *out. Lock-free readers (the fault handler) pass locked false. */
 bool nth_delay_find(const void *ptr, bool containing, bool locked, nth_delayed *out);
 void nth_delay_drop_heap(nth_heap *heap);
+/* What a light page heap holds back: blocks the program has freed that stay busy in the engine
+ * until they leave the queue. */
+typedef struct nth_delay_held {
+    size_t blocks, bytes;     /* held blocks of the heap, and the bytes they had */
+    const void *damaged;      /* with check_fill: the first modified byte of their fill, or NULL */
+    nth_delayed damaged_block; /* the block holding it */
+} nth_delay_held;
+/* Counts the light blocks of `heap` in the queue and, with check_fill, checks their fill. Takes
+ * the queue's lock: callable with the heap lock held. */
+void nth_delay_survey(const nth_heap *heap, bool check_fill, nth_delay_held *out);
 
 /* -------------------------------------------------------------------------------- traces.c */
 

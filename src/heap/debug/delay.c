@@ -104,6 +104,25 @@ bool nth_delay_find(const void *ptr, bool containing, bool locked, nth_delayed *
     return found;
 }
 
+void nth_delay_survey(const nth_heap *heap, bool check_fill, nth_delay_held *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!queue.ring) return;
+    pthread_mutex_lock(&delay_lock);
+    for (size_t k = 0; k < queue.count; k++) {
+        const nth_delayed *b = &queue.ring[(queue.head + k) % queue.capacity];
+        if (b->heap != heap || b->base) continue; /* full page heap: detached from its heap */
+        out->blocks++;
+        out->bytes += b->size;
+        const unsigned char *bad = check_fill && !out->damaged ? nth_debug_check32(b->data, b->size, NTH_FILL_FREE) : NULL;
+        if (bad) {
+            out->damaged = bad;
+            out->damaged_block = *b;
+        }
+    }
+    pthread_mutex_unlock(&delay_lock);
+}
+
 void nth_delay_drop_heap(nth_heap *heap)
 {
     if (!queue.ring) return;
