@@ -3,8 +3,13 @@
  * busy blocks of each LFH subsegment, then the big blocks, all read through a read seam and
  * checked before they are followed.
  *
+ * A damaged header is reported, and the traversal resumes at the block that follows the damaged
+ * one (the first header past it that decodes and names the distance back as its previous size),
+ * else at the next uncommitted range.
+ *
  * Bounds that make every traversal finish: a segment's blocks advance the cursor by at least
- * one granule and never past the segment's limit; at most heap.n_segments segments and
+ * one granule and never past the segment's limit; the search past a damaged header reads at most
+ * the largest back-end block; at most heap.n_segments segments and
  * heap.big_blocks big-block records are followed, and a list that loops back ends where it
  * does (nth_list_guard: a damaged count does not make a cyclic list endless); a segment's
  * descriptor must lie in its own header block; an LFH subsegment lists at most n_blocks
@@ -232,6 +237,24 @@ static bool next_lfh_block(nth_iter *it, nth_walk_entry *e)
     return false;
 }
 
+/* After the damaged header at `at`: the first block start found past it, before `stop` and within
+ * the largest block the back-end makes, whose header decodes and names the distance back to `at`
+ * as its previous block's size (only the block that really follows the damaged one does: headers
+ * are bound to their address by the key); 0 when there is none. The damaged block in between is
+ * left out, and the blocks after it are found again. */
+static uintptr_t resync_after(nth_iter *it, uintptr_t at, uintptr_t stop)
+{
+    uintptr_t bound = at + (uintptr_t)NTH_BIG_THRESHOLD_GR * NTH_GRANULE;
+    if (bound > stop || bound < at) bound = stop;
+    unsigned char bytes[sizeof(nth_block_header)];
+    nth_block_header hdr;
+    for (uintptr_t g = at + NTH_GRANULE; g + sizeof bytes <= bound; g += NTH_GRANULE)
+        if (fetch(it, g, bytes, sizeof bytes) && decode_header(it, bytes, g, &hdr) && hdr.size_gr != 0 &&
+            hdr.prev_size_gr == (g - at) / NTH_GRANULE && (size_t)hdr.size_gr <= (stop - g) / NTH_GRANULE)
+            return g;
+    return 0;
+}
+
 /* Steps over the segment's blocks; false when the segment is done. */
 static bool next_block(nth_iter *it, nth_walk_entry *e)
 {
@@ -271,10 +294,11 @@ static bool next_block(nth_iter *it, nth_walk_entry *e)
                   (size_t)hdr.size_gr <= (stop - at) / NTH_GRANULE &&
                   (it->prev_size_gr == UINT32_MAX || hdr.prev_size_gr == it->prev_size_gr);
         if (!ok) {
-            /* The rest of this committed run cannot be found: resume at the next UCR. */
+            /* Resume at the block after the damaged one, else (none is found) at the next UCR. */
             note_problem(it, at, "a block header that decodes and fits its run", "a damaged header");
-            it->pos = stop;
-            it->prev_size_gr = 0;
+            uintptr_t next = at % NTH_GRANULE == 0 && at < stop ? resync_after(it, at, stop) : 0;
+            it->pos = next ? next : stop;
+            it->prev_size_gr = next ? (uint32_t)((next - at) / NTH_GRANULE) : 0;
             continue;
         }
         it->hdr = hdr;

@@ -60,7 +60,7 @@ static void rebuild_lists_locked(nth_heap *heap, const char *keep_out, const cha
     }
     if (it.problems)
         nth_report_problem(heap, NTH_ERR_CORRUPT, (const void *)it.problem.address, it.problem.expected,
-                           "a damaged header; the free blocks after it up to the next uncommitted range stay unlisted");
+                           "a damaged header; the block it starts stays off the lists");
 }
 
 /* Makes [start, end) one block that chains with its neighbours: it keeps the prev_size of the

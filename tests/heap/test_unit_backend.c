@@ -152,9 +152,10 @@ TEST(damage_is_reported_once_and_the_heap_stays_whole)
     nth_heap_destroy(heap);
 }
 
-/* A rebuild of the lists cannot step past a damaged header, so the free blocks after it stay off
- * the lists. A growth whose new pages were to merge with such a block (the last one before the
- * uncommitted range) still ends in a block that fits: the heap grows a second time. */
+/* A rebuild of the lists steps past a damaged header to the block that names it as its
+ * predecessor; when that one is damaged too, the free blocks after them stay off the lists up to
+ * the uncommitted range. A growth whose new pages were to merge with such a block (the last one
+ * before the range) still ends in a block that fits: the heap grows a second time. */
 TEST(growth_after_blocks_damage_left_unlisted_still_fits)
 {
     nth_set_report_handler(count_reports, NULL);
@@ -166,16 +167,40 @@ TEST(growth_after_blocks_damage_left_unlisted_still_fits)
     CHECK(nth_heap_free(heap, 0, x)); /* merges with the rest: the last block before the range */
     CHECK(nth_heap_free(heap, 0, f));
     CHECK(nth_heap_free(heap, 0, d));
-    char *volatile past_a = a + 20000; /* volatile: the compiler must not see the overflow coming */
-    memset(past_a, 0x55, 16);          /* an overflow into b's header */
-    memset(d, 0x41, 16);         /* d's links, written after free */
-    /* This size's list meets d's links: the lists are rebuilt up to b's header, and f serves. */
+    char *volatile past_a = a + 20000, *volatile past_b = b + 20000; /* volatile: unseen overflows */
+    memset(past_a, 0x55, 16); /* overflows into b's header */
+    memset(past_b, 0x55, 16); /* and into d's */
+    /* This size's list meets d's header: the lists are rebuilt up to b's, and f serves. */
     CHECK(nth_heap_alloc(heap, 0, 20000) == f);
     reports = 0;
     char *big = nth_heap_alloc(heap, 0, 100000);
     CHECK(big != NULL);
     if (big) memset(big, 0x7E, 100000);
     CHECK(reports >= 1); /* the damage met on the way is reported */
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
+/* A damaged header costs its own block only: the traversal finds the block after it again, so a
+ * rebuild of the lists lists the free blocks past it and the heap serves them. */
+TEST(the_blocks_after_a_damaged_header_stay_in_service)
+{
+    nth_set_report_handler(count_reports, NULL);
+    char *b[4];
+    nth_heap *heap = heap_with_free_run(b, 4, 3000); /* b[i] free, each followed by a busy guard */
+    REQUIRE(heap);
+    char *volatile guard0_header = b[0] - 16 + (3000 + 16 + 15) / 16 * 16; /* where b[0]'s block ends */
+    memset(guard0_header, 0x55, 16); /* the first guard's header overwritten */
+    memset(b[3], 0x41, 16);                     /* b[3]'s links too: the first allocation rebuilds the lists */
+    reports = 0;
+    char *got[3];
+    for (int i = 0; i < 3; i++) got[i] = nth_heap_alloc(heap, 0, 3000);
+    CHECK(reports >= 1);
+    /* b[3] is out of service; b[0], and b[1] and b[2] past the damaged guard, serve. */
+    int reused = 0;
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 3; k++) reused += got[i] == b[k];
+    CHECK_EQ(reused, 3);
     nth_set_report_handler(NULL, NULL);
     nth_heap_destroy(heap);
 }
@@ -439,6 +464,7 @@ int main(int argc, char **argv)
     RUN(verify_names_the_block_whose_links_were_overwritten);
     RUN(damage_is_reported_once_and_the_heap_stays_whole);
     RUN(growth_after_blocks_damage_left_unlisted_still_fits);
+    RUN(the_blocks_after_a_damaged_header_stay_in_service);
     RUN(cyclic_free_list_ends_walks_with_a_report);
     RUN(compaction_decommits_past_a_full_ucr_table);
     RUN(freed_memory_stays_committed_while_demand_covers_it);
