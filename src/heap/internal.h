@@ -454,11 +454,11 @@ nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, co
 
 /* ------------------------------------------------------------------------------- report.c */
 
-/* Reports a misuse or corruption (formatted through the one reporter, naming the call in
- * progress), sets the thread's last error, and applies the heap's termination policy. */
 /* True while no report handler is installed: the reports, and the details some follow with (a
  * page-heap block's stacks), go to stderr. */
 bool nth_report_goes_to_stderr(void);
+/* Reports a misuse or corruption (formatted through the one reporter, naming the call in
+ * progress), sets the thread's last error, and applies the heap's termination policy. */
 void nth_report_problem(nth_heap *heap, nth_error error, const void *address, const char *expected,
                         const char *found);
 /* Raises the GENERATE_EXCEPTIONS handler for a failed call, if the flags ask for it. */

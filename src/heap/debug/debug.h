@@ -106,7 +106,7 @@ bool nth_page_block_at(const void *addr, const nth_big **out);
  * (full) or its fill is checked and the block freed in the engine (light). */
 void nth_delay_push(const nth_delayed *block);
 /* After a report about a page-heap block: its allocation and free stacks on stderr, unless a
- * report handler is installed (the reports go there, and the stacks stay with `ntheap heap -a`). */
+ * report handler is installed (the reports go there; nth_heap_block_stacks reads the stacks). */
 void nth_delay_print_stacks(const nth_delayed *block);
 /* The delayed block whose data starts at ptr (exact) or, with `containing`, whose mapping or
  * data holds ptr; copied into *out. Lock-free readers (the fault handler) pass locked false. */
