@@ -9,7 +9,8 @@
  *
  * Bounds that make every traversal finish: a segment's blocks advance the cursor by at least
  * one granule and never past the segment's limit; the search past a damaged header reads at most
- * the largest back-end block; at most heap.n_segments segments and
+ * the largest back-end block, stops at memory the seam cannot read, and never reads a granule
+ * another search read (it ends where the cursor resumes); at most heap.n_segments segments and
  * heap.big_blocks big-block records are followed, and a list that loops back ends where it
  * does (nth_list_guard: a damaged count does not make a cyclic list endless); a segment's
  * descriptor must lie in its own header block; an LFH subsegment lists at most n_blocks
@@ -248,10 +249,12 @@ static uintptr_t resync_after(nth_iter *it, uintptr_t at, uintptr_t stop)
     if (bound > stop || bound < at) bound = stop;
     unsigned char bytes[sizeof(nth_block_header)];
     nth_block_header hdr;
-    for (uintptr_t g = at + NTH_GRANULE; g + sizeof bytes <= bound; g += NTH_GRANULE)
-        if (fetch(it, g, bytes, sizeof bytes) && decode_header(it, bytes, g, &hdr) && hdr.size_gr != 0 &&
-            hdr.prev_size_gr == (g - at) / NTH_GRANULE && (size_t)hdr.size_gr <= (stop - g) / NTH_GRANULE)
+    for (uintptr_t g = at + NTH_GRANULE; g + sizeof bytes <= bound; g += NTH_GRANULE) {
+        if (!fetch(it, g, bytes, sizeof bytes)) return 0; /* memory the seam cannot read: no block there */
+        if (decode_header(it, bytes, g, &hdr) && hdr.size_gr != 0 && hdr.prev_size_gr == (g - at) / NTH_GRANULE &&
+            (size_t)hdr.size_gr <= (stop - g) / NTH_GRANULE)
             return g;
+    }
     return 0;
 }
 
