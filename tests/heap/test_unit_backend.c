@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#define HARNESS_CORRUPTS_ON_PURPOSE /* the damage tests overwrite headers */
 #include "harness/harness.h"
 #include "heap/internal.h"
 #include "ntheap.h"
