@@ -144,6 +144,7 @@ enum release_how {
     RELEASE_KEEP_COMMITTED = 0, /* memory just committed, or hot pages: never decommitted */
     RELEASE_MAY_DECOMMIT = 1,   /* a large result may be decommitted (decommit_policy.c) */
     RELEASE_WAS_BLOCK = 2,      /* the range was one block: the block after it names its size */
+    RELEASE_APART = 4,          /* the block before has a damaged header: never merged with */
 };
 
 /* Overwrites the header at `header`, which stops being a block start, with a tombstone. */
@@ -161,7 +162,7 @@ static void release_range_locked(nth_heap *heap, char *block, uint32_t size_gr, 
     bool coalesce = !(heap->flags & NTH_DISABLE_COALESCE_ON_FREE);
     bool fill = heap->flags & NTH_FREE_CHECKING_ENABLED;
     char *freed = block, *freed_end = block_end(block, size_gr);
-    if (coalesce && prev_size_gr) {
+    if (coalesce && prev_size_gr && !(how & RELEASE_APART)) {
         char *prev = block - (size_t)prev_size_gr * NTH_GRANULE;
         nth_block_header ph;
         if (!nth_header_load(heap, prev, &ph) || ph.size_gr != prev_size_gr) {
@@ -247,15 +248,19 @@ static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t 
     nth_ucr ucr = segment->ucr[i];
     char *start = base + (size_t)ucr.offset_pg * NTH_PAGE;
     size_t ucr_bytes = (size_t)ucr.size_pg * NTH_PAGE;
-    char *prev = base + (size_t)ucr.last_block_gr * NTH_GRANULE;
+    char *prev = base + (size_t)ucr.last_block_gr * NTH_GRANULE; /* the range's record: engine memory */
     nth_block_header prev_hdr;
-    if (!nth_segment_is_committed(segment, prev, sizeof prev_hdr) || !nth_header_load(heap, prev, &prev_hdr) ||
-        block_end(prev, prev_hdr.size_gr) != start) {
-        nth_report_problem(heap, NTH_ERR_CORRUPT, prev, "the block before an uncommitted range",
-                           "a damaged header");
+    if (prev >= start || !nth_segment_is_committed(segment, prev, sizeof prev_hdr)) {
+        nth_report_problem(heap, NTH_ERR_CORRUPT, prev, "the block before an uncommitted range", "none");
         return false;
     }
-    bool merges = nth_block_is_listed(&prev_hdr) && !(heap->flags & NTH_DISABLE_COALESCE_ON_FREE);
+    /* A damaged block before the range (an overrun into its header) keeps its place; the new pages
+     * become a block of their own after it, which names its size as their previous block's. */
+    bool prev_sound = nth_header_load(heap, prev, &prev_hdr) && block_end(prev, prev_hdr.size_gr) == start;
+    if (!prev_sound)
+        nth_report_problem(heap, NTH_ERR_CORRUPT, prev, "the block before an uncommitted range",
+                           "a damaged header; the pages after it are committed as a block apart");
+    bool merges = prev_sound && nth_block_is_listed(&prev_hdr) && !(heap->flags & NTH_DISABLE_COALESCE_ON_FREE);
     size_t have = merges ? (size_t)prev_hdr.size_gr * NTH_GRANULE : 0;
     size_t needed = (size_t)size_gr * NTH_GRANULE;
     if (have + ucr_bytes < needed) return false;
@@ -266,10 +271,13 @@ static bool commit_at_ucr_locked(nth_heap *heap, nth_segment *segment, uint32_t 
 
     bool consumed = commit == ucr_bytes;
     bool at_limit = start + commit == segment->limit;
-    prev_hdr.flags &= (uint16_t)~BLOCK_LAST;
-    nth_block_store_locked(heap, prev, prev_hdr);
-    release_range_locked(heap, start, (uint32_t)(commit / NTH_GRANULE), nth_segment_tag(segment), prev_hdr.size_gr,
-                         !consumed || at_limit, RELEASE_KEEP_COMMITTED);
+    if (prev_sound) {
+        prev_hdr.flags &= (uint16_t)~BLOCK_LAST;
+        nth_block_store_locked(heap, prev, prev_hdr);
+    }
+    release_range_locked(heap, start, (uint32_t)(commit / NTH_GRANULE), nth_segment_tag(segment),
+                         (uint32_t)((size_t)(start - prev) / NTH_GRANULE), !consumed || at_limit,
+                         RELEASE_KEEP_COMMITTED | (prev_sound ? 0 : RELEASE_APART));
     return true;
 }
 

@@ -206,6 +206,29 @@ TEST(the_blocks_after_a_damaged_header_stay_in_service)
     nth_heap_destroy(heap);
 }
 
+/* An overrun into the header of the free block before the uncommitted range: the heap commits
+ * the pages after that block as a block of their own, and a fixed heap keeps serving. */
+TEST(an_overrun_into_the_last_header_does_not_stop_growth)
+{
+    nth_set_report_handler(count_reports, NULL);
+    nth_heap *heap = nth_heap_create(0, 0, 32u << 20); /* fixed: no new segment to fall back on */
+    REQUIRE(heap);
+    nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
+    char *a = nth_heap_alloc(heap, 0, 96); /* whole granules: the next header follows its data */
+    REQUIRE(a);
+    memset(a, 0x11, 96);
+    char *volatile next_header = a + 96;
+    next_header[0] ^= 1; /* a one-byte overrun */
+    reports = 0;
+    int served = 0;
+    for (int i = 0; i < 200; i++) served += nth_heap_alloc(heap, 0, i % 2 ? 100 : 5000) != NULL;
+    CHECK_EQ(served, 200);
+    CHECK(reports >= 1 && reports <= 4); /* reported, not once per allocation */
+    CHECK(a[0] == 0x11 && a[95] == 0x11);
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
 TEST(cyclic_free_list_ends_walks_with_a_report)
 {
     char *b[4];
@@ -466,6 +489,7 @@ int main(int argc, char **argv)
     RUN(damage_is_reported_once_and_the_heap_stays_whole);
     RUN(growth_after_blocks_damage_left_unlisted_still_fits);
     RUN(the_blocks_after_a_damaged_header_stay_in_service);
+    RUN(an_overrun_into_the_last_header_does_not_stop_growth);
     RUN(cyclic_free_list_ends_walks_with_a_report);
     RUN(compaction_decommits_past_a_full_ucr_table);
     RUN(freed_memory_stays_committed_while_demand_covers_it);
