@@ -310,9 +310,9 @@ static bool grow_locked(nth_heap *heap, uint32_t size_gr)
 
 /* The slow part of take_block_locked: nothing fitted, or a list was damaged. Grows the heap at
  * most twice and contains damage as often as it is met (a few times at most). One growth is
- * enough for a sound heap; a second one is for the growth whose new pages were to merge with
- * the free block before them, which damage had left off the lists (the free blocks after a
- * damaged header): the first growth leaves a listed block there for the second to merge with. */
+ * enough for a sound heap; the second is a safety net for a growth whose new pages were to merge
+ * with a free block before them that damage left off the lists (a traversal that could not step
+ * past a damaged header): the first growth leaves a listed block there for the second. */
 static char *take_block_slow_locked(nth_heap *heap, uint32_t size_gr, nth_block_header *hdr)
 {
     nth_assert_held(heap);

@@ -4,8 +4,8 @@
  * checked before they are followed.
  *
  * A damaged header is reported, and the traversal resumes at the block that follows the damaged
- * one (the first header past it that decodes and names the distance back as its previous size),
- * else at the next uncommitted range.
+ * one, or a run of damaged ones (the first header past it that decodes and names a previous
+ * block starting at the damaged header or after it), else at the next uncommitted range.
  *
  * Bounds that make every traversal finish: a segment's blocks advance the cursor by at least
  * one granule and never past the segment's limit; the search past a damaged header reads at most
@@ -239,11 +239,12 @@ static bool next_lfh_block(nth_iter *it, nth_walk_entry *e)
 }
 
 /* After the damaged header at `at`: the first block start found past it, before `stop` and within
- * the largest block the back-end makes, whose header decodes and names the distance back to `at`
- * as its previous block's size (only the block that really follows the damaged one does: headers
- * are bound to their address by the key); 0 when there is none. The damaged block in between is
- * left out, and the blocks after it are found again. */
-static uintptr_t resync_after(nth_iter *it, uintptr_t at, uintptr_t stop)
+ * the largest block the back-end makes, whose header decodes and names a previous block that
+ * starts at `at` or after it (the block after the damaged one, or after a run of damaged ones:
+ * headers are bound to their address by the key, so only a real block start decodes there); 0
+ * when there is none. *prev_gr receives that previous size, for the chain check. The damaged
+ * blocks in between are left out, and the blocks after them are found again. */
+static uintptr_t resync_after(nth_iter *it, uintptr_t at, uintptr_t stop, uint32_t *prev_gr)
 {
     uintptr_t bound = at + (uintptr_t)NTH_BIG_THRESHOLD_GR * NTH_GRANULE;
     if (bound > stop || bound < at) bound = stop;
@@ -251,9 +252,11 @@ static uintptr_t resync_after(nth_iter *it, uintptr_t at, uintptr_t stop)
     nth_block_header hdr;
     for (uintptr_t g = at + NTH_GRANULE; g + sizeof bytes <= bound; g += NTH_GRANULE) {
         if (!fetch(it, g, bytes, sizeof bytes)) return 0; /* memory the seam cannot read: no block there */
-        if (decode_header(it, bytes, g, &hdr) && hdr.size_gr != 0 && hdr.prev_size_gr == (g - at) / NTH_GRANULE &&
-            (size_t)hdr.size_gr <= (stop - g) / NTH_GRANULE)
+        if (decode_header(it, bytes, g, &hdr) && hdr.size_gr != 0 && hdr.prev_size_gr != 0 &&
+            hdr.prev_size_gr <= (g - at) / NTH_GRANULE && (size_t)hdr.size_gr <= (stop - g) / NTH_GRANULE) {
+            *prev_gr = hdr.prev_size_gr;
             return g;
+        }
     }
     return 0;
 }
@@ -299,9 +302,10 @@ static bool next_block(nth_iter *it, nth_walk_entry *e)
         if (!ok) {
             /* Resume at the block after the damaged one, else (none is found) at the next UCR. */
             note_problem(it, at, "a block header that decodes and fits its run", "a damaged header");
-            uintptr_t next = at % NTH_GRANULE == 0 && at < stop ? resync_after(it, at, stop) : 0;
+            uint32_t prev_gr = 0;
+            uintptr_t next = at % NTH_GRANULE == 0 && at < stop ? resync_after(it, at, stop, &prev_gr) : 0;
             it->pos = next ? next : stop;
-            it->prev_size_gr = next ? (uint32_t)((next - at) / NTH_GRANULE) : 0;
+            it->prev_size_gr = prev_gr;
             continue;
         }
         it->hdr = hdr;

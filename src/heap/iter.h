@@ -12,7 +12,7 @@
  * its segment's committed memory, chain with its neighbour's size and advance the cursor; a
  * segment, LFH descriptor or big-block record must carry its magic and name this heap. A check
  * that fails records a problem (address, expected, found) and the cursor skips to the next
- * place it can trust again (past a damaged header, the block that names it as its predecessor;
+ * place it can trust again (past a damaged header, the first block whose previous block starts there or after it;
  * else the next uncommitted range, the next segment, the end), so a
  * damaged heap is traversed to the end, every step bounded, never a loop and never a read the
  * seam refuses. Entries are nth_walk_entry values, as nth_heap_walk returns them.
