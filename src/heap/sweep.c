@@ -11,7 +11,8 @@
  * every size from the rest of its memory; only terminate_on_corruption ends the process.
  *
  *   before:  head <-> A <-> B <-> X(links overwritten) <-> C <-> head
- *   after:   X marked DAMAGED (on no list, never coalesced, never handed out);
+ *   after:   X marked DAMAGED (on no list, never coalesced, never handed out; a block over
+ *            64 KiB loses its first 64 KiB only, the rest is a free block of its own);
  *            lists rebuilt from the segments: A, B, C and every other free block listed again
  *
  * Invariants: after containment every list is sound and the free counters equal what the lists
@@ -19,8 +20,13 @@
  */
 #include "heap/iter.h"
 
+/* What a free block whose links were overwritten loses at most: its first 64 KiB. */
+#define QUARANTINE_BYTES ((size_t)64 << 10)
+
 /* Takes the block at `block` out of service and reports it; when it is not a listed free block
- * of this heap it is only reported. */
+ * of this heap it is only reported. A large block loses its first QUARANTINE_BYTES only, where
+ * the stale pointer that wrote its links points (the freed block it was, before merges made it
+ * larger): the rest becomes a free block of its own, which the rebuild lists. */
 static void quarantine_locked(nth_heap *heap, char *block)
 {
     nth_assert_held(heap);
@@ -31,6 +37,22 @@ static void quarantine_locked(nth_heap *heap, char *block)
         nth_report_problem(heap, NTH_ERR_CORRUPT, block + sizeof hdr, "a free block on the free list",
                            "a damaged header (overflow from the block before?)");
         return;
+    }
+    uint32_t kept_gr = QUARANTINE_BYTES / NTH_GRANULE;
+    if (hdr.size_gr >= kept_gr + NTH_MIN_FREE_GR) {
+        char *rest = block + (size_t)kept_gr * NTH_GRANULE;
+        nth_block_header rh = {.size_gr = hdr.size_gr - kept_gr, .prev_size_gr = kept_gr,
+                               .flags = (uint16_t)(hdr.flags & (BLOCK_LAST | BLOCK_FILL)),
+                               .segment_index = hdr.segment_index, .unused = 0};
+        nth_block_store_locked(heap, rest, rh);
+        char *after = rest + (size_t)rh.size_gr * NTH_GRANULE;
+        nth_block_header next;
+        if (!(rh.flags & BLOCK_LAST) && nth_header_load(heap, after, &next)) {
+            next.prev_size_gr = rh.size_gr;
+            nth_block_store_locked(heap, after, next);
+        }
+        hdr.size_gr = kept_gr;
+        hdr.flags &= (uint16_t)~BLOCK_LAST;
     }
     hdr.flags = (uint16_t)((hdr.flags & BLOCK_LAST) | BLOCK_DAMAGED);
     nth_block_store_locked(heap, block, hdr);

@@ -233,6 +233,34 @@ TEST(an_overrun_into_the_last_header_does_not_stop_growth)
     nth_heap_destroy(heap);
 }
 
+/* A write after free over the links of a large free block (a freed block merged with the rest of
+ * a fixed heap) takes the block's first 64 KiB out of service, not the whole block. */
+TEST(a_large_damaged_free_block_loses_its_first_64_kib_only)
+{
+    nth_set_report_handler(count_reports, NULL);
+    nth_heap *heap = nth_heap_create(0, 1u << 20, 1u << 20); /* fixed, 1 MiB committed */
+    REQUIRE(heap);
+    nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
+    REQUIRE(nth_heap_alloc(heap, 0, 100));
+    char *a = nth_heap_alloc(heap, 0, 100);
+    REQUIRE(a);
+    CHECK(nth_heap_free(heap, 0, a)); /* merges with the free rest of the heap */
+    char *volatile stale = a;
+    memset(stale, 0x5C, 16); /* its links, written after free */
+    reports = 0;
+    int served = 0;
+    for (int i = 0; i < 100; i++) served += nth_heap_alloc(heap, 0, 64) != NULL;
+    CHECK_EQ(served, 100);
+    CHECK(reports >= 1);
+    nth_heap_stats st;
+    CHECK(nth_heap_query_stats(heap, &st));
+    CHECK_EQ(st.damaged_blocks, 1);
+    CHECK_EQ(st.damaged_bytes, (size_t)64 << 10);
+    CHECK(nth_heap_alloc(heap, 0, 500000) != NULL); /* the rest serves large sizes too */
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
 TEST(cyclic_free_list_ends_walks_with_a_report)
 {
     char *b[4];
@@ -494,6 +522,7 @@ int main(int argc, char **argv)
     RUN(a_run_of_damaged_headers_costs_only_those_blocks);
     RUN(the_blocks_after_a_damaged_header_stay_in_service);
     RUN(an_overrun_into_the_last_header_does_not_stop_growth);
+    RUN(a_large_damaged_free_block_loses_its_first_64_kib_only);
     RUN(cyclic_free_list_ends_walks_with_a_report);
     RUN(compaction_decommits_past_a_full_ucr_table);
     RUN(freed_memory_stays_committed_while_demand_covers_it);
