@@ -97,9 +97,14 @@ static void record_put(nth_big *big)
 
 /* ---------------------------------------------------------------- the in-band prefix */
 
+static uint64_t canary_word_key(const uint64_t key[2], uintptr_t where)
+{
+    return key[0] ^ ((uint64_t)where * 0x9E3779B97F4A7C15ull);
+}
+
 static uint64_t canary_word(const nth_heap *heap, const void *where)
 {
-    return heap->key[0] ^ ((uint64_t)(uintptr_t)where * 0x9E3779B97F4A7C15ull);
+    return canary_word_key(heap->key, (uintptr_t)where);
 }
 
 static nth_block_header record_header(const nth_big *big)
@@ -128,19 +133,27 @@ static void store_prefix(nth_heap *heap, const nth_big *big)
     nth_header_store(heap, nth_big_header(big), record_header(big));
 }
 
+bool nth_big_prefix_matches(const uint64_t key[2], const nth_big *big, const unsigned char *prefix,
+                            uintptr_t prefix_at)
+{
+    for (size_t i = 0; i < NTH_BIG_CANARY_WORDS; i++) {
+        uint64_t w;
+        memcpy(&w, prefix + i * sizeof w, sizeof w);
+        if (w != canary_word_key(key, prefix_at + i * sizeof w)) return false;
+    }
+    size_t header_at = NTH_BIG_HEADER_BYTES - sizeof(nth_block_header);
+    nth_block_header got, want = record_header(big);
+    if (!nth_header_decode(key, prefix + header_at, (const void *)(prefix_at + header_at), &got)) return false;
+    return got.size_gr == want.size_gr && got.prev_size_gr == 0 && got.flags == want.flags &&
+           got.segment_index == 0 && got.unused == want.unused;
+}
+
 static bool prefix_intact(const nth_heap *heap, const nth_big *big)
 {
     if (big->page_heap) return true;
-    const char *prefix = big->data - NTH_BIG_HEADER_BYTES;
-    for (size_t i = 0; i < NTH_BIG_CANARY_WORDS; i++) {
-        uint64_t w;
-        nth_raw_copy(&w, prefix + i * sizeof w, sizeof w);
-        if (w != canary_word(heap, prefix + i * sizeof w)) return false;
-    }
-    nth_block_header got, want = record_header(big);
-    if (!nth_header_load(heap, nth_big_header(big), &got)) return false;
-    return got.size_gr == want.size_gr && got.prev_size_gr == 0 && got.flags == want.flags &&
-           got.segment_index == 0 && got.unused == want.unused;
+    unsigned char prefix[NTH_BIG_HEADER_BYTES];
+    nth_raw_copy(prefix, big->data - NTH_BIG_HEADER_BYTES, sizeof prefix);
+    return nth_big_prefix_matches(heap->key, big, prefix, (uintptr_t)(big->data - NTH_BIG_HEADER_BYTES));
 }
 
 /* ASan builds with asan_poison: a live big block's data is addressable and the rest of its

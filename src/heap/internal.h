@@ -381,6 +381,10 @@ bool nth_big_check_locked(nth_heap *heap, nth_big *big);
 void nth_big_set_flags_locked(nth_heap *heap, nth_big *big, uint16_t flags);
 /* The record's header fields (size, unused, flags) as a decoded header; check is 0. */
 nth_block_header nth_big_decoded(const nth_big *big);
+/* True when the NTH_BIG_HEADER_BYTES read from `prefix` (at prefix_at in the block's process) are
+ * the in-band prefix the record `big` implies under `key`: canary words and header. */
+bool nth_big_prefix_matches(const uint64_t key[2], const nth_big *big, const unsigned char *prefix,
+                            uintptr_t prefix_at);
 /* Validate's checks (validate.c follows the list through the one traversal): the record pages
  * against the block count, adding what they and the cache commit; one record, the one before
  * it in the list (NULL for the first) and its in-band prefix. Each reports its first problem. */

@@ -364,6 +364,13 @@ static bool next_big(nth_iter *it, nth_walk_entry *e)
     }
     it->bigs_seen++;
     it->big_address = (uintptr_t)big.next;
+    /* From outside, the prefix is checked here (in this process, the walk checks and repairs it). */
+    unsigned char prefix[NTH_BIG_HEADER_BYTES];
+    uintptr_t prefix_at = (uintptr_t)big.data - NTH_BIG_HEADER_BYTES;
+    if (it->mem != &nth_mem_self && !big.page_heap &&
+        (!fetch(it, prefix_at, prefix, sizeof prefix) || !nth_big_prefix_matches(it->heap.key, &big, prefix, prefix_at)))
+        note_problem(it, (uintptr_t)big.data, "the 128 bytes in front of a big block intact",
+                     "a modified byte (an underrun, or an overrun from the mapping in front)");
     memset(e, 0, sizeof *e);
     e->data = big.data;
     e->size = big.size;

@@ -239,6 +239,63 @@ TEST(a_damaged_header_and_an_unreadable_range)
     nth_heap_destroy(heap);
 }
 
+/* Entries of the sound walk (walked[0..n_walk)) missing from the patched traversal's. */
+static size_t missing_entries(size_t n_walk, size_t n_iter)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < n_walk; i++) {
+        bool found = false;
+        for (size_t k = 0; k < n_iter && !found; k++) found = iterated[k].data == walked[i].data;
+        missing += !found;
+    }
+    return missing;
+}
+
+/* One damaged header, or two in a row, cost those blocks only: the traversal finds the block
+ * after them and every other entry of the walk. */
+TEST(damaged_headers_cost_their_own_blocks_only)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    nth_heap_lock(heap);
+    size_t n_walk = walk_all(heap);
+    nth_heap_unlock(heap);
+    char *victim = (char *)keep[61] - 16, *second = NULL;
+    for (size_t i = 0; i + 1 < n_walk; i++)
+        if (walked[i].u.block.header == victim) second = walked[i + 1].u.block.header; /* its neighbour */
+    REQUIRE(second != NULL && !(walked[0].flags & NTH_ENTRY_BIG));
+    static const unsigned char junk[16] = "not a header....";
+    patched_image one = {0};
+    add_patch(&one, victim, junk, sizeof junk);
+    nth_mem mem = {read_patched, NULL, &one};
+    nth_iter it;
+    size_t n = iterate(&mem, heap, &it);
+    CHECK(it.problems >= 1 && it.problem.address == (uintptr_t)victim);
+    CHECK_EQ(missing_entries(n_walk, n), 1);
+    patched_image two = {0};
+    add_patch(&two, victim, junk, sizeof junk);
+    add_patch(&two, second, junk, sizeof junk);
+    mem.context = &two;
+    n = iterate(&mem, heap, &it);
+    CHECK_EQ(missing_entries(n_walk, n), 2);
+    CHECK(two.reads < 100000);
+    nth_heap_destroy(heap);
+}
+
+/* Read from outside, a big block whose in-band prefix was overwritten is a problem at its data
+ * address (this process's walk checks it and repairs it from the record). */
+TEST(a_damaged_big_block_prefix_seen_from_outside)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    char *big = keep[161];
+    static const unsigned char junk[16] = "an underrun.....";
+    patched_image image = {0};
+    add_patch(&image, big - 16, junk, sizeof junk);
+    survives(heap, &image, big, true);
+    nth_heap_destroy(heap);
+}
+
 TEST(a_truncated_segment_list)
 {
     void *keep[163];
@@ -326,6 +383,8 @@ int main(int argc, char **argv)
     RUN(a_cycle_with_a_huge_count_ends);
     RUN(a_wild_segment_link);
     RUN(a_damaged_header_and_an_unreadable_range);
+    RUN(damaged_headers_cost_their_own_blocks_only);
+    RUN(a_damaged_big_block_prefix_seen_from_outside);
     RUN(a_truncated_segment_list);
     RUN(clients_leave_out_slots_and_big_blocks);
     RUN(continuing_inside_an_uncommitted_range);
