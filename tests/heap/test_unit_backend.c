@@ -4,8 +4,8 @@
  * that finds the block whose links were overwritten, damage containment (one report, the heap
  * stays whole), compaction down to the documented reserve, growth under an address-space
  * limit (no segment cap, smaller reservations when large ones fail), damaged headers that cost
- * their own blocks only, free memory kept
- * committed while recent demand covers it, and the room a block grown in place keeps.
+ * their own blocks only, free memory kept committed while recent demand covers it, and the room
+ * a block grown in place keeps.
  */
 #include <sys/resource.h>
 #include <time.h>
@@ -196,7 +196,7 @@ TEST(the_blocks_after_a_damaged_header_stay_in_service)
     REQUIRE(heap);
     char *volatile guard0_header = b[0] - 16 + (3000 + 16 + 15) / 16 * 16; /* where b[0]'s block ends */
     memset(guard0_header, 0x55, 16); /* the first guard's header overwritten */
-    memset(b[3], 0x41, 16);                     /* b[3]'s links too: the first allocation rebuilds the lists */
+    memset(b[3], 0x41, 16);          /* b[3]'s links too: the first allocation rebuilds the lists */
     reports = 0;
     char *got[3];
     for (int i = 0; i < 3; i++) got[i] = nth_heap_alloc(heap, 0, 3000);
