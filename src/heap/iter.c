@@ -8,9 +8,9 @@
  * block starting at the damaged header or after it), else at the next uncommitted range.
  *
  * Bounds that make every traversal finish: a segment's blocks advance the cursor by at least
- * one granule and never past the segment's limit; the search past a damaged header reads at most
- * the largest back-end block, stops at memory the seam cannot read, and never reads a granule
- * another search read (it ends where the cursor resumes); at most heap.n_segments segments and
+ * one granule and never past the segment's limit; the search past a damaged header stays in its
+ * committed run, stops at memory the seam cannot read, and never reads a granule another search
+ * read (it ends where the cursor resumes); at most heap.n_segments segments and
  * heap.big_blocks big-block records are followed, and a list that loops back ends where it
  * does (nth_list_guard: a damaged count does not make a cyclic list endless); a segment's
  * descriptor must lie in its own header block; an LFH subsegment lists at most n_blocks
@@ -238,19 +238,17 @@ static bool next_lfh_block(nth_iter *it, nth_walk_entry *e)
     return false;
 }
 
-/* After the damaged header at `at`: the first block start found past it, before `stop` and within
- * the largest block the back-end makes, whose header decodes and names a previous block that
- * starts at `at` or after it (the block after the damaged one, or after a run of damaged ones:
- * headers are bound to their address by the key, so only a real block start decodes there); 0
- * when there is none. *prev_gr receives that previous size, for the chain check. The damaged
+/* After the damaged header at `at`: the first block start found past it, before `stop` (the end
+ * of the committed run: a free block may be that long), whose header decodes and names a previous
+ * block that starts at `at` or after it (the block after the damaged one, or after a run of
+ * damaged ones: headers are bound to their address by the key, so only a real block start
+ * decodes there); 0 when there is none. *prev_gr receives that previous size, for the chain check. The damaged
  * blocks in between are left out, and the blocks after them are found again. */
 static uintptr_t resync_after(nth_iter *it, uintptr_t at, uintptr_t stop, uint32_t *prev_gr)
 {
-    uintptr_t bound = at + (uintptr_t)NTH_BIG_THRESHOLD_GR * NTH_GRANULE;
-    if (bound > stop || bound < at) bound = stop;
     unsigned char bytes[sizeof(nth_block_header)];
     nth_block_header hdr;
-    for (uintptr_t g = at + NTH_GRANULE; g + sizeof bytes <= bound; g += NTH_GRANULE) {
+    for (uintptr_t g = at + NTH_GRANULE; g + sizeof bytes <= stop; g += NTH_GRANULE) {
         if (!fetch(it, g, bytes, sizeof bytes)) return 0; /* memory the seam cannot read: no block there */
         if (decode_header(it, bytes, g, &hdr) && hdr.size_gr != 0 && hdr.prev_size_gr != 0 &&
             hdr.prev_size_gr <= (g - at) / NTH_GRANULE && (size_t)hdr.size_gr <= (stop - g) / NTH_GRANULE) {

@@ -186,6 +186,32 @@ TEST(a_run_of_damaged_headers_costs_only_those_blocks)
     nth_heap_destroy(heap);
 }
 
+/* Past a damaged header, the block after it is looked for as far as the committed run goes: a free
+ * block of a fixed heap can be larger than any block the back-end hands out. */
+TEST(the_block_after_a_large_damaged_free_block_is_found)
+{
+    nth_set_report_handler(count_reports, NULL);
+    nth_heap *heap = nth_heap_create(0, 8u << 20, 8u << 20); /* fixed: no big blocks */
+    REQUIRE(heap);
+    nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
+    char *a = nth_heap_alloc(heap, 0, 100), *f[3];
+    for (int i = 0; i < 3; i++) f[i] = nth_heap_alloc(heap, 0, 500000);
+    char *b = nth_heap_alloc(heap, 0, 100);
+    REQUIRE(a && f[0] && f[1] && f[2] && b);
+    for (int i = 0; i < 3; i++) CHECK(nth_heap_free(heap, 0, f[i])); /* one free block of 1.5 MB */
+    char *volatile f_header = f[0] - 16;
+    memset(f_header, 0x55, 16);
+    bool b_seen = false;
+    nth_walk_entry entry = {0};
+    nth_heap_lock(heap);
+    while (nth_heap_walk(heap, &entry)) b_seen |= entry.data == b && (entry.flags & NTH_ENTRY_BUSY);
+    nth_heap_unlock(heap);
+    CHECK(b_seen);
+    CHECK(reports >= 1);
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
 /* A damaged header costs its own block only: the traversal finds the block after it again, so a
  * rebuild of the lists lists the free blocks past it and the heap serves them. */
 TEST(the_blocks_after_a_damaged_header_stay_in_service)
@@ -521,6 +547,7 @@ int main(int argc, char **argv)
     RUN(damage_is_reported_once_and_the_heap_stays_whole);
     RUN(a_run_of_damaged_headers_costs_only_those_blocks);
     RUN(the_blocks_after_a_damaged_header_stay_in_service);
+    RUN(the_block_after_a_large_damaged_free_block_is_found);
     RUN(an_overrun_into_the_last_header_does_not_stop_growth);
     RUN(a_large_damaged_free_block_loses_its_first_64_kib_only);
     RUN(cyclic_free_list_ends_walks_with_a_report);
