@@ -4,10 +4,11 @@
 # Workloads: the bench/work_*.c programs (server-like churn, fragmentation, larson-style,
 # large blocks, producer/consumer) and real programs on generated inputs: python3 on an
 # allocation-heavy script, sqlite3 on a generated SQL workload, gcc -O2 compiling a generated C
-# file. Each runs RUNS times per allocator (3; 1 with BENCH_QUICK=1) under /usr/bin/time;
-# the table gives the median wall time and the median peak RSS (GNU time's %M: the largest
-# process of the run, so for gcc the cc1 child). Then, per allocator, the geometric mean over
-# the workloads of time and of peak RSS relative to glibc, and ntheap's relative to mimalloc.
+# file. Each runs RUNS times per allocator (3; 1 with BENCH_QUICK=1) under /usr/bin/time, in
+# rounds that take every allocator in turn; the table gives the median wall time and the median
+# peak RSS (GNU time's %M: the largest process of the run, so for gcc the cc1 child). Then, per
+# allocator, the geometric mean over the workloads of time and of peak RSS relative to glibc,
+# and ntheap's relative to mimalloc.
 # The standard output of every run is compared with glibc's: a difference or a failing run is
 # flagged and leaves that workload out of the geometric means.
 set -u
@@ -128,36 +129,45 @@ else
 fi
 
 # ------------------------------------------------------------------------------------ runs
+# Rounds: each round runs the workload once under every allocator, in table order, so a slow
+# spell of the machine falls on all of them alike rather than on one allocator's runs.
+# state.NAME: ok, output-differs or failed(...); samples.NAME: "seconds rss-kib", one per run.
 # results: workload allocator median-seconds median-rss-kib flag
 : >"$tmp/results"
 while read -r work command; do
     while read -r name path; do
-        [ "$path" = - ] && path=
-        : >"$tmp/samples"
-        flag=ok
-        r=0
-        while [ $r -lt $runs ]; do
-            r=$((r + 1))
+        echo ok >"$tmp/state.$name"
+        : >"$tmp/samples.$name"
+    done <"$tmp/allocators"
+    r=0
+    while [ $r -lt $runs ]; do
+        r=$((r + 1))
+        while read -r name path; do
+            [ "$path" = - ] && path=
+            case $(cat "$tmp/state.$name") in failed*) continue ;; esac
             # The sqlite3 line carries an escaped space; eval restores it as one argument.
             eval "LD_PRELOAD=\$path /usr/bin/time -f '%e %M' -o \"\$tmp/time\" $command" \
                 >"$tmp/out" 2>"$tmp/err"
             code=$?
             if [ $code -ne 0 ]; then
-                flag="failed(status=$code)"
+                echo "failed(status=$code)" >"$tmp/state.$name"
                 echo "  $work under $name failed with status $code: $(tail -n 1 "$tmp/err")"
-                break
+                continue
             fi
             if [ "$name" = glibc ]; then
                 cp "$tmp/out" "$tmp/expected.$work"
             elif ! cmp -s "$tmp/out" "$tmp/expected.$work"; then
-                flag=output-differs
-                echo "  $work under $name: output differs from glibc's"
+                [ "$(cat "$tmp/state.$name")" = ok ] && echo "  $work under $name: output differs from glibc's"
+                echo output-differs >"$tmp/state.$name"
             fi
-            tail -n 1 "$tmp/time" >>"$tmp/samples"
-        done
+            tail -n 1 "$tmp/time" >>"$tmp/samples.$name"
+        done <"$tmp/allocators"
+    done
+    while read -r name path; do
+        flag=$(cat "$tmp/state.$name")
         if [ "$flag" = ok ] || [ "$flag" = output-differs ]; then
-            t=$(awk '{ print $1 }' "$tmp/samples" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-            m=$(awk '{ print $2 }' "$tmp/samples" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+            t=$(awk '{ print $1 }' "$tmp/samples.$name" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+            m=$(awk '{ print $2 }' "$tmp/samples.$name" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
         else
             t=- m=-
         fi
