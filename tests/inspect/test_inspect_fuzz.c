@@ -13,6 +13,7 @@
  * run once over this process through a recording read seam, and the pages it saw are copied.
  */
 #include <errno.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -355,6 +356,36 @@ TEST(mutated_images_end_without_fault_in_linear_reads)
            "byte\n", n, now() - start, slowest, damaged_inputs, (double)max_reads_per_byte_milli / 1000);
 }
 
+/* Memory at the very top of the address space, where the end of a page is 0: a view that steps
+ * page by page must stop there, not wrap round to address 0 and step through 2^52 pages. */
+TEST(memory_at_the_top_of_the_address_space_ends)
+{
+    enum { NS = 2, NH = 1, LENGTH = 96 };
+    static const uint64_t starts[NS] = {UINT64_MAX - 255, UINT64_MAX - 8191 - 47};
+    size_t size = IMAGE_HEADER + NH * 8 + NS * 16 + NS * LENGTH;
+    image m = {calloc(1, size), size, 0, 0, NULL, 0};
+    REQUIRE(m.bytes != NULL);
+    m.bytes[1] = NS;
+    m.bytes[2] = NH;
+    uint64_t probe = starts[0] + 16;
+    memcpy(m.bytes + 8, &probe, 8);
+    memcpy(m.bytes + IMAGE_HEADER, &starts[0], 8); /* the heap list names the top segment */
+    for (size_t i = 0; i < NS; i++) {
+        uint8_t *at = m.bytes + IMAGE_HEADER + NH * 8 + i * 16;
+        uint32_t length = LENGTH;
+        memcpy(at, &starts[i], 8);
+        memcpy(at + 8, &length, 4);
+    }
+    memset(m.bytes + IMAGE_HEADER + NH * 8 + NS * 16, 0xFF, NS * LENGTH);
+    for (int json = 0; json < 2; json++) {
+        m.bytes[0] = (uint8_t)json;
+        alarm(60); /* a view that wraps round would run for days: fail instead */
+        CHECK(run_input(&m, -2 - json));
+        alarm(0);
+    }
+    free(m.bytes);
+}
+
 static int write_seeds(const char *dir)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return 2;
@@ -404,5 +435,6 @@ int main(int argc, char **argv)
     if (argc > 1) return run_files(argc, argv);
     RUN(seeds_are_real_heaps_and_read_as_such);
     RUN(mutated_images_end_without_fault_in_linear_reads);
+    RUN(memory_at_the_top_of_the_address_space_ends);
     return harness_finish("test_inspect_fuzz");
 }

@@ -142,6 +142,7 @@ static void scan(heap_cli *c, leak_scan *s, uintptr_t start, uintptr_t end)
         if (nth_target_read(c->target, start, words, n * 8) == 0) {
             for (size_t i = 0; i < n; i++) mark_word(s, words[i]);
         } else {
+            if ((start | 4095) == UINTPTR_MAX) break; /* the last page of the address space */
             uintptr_t next = next_mapped(c->target, (start | 4095) + 1);
             if (next == 0 || next >= end) break;
             if (next > start + n * 8) {
@@ -236,7 +237,7 @@ int heap_view_leaks(heap_cli *c)
         uintptr_t from = live_start(c->target, m);
         dead_stack += from - m->start;
         for (uintptr_t a = from; a < m->end;) { /* page by page, skipping the heaps' own memory */
-            uintptr_t b = (a | 4095) + 1 < m->end ? (a | 4095) + 1 : m->end;
+            uintptr_t b = (a | 4095) < m->end - 1 ? (a | 4095) + 1 : m->end; /* no wrap at the top */
             if (!is_own(&s, a)) {
                 scan(c, &s, a, b);
                 scanned += b - a;
