@@ -132,15 +132,34 @@ bool nth_lfh_check_heap(nth_heap *heap)
     return true;
 }
 
+/* The live blocks of a subsegment (busy, no remote free pending) and the bytes they were asked
+ * for: each slot's size less its unused[] entry. Exact while no thread changes the subsegment. */
+static uint32_t live_requested(const nth_lfh_subsegment *sub, size_t *requested)
+{
+    uint32_t live = 0;
+    size_t bytes = 0;
+    for (uint32_t w = 0; w < sub->n_words; w++) {
+        uint64_t bits = nth_lfh_load_bits(nth_lfh_busy_word(sub, w * 64)) &
+                        ~atomic_load_explicit(nth_lfh_remote_word(sub, w * 64), memory_order_relaxed);
+        live += (uint32_t)__builtin_popcountll(bits);
+        for (; bits; bits &= bits - 1) {
+            uint32_t unused = nth_lfh_unused_of(sub, w * 64 + (uint32_t)__builtin_ctzll(bits));
+            bytes += sub->block_size - (unused <= sub->block_size ? unused : sub->block_size);
+        }
+    }
+    *requested = bytes;
+    return live;
+}
+
 void nth_lfh_add_stats(nth_heap *heap, nth_heap_stats *stats)
 {
     nth_lfh *lfh = heap->lfh;
     if (!lfh) return;
     size_t blocks = 0, bytes = 0;
     for (nth_lfh_subsegment *sub = lfh->all; sub; sub = sub->next) {
-        uint32_t live = nth_lfh_count_live(sub);
-        blocks += live;
-        bytes += (size_t)live * sub->block_size;
+        size_t requested;
+        blocks += live_requested(sub, &requested);
+        bytes += requested;
     }
     stats->lfh_blocks = blocks;
     stats->lfh_subsegments = lfh->n_subsegments;

@@ -283,6 +283,33 @@ TEST(lock_pauses_the_front_end)
     nth_heap_destroy(heap);
 }
 
+/* busy_bytes (and HeapSummary's cbAllocated from it) are the bytes asked for, also for LFH
+ * blocks, whose slots are larger: the sum of nth_heap_size over the live blocks. */
+TEST(busy_bytes_are_the_requested_sizes_of_lfh_blocks)
+{
+    static const size_t sizes[] = {1, 100, 1000, 5000, 16000};
+    enum { EACH = 60, N = EACH * (int)(sizeof sizes / sizeof sizes[0]) };
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap != NULL);
+    void *p[N];
+    for (int i = 0; i < N; i++) REQUIRE((p[i] = nth_heap_alloc(heap, 0, sizes[i / EACH])) != NULL);
+    for (int i = 0; i < N; i += 3) nth_heap_free(heap, 0, p[i]), p[i] = NULL;
+    for (int i = 1; i < N; i += 3) REQUIRE((p[i] = nth_heap_realloc(heap, 0, p[i], sizes[i / EACH] / 2 + 1)) != NULL);
+    size_t sum = 0, lfh_blocks = 0;
+    nth_walk_entry e;
+    for (int i = 0; i < N; i++) {
+        if (!p[i]) continue;
+        sum += nth_heap_size(heap, 0, p[i]);
+        lfh_blocks += entry_for(heap, p[i], &e) && (e.flags & NTH_ENTRY_LFH);
+    }
+    nth_heap_stats st;
+    REQUIRE(nth_heap_query_stats(heap, &st));
+    CHECK(lfh_blocks >= 100); /* the LFH serves most of them, at slots larger than asked */
+    CHECK_EQ(st.lfh_blocks, lfh_blocks);
+    CHECK_EQ(st.busy_bytes, sum);
+    nth_heap_destroy(heap);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -295,5 +322,6 @@ int main(int argc, char **argv)
     RUN(an_in_place_resize_by_the_owner_checks_the_block);
     RUN(switch_off_and_on);
     RUN(lock_pauses_the_front_end);
+    RUN(busy_bytes_are_the_requested_sizes_of_lfh_blocks);
     return harness_finish(argv[0]);
 }
