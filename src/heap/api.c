@@ -209,18 +209,22 @@ bool nth_heap_free(nth_heap *heap, uint32_t flags, void *ptr)
     return free_slow(heap, flags, ptr);
 }
 
-/* Everything but the LFH fast path, and every report, goes the long way under the caller's name. */
-static __attribute__((noinline)) bool free_as_slow(void *ptr, const nth_owner *owner, const char *call)
+/* Everything but the LFH fast path, and every report, goes the long way under the caller's name.
+ * `owner` was read from the address map without the lock, so its heap is read once: a big
+ * block's record released since (another thread freed the block first) reads as zeros, and the
+ * pointer is then a block of no heap, reported as such. */
+__attribute__((noinline)) bool nth_free_as_slow(void *ptr, const nth_owner *owner, const char *call)
 {
     NTH_ENTER(call);
-    if (!owner) {
+    nth_heap *heap = owner ? owner->heap : NULL;
+    if (!heap) {
         if (atomic_load_explicit(&nth_debug_any, memory_order_relaxed) && nth_debug_free_unowned(ptr)) return false;
         nth_report_problem(NULL, NTH_ERR_INVALID_POINTER, ptr, "a block of an ntheap heap",
-                           "an address no ntheap heap owns (wild or stack pointer)");
+                           "an address no ntheap heap owns (wild or stack pointer, or a freed big block)");
         return false;
     }
-    if (owner->kind == OWNER_LFH) return nth_lfh_free(owner->heap, (nth_lfh_subsegment *)owner, ptr);
-    return nth_heap_free(owner->heap, 0, ptr);
+    if (owner->kind == OWNER_LFH) return nth_lfh_free(heap, (nth_lfh_subsegment *)owner, ptr);
+    return nth_heap_free(heap, 0, ptr);
 }
 
 bool nth_free_as(void *ptr, const char *call)
@@ -230,7 +234,7 @@ bool nth_free_as(void *ptr, const char *call)
     nth_lfh_subsegment *sub;
     if (NTH_LIKELY(nth_lfh_subsegment_of_entry(entry, &sub)) && NTH_LIKELY(nth_lfh_free_fast(false, NULL, sub, ptr)))
         return true;
-    return free_as_slow(ptr, nth_addrmap_owner(entry), call);
+    return nth_free_as_slow(ptr, nth_addrmap_owner(entry), call);
 }
 
 bool nth_free(void *ptr)
@@ -501,8 +505,8 @@ nth_heap *nth_heap_from_pointer(const void *ptr)
 {
     NTH_ENTER("nth_heap_from_pointer"); /* reads heap memory: memcheck quiet, as every entry point */
     const nth_owner *owner = nth_addrmap_lookup(ptr);
-    if (!owner || !nth_heap_handle_ok(owner->heap)) return NULL;
-    nth_heap *heap = owner->heap;
+    nth_heap *heap = owner ? owner->heap : NULL; /* read once: a released big-block record reads 0 */
+    if (!heap || !nth_heap_handle_ok(heap)) return NULL;
     nth_located where;
     const char *expected, *found;
     lock_for(heap, heap->force_flags);

@@ -456,6 +456,12 @@ typedef struct nth_located {
 nth_error nth_locate_block(nth_heap *heap, const void *ptr, nth_located *out, const char **expected,
                            const char **found);
 
+/* --------------------------------------------------------------------------------- api.c */
+
+/* nth_free_as past the LFH fast path, with the owner the address map named for ptr (NULL: none)
+ * when it looked, which may have been released since. */
+bool nth_free_as_slow(void *ptr, const nth_owner *owner, const char *call);
+
 /* ------------------------------------------------------------------------------- report.c */
 
 /* True while no report handler is installed: the reports, and the details some follow with (a

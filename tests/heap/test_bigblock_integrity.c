@@ -563,6 +563,34 @@ TEST(user_values_order_and_destroy)
     CHECK_EQ(harness_address_space_in_use(), after_first);
 }
 
+/* Two threads free one big block at once: the loser found the block's record in the address map
+ * just before the winner released it (its fields then read as zeros). Replayed here in that
+ * order: the loser's free must fail as a reported bad pointer, not as a silent bad handle; so
+ * must nth_heap_from_pointer answer NULL for it. */
+TEST(a_free_that_loses_the_race_for_a_big_block_is_reported)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap != NULL);
+    void *keep = nth_heap_alloc(heap, 0, 2 * MIB); /* the record page stays in use */
+    void *p = nth_heap_alloc(heap, 0, 2 * MIB);
+    REQUIRE(keep && p);
+    const nth_owner *seen = nth_addrmap_lookup(p); /* the loser's look at the map */
+    REQUIRE(seen != NULL && seen->kind == OWNER_BIG);
+    REQUIRE(nth_heap_free(heap, 0, p)); /* the winner */
+    reset_reports();
+    nth_set_report_handler(capture, NULL);
+    nth_set_last_error(NTH_OK);
+    CHECK(!nth_free_as_slow(p, seen, "nth_free"));
+    CHECK_EQ(reports, 1);
+    CHECK_EQ(nth_last_error(), NTH_ERR_INVALID_POINTER);
+    CHECK(report_address == p);
+    CHECK(nth_heap_from_pointer(p) == NULL);
+    nth_set_report_handler(NULL, NULL);
+    CHECK(heap_sound(heap));
+    nth_heap_free(heap, 0, keep);
+    nth_heap_destroy(heap);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -575,5 +603,6 @@ int main(int argc, char **argv)
     RUN(every_injected_fault_fails_cleanly);
     RUN(rlimit_as_sweep);
     RUN(user_values_order_and_destroy);
+    RUN(a_free_that_loses_the_race_for_a_big_block_is_reported);
     return harness_finish(argv[0]);
 }
