@@ -1,8 +1,10 @@
 /*
  * validate.c — the heap's invariants in executable form. nth_heap_validate(heap, 0, ptr) checks
- * one block; with ptr NULL it checks everything and reports the first violation. Segments,
- * blocks and big blocks are reached through the one traversal (iter.c), which checks every
- * step it takes; this file adds what only the heap's owner can check:
+ * one block; with ptr NULL it checks everything. Each problem the traversal meets is reported
+ * and stepped over, as in a walk, so every damaged block is named; the checks after the
+ * traversal (lists, totals, LFH) report their first violation. Segments, blocks and big blocks
+ * are reached through the one traversal (iter.c), which checks every step it takes; this file
+ * adds what only the heap's owner can check:
  *
  *   per segment   header block; blocks tile [first_block, limit) minus the UCRs exactly; every
  *                 header decodes and names its segment; prev_size_gr chains; BLOCK_LAST exactly
@@ -103,8 +105,9 @@ static bool check_block(nth_heap *heap, const nth_segment *segment, char *block,
 static bool check_big(nth_heap *heap, const nth_walk_entry *entry, nth_big **prev, totals *t)
 {
     nth_big *big = (nth_big *)nth_addrmap_lookup(entry->data);
-    if (!nth_big_validate_record_locked(heap, big, *prev)) return false;
-    *prev = big;
+    bool sound = nth_big_validate_record_locked(heap, big, *prev);
+    *prev = big; /* the next record is checked against this one, sound or not: one report each */
+    if (!sound) return false;
     t->busy_blocks++;
     t->busy_bytes += big->size;
     t->committed += big->owner.reserve;
@@ -114,7 +117,9 @@ static bool check_big(nth_heap *heap, const nth_walk_entry *entry, nth_big **pre
 /* Every segment and big block through the one traversal (iter.c): the traversal checks what it
  * follows (the lists against the heap's counts, each header's decoding, bounds and size chain,
  * each big-block record's owner and bounds) and this adds the checks only the heap's owner can
- * make. The LFH's slots are checked from its bitmaps (lfh_check.c), not listed here. */
+ * make. The LFH's slots are checked from its bitmaps (lfh_check.c), not listed here. Like a
+ * walk, it goes on past what it reports (the traversal resumes at the next place it can trust),
+ * so every damaged block it meets is reported; false when it reported anything. */
 static bool check_traversal(nth_heap *heap, totals *t)
 {
     nth_iter it;
@@ -122,11 +127,15 @@ static bool check_traversal(nth_heap *heap, totals *t)
         return problem(heap, heap, it.problem.expected, it.problem.found);
     it.options = NTH_ITER_NO_LFH_SLOTS;
     nth_walk_entry entry;
-    bool prev_free = false;
+    bool prev_free = false, sound = true;
     nth_big *prev_big = NULL;
     for (;;) {
+        it.problems = 0;
         bool more = nth_iter_next(&it, &entry);
-        if (it.problems) return problem(heap, (const void *)it.problem.address, it.problem.expected, it.problem.found);
+        if (it.problems) {
+            sound = problem(heap, (const void *)it.problem.address, it.problem.expected, it.problem.found);
+            prev_free = false; /* the block before is unknown */
+        }
         if (!more) break;
         nth_segment *segment = (nth_segment *)it.segment_address;
         bool ok = true;
@@ -141,11 +150,11 @@ static bool check_traversal(nth_heap *heap, totals *t)
         } else {
             ok = check_block(heap, segment, entry.u.block.header, &it.hdr, &prev_free, t);
         }
-        if (!ok) return false;
+        if (!ok) sound = false;
     }
-    if (prev_big != heap->big_tail)
+    if (sound && prev_big != heap->big_tail)
         return problem(heap, heap, "the big-block list ending at its tail", "a broken list");
-    return true;
+    return sound;
 }
 
 /* A light page heap's freed blocks wait in the delay queue, busy in the engine and filled: their

@@ -212,6 +212,34 @@ TEST(the_block_after_a_large_damaged_free_block_is_found)
     nth_heap_destroy(heap);
 }
 
+/* A validate names every damaged header, as a walk does: it steps past each one it reports. */
+TEST(validate_reports_every_damaged_header)
+{
+    nth_set_report_handler(count_reports, NULL);
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    REQUIRE(heap);
+    nth_heap_set_option(heap, NTH_OPTION_LFH, 0);
+    char *b[30];
+    for (int i = 0; i < 30; i++) REQUIRE((b[i] = nth_heap_alloc(heap, 0, 20000)) != NULL);
+    for (int i = 5; i < 30; i += 10) {
+        char *volatile past = b[i] + 20000; /* volatile: an overrun the compiler does not see */
+        memset(past, 0x5A, 16);             /* b[i + 1]'s header */
+    }
+    for (int round = 0; round < 2; round++) { /* and again: the headers are not repaired */
+        reports = 0;
+        CHECK(!nth_heap_validate(heap, 0, NULL));
+        CHECK_EQ(reports, 3);
+    }
+    reports = 0;
+    nth_walk_entry entry = {0};
+    nth_heap_lock(heap);
+    while (nth_heap_walk(heap, &entry)) {}
+    nth_heap_unlock(heap);
+    CHECK_EQ(reports, 3);
+    nth_set_report_handler(NULL, NULL);
+    nth_heap_destroy(heap);
+}
+
 /* A damaged header costs its own block only: the traversal finds the block after it again, so a
  * rebuild of the lists lists the free blocks past it and the heap serves them. */
 TEST(the_blocks_after_a_damaged_header_stay_in_service)
@@ -546,6 +574,7 @@ int main(int argc, char **argv)
     RUN(verify_names_the_block_whose_links_were_overwritten);
     RUN(damage_is_reported_once_and_the_heap_stays_whole);
     RUN(a_run_of_damaged_headers_costs_only_those_blocks);
+    RUN(validate_reports_every_damaged_header);
     RUN(the_blocks_after_a_damaged_header_stay_in_service);
     RUN(the_block_after_a_large_damaged_free_block_is_found);
     RUN(an_overrun_into_the_last_header_does_not_stop_growth);
