@@ -75,14 +75,16 @@ static inline void nth_lfh_set_busy_bit(nth_lfh_subsegment *sub, uint32_t index,
         __atomic_fetch_and(word, ~bit, __ATOMIC_RELAXED);
 }
 
+/* unused[] entries are read and written as relaxed atomics (plain moves on x86-64): the owner
+ * writes them without the lock, and statistics read them while it does. */
 static inline uint32_t nth_lfh_unused_of(const nth_lfh_subsegment *sub, uint32_t index)
 {
-    return *nth_lfh_unused_entry(sub, index);
+    return __atomic_load_n(nth_lfh_unused_entry(sub, index), __ATOMIC_RELAXED);
 }
 
 static inline void nth_lfh_set_unused(nth_lfh_subsegment *sub, uint32_t index, size_t size)
 {
-    *nth_lfh_unused_entry(sub, index) = (uint16_t)(sub->block_size - (uint32_t)size);
+    __atomic_store_n(nth_lfh_unused_entry(sub, index), (uint16_t)(sub->block_size - (uint32_t)size), __ATOMIC_RELAXED);
 }
 
 /* Busy blocks, counted from the bitmap. */
@@ -210,7 +212,7 @@ static inline char *nth_lfh_pop(nth_lfh_subsegment *sub, size_t size)
     if (NTH_UNLIKELY((busy | nth_lfh_load_bits(busy_word + 1)) & bit)) return NULL; /* + 1: its remote word */
     sub->free_head = next;
     __atomic_fetch_or(busy_word, bit, __ATOMIC_RELAXED); /* atomic: see nth_lfh_set_busy_bit */
-    *nth_lfh_unused_entry(sub, (uint32_t)i) = (uint16_t)(sub->block_size - (uint32_t)size);
+    nth_lfh_set_unused(sub, (uint32_t)i, size);
     nth_lfh_asan_live(sub, p);
     return p;
 }
