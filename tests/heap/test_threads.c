@@ -93,14 +93,18 @@ static void *inspector(void *arg)
         if (!nth_heap_validate(shared_heap, 0, NULL)) errors++;
         /* Under the lock the heap holds still: the walk's busy program blocks are exactly the
          * statistics' busy blocks (the heap's own subsegment areas are internal entries). */
-        size_t busy = 0;
+        size_t busy = 0, busy_bytes = 0;
         nth_walk_entry e = {0};
         while (nth_heap_walk(shared_heap, &e))
-            if ((e.flags & NTH_ENTRY_BUSY) && !(e.flags & NTH_ENTRY_INTERNAL)) busy++;
+            if ((e.flags & NTH_ENTRY_BUSY) && !(e.flags & NTH_ENTRY_INTERNAL)) busy++, busy_bytes += e.size;
         if (nth_last_error() != NTH_ERR_NO_MORE_ITEMS) errors++;
         nth_heap_stats st;
-        if (!nth_heap_query_stats(shared_heap, &st) || st.busy_blocks != busy) errors++;
+        if (!nth_heap_query_stats(shared_heap, &st) || st.busy_blocks != busy || st.busy_bytes != busy_bytes) errors++;
         if (!nth_heap_unlock(shared_heap)) errors++;
+        /* Unlocked, the statistics are a snapshot taken while the workers run: within bounds. */
+        if (!nth_heap_query_stats(shared_heap, &st) || st.busy_blocks > WORKERS * 128 + MAILBOX ||
+            st.busy_bytes > (WORKERS * 128 + MAILBOX) * (size_t)40000)
+            errors++;
         passes++;
         struct timespec pause = {0, 2000000};
         nanosleep(&pause, NULL);
