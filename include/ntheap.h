@@ -386,6 +386,12 @@ NTH_API void nth_set_report_handler(nth_report_handler handler, void *context);
  * *_as functions (nth_free_as, nth_heap_realloc_as, nth_heap_usable_size_as) are simpler. */
 NTH_API void nth_set_call_name(const char *call);
 
+/* For a layer built over the native API that keeps metadata of its own (the Win32 layer's table
+ * of moveable handles): reports damage found there as NTH_ERR_CORRUPT through the same reporter
+ * (the call name in progress, the report handler or stderr, and `heap`'s termination on
+ * corruption). Sets the last error to NTH_ERR_CORRUPT. */
+NTH_API void nth_report_layer_damage(nth_heap *heap, const void *address, const char *expected, const char *found);
+
 /* GENERATE_EXCEPTIONS: Linux has no structured exceptions. A failing call on a heap or call with
  * NTH_GENERATE_EXCEPTIONS invokes this handler with the Windows status code (0xC0000017
  * STATUS_NO_MEMORY, 0xC0000005 STATUS_ACCESS_VIOLATION, 0xC0000374 STATUS_HEAP_CORRUPTION); the

@@ -85,6 +85,11 @@ void nth_report_problem(nth_heap *heap, nth_error error, const void *address, co
     }
 }
 
+void nth_report_layer_damage(nth_heap *heap, const void *address, const char *expected, const char *found)
+{
+    nth_report_problem(heap, NTH_ERR_CORRUPT, address, expected ? expected : "?", found ? found : "?");
+}
+
 void nth_raise_if_asked(nth_heap *heap, uint32_t flags, nth_error error)
 {
     if (heap && nth_heap_handle_ok(heap)) flags |= heap->force_flags;

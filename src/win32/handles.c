@@ -23,7 +23,11 @@
  *     e.g. moveable with data 0x3, zero-size 0xB, discardable zero-size 0xF, locked twice 0x20003
  *
  *     flags of a free entry        the address of the next free entry (16-aligned, so bit 0 is
- *                                  clear), or table + capacity at the end of the free list
+ *                                  clear), or table + capacity at the end of the free list;
+ *                                  checked before it is followed (a program can write it through a
+ *                                  freed handle): a link that does not name a free entry of the
+ *                                  table is reported, and the list is rebuilt from the entries
+ *                                  not in use
  *
  * Entries [0, high_water) have been used at least once; entries past high_water are untouched
  * memory (their pages are never written until needed). A freed entry goes to the head of the
@@ -77,15 +81,49 @@ static win32_handle_entry *entry_of_locked(const void *handle)
     return (entry->flags & WIN32_HANDLE_IN_USE) ? entry : NULL;
 }
 
+/* True when `next`, read from a free entry's flags word, may be followed: the end of the list, or
+ * a used-before entry of the table that is not in use. That word is the one in front of a freed
+ * handle, which a program can still write through it. Mutex held. */
+static bool free_link_ok(uintptr_t next)
+{
+    if (next == free_list_end()) return true;
+    uintptr_t first = (uintptr_t)table;
+    if (next < first || next >= first + high_water * sizeof(win32_handle_entry) ||
+        (next - first) % sizeof(win32_handle_entry) != 0)
+        return false;
+    return !(((const win32_handle_entry *)next)->flags & WIN32_HANDLE_IN_USE);
+}
+
+/* Rebuilds the free list from the table after a damaged link: every used-before entry that is not
+ * in use but `taken`. An entry whose flags were overwritten with the in-use bit set stays out;
+ * one whose live flags lost it was refused by every call already and is reused. Mutex held. */
+static void relink_free_entries_locked(const win32_handle_entry *taken)
+{
+    free_head = NULL;
+    for (size_t i = high_water; i-- > 0;) {
+        win32_handle_entry *entry = &table[i];
+        if (entry == taken || (entry->flags & WIN32_HANDLE_IN_USE)) continue;
+        entry->ptr = NULL;
+        entry->flags = free_head ? (uintptr_t)free_head : free_list_end();
+        free_head = entry;
+    }
+}
+
 HANDLE win32_handle_new(uintptr_t flags)
 {
     pthread_mutex_lock(&table_mutex);
     win32_handle_entry *entry = NULL;
+    uintptr_t damaged_link = 0;
     if (table_ready_locked()) {
         if (free_head) {
             entry = free_head;
             uintptr_t next = entry->flags;
-            free_head = next == free_list_end() ? NULL : (win32_handle_entry *)next;
+            if (free_link_ok(next)) {
+                free_head = next == free_list_end() ? NULL : (win32_handle_entry *)next;
+            } else {
+                damaged_link = next;
+                relink_free_entries_locked(entry);
+            }
         } else if (high_water < WIN32_HANDLE_CAPACITY) {
             entry = &table[high_water++];
         }
@@ -95,6 +133,9 @@ HANDLE win32_handle_new(uintptr_t flags)
         entry->ptr = NULL;
     }
     pthread_mutex_unlock(&table_mutex);
+    if (damaged_link)
+        nth_report_layer_damage(nth_process_heap(), entry, "a freed handle's link to another free entry",
+                                "a value that is not one (written through a freed handle?)");
     return entry ? (HANDLE)&entry->ptr : NULL;
 }
 

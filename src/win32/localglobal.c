@@ -78,26 +78,22 @@ static DWORD bad_pointer_error(const void *value)
 
 /* A data block for moveable handle `handle`: a process-heap block whose user value is the
  * handle and whose user flag 1 marks it moveable. */
-static void *data_block_new(HANDLE handle, SIZE_T bytes, bool zero, const char *call)
+static void *data_block_new(HANDLE handle, SIZE_T bytes, bool zero)
 {
     nth_heap *process = process_heap();
-    win32_enter(call);
     void *data = nth_heap_alloc(process, MOVEABLE_DATA_FLAGS | (zero ? HEAP_ZERO_MEMORY : 0), bytes);
     if (data && !nth_heap_set_user_value(process, data, (uintptr_t)handle)) {
         (void)nth_heap_free(process, 0, data);
         data = NULL;
     }
     if (data && zero) win32_zero_past_request(process, data, bytes);
-    win32_leave();
     return data;
 }
 
-static void data_block_free(void *data, const char *call)
+static void data_block_free(void *data)
 {
     if (!data) return;
-    win32_enter(call);
     (void)nth_heap_free(process_heap(), 0, data);
-    win32_leave();
 }
 
 /* True if the block carries the moveable mark and a user value, which is then in *handle. */
@@ -115,20 +111,20 @@ static bool block_user_handle(const void *ptr, uintptr_t *handle)
 static bool handle_owns(HANDLE handle, void *data)
 {
     uintptr_t owner = 0;
-    return data && block_user_handle(data, &owner) && owner == (uintptr_t)handle;
+    /* nth_heap_from_pointer first: it looks without reporting, and freed memory is not misuse
+     * here, only a dangling handle to tell apart. */
+    return data && nth_heap_from_pointer(data) == process_heap() && block_user_handle(data, &owner) &&
+           owner == (uintptr_t)handle;
 }
 
 /* Resizes the data block of a moveable object, keeping its user value. `may_move` false allows
  * only an in-place resize. NULL on failure, with the old block untouched. */
-static void *data_block_resize(HANDLE handle, void *data, SIZE_T bytes, bool zero, bool may_move,
-                               const char *call)
+static void *data_block_resize(HANDLE handle, void *data, SIZE_T bytes, bool zero, bool may_move)
 {
     nth_heap *process = process_heap();
     uint32_t flags = (zero ? HEAP_ZERO_MEMORY : 0) | (may_move ? 0 : HEAP_REALLOC_IN_PLACE_ONLY);
-    win32_enter(call);
     void *resized = nth_heap_realloc(process, flags, data, bytes);
     if (resized && zero) win32_zero_past_request(process, resized, bytes);
-    win32_leave();
     if (!resized) return NULL;
     uintptr_t value = 0;
     if (block_user_handle(resized, &value) && value == (uintptr_t)handle) return resized;
@@ -136,20 +132,20 @@ static void *data_block_resize(HANDLE handle, void *data, SIZE_T bytes, bool zer
      * block that has it. */
     if (nth_heap_set_user_value(process, resized, (uintptr_t)handle) && block_user_handle(resized, &value))
         return resized;
-    void *fresh = data_block_new(handle, bytes, false, call);
+    void *fresh = data_block_new(handle, bytes, false);
     if (!fresh) {
-        data_block_free(resized, call);
+        data_block_free(resized);
         return NULL;
     }
     memcpy(fresh, resized, bytes);
     if (zero) win32_zero_past_request(process, fresh, bytes);
-    data_block_free(resized, call);
+    data_block_free(resized);
     return fresh;
 }
 
 /* ------------------------------------------------------------------------------ allocate */
 
-static HANDLE mem_alloc(family f, UINT flags, SIZE_T bytes, const char *call)
+static HANDLE alloc_object(family f, UINT flags, SIZE_T bytes)
 {
     nth_heap *process = process_heap();
     if (!process) {
@@ -159,10 +155,8 @@ static HANDLE mem_alloc(family f, UINT flags, SIZE_T bytes, const char *call)
     bool zero = (flags & GMEM_ZEROINIT) != 0;
     if (!(flags & GMEM_MOVEABLE)) {
         if (f == FAMILY_GLOBAL && bytes == 0) bytes = 1;
-        win32_enter(call);
         void *p = nth_heap_alloc(process, zero ? HEAP_ZERO_MEMORY : 0, bytes);
         if (p && zero) win32_zero_past_request(process, p, bytes);
-        win32_leave();
         if (!p) SetLastError(ERROR_NOT_ENOUGH_MEMORY);
         return p;
     }
@@ -173,7 +167,7 @@ static HANDLE mem_alloc(family f, UINT flags, SIZE_T bytes, const char *call)
         return NULL;
     }
     if (bytes == 0) return handle;
-    void *data = data_block_new(handle, bytes, zero, call);
+    void *data = data_block_new(handle, bytes, zero);
     if (!data) {
         win32_handle_release(handle);
         SetLastError(ERROR_NOT_ENOUGH_MEMORY);
@@ -185,7 +179,7 @@ static HANDLE mem_alloc(family f, UINT flags, SIZE_T bytes, const char *call)
 
 /* ---------------------------------------------------------------------------------- free */
 
-static HANDLE mem_free(family f, HANDLE value, const char *call)
+static HANDLE free_object(family f, HANDLE value)
 {
     (void)f;
     win32_handle_state state;
@@ -195,25 +189,33 @@ static HANDLE mem_free(family f, HANDLE value, const char *call)
         return NULL;
     case KIND_HANDLE:
         if (!win32_handle_take(value, &data)) break;
-        if (handle_owns(value, data)) data_block_free(data, call);
-        return NULL;
+        if (!data) return NULL; /* discarded: no data block */
+        if (handle_owns(value, data)) {
+            data_block_free(data);
+            return NULL;
+        }
+        /* Its data was freed behind its back: the handle goes, the block (somebody else's now, or
+         * free) is left alone, and the call fails. */
+        SetLastError(ERROR_INVALID_HANDLE);
+        return value;
     case KIND_FIXED: {
         /* The data pointer of a moveable object frees the whole object, handle included, so that
          * no handle is left pointing at freed memory. */
         uintptr_t handle = 0;
         if (block_user_handle(value, &handle) && win32_handle_get((HANDLE)handle, &state) && state.ptr == value &&
             win32_handle_take((HANDLE)handle, &data)) {
-            data_block_free(data, call);
+            data_block_free(data);
             return NULL;
         }
-        win32_enter(call);
         bool ok = nth_heap_free(process_heap(), 0, value);
-        win32_leave();
         if (ok) return NULL;
         SetLastError(ERROR_INVALID_HANDLE);
         return value;
     }
     case KIND_BAD_POINTER:
+        /* A freed, interior or foreign pointer: the native free refuses and reports it, as for
+         * HeapFree (a block that is live again by now is freed, as HeapFree would free it). */
+        if (nth_heap_free(process_heap(), 0, value)) return NULL;
         SetLastError(bad_pointer_error(value));
         return value;
     case KIND_BAD_HANDLE:
@@ -225,7 +227,7 @@ static HANDLE mem_free(family f, HANDLE value, const char *call)
 
 /* ---------------------------------------------------------------------------- lock/unlock */
 
-static LPVOID mem_lock(family f, HANDLE value)
+static LPVOID lock_object(family f, HANDLE value)
 {
     win32_handle_state state;
     switch (classify(value, &state)) {
@@ -254,7 +256,7 @@ static LPVOID mem_lock(family f, HANDLE value)
     return NULL;
 }
 
-static BOOL mem_unlock(family f, HANDLE value)
+static BOOL unlock_object(family f, HANDLE value)
 {
     win32_handle_state state;
     switch (classify(value, &state)) {
@@ -286,7 +288,7 @@ static BOOL mem_unlock(family f, HANDLE value)
 
 /* ------------------------------------------------------------------------ flags/size/handle */
 
-static UINT mem_flags(family f, HANDLE value)
+static UINT flags_of_object(family f, HANDLE value)
 {
     win32_handle_state state;
     switch (classify(value, &state)) {
@@ -310,7 +312,7 @@ static UINT mem_flags(family f, HANDLE value)
     return GMEM_INVALID_HANDLE;
 }
 
-static SIZE_T mem_size(family f, HANDLE value)
+static SIZE_T size_of_object(family f, HANDLE value)
 {
     (void)f;
     win32_handle_state state;
@@ -318,6 +320,10 @@ static SIZE_T mem_size(family f, HANDLE value)
     switch (classify(value, &state)) {
     case KIND_HANDLE:
         if (state.ptr == NULL) return 0; /* discarded */
+        if (!handle_owns(value, state.ptr)) { /* its data was freed behind its back */
+            SetLastError(ERROR_INVALID_HANDLE);
+            return 0;
+        }
         data = state.ptr;
         break;
     case KIND_FIXED:
@@ -337,7 +343,7 @@ static SIZE_T mem_size(family f, HANDLE value)
     return size;
 }
 
-static HANDLE mem_handle(family f, LPCVOID pointer)
+static HANDLE handle_of_pointer(family f, LPCVOID pointer)
 {
     win32_handle_state state;
     switch (classify(pointer, &state)) {
@@ -364,8 +370,7 @@ static HANDLE mem_handle(family f, LPCVOID pointer)
 
 /* GMEM_MODIFY: change attributes only. A Global fixed block with MOVEABLE becomes a moveable
  * object (its data moves into a block that can carry the handle); Local never converts. */
-static HANDLE mem_modify(family f, HANDLE value, value_kind kind, const win32_handle_state *state, UINT flags,
-                         const char *call)
+static HANDLE mem_modify(family f, HANDLE value, value_kind kind, const win32_handle_state *state, UINT flags)
 {
     if (kind == KIND_HANDLE) {
         uintptr_t entry = state->flags;
@@ -392,7 +397,7 @@ static HANDLE mem_modify(family f, HANDLE value, value_kind kind, const win32_ha
     }
     void *data = NULL;
     if (bytes != 0) {
-        data = data_block_new(handle, bytes, false, call);
+        data = data_block_new(handle, bytes, false);
         if (!data) {
             win32_handle_release(handle);
             SetLastError(ERROR_NOT_ENOUGH_MEMORY);
@@ -401,14 +406,13 @@ static HANDLE mem_modify(family f, HANDLE value, value_kind kind, const win32_ha
         memcpy(data, value, bytes);
     }
     (void)win32_handle_set(handle, entry | (bytes == 0 ? WIN32_HANDLE_DISCARDED : 0), data);
-    data_block_free(value, call);
+    data_block_free(value);
     return handle;
 }
 
 /* Resizing a moveable object. A locked object moves only with MOVEABLE; size 0 discards, which
  * needs MOVEABLE and no lock; a discarded object gets a fresh data block. */
-static HANDLE mem_resize_moveable(HANDLE value, const win32_handle_state *state, SIZE_T bytes, UINT flags,
-                                  const char *call)
+static HANDLE mem_resize_moveable(HANDLE value, const win32_handle_state *state, SIZE_T bytes, UINT flags)
 {
     bool zero = (flags & GMEM_ZEROINIT) != 0;
     bool moveable = (flags & GMEM_MOVEABLE) != 0;
@@ -429,11 +433,11 @@ static HANDLE mem_resize_moveable(HANDLE value, const win32_handle_state *state,
         }
         old = now.ptr;
         (void)win32_handle_set(value, now.flags | WIN32_HANDLE_DISCARDED, NULL);
-        if (handle_owns(value, old)) data_block_free(old, call);
+        if (handle_owns(value, old)) data_block_free(old);
         return value;
     }
     if (state->ptr == NULL) {
-        void *data = data_block_new(value, bytes, zero, call);
+        void *data = data_block_new(value, bytes, zero);
         if (!data) {
             SetLastError(ERROR_NOT_ENOUGH_MEMORY);
             return NULL;
@@ -445,7 +449,7 @@ static HANDLE mem_resize_moveable(HANDLE value, const win32_handle_state *state,
         SetLastError(ERROR_INVALID_HANDLE);
         return NULL;
     }
-    void *data = data_block_resize(value, state->ptr, bytes, zero, moveable || locks == 0, call);
+    void *data = data_block_resize(value, state->ptr, bytes, zero, moveable || locks == 0);
     if (!data) {
         SetLastError(ERROR_NOT_ENOUGH_MEMORY);
         return NULL;
@@ -455,7 +459,7 @@ static HANDLE mem_resize_moveable(HANDLE value, const win32_handle_state *state,
     return value;
 }
 
-static HANDLE mem_realloc(family f, HANDLE value, SIZE_T bytes, UINT flags, const char *call)
+static HANDLE realloc_object(family f, HANDLE value, SIZE_T bytes, UINT flags)
 {
     win32_handle_state state = { 0, NULL };
     value_kind kind = classify(value, &state);
@@ -471,47 +475,52 @@ static HANDLE mem_realloc(family f, HANDLE value, SIZE_T bytes, UINT flags, cons
     case KIND_FIXED:
         break;
     }
-    if (flags & GMEM_MODIFY) return mem_modify(f, value, kind, &state, flags, call);
+    if (flags & GMEM_MODIFY) return mem_modify(f, value, kind, &state, flags);
     /* Making an object discardable is an attribute change: without MODIFY it is refused. */
     if (flags & discardable_flag(f)) {
         SetLastError(ERROR_INVALID_PARAMETER);
         return NULL;
     }
-    if (kind == KIND_HANDLE) return mem_resize_moveable(value, &state, bytes, flags, call);
+    if (kind == KIND_HANDLE) return mem_resize_moveable(value, &state, bytes, flags);
 
     /* A fixed block keeps its address unless MOVEABLE allows it to move. */
     uint32_t heap_flags = (flags & GMEM_ZEROINIT) ? HEAP_ZERO_MEMORY : 0;
     if (!(flags & GMEM_MOVEABLE)) heap_flags |= HEAP_REALLOC_IN_PLACE_ONLY;
-    win32_enter(call);
     void *p = nth_heap_realloc(process_heap(), heap_flags, value, bytes);
     if (p && (heap_flags & HEAP_ZERO_MEMORY)) win32_zero_past_request(process_heap(), p, bytes);
-    win32_leave();
     if (!p) SetLastError(ERROR_NOT_ENOUGH_MEMORY);
     return p;
 }
 
 /* ------------------------------------------------------------------------- the Win32 names */
 
-HLOCAL WINAPI LocalAlloc(UINT uFlags, SIZE_T uBytes) { return mem_alloc(FAMILY_LOCAL, uFlags, uBytes, "LocalAlloc"); }
-HLOCAL WINAPI LocalReAlloc(HLOCAL hMem, SIZE_T uBytes, UINT uFlags)
-{
-    return mem_realloc(FAMILY_LOCAL, hMem, uBytes, uFlags, "LocalReAlloc");
-}
-HLOCAL WINAPI LocalFree(HLOCAL hMem) { return mem_free(FAMILY_LOCAL, hMem, "LocalFree"); }
-LPVOID WINAPI LocalLock(HLOCAL hMem) { return mem_lock(FAMILY_LOCAL, hMem); }
-BOOL WINAPI LocalUnlock(HLOCAL hMem) { return mem_unlock(FAMILY_LOCAL, hMem); }
-HLOCAL WINAPI LocalHandle(LPCVOID pMem) { return mem_handle(FAMILY_LOCAL, pMem); }
-UINT WINAPI LocalFlags(HLOCAL hMem) { return mem_flags(FAMILY_LOCAL, hMem); }
-SIZE_T WINAPI LocalSize(HLOCAL hMem) { return mem_size(FAMILY_LOCAL, hMem); }
+/* Each Win32 name runs its family's function with the name set for the native reporter, so that
+ * a report from any native call made under it names the Win32 call. */
+#define WIN32_NAME(type, name, parameters, body) \
+    type WINAPI name parameters                  \
+    {                                            \
+        win32_enter(#name);                      \
+        type result = body;                      \
+        win32_leave();                           \
+        return result;                           \
+    }
 
-HGLOBAL WINAPI GlobalAlloc(UINT uFlags, SIZE_T dwBytes) { return mem_alloc(FAMILY_GLOBAL, uFlags, dwBytes, "GlobalAlloc"); }
-HGLOBAL WINAPI GlobalReAlloc(HGLOBAL hMem, SIZE_T dwBytes, UINT uFlags)
-{
-    return mem_realloc(FAMILY_GLOBAL, hMem, dwBytes, uFlags, "GlobalReAlloc");
-}
-HGLOBAL WINAPI GlobalFree(HGLOBAL hMem) { return mem_free(FAMILY_GLOBAL, hMem, "GlobalFree"); }
-LPVOID WINAPI GlobalLock(HGLOBAL hMem) { return mem_lock(FAMILY_GLOBAL, hMem); }
-BOOL WINAPI GlobalUnlock(HGLOBAL hMem) { return mem_unlock(FAMILY_GLOBAL, hMem); }
-HGLOBAL WINAPI GlobalHandle(LPCVOID pMem) { return mem_handle(FAMILY_GLOBAL, pMem); }
-UINT WINAPI GlobalFlags(HGLOBAL hMem) { return mem_flags(FAMILY_GLOBAL, hMem); }
-SIZE_T WINAPI GlobalSize(HGLOBAL hMem) { return mem_size(FAMILY_GLOBAL, hMem); }
+WIN32_NAME(HLOCAL, LocalAlloc, (UINT uFlags, SIZE_T uBytes), alloc_object(FAMILY_LOCAL, uFlags, uBytes))
+WIN32_NAME(HLOCAL, LocalReAlloc, (HLOCAL hMem, SIZE_T uBytes, UINT uFlags),
+           realloc_object(FAMILY_LOCAL, hMem, uBytes, uFlags))
+WIN32_NAME(HLOCAL, LocalFree, (HLOCAL hMem), free_object(FAMILY_LOCAL, hMem))
+WIN32_NAME(LPVOID, LocalLock, (HLOCAL hMem), lock_object(FAMILY_LOCAL, hMem))
+WIN32_NAME(BOOL, LocalUnlock, (HLOCAL hMem), unlock_object(FAMILY_LOCAL, hMem))
+WIN32_NAME(HLOCAL, LocalHandle, (LPCVOID pMem), handle_of_pointer(FAMILY_LOCAL, pMem))
+WIN32_NAME(UINT, LocalFlags, (HLOCAL hMem), flags_of_object(FAMILY_LOCAL, hMem))
+WIN32_NAME(SIZE_T, LocalSize, (HLOCAL hMem), size_of_object(FAMILY_LOCAL, hMem))
+
+WIN32_NAME(HGLOBAL, GlobalAlloc, (UINT uFlags, SIZE_T dwBytes), alloc_object(FAMILY_GLOBAL, uFlags, dwBytes))
+WIN32_NAME(HGLOBAL, GlobalReAlloc, (HGLOBAL hMem, SIZE_T dwBytes, UINT uFlags),
+           realloc_object(FAMILY_GLOBAL, hMem, dwBytes, uFlags))
+WIN32_NAME(HGLOBAL, GlobalFree, (HGLOBAL hMem), free_object(FAMILY_GLOBAL, hMem))
+WIN32_NAME(LPVOID, GlobalLock, (HGLOBAL hMem), lock_object(FAMILY_GLOBAL, hMem))
+WIN32_NAME(BOOL, GlobalUnlock, (HGLOBAL hMem), unlock_object(FAMILY_GLOBAL, hMem))
+WIN32_NAME(HGLOBAL, GlobalHandle, (LPCVOID pMem), handle_of_pointer(FAMILY_GLOBAL, pMem))
+WIN32_NAME(UINT, GlobalFlags, (HGLOBAL hMem), flags_of_object(FAMILY_GLOBAL, hMem))
+WIN32_NAME(SIZE_T, GlobalSize, (HGLOBAL hMem), size_of_object(FAMILY_GLOBAL, hMem))

@@ -396,14 +396,66 @@ TEST(bogus_pointer_values_follow_windows_per_function) /* spec §5.3-5.9 (0xDEAD
     CHECK_EQ(GetLastError(), ERROR_NOACCESS);
 }
 
+/* The report of a misuse names the Win32 call, and its error. */
+static const char *named_call;
+static nth_error named_error;
+static int named_reports;
+static void name_report(const nth_report *report, void *context)
+{
+    (void)context;
+    if (named_reports++ == 0) named_call = report->call, named_error = report->error;
+}
+static void catch_named_reports(void)
+{
+    named_reports = 0;
+    named_call = NULL;
+    nth_set_report_handler(name_report, NULL);
+}
+
 TEST(double_free_of_fixed_memory_returns_the_pointer) /* spec §5.3 (32-bit Windows; 64-bit crashes) */
 {
     void *p = GlobalAlloc(GMEM_FIXED, 64);
     REQUIRE(p != NULL);
     CHECK(GlobalFree(p) == NULL);
     prime();
+    catch_named_reports();
     CHECK(GlobalFree(p) == p);
     CHECK_EQ(GetLastError(), ERROR_INVALID_HANDLE);
+    CHECK_EQ(named_reports, 1); /* reported, as HeapFree would */
+    CHECK(named_call && strcmp(named_call, "GlobalFree") == 0);
+    CHECK_EQ(named_error, NTH_ERR_DOUBLE_FREE);
+    quiet_reports();
+    CHECK(HeapValidate(GetProcessHeap(), 0, NULL));
+}
+
+/* A freed handle's slot holds the free-list link, in the word in front of the handle, which the
+ * program can still write through it: a link that names no free slot is reported by the
+ * allocation that meets it and never followed (no slot handed out twice, nothing written
+ * outside the table). */
+TEST(a_freed_handles_overwritten_link_is_reported_never_followed)
+{
+    HLOCAL live = LocalAlloc(LMEM_MOVEABLE, 10);
+    REQUIRE(live != NULL);
+    uintptr_t on_stack = 3;
+    const uintptr_t links[] = {(uintptr_t)0x4141414141414140ull, (uintptr_t)live - sizeof(void *),
+                               (uintptr_t)&on_stack - sizeof(void *)};
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        HLOCAL h = LocalAlloc(LMEM_MOVEABLE, 10);
+        REQUIRE(h != NULL);
+        CHECK(LocalFree(h) == NULL); /* its slot heads the free list */
+        *(uintptr_t *)((char *)h - sizeof(void *)) = links[i];
+        catch_named_reports();
+        HLOCAL first = LocalAlloc(LMEM_MOVEABLE, 10), second = LocalAlloc(LMEM_MOVEABLE, 10);
+        CHECK(first == h); /* the slot itself was free */
+        CHECK(second != NULL && second != live && second != first);
+        CHECK_EQ(named_reports, 1);
+        CHECK(named_call && strcmp(named_call, "LocalAlloc") == 0);
+        CHECK_EQ(named_error, NTH_ERR_CORRUPT);
+        quiet_reports();
+        CHECK_EQ(on_stack, 3);
+        CHECK(LocalFree(first) == NULL && LocalFree(second) == NULL);
+    }
+    CHECK(LocalFree(live) == NULL);
     CHECK(HeapValidate(GetProcessHeap(), 0, NULL));
 }
 
@@ -705,11 +757,36 @@ TEST(a_handle_does_not_free_or_move_a_block_that_is_no_longer_its_own)
     CHECK(LocalLock(h) == NULL); /* never another owner's block */
     CHECK_EQ(GetLastError(), ERROR_INVALID_HANDLE);
     CHECK(LocalReAlloc(h, 5000, LMEM_MOVEABLE) == NULL);
-    CHECK(LocalFree(h) == NULL);
+    prime();
+    CHECK_EQ(LocalSize(h), 0); /* not the other block's size */
+    CHECK_EQ(GetLastError(), ERROR_INVALID_HANDLE);
+    prime();
+    CHECK(LocalFree(h) == h); /* refused: the handle goes, the block stays */
+    CHECK_EQ(GetLastError(), ERROR_INVALID_HANDLE);
+    CHECK_EQ(LocalFlags(h), LMEM_INVALID_HANDLE);
     CHECK_EQ(HeapSize(process, 0, other), 100);
     CHECK(all_bytes(other, 0x5A, 100));
     CHECK(HeapFree(process, 0, other));
     CHECK(HeapValidate(process, 0, NULL));
+}
+
+/* The same sequence with termination on corruption: a dangling handle is no corruption of the
+ * heap, so the handle's calls refuse it without a report, and nothing terminates. */
+static void dangling_handle_under_termination(void)
+{
+    if (!HeapSetInformation(NULL, HeapEnableTerminationOnCorruption, NULL, 0)) _exit(2);
+    HLOCAL h = LocalAlloc(LMEM_MOVEABLE, 100);
+    if (!h || !HeapFree(GetProcessHeap(), 0, *(void **)h)) _exit(3);
+    if (LocalLock(h) != NULL || LocalSize(h) != 0 || LocalReAlloc(h, 10, LMEM_MOVEABLE) != NULL) _exit(4);
+    if (LocalFree(h) != h || GetLastError() != ERROR_INVALID_HANDLE) _exit(5);
+    printf("survived\n");
+}
+
+TEST(a_dangling_handle_is_refused_without_terminating)
+{
+    char out[64];
+    CHECK_EQ(capture_child(dangling_handle_under_termination, out, sizeof out), 0);
+    CHECK(strstr(out, "survived") != NULL);
 }
 
 /* ------------------------------------------------------------------------- threads */
@@ -781,6 +858,8 @@ int main(int argc, char **argv)
     RUN(free_of_a_moveable_data_pointer_frees_the_whole_object);
     RUN(the_handle_table_is_no_heap_block);
     RUN(a_handle_does_not_free_or_move_a_block_that_is_no_longer_its_own);
+    RUN(a_freed_handles_overwritten_link_is_reported_never_followed);
+    RUN(a_dangling_handle_is_refused_without_terminating);
     RUN(moveable_memory_is_thread_safe);
     return harness_finish(argv[0]);
 }
