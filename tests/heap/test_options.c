@@ -165,6 +165,34 @@ TEST(environment_is_parsed_with_warnings)
     CHECK(strstr(out, "decommit_total_free: value must be a number") != NULL);
 }
 
+/* A pair without '=' (or an empty one) is reported and skipped: the pairs after it still apply. */
+TEST(a_pair_without_a_value_does_not_stop_the_others)
+{
+    char out[4096];
+    run_with_options("bogus,lfh=0,,decommit_free_block=5", out, sizeof out);
+    CHECK(strstr(out, "lfh=0\n") != NULL);
+    CHECK(strstr(out, "decommit_free_block=5\n") != NULL);
+    CHECK(strstr(out, "expected name=value, found \"bogus\"") != NULL);
+}
+
+/* Numbers are decimal or 0x hex, unsigned, of at most 64 bits: anything else keeps the default
+ * with a warning (it used to saturate, read 010 as octal, and accept a sign or a space). */
+TEST(values_are_decimal_or_hex_and_fit_64_bits)
+{
+    static const char *const refused[] = {"99999999999999999999999", "0x1FFFFFFFFFFFFFFFF", "+7", " 7", "-1", "0x",
+                                          "7 "};
+    char options[128], out[4096];
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        snprintf(options, sizeof options, "decommit_free_block=%s", refused[i]);
+        run_with_options(options, out, sizeof out);
+        CHECK(strstr(out, "decommit_free_block=262144\n") != NULL);
+        CHECK(strstr(out, "decommit_free_block: value must be a number") != NULL);
+    }
+    run_with_options("decommit_free_block=010,decommit_total_free=0xFFFFFFFFFFFFFFFF", out, sizeof out);
+    CHECK(strstr(out, "decommit_free_block=10\n") != NULL);
+    CHECK(strstr(out, "decommit_total_free=18446744073709551615\n") != NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--print-readme-table") == 0) {
@@ -178,5 +206,7 @@ int main(int argc, char **argv)
     RUN(validate_at_exit_is_process_wide);
     RUN(process_setting_reaches_every_heap);
     RUN(environment_is_parsed_with_warnings);
+    RUN(a_pair_without_a_value_does_not_stop_the_others);
+    RUN(values_are_decimal_or_hex_and_fit_64_bits);
     return harness_finish(argv[0]);
 }
