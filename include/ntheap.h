@@ -392,7 +392,8 @@ NTH_API void nth_set_call_name(const char *call);
  * corruption). Sets the last error to NTH_ERR_CORRUPT. */
 NTH_API void nth_report_layer_damage(nth_heap *heap, const void *address, const char *expected, const char *found);
 
-/* GENERATE_EXCEPTIONS: Linux has no structured exceptions. A failing call on a heap or call with
+/* GENERATE_EXCEPTIONS: Linux has no structured exceptions. A failing allocation or reallocation
+ * (as on Windows: free, size and the rest fail with their ordinary value) on a heap or call with
  * NTH_GENERATE_EXCEPTIONS invokes this handler with the Windows status code (0xC0000017
  * STATUS_NO_MEMORY, 0xC0000005 STATUS_ACCESS_VIOLATION, 0xC0000374 STATUS_HEAP_CORRUPTION); the
  * default handler raises SIGSEGV for access violations and SIGABRT otherwise. If the handler
