@@ -18,6 +18,10 @@
  *   - A bad pointer (wild, interior, on the stack, from another heap, already freed) is never
  *     followed: the call fails with an error and the misuse goes to the reporter (see
  *     nth_set_report_handler), or terminates the process if the heap asks for that.
+ *   - That promise is about blocks. The caller's own structures and buffers (a walk entry, the
+ *     statistics, a list to fill, a name) are the caller's to give right, as with any C library:
+ *     NULL is refused (NTH_ERR_INVALID_PARAMETER) where a call needs one, any other pointer is
+ *     used as given.
  *   - Heaps are thread-safe unless created with NTH_NO_SERIALIZE.
  *
  * Flag values are Windows' HEAP_* values, so the Win32 layer passes them through unchanged.

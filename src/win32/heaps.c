@@ -162,8 +162,15 @@ DWORD WINAPI GetProcessHeaps(DWORD NumberOfHeaps, PHANDLE ProcessHeaps)
     }
     size_t total = nth_heap_list(list, NumberOfHeaps);
     size_t stored = total < NumberOfHeaps ? total : NumberOfHeaps;
-    for (size_t i = 0; i < stored; i++) ProcessHeaps[i] = list[i];
+    /* A HANDLE and a heap pointer are the same bytes; copied through the kernel, so a wild or
+     * read-only array is refused, not faulted on. */
+    _Static_assert(sizeof(HANDLE) == sizeof(nth_heap *), "a heap handle is the heap's address");
+    bool written = stored == 0 || win32_write_caller(ProcessHeaps, list, stored * sizeof(HANDLE));
     if (list != small) free(list);
+    if (!written) {
+        SetLastError(ERROR_NOACCESS);
+        return 0;
+    }
     if (total == 0) SetLastError(ERROR_NOT_ENOUGH_MEMORY);
     return (DWORD)total;
 }

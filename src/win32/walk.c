@@ -159,10 +159,24 @@ static void entry_from_native(HANDLE heap, const nth_walk_entry *n, PROCESS_HEAP
     entry->Block.dwReserved[2] = walk_check_word(n->data, n->flags, n->region_index);
 }
 
+/* The entry this thread last found to be readable and writable memory. A walk hands the same
+ * entry back at every step, so it is checked through the kernel once per walk, not per step. */
+static _Thread_local const PROCESS_HEAP_ENTRY *entry_checked;
+
+static bool entry_accessible(LPPROCESS_HEAP_ENTRY entry)
+{
+    if (entry == entry_checked) return true;
+    PROCESS_HEAP_ENTRY copy;
+    if (!entry || !win32_read_caller(&copy, entry, sizeof copy) || !win32_write_caller(entry, &copy, sizeof copy))
+        return false;
+    entry_checked = entry;
+    return true;
+}
+
 BOOL WINAPI HeapWalk(HANDLE hHeap, LPPROCESS_HEAP_ENTRY lpEntry)
 {
     if (!win32_check_heap(hHeap)) return FALSE;
-    if (lpEntry == NULL) {
+    if (!entry_accessible(lpEntry)) { /* NULL, or a wild entry: refused, not faulted on */
         SetLastError(ERROR_NOACCESS);
         return FALSE;
     }
@@ -191,11 +205,13 @@ BOOL WINAPI HeapSummary(HANDLE hHeap, DWORD dwFlags, LPHEAP_SUMMARY lpSummary)
 {
     (void)dwFlags;
     if (!win32_check_heap(hHeap)) return FALSE;
-    if (lpSummary == NULL) {
+    /* The summary is read and written through the kernel: a wild one is refused, not faulted on. */
+    HEAP_SUMMARY summary;
+    if (lpSummary == NULL || !win32_read_caller(&summary.cb, &lpSummary->cb, sizeof summary.cb)) {
         SetLastError(ERROR_NOACCESS);
         return FALSE;
     }
-    if (lpSummary->cb != sizeof(HEAP_SUMMARY)) {
+    if (summary.cb != sizeof(HEAP_SUMMARY)) {
         SetLastError(ERROR_INVALID_PARAMETER);
         return FALSE;
     }
@@ -204,11 +220,15 @@ BOOL WINAPI HeapSummary(HANDLE hHeap, DWORD dwFlags, LPHEAP_SUMMARY lpSummary)
         win32_fail_from_native(nth_last_error(), NULL);
         return FALSE;
     }
-    lpSummary->cbAllocated = stats.busy_bytes;
-    lpSummary->cbCommitted = stats.committed;
-    lpSummary->cbReserved = stats.reserved;
+    summary.cbAllocated = stats.busy_bytes;
+    summary.cbCommitted = stats.committed;
+    summary.cbReserved = stats.reserved;
     /* Windows does not say what cbMaxReserve holds; a fixed heap can never reserve more than it
      * has, and a growable one reports what it holds now. */
-    lpSummary->cbMaxReserve = stats.reserved;
+    summary.cbMaxReserve = stats.reserved;
+    if (!win32_write_caller(lpSummary, &summary, sizeof summary)) {
+        SetLastError(ERROR_NOACCESS);
+        return FALSE;
+    }
     return TRUE;
 }

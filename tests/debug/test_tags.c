@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <wchar.h>
 
 #include "harness/harness.h"
@@ -257,6 +258,21 @@ TEST(win32_tags)
     CHECK_EQ(HeapCreateTagsW(heap, 0, NULL, L"\0"), 0);
     CHECK_EQ(GetLastError(), ERROR_INVALID_PARAMETER);
     CHECK_EQ(HeapCreateTagsW(heap, 0, NULL, L"THIRD\0"), HEAP_MAKE_TAG_FLAGS(0, 3));
+    /* Strings and structures that are not readable / writable memory fail with ERROR_NOACCESS,
+     * without a fault and without a tag made. */
+    void *gone = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(gone != MAP_FAILED);
+    munmap(gone, 4096);
+    SetLastError(0);
+    CHECK_EQ(HeapCreateTagsW(heap, 0, NULL, gone), 0);
+    CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+    SetLastError(0);
+    CHECK_EQ(HeapCreateTagsW(heap, 0, gone, L"FOURTH\0"), 0);
+    CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+    SetLastError(0);
+    CHECK(HeapQueryTagW(heap, 0, 1, FALSE, gone) == NULL);
+    CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+    CHECK(HeapQueryTagW(heap, 0, 4, FALSE, &info) == NULL); /* no fourth tag */
     CHECK(HeapDestroy(heap));
 }
 

@@ -6,6 +6,8 @@
  */
 #include "win32_test.h"
 
+#include <sys/mman.h>
+
 #define MAX_ENTRIES 4096
 static PROCESS_HEAP_ENTRY entries[MAX_ENTRIES];
 
@@ -475,6 +477,53 @@ TEST(summary_counts_live_requested_bytes) /* spec §4.11 (0x100, 0x200, 0x60000;
     CHECK(HeapDestroy(h));
 }
 
+/* ------------------------------------------------------- the caller's structures */
+
+/* A page that was mapped and is no longer, and a read-only one. */
+static void *gone_page(void)
+{
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    munmap(p, 4096);
+    return p;
+}
+
+static void *read_only_page(void)
+{
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    ((HEAP_SUMMARY *)p)->cb = sizeof(HEAP_SUMMARY); /* a summary that is right but for being read-only */
+    mprotect(p, 4096, PROT_READ);
+    return p;
+}
+
+/* The structures these calls fill are read and written through the kernel: one that is not
+ * writable memory fails the call with ERROR_NOACCESS instead of faulting in it. */
+TEST(wild_structures_to_fill_are_refused_with_noaccess)
+{
+    void *read_only = read_only_page(), *gone = gone_page();
+    REQUIRE(gone && read_only);
+    HANDLE h = HeapCreate(0, 0, 0);
+    REQUIRE(h != NULL);
+    void *targets[] = {gone, read_only};
+    for (size_t i = 0; i < 2; i++) {
+        prime();
+        CHECK(!HeapWalk(h, targets[i]));
+        CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+        prime();
+        CHECK(!HeapSummary(h, 0, targets[i]));
+        CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+        prime();
+        CHECK_EQ(GetProcessHeaps(4, targets[i]), 0);
+        CHECK_EQ(GetLastError(), ERROR_NOACCESS);
+    }
+    /* A good entry after a refused one walks as ever. */
+    PROCESS_HEAP_ENTRY e = {0};
+    CHECK(HeapWalk(h, &e) && (e.wFlags & PROCESS_HEAP_REGION));
+    CHECK(HeapDestroy(h));
+    munmap(read_only, 4096);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -496,5 +545,6 @@ int main(int argc, char **argv)
     RUN(walk_does_not_mark_blocks_of_private_heaps_moveable);
     RUN(summary_rejects_a_wrong_cb);
     RUN(summary_counts_live_requested_bytes);
+    RUN(wild_structures_to_fill_are_refused_with_noaccess);
     return harness_finish(argv[0]);
 }
