@@ -1,7 +1,7 @@
 /*
  * heap_check.c — every rule one heap of a file must follow (nth_pst_heap_check): the HN
  * rules, the bClientSig its node's NID type requires, and for a PC or a TC that it opens with
- * every value resolved. Shared by nth_pst_validate and the per-heap listings of the CLI, so
+ * every value resolved (and, for a PC, that each value's bytes fit its type). Shared by nth_pst_validate and the per-heap listings of the CLI, so
  * both give the same verdict.
  */
 #include "internal.h"
@@ -25,6 +25,26 @@ static void relay(void *ctx, const nth_pst_error *e, bool hint)
     if (c->fn) c->fn(c->ctx, e, hint);
 }
 
+/* Every value of an open PC has bytes its type allows (a reader that trusted the type would
+ * read past them, or misread them). */
+static void check_values(const nth_pst_pc *pc, uint64_t at, count_ctx *c)
+{
+    nth_pst_error e;
+    for (size_t i = 0; i < nth_pst_pc_count(pc); i++) {
+        const nth_pst_prop *p = nth_pst_pc_at(pc, i);
+        size_t expected;
+        const char *fault = pst_value_fault(p->type, p->data, p->size, &expected);
+        if (!fault) continue;
+        if (expected)
+            pst_fail(&e, NTH_PST_E_CORRUPT, "PC", at, "property 0x%04X of type 0x%04X: %s (%zu bytes, not %zu)", p->id,
+                     p->type, fault, p->size, expected);
+        else
+            pst_fail(&e, NTH_PST_E_CORRUPT, "PC", at, "property 0x%04X of type 0x%04X: %s (%zu bytes)", p->id, p->type,
+                     fault, p->size);
+        relay(c, &e, false);
+    }
+}
+
 size_t nth_pst_heap_check(nth_pst_file *file, const nth_pst_node_ref *ref, const nth_pst_hn *hn,
                           nth_pst_problem_fn fn, void *ctx)
 {
@@ -45,10 +65,12 @@ size_t nth_pst_heap_check(nth_pst_file *file, const nth_pst_node_ref *ref, const
     }
     if (sig == NTH_PST_CLIENT_PC) {
         nth_pst_pc *pc;
-        if (pst_pc_open_hn(file, &ref->node, hn, &pc, &e))
+        if (pst_pc_open_hn(file, &ref->node, hn, &pc, &e)) {
             relay(&c, &e, false);
-        else
+        } else {
+            check_values(pc, at, &c);
             nth_pst_pc_close(pc);
+        }
     } else if (sig == NTH_PST_CLIENT_TC) {
         nth_pst_tc *tc;
         if (pst_tc_open_hn(file, &ref->node, hn, &tc, &e))

@@ -64,6 +64,21 @@ size_t nth_pst_type_size(uint16_t type)
     return t ? t->size : 0;
 }
 
+const char *pst_value_fault(uint16_t type, const uint8_t *data, size_t size, size_t *expected)
+{
+    const type_row *t = find_type(type);
+    *expected = t ? t->size : 0;
+    if (!t) return "a property type MS-PST does not define";
+    if (t->size && size != t->size) return "a value of another size than its type's";
+    if (type & NTH_PST_PT_MV) {
+        nth_pst_prop p = {.type = type, .data = data, .size = size};
+        size_t count;
+        if (nth_pst_prop_mv_count(&p, &count) != NTH_PST_OK)
+            return "a multi-valued value whose count or offsets do not fit its bytes";
+    }
+    return NULL;
+}
+
 typedef struct tag_row {
     uint16_t id;
     const char *name;

@@ -13,6 +13,8 @@
  *                     type requires; every heap passes nth_pst_hn_validate; a PC opens with
  *                     every value resolved; a TC opens (TCINFO, columns, rows, row index,
  *                     cells)
+ *     5 placement     every BT page and block lies past the header and on no AMap or PMap page;
+ *                     bidNextB is above every block's BID
  *     5 AMap/PMap     when ROOT.fAMapValid is set: every AMap page's trailer and CRC, and every
  *                     BT page and block in use lies in bytes the AMap marks allocated; PMap
  *                     page trailers where the file holds them; no two pages or blocks in use
@@ -44,6 +46,7 @@ typedef struct vctx {
     extent *ext;       /* pages and blocks in use, for the AMap check */
     size_t next, cext;
     bool ext_oom;
+    uint64_t top_block_bid; /* the highest block BID in the BBT (its two flag bits cleared) */
 } vctx;
 
 /* Hash of a message without its " (referred to by ...)" tail: the same damage reached from
@@ -94,6 +97,7 @@ static int on_block(void *ctx, const nth_pst_block_entry *be)
     const pst_layout *L = &v->f->lay;
     uint64_t total = ((uint64_t)be->cb + L->block_trailer + PST_BLOCK_ALIGN - 1) & ~(uint64_t)(PST_BLOCK_ALIGN - 1);
     add_extent(v, be->ib, total, be->bid, false);
+    if ((be->bid & ~(uint64_t)3) > v->top_block_bid) v->top_block_bid = be->bid & ~(uint64_t)3;
     pst_block b;
     nth_pst_error e;
     if (pst_block_get(v->f, be->bid, &b, &e)) {
@@ -261,6 +265,50 @@ static bool read_map_page(vctx *v, uint64_t ib, uint8_t ptype, const char *name,
     return true;
 }
 
+/* The first map page of the series (first, first + span, ...) that shares bytes with x, or 0.
+ * The spans are far larger than a page or block, so at most two pages can be near x. */
+static uint64_t map_page_under(const extent *x, uint64_t first, uint64_t span)
+{
+    uint64_t page = x->ib < first ? first : first + (x->ib - first) / span * span;
+    for (int n = 0; n < 2; n++, page += span)
+        if (page < x->ib + x->size && page + PST_PAGE_SIZE > x->ib) return page;
+    return 0;
+}
+
+/* Every page and block in use lies past the header (whose last part is the DList page) and on
+ * no AMap or PMap page. An AMap marks its own page and the PMap's allocated, so the AMap check
+ * alone passes a block written over one of them, or over the header, which no AMap covers. */
+static void check_placement(vctx *v)
+{
+    nth_pst_error e;
+    for (size_t i = 0; i < v->next; i++) {
+        const extent *x = &v->ext[i];
+        if (x->ib > UINT64_MAX - x->size) continue; /* past any file: its read failed already */
+        uint64_t map = 0;
+        const char *where = x->ib < PST_AMAP_FIRST                                          ? "the file header"
+                            : (map = map_page_under(x, PST_AMAP_FIRST, PST_AMAP_SPAN)) != 0 ? "an AMap page"
+                            : (map = map_page_under(x, PST_PMAP_FIRST, PST_PMAP_SPAN)) != 0 ? "a PMap page"
+                                                                                             : NULL;
+        if (!where) continue;
+        pst_fail(&e, NTH_PST_E_CORRUPT, x->page ? "BT page" : "block", x->ib, "%s 0x%llx at 0x%llx lies in %s (0x%llx)",
+                 x->page ? "page" : "block", (unsigned long long)(x->page ? x->ib : x->bid), (unsigned long long)x->ib,
+                 where, (unsigned long long)(x->ib < PST_AMAP_FIRST ? 0 : map));
+        finding(v, NULL, &e, false);
+    }
+}
+
+/* bidNextB is above every block's BID: the writer gives it to its next new block. */
+static void check_next_block_bid(vctx *v)
+{
+    uint64_t next = v->f->info.bid_next_block & ~(uint64_t)3;
+    if (v->r->blocks == 0 || next > v->top_block_bid) return;
+    nth_pst_error e;
+    pst_fail(&e, NTH_PST_E_CORRUPT, "HEADER", NTH_PST_NO_OFFSET,
+             "bidNextB 0x%llx is not above every block's BID (0x%llx is in use): a new block would take a "
+             "BID in use", (unsigned long long)v->f->info.bid_next_block, (unsigned long long)v->top_block_bid);
+    finding(v, NULL, &e, false);
+}
+
 /* Two pages or blocks in use never share bytes (the extents are sorted by offset). */
 static void check_overlaps(vctx *v)
 {
@@ -357,6 +405,8 @@ nth_pst_status nth_pst_validate(nth_pst_file *file, nth_pst_finding_fn fn, void 
                  "validation stopped early: the work budget for a file of this size ran out");
         finding(&v, NULL, &e, false);
     } else {
+        if (!v.ext_oom) check_placement(&v);
+        check_next_block_bid(&v);
         check_maps(&v);
         pst_check_refs(file, on_sink, &v);
         nth_pst_node map;

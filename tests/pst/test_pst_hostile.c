@@ -10,6 +10,9 @@
  *     bad_bsig     the root folder's heap with bSig 0x00: still listed, reported
  *     wrong_client the root folder's heap carrying the TC signature: reported
  *     amap_hole    the AMap bits of a block in use cleared (page CRC fixed): reported
+ *     block_in_header  a data block moved into the header area, below the first AMap page
+ *     stale_next_bid   the header's bidNextB below the BIDs in use
+ *     value_size   a 16-byte binary value of the message store's PC retyped PtypInteger64
  *
  * With "--write DIR" the program writes the crafted files to DIR (used by pst_hostile.sh for
  * the CLI under time and memory limits, and by the fuzz smoke run as seeds) and exits.
@@ -284,6 +287,79 @@ static image craft_amap_hole(void)
     return im;
 }
 
+/* The root folder's data block moved to 0x1000, inside the header area no AMap covers (its BBT
+ * entry follows it, CRCs fixed): every block is still found and reads well. */
+static image craft_block_in_header(void)
+{
+    image im = load();
+    finder fd;
+    scan(&im, &fd);
+    const nth_pst_node *n = node_of(&fd, 0x122);
+    const nth_pst_block_entry *b = n ? block_of(&fd, n->bid_data) : NULL;
+    if (!b || (b->bid & 2) || block_total(b->cb) > 0x1000) {
+        free(im.d);
+        im.d = NULL;
+        return im;
+    }
+    uint8_t copy[8192];
+    memcpy(copy, im.d + b->ib, b->cb);
+    nth_pst_permute_decode(copy, b->cb);
+    put_block(&im, 0x1000, b->bid, copy, b->cb);
+    wr(im.d + b->ib_entry + W, 0x1000, W); /* the BBTENTRY's BREF.ib */
+    fix_page(&im, b->ib_entry);
+    return im;
+}
+
+/* The header's bidNextB set below the BIDs in use (dwCRCFull fixed): a writer would reuse one. */
+static image craft_stale_next_bid(void)
+{
+    image im = load();
+    wr(im.d + 516, 0x8, W);
+    wr(im.d + 524, nth_pst_crc(0, im.d + 8, 516), 4);
+    return im;
+}
+
+/* In the message store's PC, a 16-byte binary value (its record key) retyped PtypInteger64
+ * (8 bytes): the leaf's record is found through the HN page map and the BTH header, then the
+ * block is re-sealed. */
+static image craft_value_size(void)
+{
+    image im = load();
+    finder fd;
+    scan(&im, &fd);
+    const nth_pst_node *n = node_of(&fd, 0x21);
+    const nth_pst_block_entry *b = n ? block_of(&fd, n->bid_data) : NULL;
+    bool done = false;
+    uint8_t d[8192];
+    if (b && !(b->bid & 2) && b->cb <= sizeof d) {
+        memcpy(d, im.d + b->ib, b->cb);
+        nth_pst_permute_decode(d, b->cb);
+        const uint8_t *map = d + rd(d, 2);
+        /* HID h (page 0) is allocation (h >> 5): bytes [rgibAlloc[i-1], rgibAlloc[i]) */
+#define ALLOC_AT(hid) (d + rd(map + 4 + 2 * ((((hid) >> 5) & 0x7FF) - 1), 2))
+#define ALLOC_SIZE(hid) (rd(map + 4 + 2 * (((hid) >> 5) & 0x7FF), 2) - rd(map + 4 + 2 * ((((hid) >> 5) & 0x7FF) - 1), 2))
+        const uint8_t *bth = ALLOC_AT(rd(d + 4, 4));
+        uint32_t leaf = (uint32_t)rd(bth + 4, 4);
+        uint8_t *rec = (uint8_t *)ALLOC_AT(leaf);
+        for (size_t k = 0; bth[3] == 0 && k < ALLOC_SIZE(leaf) / 8 && !done; k++) {
+            uint32_t hnid = (uint32_t)rd(rec + 8 * k + 4, 4);
+            if (rd(rec + 8 * k + 2, 2) == 0x0102 && (hnid & 0x1F) == 0 && ALLOC_SIZE(hnid) == 16) {
+                wr(rec + 8 * k + 2, 0x0014, 2);
+                done = true;
+            }
+        }
+#undef ALLOC_AT
+#undef ALLOC_SIZE
+    }
+    if (!done) {
+        free(im.d);
+        im.d = NULL;
+        return im;
+    }
+    put_block(&im, b->ib, b->bid, d, b->cb);
+    return im;
+}
+
 typedef struct craft {
     const char *name;
     image (*make)(void);
@@ -297,6 +373,9 @@ static const craft crafts[] = {
     {"bad_bsig", craft_bad_bsig, "bSig 0x00 is not 0xEC, yet node type NORMAL_FOLDER"},
     {"wrong_client", craft_wrong_client, "bClientSig 0x7C (TC), but NORMAL_FOLDER"},
     {"amap_hole", craft_amap_hole, "marked free"},
+    {"block_in_header", craft_block_in_header, "lies in the file header"},
+    {"stale_next_bid", craft_stale_next_bid, "bidNextB 0x8 is not above every block's BID"},
+    {"value_size", craft_value_size, "of type 0x0014: a value of another size than its type's (16 bytes, not 8)"},
 };
 #define NCRAFTS (sizeof crafts / sizeof crafts[0])
 

@@ -363,6 +363,38 @@ TEST(a_value_past_one_xblock_is_refused)
     unlink(path);
 }
 
+/* A value whose bytes its type cannot have is refused, the file unchanged: validate would
+ * refuse the file that held it. */
+TEST(a_value_of_the_wrong_size_for_its_type_is_refused)
+{
+    char path[] = "/tmp/nth-pst-sub-XXXXXX";
+    REQUIRE(copy_to(UNICODE_SAMPLE, path));
+    size_t before_size, after_size;
+    uint8_t *before = slurp(path, &before_size);
+    REQUIRE(before);
+    static const uint8_t bytes[16] = {0xFF, 0xFF, 0xFF, 0xFF};
+    static const struct {
+        uint16_t type;
+        size_t size;
+        const char *why;
+    } wrong[] = {
+        {NTH_PST_PT_INT64, 3, "another size than its type's (3 bytes, not 8)"},
+        {0x0048, 1, "another size than its type's (1 bytes, not 16)"},
+        {0x101F, 4, "count or offsets do not fit"}, /* ulCount 0xFFFFFFFF in 4 bytes */
+        {0x7777, 4, "does not define"},
+    };
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        nth_pst_error e;
+        CHECK(nth_pst_set_property(path, FOLDER, 0x6666, wrong[i].type, bytes, wrong[i].size, &e) == NTH_PST_E_INVALID);
+        CHECK(strstr(e.message, wrong[i].why) != NULL);
+    }
+    uint8_t *after = slurp(path, &after_size);
+    CHECK(after && after_size == before_size && memcmp(before, after, before_size) == 0);
+    free(after);
+    free(before);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -373,5 +405,6 @@ int main(int argc, char **argv)
     RUN(a_shared_subnode_tree_is_copied_on_write);
     RUN(many_subnodes_are_written_under_an_siblock);
     RUN(a_value_past_one_xblock_is_refused);
+    RUN(a_value_of_the_wrong_size_for_its_type_is_refused);
     return harness_finish(argv[0]);
 }
