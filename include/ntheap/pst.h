@@ -17,6 +17,10 @@
  *     page when the data did not come from a file).
  *   - Every read of file or heap bytes is bounds-checked: corrupt input gives an error, never a
  *     crash or a read outside a buffer.
+ *   - That promise is about the file. Arguments are the caller's to give right, as with any C
+ *     library: the calls that open or edit a file by path refuse a NULL path or handle to fill
+ *     (NTH_PST_E_INVALID); elsewhere NULL is allowed only where a function says so (`err`, the
+ *     close functions), and a nth_pst_prop the caller builds must describe bytes it owns.
  *   - Handles are opaque. Pointers returned into a handle's data stay valid until the handle is
  *     closed or, for an HN, until the next write to it.
  *   - Numbers on disk are little-endian; values returned here are host integers.

@@ -182,6 +182,7 @@ static nth_pst_status finish_open(nth_pst_file *f, nth_pst_file **out, nth_pst_e
 
 nth_pst_status nth_pst_open(const char *path, nth_pst_file **out, nth_pst_error *err)
 {
+    if (!path || !out) return pst_fail(err, NTH_PST_E_INVALID, NULL, NTH_PST_NO_OFFSET, "no path or no handle to fill");
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -206,6 +207,8 @@ nth_pst_status nth_pst_open(const char *path, nth_pst_file **out, nth_pst_error 
 nth_pst_status nth_pst_open_memory(const void *data, size_t size, nth_pst_file **out,
                                    nth_pst_error *err)
 {
+    if ((!data && size) || !out)
+        return pst_fail(err, NTH_PST_E_INVALID, NULL, NTH_PST_NO_OFFSET, "no bytes or no handle to fill");
     *out = NULL;
     nth_pst_file *f = calloc(1, sizeof *f);
     if (!f) return pst_fail(err, NTH_PST_E_NO_MEMORY, NULL, NTH_PST_NO_OFFSET, "out of memory");

@@ -235,6 +235,7 @@ nth_pst_status pst_heap_verify(nth_pst_file *f, uint32_t nid, const nth_pst_hn *
 nth_pst_status pst_image_open(const char *path, nth_pst_file **out, unsigned *mode,
                               nth_pst_error *err)
 {
+    if (!path) return pst_fail(err, NTH_PST_E_INVALID, NULL, NTH_PST_NO_OFFSET, "no path");
     uint8_t *image = NULL;
     size_t image_size = 0;
     mode_t m = 0600;

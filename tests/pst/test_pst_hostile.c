@@ -566,6 +566,18 @@ TEST(a_work_limit_bounds_repeated_reads)
     nth_pst_close(f);
 }
 
+/* The calls that take a file by path or bytes refuse a NULL one, or a NULL handle to fill. */
+TEST(null_paths_bytes_and_handles_are_refused)
+{
+    nth_pst_file *f = NULL;
+    nth_pst_error e;
+    CHECK(nth_pst_open(NULL, &f, &e) == NTH_PST_E_INVALID && f == NULL);
+    CHECK(nth_pst_open(SAMPLE, NULL, &e) == NTH_PST_E_INVALID);
+    CHECK(nth_pst_open_memory(NULL, 512, &f, &e) == NTH_PST_E_INVALID && f == NULL);
+    CHECK(nth_pst_open_memory("x", 1, NULL, NULL) == NTH_PST_E_INVALID);
+    CHECK(nth_pst_set_property(NULL, 0x122, 0x6666, NTH_PST_PT_INT32, "abcd", 4, &e) == NTH_PST_E_INVALID);
+}
+
 static int write_all(const char *dir)
 {
     for (size_t i = 0; i <= NCRAFTS; i++) {
@@ -591,5 +603,6 @@ int main(int argc, char **argv)
     RUN(nids_are_decimal_or_hex_and_malformed_paths_fail);
     RUN(missing_blocks_name_who_referred_to_them);
     RUN(a_work_limit_bounds_repeated_reads);
+    RUN(null_paths_bytes_and_handles_are_refused);
     return harness_finish(argv[0]);
 }
