@@ -370,7 +370,7 @@ static HANDLE handle_of_pointer(family f, LPCVOID pointer)
 
 /* GMEM_MODIFY: change attributes only. A Global fixed block with MOVEABLE becomes a moveable
  * object (its data moves into a block that can carry the handle); Local never converts. */
-static HANDLE mem_modify(family f, HANDLE value, value_kind kind, const win32_handle_state *state, UINT flags)
+static HANDLE modify_object(family f, HANDLE value, value_kind kind, const win32_handle_state *state, UINT flags)
 {
     if (kind == KIND_HANDLE) {
         uintptr_t entry = state->flags;
@@ -412,7 +412,7 @@ static HANDLE mem_modify(family f, HANDLE value, value_kind kind, const win32_ha
 
 /* Resizing a moveable object. A locked object moves only with MOVEABLE; size 0 discards, which
  * needs MOVEABLE and no lock; a discarded object gets a fresh data block. */
-static HANDLE mem_resize_moveable(HANDLE value, const win32_handle_state *state, SIZE_T bytes, UINT flags)
+static HANDLE resize_moveable_object(HANDLE value, const win32_handle_state *state, SIZE_T bytes, UINT flags)
 {
     bool zero = (flags & GMEM_ZEROINIT) != 0;
     bool moveable = (flags & GMEM_MOVEABLE) != 0;
@@ -475,13 +475,13 @@ static HANDLE realloc_object(family f, HANDLE value, SIZE_T bytes, UINT flags)
     case KIND_FIXED:
         break;
     }
-    if (flags & GMEM_MODIFY) return mem_modify(f, value, kind, &state, flags);
+    if (flags & GMEM_MODIFY) return modify_object(f, value, kind, &state, flags);
     /* Making an object discardable is an attribute change: without MODIFY it is refused. */
     if (flags & discardable_flag(f)) {
         SetLastError(ERROR_INVALID_PARAMETER);
         return NULL;
     }
-    if (kind == KIND_HANDLE) return mem_resize_moveable(value, &state, bytes, flags);
+    if (kind == KIND_HANDLE) return resize_moveable_object(value, &state, bytes, flags);
 
     /* A fixed block keeps its address unless MOVEABLE allows it to move. */
     uint32_t heap_flags = (flags & GMEM_ZEROINIT) ? HEAP_ZERO_MEMORY : 0;
