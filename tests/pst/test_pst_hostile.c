@@ -133,6 +133,25 @@ static image load(void)
     return im;
 }
 
+/* The sample with node `nid`'s data block (a single data block, not an XBLOCK) decoded into
+ * data (8192 bytes); *entry names the block. im->d is NULL when the node has no such block. */
+static image with_node_block(uint32_t nid, const nth_pst_block_entry **entry, finder *fd, uint8_t *data)
+{
+    image im = load();
+    scan(&im, fd);
+    const nth_pst_node *n = node_of(fd, nid);
+    const nth_pst_block_entry *b = n ? block_of(fd, n->bid_data) : NULL;
+    if (!b || (b->bid & 2) || b->cb > 8192) {
+        free(im.d);
+        im.d = NULL;
+        return im;
+    }
+    memcpy(data, im.d + b->ib, b->cb);
+    nth_pst_permute_decode(data, b->cb);
+    *entry = b;
+    return im;
+}
+
 /* ------------------------------------------------------------------------- the crafts */
 
 static image craft_self_sl(void)
@@ -224,19 +243,11 @@ static image craft_truncated(void)
 /* Rewrites byte `at` of the root folder's first (data) block. */
 static image craft_root_folder_byte(size_t at, uint8_t value)
 {
-    image im = load();
     finder fd;
-    scan(&im, &fd);
-    const nth_pst_node *n = node_of(&fd, 0x122);
-    const nth_pst_block_entry *b = n ? block_of(&fd, n->bid_data) : NULL;
-    if (!b || (b->bid & 2)) {
-        free(im.d);
-        im.d = NULL;
-        return im;
-    }
+    const nth_pst_block_entry *b;
     uint8_t copy[8192];
-    memcpy(copy, im.d + b->ib, b->cb);
-    nth_pst_permute_decode(copy, b->cb);
+    image im = with_node_block(0x122, &b, &fd, copy);
+    if (!im.d) return im;
     copy[at] = value;
     put_block(&im, b->ib, b->bid, copy, b->cb);
     return im;
@@ -247,19 +258,11 @@ static image craft_root_folder_byte(size_t at, uint8_t value)
  * only a browser that follows folders can loop. Written with --write for pst_hostile.sh. */
 static image craft_folder_cycle(void)
 {
-    image im = load();
     finder fd;
-    scan(&im, &fd);
-    const nth_pst_node *n = node_of(&fd, 0x802D);
-    const nth_pst_block_entry *b = n ? block_of(&fd, n->bid_data) : NULL;
-    if (!b || (b->bid & 2)) {
-        free(im.d);
-        im.d = NULL;
-        return im;
-    }
+    const nth_pst_block_entry *b;
     uint8_t copy[8192];
-    memcpy(copy, im.d + b->ib, b->cb);
-    nth_pst_permute_decode(copy, b->cb);
+    image im = with_node_block(0x802D, &b, &fd, copy);
+    if (!im.d) return im;
     for (size_t i = 0; i + 4 <= b->cb; i++)
         if (rd(copy + i, 4) == 0x8062) wr(copy + i, 0x8022, 4);
     put_block(&im, b->ib, b->bid, copy, b->cb);
@@ -291,19 +294,15 @@ static image craft_amap_hole(void)
  * entry follows it, CRCs fixed): every block is still found and reads well. */
 static image craft_block_in_header(void)
 {
-    image im = load();
     finder fd;
-    scan(&im, &fd);
-    const nth_pst_node *n = node_of(&fd, 0x122);
-    const nth_pst_block_entry *b = n ? block_of(&fd, n->bid_data) : NULL;
-    if (!b || (b->bid & 2) || block_total(b->cb) > 0x1000) {
+    const nth_pst_block_entry *b;
+    uint8_t copy[8192];
+    image im = with_node_block(0x122, &b, &fd, copy);
+    if (!im.d || block_total(b->cb) > 0x1000) {
         free(im.d);
         im.d = NULL;
         return im;
     }
-    uint8_t copy[8192];
-    memcpy(copy, im.d + b->ib, b->cb);
-    nth_pst_permute_decode(copy, b->cb);
     put_block(&im, 0x1000, b->bid, copy, b->cb);
     wr(im.d + b->ib_entry + W, 0x1000, W); /* the BBTENTRY's BREF.ib */
     fix_page(&im, b->ib_entry);
@@ -319,37 +318,35 @@ static image craft_stale_next_bid(void)
     return im;
 }
 
+/* Allocation `hid` of page 0 of a decoded heap block d: bytes [rgibAlloc[i-1], rgibAlloc[i]) of
+ * its page map, i = hid >> 5 (11 bits). */
+static uint8_t *hn_alloc(uint8_t *d, uint32_t hid, size_t *size)
+{
+    const uint8_t *map = d + rd(d, 2);
+    unsigned i = (hid >> 5) & 0x7FF;
+    uint64_t from = rd(map + 4 + 2 * (i - 1), 2), to = rd(map + 4 + 2 * i, 2);
+    *size = to > from ? (size_t)(to - from) : 0;
+    return d + from;
+}
+
 /* In the message store's PC, a 16-byte binary value (its record key) retyped PtypInteger64
- * (8 bytes): the leaf's record is found through the HN page map and the BTH header, then the
- * block is re-sealed. */
+ * (8 bytes): the leaf's record is found through the HN page map and the BTH header (one level),
+ * then the block is re-sealed. */
 static image craft_value_size(void)
 {
-    image im = load();
     finder fd;
-    scan(&im, &fd);
-    const nth_pst_node *n = node_of(&fd, 0x21);
-    const nth_pst_block_entry *b = n ? block_of(&fd, n->bid_data) : NULL;
-    bool done = false;
+    const nth_pst_block_entry *b = NULL;
     uint8_t d[8192];
-    if (b && !(b->bid & 2) && b->cb <= sizeof d) {
-        memcpy(d, im.d + b->ib, b->cb);
-        nth_pst_permute_decode(d, b->cb);
-        const uint8_t *map = d + rd(d, 2);
-        /* HID h (page 0) is allocation (h >> 5): bytes [rgibAlloc[i-1], rgibAlloc[i]) */
-#define ALLOC_AT(hid) (d + rd(map + 4 + 2 * ((((hid) >> 5) & 0x7FF) - 1), 2))
-#define ALLOC_SIZE(hid) (rd(map + 4 + 2 * (((hid) >> 5) & 0x7FF), 2) - rd(map + 4 + 2 * ((((hid) >> 5) & 0x7FF) - 1), 2))
-        const uint8_t *bth = ALLOC_AT(rd(d + 4, 4));
-        uint32_t leaf = (uint32_t)rd(bth + 4, 4);
-        uint8_t *rec = (uint8_t *)ALLOC_AT(leaf);
-        for (size_t k = 0; bth[3] == 0 && k < ALLOC_SIZE(leaf) / 8 && !done; k++) {
-            uint32_t hnid = (uint32_t)rd(rec + 8 * k + 4, 4);
-            if (rd(rec + 8 * k + 2, 2) == 0x0102 && (hnid & 0x1F) == 0 && ALLOC_SIZE(hnid) == 16) {
-                wr(rec + 8 * k + 2, 0x0014, 2);
-                done = true;
-            }
-        }
-#undef ALLOC_AT
-#undef ALLOC_SIZE
+    image im = with_node_block(0x21, &b, &fd, d);
+    bool done = false;
+    size_t bth_size, leaf_size, value_size;
+    const uint8_t *bth = im.d ? hn_alloc(d, (uint32_t)rd(d + 4, 4), &bth_size) : NULL;
+    uint8_t *rec = bth && bth_size >= 8 && bth[3] == 0 ? hn_alloc(d, (uint32_t)rd(bth + 4, 4), &leaf_size) : NULL;
+    for (size_t k = 0; rec && k < leaf_size / 8 && !done; k++) {
+        uint32_t hnid = (uint32_t)rd(rec + 8 * k + 4, 4);
+        if (rd(rec + 8 * k + 2, 2) != 0x0102 || (hnid & 0x1F) != 0) continue;
+        (void)hn_alloc(d, hnid, &value_size);
+        if (value_size == 16) wr(rec + 8 * k + 2, 0x0014, 2), done = true;
     }
     if (!done) {
         free(im.d);
