@@ -223,15 +223,19 @@ oom:
 
 nth_target *nth_target_open_core(const char *path, char *error, size_t size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO or a device given as the core must not block the open; only a regular
+     * file is read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         nth_target_error(error, size, "core %s: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     nth_target *t = nth_target_new(NTH_TARGET_CORE);
-    if (!t || fstat(fd, &st) != 0 || st.st_size <= 0) {
-        nth_target_error(error, size, "core %s: %s", path, t ? "empty or unreadable" : "out of memory");
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (!t || !regular || st.st_size <= 0) {
+        nth_target_error(error, size, "core %s: %s", path,
+                         !t ? "out of memory" : regular ? "empty or unreadable" : "not a regular file");
         close(fd);
         if (t) nth_target_free(t);
         return NULL;

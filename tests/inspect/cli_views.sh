@@ -167,6 +167,16 @@ for label in "0: Heap $(printf '%016x' 0x$(private_heap))" "Flags          00000
 done
 ! grep -q "Reserv  Commit" "$work/s1.txt" || fail "-s HEAP printed the table, not the single-heap form"
 "$tool" heap -p "$pid" -x 10 >/dev/null; [ $? -eq 1 ] || fail "-x of an address in no heap must exit 1"
+"$tool" heap -p "$pid" -i 0 >/dev/null; [ $? -eq 1 ] || fail "-i 0 must be no block (an LFH slot has no header at 0)"
+for bad in 0x10000000000000000 -5 123456789012345678901234 12z; do
+    "$tool" heap -p "$pid" -i "$bad" >/dev/null 2>&1; [ $? -eq 2 ] || fail "-i $bad must be bad usage"
+done
+"$tool" heap -p "$pid" -flt s -1 >/dev/null 2>&1; [ $? -eq 2 ] || fail "-flt s -1 must be bad usage"
+mkfifo "$work/fifo"
+timeout 10 "$tool" heap -c "$work/fifo" -s >/dev/null 2>"$work/fifo.err"
+status=$?
+[ $status -eq 2 ] && grep -q "not a regular file" "$work/fifo.err" || fail "a FIFO as the core: exit $status"
+timeout 10 "$tool" umdh "$work/fifo" "$work/fifo" >/dev/null 2>&1; [ $? -eq 2 ] || fail "a FIFO as a snapshot must exit 2"
 "$tool" heap -p "$pid" -bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad usage must exit 2"
 "$tool" heap -p 1073741823 -s >/dev/null 2>"$work/err"; [ $? -eq 2 ] || fail "no such process must exit 2"
 
@@ -180,6 +190,13 @@ elif command -v gcore >/dev/null 2>&1 && gcore -o "$work/core" "$pid" >/dev/null
     "$tool" heap -c "$work/trunc" -hl >/dev/null 2>&1
     status=$?
     [ $status -le 2 ] || fail "a truncated core made ntheap exit $status"
+    # The core as the output file would be cut under the reader: refused, the core intact.
+    for cmd in map umdh; do
+        "$tool" $cmd -c "$core" -o "$core" >/dev/null 2>"$work/same.err"
+        status=$?
+        [ $status -eq 2 ] && [ "$(wc -c <"$core")" -eq "$size" ] || fail "$cmd -o CORE: exit $status, core now $(wc -c <"$core") bytes"
+        grep -q "is the core file being read" "$work/same.err" || fail "$cmd -o CORE without its reason"
+    done
 else
     echo "note: gcore unavailable or refused: core views not checked"
 fi

@@ -40,12 +40,11 @@ static const char usage_text[] =
     "Exit status: 0 sound, 1 problems found (or -a/-x: no such block, -t: no tags), 2 bad usage\n"
     "or the target cannot be opened.\n";
 
+/* A hex number (0x optional) that fits 64 bits, without sign or anything after it. */
 bool heap_parse_hex(const char *text, uint64_t *out)
 {
-    if (!text || !*text) return false;
-    char *end;
-    unsigned long long v = strtoull(text, &end, 16);
-    if (*end) return false;
+    uintptr_t v;
+    if (!text || !target_arg_address(text, &v)) return false;
     *out = v;
     return true;
 }

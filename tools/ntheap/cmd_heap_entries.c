@@ -247,6 +247,7 @@ int heap_view_entries(heap_cli *c)
 
 bool heap_find_entry(heap_cli *c, uintptr_t address, bool exact, found_entry *f)
 {
+    if (address == 0) return false; /* no block starts there; LFH slots have no header (0) to match */
     for (size_t i = 0; i < nth_target_heap_count(c->target); i++) {
         uintptr_t heap = nth_target_heap_address(c->target, i);
         nth_iter it;
@@ -265,7 +266,7 @@ bool heap_find_entry(heap_cli *c, uintptr_t address, bool exact, found_entry *f)
             else if (e.flags & NTH_ENTRY_BIG) start = (uintptr_t)e.u.block.header, end = data + e.size;
             else start = (uintptr_t)e.u.block.header, end = start + e.u.block.block_size;
             hit = exact ? (!(e.flags & (NTH_ENTRY_REGION | NTH_ENTRY_UNCOMMITTED)) &&
-                           (address == data || address == (uintptr_t)e.u.block.header))
+                           (address == data || (e.u.block.header && address == (uintptr_t)e.u.block.header)))
                         : (address >= start && address < end);
             if (!hit) {
                 if (held && !(e.flags & NTH_ENTRY_LFH)) break; /* past the subsegment's slots */

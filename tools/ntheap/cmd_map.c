@@ -36,9 +36,11 @@ static void usage(FILE *out)
           out);
 }
 
-/* Writes the map of `heap` of an open target to `path`; the exit status. */
+/* Writes the map of `heap` of an open target to `path`; the exit status. *counts is zeroed
+ * first and stays so when nothing could be written. */
 int nth_cli_map_write(nth_target *target, uintptr_t heap, const char *path, nth_map_counts *counts)
 {
+    if (counts) memset(counts, 0, sizeof *counts);
     FILE *out = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
     if (!out) {
         perror(path);
@@ -88,6 +90,7 @@ int nth_cli_map(int argc, char **argv)
         fputs("ntheap map: no output file: give -o FILE.svg\n", stderr);
         return 2;
     }
+    if (!target_arg_output_ok(&t, path, "map")) return 2;
     nth_target *target = target_arg_open(&t, "map");
     if (!target) return 2;
     uintptr_t heap = target_arg_heap(target, heap_text, "map");
@@ -95,7 +98,7 @@ int nth_cli_map(int argc, char **argv)
     nth_map_counts counts;
     if (heap) status = nth_cli_map_write(target, heap, path, &counts);
     nth_target_close(target);
-    if (heap && strcmp(path, "-") != 0 && status != 2)
+    if (heap && strcmp(path, "-") != 0 && status != 2 && counts.segments)
         printf("heap 0x%" PRIxPTR ": %zu segments, %zu blocks, %zu LFH blocks, %zu big blocks -> %s\n", heap, counts.segments, counts.busy + counts.free + counts.internal + counts.damaged,
                 counts.lfh_busy, counts.big, path);
     return status;

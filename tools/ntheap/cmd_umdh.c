@@ -16,10 +16,14 @@
  * Snapshots of another process (`-p PID`) or of a core file (`-c CORE`) are taken from outside,
  * in the same format: cmd_umdh_take.c.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmd_umdh.h"
 
@@ -48,9 +52,14 @@ static void append(char **s, const char *text)
 
 static bool load(const char *path, snapshot *snap, bool *unreadable)
 {
-    FILE *f = fopen(path, "r");
+    /* O_NONBLOCK and a regular-file check: a FIFO or device named as a snapshot must not hang. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    FILE *f = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
     if (!f) {
-        fprintf(stderr, "ntheap umdh: %s: cannot open\n", path);
+        fprintf(stderr, "ntheap umdh: %s: cannot open it as a file: %s\n", path,
+                fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0) close(fd);
         *unreadable = true;
         return false;
     }

@@ -18,6 +18,7 @@
  * in this process from the target's mapped files. --json writes the same content as one JSON
  * document through the emitter.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,7 +129,7 @@ int nth_cli_umdh_take(int argc, char **argv)
             return 2;
         }
     }
-    if (!target_arg_complete(&target, "umdh")) return 2;
+    if (!target_arg_complete(&target, "umdh") || !target_arg_output_ok(&target, path, "umdh")) return 2;
     nth_target *t = target_arg_open(&target, "umdh");
     if (!t) return 2;
     nth_trace_reader r;
@@ -141,9 +142,9 @@ int nth_cli_umdh_take(int argc, char **argv)
     collected c = {calloc(r.db.n_stacks ? r.db.n_stacks : 1, sizeof(group)), r.db.n_stacks, 0, 0};
     nth_symbolizer *s = nth_symbolizer_new(t);
     FILE *out = path ? fopen(path, "w") : stdout;
-    int status = 0;
+    int status = 0, write_errno = out ? 0 : errno;
     if (!c.by_stack || !s || !out) {
-        fprintf(stderr, "ntheap umdh: %s\n", out ? "out of memory" : "cannot write the snapshot file");
+        if (out) fputs("ntheap umdh: out of memory\n", stderr);
         status = 2;
     } else {
         nth_traces_for_each(&r, add_block, &c);
@@ -153,9 +154,12 @@ int nth_cli_umdh_take(int argc, char **argv)
         qsort(c.by_stack, n, sizeof *c.by_stack, by_bytes_desc);
         if (json) write_json(out, &r, s, &c, n, t);
         else write_text(out, &r, s, &c, n, t->pid);
-        if (ferror(out)) status = 2;
+        if (ferror(out)) status = 2, write_errno = EIO;
     }
-    if (out && out != stdout && fclose(out) != 0) status = 2;
+    if (out && out != stdout && fclose(out) != 0) status = 2, write_errno = errno;
+    if (write_errno)
+        fprintf(stderr, "ntheap umdh: cannot write the snapshot file %s: %s\n", path ? path : "(standard output)",
+                strerror(write_errno));
     if (path && status == 0)
         fprintf(stderr, "ntheap umdh: snapshot of %s written to %s (%" PRIu64 " blocks, %" PRIu64 " bytes)\n",
                 nth_target_describe(t), path, c.blocks, c.bytes);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "target_arg.h"
 
 int target_arg_take(target_arg *t, int argc, char **argv, int *i, const char *command)
@@ -59,6 +61,16 @@ nth_target *target_arg_open(const target_arg *t, const char *command)
                                                          sizeof error);
     if (!target) fprintf(stderr, "ntheap %s: %s\n", command, error[0] ? error : "cannot open the target");
     return target;
+}
+
+bool target_arg_output_ok(const target_arg *t, const char *path, const char *command)
+{
+    struct stat out, core;
+    if (!t->core || !path || strcmp(path, "-") == 0 || stat(path, &out) != 0 || stat(t->core, &core) != 0 ||
+        out.st_dev != core.st_dev || out.st_ino != core.st_ino)
+        return true;
+    fprintf(stderr, "ntheap %s: %s is the core file being read; write the output elsewhere\n", command, path);
+    return false;
 }
 
 bool target_arg_address(const char *text, uintptr_t *address)

@@ -34,6 +34,9 @@ nth_target *target_arg_open(const target_arg *t, const char *command);
 /* The heap `text` names (an index or an address; NULL: the process heap, else the first heap);
  * 0 with the reason on stderr when there is no such heap. */
 uintptr_t target_arg_heap(const nth_target *target, const char *text, const char *command);
+/* True when `path` (an output file; NULL or "-" is standard output) is not the core file being
+ * read: writing it would cut the core under the reader. Otherwise says so on stderr. */
+bool target_arg_output_ok(const target_arg *t, const char *path, const char *command);
 /* Parses a hexadecimal address (0x optional); false if `text` is not one. */
 bool target_arg_address(const char *text, uintptr_t *address);
 
