@@ -112,6 +112,7 @@ bool nth_iter_open(nth_iter *it, const nth_mem *mem, uintptr_t heap_address)
     it->options = 0;
     it->sought = false;
     it->segments_seen = 0;
+    it->whole_segment = false;
     it->bigs_seen = 0;
     it->problems = 0;
     it->segment_guard = (nth_list_guard){0, 0, 0};
@@ -141,6 +142,14 @@ static bool read_ucr(nth_iter *it, uint32_t index, nth_ucr *out)
 static void emit_region(nth_iter *it, nth_walk_entry *e)
 {
     const nth_segment *s = &it->segment;
+    /* The segment's header block (the heap object itself in segment 0) is a busy internal block
+     * that ends where the first block starts; it never changes after the segment is made. */
+    unsigned char bytes[sizeof(nth_block_header)];
+    nth_block_header hdr;
+    uintptr_t base = (uintptr_t)s->owner.base;
+    if (!fetch(it, base, bytes, sizeof bytes) || !decode_header(it, bytes, base, &hdr) ||
+        !(hdr.flags & BLOCK_INTERNAL) || base + (size_t)hdr.size_gr * NTH_GRANULE != (uintptr_t)s->first_block)
+        note_problem(it, base, "the segment's header block", "a damaged header");
     memset(e, 0, sizeof *e);
     e->data = s->owner.base;
     e->size = (size_t)(s->first_block - s->owner.base);
@@ -154,12 +163,17 @@ static void emit_region(nth_iter *it, nth_walk_entry *e)
     it->pos = (uintptr_t)s->first_block;
     it->prev_size_gr = UINT32_MAX; /* the header block's size: not checked */
     it->ucr_next = 0;
+    it->uncommitted_seen = 0;
+    it->whole_segment = true;
     it->phase = NTH_ITER_BLOCKS;
 }
 
-static bool sound_subsegment(const nth_lfh_subsegment *sub)
+/* A descriptor read from `at` whose fields hold together; its bitmaps and unused[] lie at their
+ * fixed offsets from it (lfh.h), so pointers naming anything else are damage. */
+static bool sound_subsegment(const nth_lfh_subsegment *sub, uintptr_t at)
 {
-    return sub->n_blocks <= NTH_LFH_MAX_BLOCKS && sub->bump <= sub->n_blocks && sub->bucket < NTH_LFH_BUCKETS &&
+    return (uintptr_t)sub->busy_bits == at + NTH_LFH_META_HEAD && (uintptr_t)sub->unused == at + NTH_LFH_META_UNUSED &&
+           sub->n_blocks <= NTH_LFH_MAX_BLOCKS && sub->bump <= sub->n_blocks && sub->bucket < NTH_LFH_BUCKETS &&
            sub->block_size == nth_lfh_bucket_size(sub->bucket) && sub->span == (size_t)sub->n_blocks * sub->block_size &&
            sub->first_block >= sub->owner.base && (size_t)(sub->first_block - sub->owner.base) <= NTH_LFH_MAX_COLOUR &&
            sub->span + (size_t)(sub->first_block - sub->owner.base) <= sub->owner.reserve;
@@ -174,7 +188,7 @@ static bool find_subsegment(nth_iter *it, uintptr_t area)
         if (at && fetch(it, at, &it->sub, sizeof it->sub) && it->sub.magic == NTH_LFH_MAGIC &&
             it->sub.owner.kind == OWNER_LFH && (uintptr_t)it->sub.owner.heap == it->heap_address &&
             (uintptr_t)it->sub.owner.base == area)
-            return sound_subsegment(&it->sub);
+            return sound_subsegment(&it->sub, at);
     }
     nth_lfh lfh;
     uintptr_t lfh_address = (uintptr_t)it->heap.lfh;
@@ -184,7 +198,7 @@ static bool find_subsegment(nth_iter *it, uintptr_t area)
     nth_list_guard guard = {0, 0, 0};
     for (uint32_t n = 0; at && n < lfh.n_subsegments && nth_list_guard_step(&guard, at); n++) {
         if (!fetch(it, at, &it->sub, sizeof it->sub)) return false;
-        if (it->sub.magic == NTH_LFH_MAGIC && (uintptr_t)it->sub.owner.base == area) return sound_subsegment(&it->sub);
+        if (it->sub.magic == NTH_LFH_MAGIC && (uintptr_t)it->sub.owner.base == area) return sound_subsegment(&it->sub, at);
         at = (uintptr_t)it->sub.next;
     }
     return false;
@@ -278,6 +292,7 @@ static bool next_block(nth_iter *it, nth_walk_entry *e)
             it->ucr_next++;
             if (it->pos > stop || end > limit || ucr.size_pg == 0) {
                 note_problem(it, stop, "sorted uncommitted ranges inside the segment", "a range out of place");
+                it->whole_segment = false;
                 if (end > it->pos && end <= limit) it->pos = end;
                 continue;
             }
@@ -286,6 +301,7 @@ static bool next_block(nth_iter *it, nth_walk_entry *e)
             e->size = end - stop;
             e->region_index = s->owner.index;
             e->flags = NTH_ENTRY_UNCOMMITTED;
+            it->uncommitted_seen += end - stop;
             it->pos = end;
             it->prev_size_gr = 0;
             return true;
@@ -339,6 +355,11 @@ static bool next_block(nth_iter *it, nth_walk_entry *e)
         }
         return true;
     }
+    /* Seen from outside, the descriptor's committed count is checked against what the walk met
+     * (in this process validate checks it, under the lock an unlocked walk does not hold). */
+    if (it->whole_segment && it->mem != &nth_mem_self && s->committed + it->uncommitted_seen != limit - base)
+        note_problem(it, it->segment_address, "committed + uncommitted bytes equal to the segment's size",
+                     "a different sum (a damaged segment descriptor)");
     open_segment(it, (uintptr_t)it->segment.next);
     return false;
 }
@@ -553,6 +574,7 @@ static bool still_starts_block(nth_iter *it, uintptr_t block, const nth_block_he
 bool nth_iter_seek(nth_iter *it, const nth_walk_entry *entry)
 {
     uintptr_t data = (uintptr_t)entry->data;
+    it->whole_segment = false; /* a region entry's seek lists the segment whole again */
     if (entry->flags & NTH_ENTRY_BIG) return seek_big(it, data);
     if (entry->flags & NTH_ENTRY_LFH) return seek_lfh(it, data);
     if (entry->flags & NTH_ENTRY_REGION) {

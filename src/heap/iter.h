@@ -112,6 +112,8 @@ typedef struct nth_iter {
     uintptr_t pos;               /* the next block header in the segment */
     uint32_t prev_size_gr;       /* the size of the block before pos (0 after a UCR) */
     uint32_t ucr_next;           /* the next uncommitted range of the segment, by index */
+    size_t uncommitted_seen;     /* bytes of the ranges listed since the segment's region entry */
+    bool whole_segment;          /* listed from its region entry on, no range out of place */
     uint32_t ucr_cached;         /* ucr_next + 1 when `ucr` holds that range, else 0 */
     nth_ucr ucr;
     nth_lfh_subsegment sub;      /* the subsegment being listed (phase LFH) */

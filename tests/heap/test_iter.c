@@ -296,6 +296,46 @@ TEST(a_damaged_big_block_prefix_seen_from_outside)
     nth_heap_destroy(heap);
 }
 
+/* The heap object's own header block (segment 0's header block) damaged: reported at the heap. */
+TEST(a_damaged_heap_header_block_seen_from_outside)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    static const unsigned char junk[16] = "not a header....";
+    patched_image image = {0};
+    add_patch(&image, heap, junk, sizeof junk);
+    survives(heap, &image, heap, true);
+    nth_heap_destroy(heap);
+}
+
+/* A segment descriptor whose committed count disagrees with its ranges: reported at the
+ * descriptor once the segment has been listed (outside readers; validate checks it inside). */
+TEST(a_wrong_committed_count_seen_from_outside)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    size_t zero = 0;
+    patched_image image = {0};
+    add_patch(&image, &heap->segment0.committed, &zero, sizeof zero);
+    survives(heap, &image, &heap->segment0, true);
+    nth_heap_destroy(heap);
+}
+
+/* An LFH descriptor whose bitmap pointer is off its fixed place: the subsegment is not trusted
+ * (its slots would be read from the wrong words), and that is reported at its user area. */
+TEST(an_lfh_descriptor_with_a_moved_bitmap_pointer)
+{
+    void *keep[163];
+    nth_heap *heap = known_heap(keep);
+    nth_lfh_subsegment *sub = (nth_lfh_subsegment *)nth_addrmap_lookup(keep[59]);
+    REQUIRE(sub != NULL && sub->owner.kind == OWNER_LFH);
+    uintptr_t moved = (uintptr_t)sub->busy_bits - 0x81;
+    patched_image image = {0};
+    add_patch(&image, &sub->busy_bits, &moved, sizeof moved);
+    survives(heap, &image, sub->owner.base, true);
+    nth_heap_destroy(heap);
+}
+
 TEST(a_truncated_segment_list)
 {
     void *keep[163];
@@ -385,6 +425,9 @@ int main(int argc, char **argv)
     RUN(a_damaged_header_and_an_unreadable_range);
     RUN(damaged_headers_cost_their_own_blocks_only);
     RUN(a_damaged_big_block_prefix_seen_from_outside);
+    RUN(a_damaged_heap_header_block_seen_from_outside);
+    RUN(a_wrong_committed_count_seen_from_outside);
+    RUN(an_lfh_descriptor_with_a_moved_bitmap_pointer);
     RUN(a_truncated_segment_list);
     RUN(clients_leave_out_slots_and_big_blocks);
     RUN(continuing_inside_an_uncommitted_range);
