@@ -14,7 +14,8 @@
  * A stripped static executable has no symbol to find: then the writable file-backed mappings
  * (the .data of the executable and libraries, at most 64 MiB each) are searched for the
  * registry's first 16 bytes (magic, this layout version, this build's structure sizes), and a
- * match is believed only if its process heap pointer points to a heap object.
+ * match is believed only if its process heap pointer (or, when the program never used the
+ * process heap, its first heap pointer) points to a heap object.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -101,8 +102,11 @@ static size_t scan_for_registry(nth_target *t)
                 nth_registry r;
                 uint32_t magic = 0;
                 uintptr_t address = at + w * 8;
-                if (!t->mem.read(&t->mem, address, &r, sizeof r) || !r.process_heap ||
-                    !t->mem.read(&t->mem, (uintptr_t)r.process_heap + offsetof(nth_heap, magic), &magic, sizeof magic) ||
+                /* A program that never used the process heap has none: its first heap vouches. */
+                uintptr_t heap = 0;
+                if (t->mem.read(&t->mem, address, &r, sizeof r))
+                    heap = r.process_heap ? (uintptr_t)r.process_heap : (uintptr_t)r.first_heap;
+                if (!heap || !t->mem.read(&t->mem, heap + offsetof(nth_heap, magic), &magic, sizeof magic) ||
                     magic != NTH_HEAP_MAGIC)
                     continue;
                 char one_error[512];

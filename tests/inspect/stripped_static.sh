@@ -1,6 +1,7 @@
 #!/bin/sh
 # stripped_static.sh — a stripped static executable has no symbol table: the inspector must still
-# find its heap registry (by content, in the executable's writable data) and list its heaps.
+# find its heap registry (by content, in the executable's writable data) and list its heaps; also
+# for a program that made private heaps only and never used the process heap.
 build=${BUILD:-build}
 tool=$build/ntheap
 child_bin=$build/tests/inspect/test_target
@@ -23,4 +24,32 @@ grep -q "found by content" "$work/list.txt" || { cat "$work/list.txt"; echo "FAI
 for heap in $(awk '$1 == "heap" { print $2 }' "$work/report.txt"); do
     grep -q "$heap" "$work/list.txt" || { cat "$work/list.txt"; echo "FAIL: heap $heap not listed"; exit 1; }
 done
+
+# A program that never touched the process heap has none in its registry: its first private heap
+# must vouch for the registry found by content.
+command -v "${CC:-cc}" >/dev/null 2>&1 || exit 0
+cat >"$work/private.c" <<'EOF'
+#include <stdio.h>
+#include <unistd.h>
+#include <ntheap.h>
+int main(void)
+{
+    nth_heap *heap = nth_heap_create(0, 0, 0);
+    for (int i = 0; i < 40; i++) (void)!nth_heap_alloc(heap, 0, 100);
+    printf("%d %p\n", (int)getpid(), (void *)heap);
+    fflush(stdout);
+    sleep(30);
+    return 0;
+}
+EOF
+"${CC:-cc}" -Iinclude -o "$work/private" "$work/private.c" "$build/libntheap.a" -pthread && strip "$work/private" ||
+    { echo "FAIL: cannot build the private-heap program"; exit 1; }
+kill -9 "$pid" 2>/dev/null
+"$work/private" >"$work/private.out" &
+pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$work/private.out" ] && break; sleep 0.2; done
+heap=$(awk '{ print $2 }' "$work/private.out")
+"$tool" heap -p "$pid" >"$work/private.txt" 2>&1 || { cat "$work/private.txt"; echo "FAIL: a program without a process heap"; exit 1; }
+grep -q "found by content" "$work/private.txt" && grep -qi "${heap#0x}" "$work/private.txt" ||
+    { cat "$work/private.txt"; echo "FAIL: its private heap $heap not found by content"; exit 1; }
 exit 0
