@@ -59,13 +59,6 @@ static bool check_ucrs(nth_heap *heap, nth_segment *segment)
     return true;
 }
 
-/* The segment's uncommitted ranges against its committed count (its header block is checked by
- * the traversal, for outside readers too). */
-static bool check_region(nth_heap *heap, nth_segment *segment)
-{
-    return check_ucrs(heap, segment);
-}
-
 /* One back-end block as the traversal returned it (its header decoded, inside its committed
  * run, chained with the block before it). prev_free: whether the block before it is free. */
 static bool check_block(nth_heap *heap, const nth_segment *segment, char *block, const nth_block_header *hdr,
@@ -138,7 +131,7 @@ static bool check_traversal(nth_heap *heap, totals *t)
         if (entry.flags & NTH_ENTRY_BIG) {
             ok = check_big(heap, &entry, &prev_big, t);
         } else if (entry.flags & NTH_ENTRY_REGION) {
-            ok = check_region(heap, segment);
+            ok = check_ucrs(heap, segment); /* its header block: checked by the traversal */
             t->committed += segment->committed;
             prev_free = false;
         } else if (entry.flags & NTH_ENTRY_UNCOMMITTED) {

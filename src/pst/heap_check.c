@@ -32,15 +32,9 @@ static void check_values(const nth_pst_pc *pc, uint64_t at, count_ctx *c)
     nth_pst_error e;
     for (size_t i = 0; i < nth_pst_pc_count(pc); i++) {
         const nth_pst_prop *p = nth_pst_pc_at(pc, i);
-        size_t expected;
-        const char *fault = pst_value_fault(p->type, p->data, p->size, &expected);
-        if (!fault) continue;
-        if (expected)
-            pst_fail(&e, NTH_PST_E_CORRUPT, "PC", at, "property 0x%04X of type 0x%04X: %s (%zu bytes, not %zu)", p->id,
-                     p->type, fault, p->size, expected);
-        else
-            pst_fail(&e, NTH_PST_E_CORRUPT, "PC", at, "property 0x%04X of type 0x%04X: %s (%zu bytes)", p->id, p->type,
-                     fault, p->size);
+        char why[128];
+        if (pst_value_fits(p->type, p->data, p->size, why, sizeof why)) continue;
+        pst_fail(&e, NTH_PST_E_CORRUPT, "PC", at, "property 0x%04X of type 0x%04X: %s", p->id, p->type, why);
         relay(c, &e, false);
     }
 }

@@ -223,10 +223,10 @@ static inline uint16_t pst_hn_map_ib(const uint8_t *p, size_t k)
 /* Fill level recorded for page `page` (its nibble in the HNHDR or HNBITMAPHDR). */
 uint8_t pst_hn_fill_get(const nth_pst_hn *hn, size_t page);
 
-/* Why `size` bytes at `data` cannot be a value of `type` (props.c): an undefined type, a size
- * other than the fixed one of its type (then in *expected), a multi-valued layout that does not
- * hold; NULL when they can. */
-const char *pst_value_fault(uint16_t type, const uint8_t *data, size_t size, size_t *expected);
+/* Whether `size` bytes at `data` can be a value of `type` (props.c); when not, false with the
+ * reason in why[n]: an undefined type, a size other than its type's fixed one ("(16 bytes, not
+ * 8)"), a multi-valued layout that does not hold. */
+bool pst_value_fits(uint16_t type, const uint8_t *data, size_t size, char *why, size_t n);
 
 /* Bytes of a property value a PC keeps inline in its BTH record (MS-PST 2.3.3.3), 0 for a
  * value kept in the heap or a subnode. */

@@ -90,18 +90,13 @@ static nth_pst_status pc_put(nth_pst_hn *hn, uint16_t id, uint16_t type, const v
     uint64_t at = hn->pages[0].ib;
     if (nth_pst_hn_client_sig(hn) != NTH_PST_CLIENT_PC)
         return pst_fail(err, NTH_PST_E_INVALID, "HNHDR", at, "the heap is not a Property Context");
-    size_t isz = pst_pc_inline_size(type), expected;
-    if (isz && size != isz)
-        return pst_fail(err, NTH_PST_E_INVALID, "PC", at,
-                        "a value of type 0x%04X takes %zu bytes, not %zu", type, isz, size);
+    size_t isz = pst_pc_inline_size(type);
     if (size && !value) return pst_fail(err, NTH_PST_E_INVALID, "PC", at, "a value of %zu bytes at NULL", size);
-    /* What validate would refuse is never written: an undefined type, a fixed-size type of
-     * another size, a multi-valued layout that does not hold. */
-    const char *fault = pst_value_fault(type, value, size, &expected);
-    if (fault && expected)
-        return pst_fail(err, NTH_PST_E_INVALID, "PC", at, "a value of type 0x%04X: %s (%zu bytes, not %zu)", type,
-                        fault, size, expected);
-    if (fault) return pst_fail(err, NTH_PST_E_INVALID, "PC", at, "a value of type 0x%04X: %s", type, fault);
+    /* What validate would refuse is never written: an undefined type, a fixed-size type (inline
+     * ones included) of another size, a multi-valued layout that does not hold. */
+    char why[128];
+    if (!pst_value_fits(type, value, size, why, sizeof why))
+        return pst_fail(err, NTH_PST_E_INVALID, "PC", at, "a value of type 0x%04X: %s", type, why);
     if (sub_nid && (isz || (sub_nid & 0x1F) == 0))
         return pst_fail(err, NTH_PST_E_INVALID, "PC", at,
                         "0x%X is no subnode NID for a value of type 0x%04X", sub_nid, type);

@@ -64,19 +64,20 @@ size_t nth_pst_type_size(uint16_t type)
     return t ? t->size : 0;
 }
 
-const char *pst_value_fault(uint16_t type, const uint8_t *data, size_t size, size_t *expected)
+bool pst_value_fits(uint16_t type, const uint8_t *data, size_t size, char *why, size_t n)
 {
     const type_row *t = find_type(type);
-    *expected = t ? t->size : 0;
-    if (!t) return "a property type MS-PST does not define";
-    if (t->size && size != t->size) return "a value of another size than its type's";
-    if (type & NTH_PST_PT_MV) {
-        nth_pst_prop p = {.type = type, .data = data, .size = size};
-        size_t count;
-        if (nth_pst_prop_mv_count(&p, &count) != NTH_PST_OK)
-            return "a multi-valued value whose count or offsets do not fit its bytes";
-    }
-    return NULL;
+    nth_pst_prop p = {.type = type, .data = data, .size = size};
+    size_t count;
+    if (!t)
+        snprintf(why, n, "a property type MS-PST does not define");
+    else if (t->size && size != t->size)
+        snprintf(why, n, "a value of another size than its type's (%zu bytes, not %u)", size, (unsigned)t->size);
+    else if ((type & NTH_PST_PT_MV) && nth_pst_prop_mv_count(&p, &count) != NTH_PST_OK)
+        snprintf(why, n, "a multi-valued value whose count or offsets do not fit its %zu bytes", size);
+    else
+        return true;
+    return false;
 }
 
 typedef struct tag_row {
